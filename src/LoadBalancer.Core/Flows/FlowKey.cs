@@ -1,0 +1,28 @@
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Flows;
+
+/// <summary>The 5-tuple of an IPv4 flow as the client sent it. Addresses are host-order uints.</summary>
+public readonly record struct FlowKey(byte Protocol, uint SourceAddress, uint DestinationAddress, ushort SourcePort, ushort DestinationPort)
+{
+    public override string ToString() =>
+        $"{ProtocolName(Protocol)} {Ipv4.Format(SourceAddress)}:{SourcePort} -> {Ipv4.Format(DestinationAddress)}:{DestinationPort}";
+
+    private static string ProtocolName(byte p) => p switch
+    {
+        IpProtocols.Tcp => "tcp",
+        IpProtocols.Udp => "udp",
+        _ => p.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+}
+
+/// <summary>The flow hash every balancer and cluster node computes. It is lookup3 <c>hashword</c> over
+/// the words (source, destination, sourcePort&lt;&lt;16 | destinationPort, protocol) seeded with
+/// <c>hash_seed</c>, so two machines with the same seed agree bit for bit regardless of endianness or
+/// process (no randomised string hashing, no per-process seed).</summary>
+public static class FlowHash
+{
+    public static uint Compute(in FlowKey key, uint seed) =>
+        Lookup3.HashWords(key.SourceAddress, key.DestinationAddress,
+            ((uint)key.SourcePort << 16) | key.DestinationPort, key.Protocol, seed);
+}

@@ -1,0 +1,146 @@
+using System.Runtime.CompilerServices;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Flows;
+
+public enum FlowState : byte
+{
+    Free = 0,
+    TcpSyn,
+    TcpEstablished,
+    TcpClosing,
+    Udp,
+}
+
+/// <summary>Idle timeouts in milliseconds, per protocol and TCP state.</summary>
+public readonly record struct FlowTimeouts(long TcpSynMs, long TcpEstablishedMs, long TcpClosingMs, long UdpMs)
+{
+    public static readonly FlowTimeouts Default = new(10_000, 900_000, 30_000, 60_000);
+
+    public long For(FlowState state) => state switch
+    {
+        FlowState.TcpSyn => TcpSynMs,
+        FlowState.TcpEstablished => TcpEstablishedMs,
+        FlowState.TcpClosing => TcpClosingMs,
+        FlowState.Udp => UdpMs,
+        _ => 0,
+    };
+}
+
+public struct FlowEntry
+{
+    public FlowKey Key;
+    public uint Hash;
+    /// <summary>Stable id of the backend (see <c>BackendSnapshot.Id</c>), not a slot index, so the entry
+    /// survives snapshot swaps that reorder backends.</summary>
+    public int BackendId;
+    public FlowState State;
+    public long LastSeenMs;
+}
+
+/// <summary>One worker's flow table: fixed capacity, set-associative (8 ways per bucket), so a lookup
+/// touches one or two cache lines and nothing is allocated after construction. When a bucket is full
+/// the entry idle the longest is evicted (LRU within the bucket); expired entries are reused first.
+/// Not thread-safe by design: each worker owns its table, and PACKET_FANOUT_HASH keeps a flow on one worker.</summary>
+public sealed class FlowTable
+{
+    public const int Ways = 8;
+
+    private readonly FlowEntry[] _entries;
+    private readonly int _bucketShift;
+    private readonly FlowTimeouts _timeouts;
+
+    public FlowTable(int capacity, FlowTimeouts timeouts)
+    {
+        if (capacity < Ways) capacity = Ways;
+        var buckets = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((capacity + Ways - 1) / Ways));
+        _entries = new FlowEntry[buckets * Ways];
+        _bucketShift = 32 - System.Numerics.BitOperations.Log2((uint)buckets);
+        _timeouts = timeouts;
+    }
+
+    public int Capacity => _entries.Length;
+    public long Evictions { get; private set; }
+    public long Inserts { get; private set; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int BucketStart(uint hash) =>
+        // Fibonacci hashing spreads the bits Maglev already used (hash % size) over the bucket index.
+        _bucketShift >= 32 ? 0 : (int)((hash * 0x9E3779B1u) >> _bucketShift) * Ways;
+
+    public bool IsExpired(in FlowEntry entry, long nowMs) =>
+        entry.State == FlowState.Free || nowMs - entry.LastSeenMs > _timeouts.For(entry.State);
+
+    /// <summary>Returns the live entry for the key, or a null ref when there is none (or it expired).</summary>
+    public ref FlowEntry Find(in FlowKey key, uint hash, long nowMs)
+    {
+        var start = BucketStart(hash);
+        for (var i = start; i < start + Ways; i++)
+        {
+            ref var e = ref _entries[i];
+            if (e.State != FlowState.Free && e.Hash == hash && e.Key == key)
+            {
+                if (IsExpired(e, nowMs))
+                {
+                    e.State = FlowState.Free;
+                    return ref Unsafe.NullRef<FlowEntry>();
+                }
+                return ref e;
+            }
+        }
+        return ref Unsafe.NullRef<FlowEntry>();
+    }
+
+    /// <summary>Claims a slot for a new flow: a free or expired way, else the least recently seen one.</summary>
+    public ref FlowEntry Insert(in FlowKey key, uint hash, int backendId, FlowState state, long nowMs)
+    {
+        var start = BucketStart(hash);
+        var victim = start;
+        var oldest = long.MaxValue;
+        var evicting = true;
+        for (var i = start; i < start + Ways; i++)
+        {
+            ref var e = ref _entries[i];
+            if (IsExpired(e, nowMs))
+            {
+                victim = i;
+                evicting = false;
+                break;
+            }
+            if (e.LastSeenMs < oldest)
+            {
+                oldest = e.LastSeenMs;
+                victim = i;
+            }
+        }
+        if (evicting) Evictions++;
+        Inserts++;
+        ref var slot = ref _entries[victim];
+        slot.Key = key;
+        slot.Hash = hash;
+        slot.BackendId = backendId;
+        slot.State = state;
+        slot.LastSeenMs = nowMs;
+        return ref slot;
+    }
+
+    /// <summary>Live entries now. Scans the whole table: for status, not for the packet path. Read
+    /// from another thread it is approximate (entries change under it), which is fine for a gauge.</summary>
+    public int CountLive(long nowMs)
+    {
+        var n = 0;
+        foreach (ref readonly var e in _entries.AsSpan())
+            if (!IsExpired(e, nowMs)) n++;
+        return n;
+    }
+
+    /// <summary>TCP state as seen from the client's side only (DR never sees replies).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowState NextTcpState(FlowState current, TcpFlags flags)
+    {
+        if ((flags & (TcpFlags.Rst | TcpFlags.Fin)) != 0) return FlowState.TcpClosing;
+        if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) return current == FlowState.TcpEstablished ? current : FlowState.TcpSyn;
+        if (current == FlowState.TcpSyn && (flags & TcpFlags.Ack) != 0) return FlowState.TcpEstablished;
+        return current == FlowState.Free ? FlowState.TcpEstablished : current;
+    }
+}

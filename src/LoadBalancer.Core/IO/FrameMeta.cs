@@ -1,0 +1,51 @@
+namespace LoadBalancer.Core.IO;
+
+/// <summary>The kernel's virtio_net_hdr as it travels with a frame: segmentation and checksum offload
+/// state. A GRO/GSO super-frame arrives with GsoType set and leaves with the same header, so the kernel
+/// segments it on the way out instead of us refusing a frame larger than the MTU.</summary>
+public struct VnetHeader
+{
+    public const byte FlagNeedsChecksum = 1;
+    public const byte FlagDataValid = 2;
+    public const byte GsoNone = 0;
+    public const byte GsoTcpV4 = 1;
+    public const byte GsoUdp = 3;
+    public const byte GsoTcpV6 = 4;
+    public const byte GsoUdpL4 = 5;
+    public const byte GsoEcn = 0x80;
+    public const int Size = 10;
+
+    public byte Flags;
+    public byte GsoType;
+    public ushort HeaderLength;
+    public ushort GsoSize;
+    public ushort ChecksumStart;
+    public ushort ChecksumOffset;
+
+    public readonly bool NeedsChecksum => (Flags & FlagNeedsChecksum) != 0;
+    public readonly bool IsGso => (GsoType & ~GsoEcn) != GsoNone;
+}
+
+/// <summary>How the frame reached us (sll_pkttype).</summary>
+public enum PacketType : byte
+{
+    Host = 0,
+    Broadcast = 1,
+    Multicast = 2,
+    OtherHost = 3,
+    Outgoing = 4,
+}
+
+/// <summary>Per-frame facts from the port, and the forwarding decision's egress port.</summary>
+public struct FrameMeta
+{
+    public int IngressPort;
+    public int EgressPort;
+    public PacketType PacketType;
+    /// <summary>The frame is shorter than on the wire (ring slot too small); it must not be forwarded.</summary>
+    public bool Truncated;
+    /// <summary>TP_STATUS_CSUMNOTREADY: the L4 checksum is partial and must be completed before it leaves
+    /// (unless the frame leaves as GSO with <see cref="VnetHeader.FlagNeedsChecksum"/>).</summary>
+    public bool ChecksumNotReady;
+    public VnetHeader Vnet;
+}

@@ -1,0 +1,74 @@
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Scheduling;
+
+namespace LoadBalancer.Core.Model;
+
+/// <summary>A backend as the data path sees it in one snapshot. Immutable.</summary>
+public sealed class BackendSnapshot
+{
+    /// <summary>Stable across snapshots for the same service and backend name; flow entries store it.</summary>
+    public required int Id { get; init; }
+    public required string Name { get; init; }
+    public required uint Address { get; init; }
+    public required int Weight { get; init; }
+    /// <summary>Index into the shared <see cref="NeighborTable"/> for this backend's MAC.</summary>
+    public required int NeighborIndex { get; init; }
+}
+
+/// <summary>A virtual service in one snapshot: its backends, its Maglev table and its forwarder, bound
+/// once here (as IPVS binds the transmitter at connection setup) so the packet path never switches on mode.</summary>
+public sealed class ServiceSnapshot
+{
+    public required int Index { get; init; }
+    public required string Name { get; init; }
+    public required uint Vip { get; init; }
+    public required ushort Port { get; init; }
+    public required byte Protocol { get; init; }
+    public required ForwardingMode Mode { get; init; }
+    public required int IngressPort { get; init; }
+    public required int EgressPort { get; init; }
+    public required BackendSnapshot[] Backends { get; init; }
+    public required MaglevTable Table { get; init; }
+    /// <summary>Backend slot by stable id, -1 where the id is not (or no longer) in this service.</summary>
+    public required int[] SlotById { get; init; }
+    public required IForwarder Forwarder { get; init; }
+
+    public BackendSnapshot? BackendById(int id) =>
+        (uint)id < (uint)SlotById.Length && SlotById[id] >= 0 ? Backends[SlotById[id]] : null;
+}
+
+/// <summary>Everything the data path reads, swapped whole. Never mutated after publication.</summary>
+public sealed class DataPlaneSnapshot
+{
+    public required long Version { get; init; }
+    public required uint HashSeed { get; init; }
+    public required ServiceSnapshot[] Services { get; init; }
+
+    public ServiceSnapshot? FindService(uint vip, byte protocol, ushort port)
+    {
+        // Linear scan: a balancer has few services and this beats hashing below ~16 of them.
+        foreach (var s in Services)
+            if (s.Vip == vip && s.Port == port && s.Protocol == protocol) return s;
+        return null;
+    }
+
+    public bool IsVip(uint address)
+    {
+        foreach (var s in Services)
+            if (s.Vip == address) return true;
+        return false;
+    }
+}
+
+/// <summary>Holds the current snapshot. Readers take <see cref="Current"/> once per batch; the control
+/// plane publishes a complete new snapshot with one reference write.</summary>
+public sealed class DataPlaneState(DataPlaneSnapshot initial)
+{
+    // volatile: the publishing write must not be reordered before the snapshot's construction,
+    // and readers must see the newest reference without locks.
+    private volatile DataPlaneSnapshot _current = initial;
+
+    public DataPlaneSnapshot Current => _current;
+
+    public void Publish(DataPlaneSnapshot snapshot) => _current = snapshot;
+}
