@@ -1,1 +1,55 @@
-﻿Console.WriteLine("Hello, World!");
+using System.CommandLine;
+using LoadBalancer.Cli.Commands;
+using LoadBalancer.Cli.Control;
+using LoadBalancer.Cli.RealServer;
+
+namespace LoadBalancer.Cli;
+
+internal static class Program
+{
+    public static int Main(string[] args) => BuildCommand().Parse(args).Invoke();
+
+    internal static RootCommand BuildCommand()
+    {
+        var root = new RootCommand("LoadBalancer: a packet-level Layer-4 load balancer (DR) for Linux");
+
+        var config = new Option<string>("--config") { Description = "The configuration file (YAML)", Required = true };
+        var run = new Command("run", "Run the engine in the foreground; SIGTERM or SIGINT stops it cleanly") { config };
+        run.SetAction(r => RunCommand.Run(r.GetValue(config)!, Console.Out, Console.Error));
+        root.Subcommands.Add(run);
+
+        var checkConfig = new Option<string>("--config") { Description = "The configuration file (YAML)", Required = true };
+        var check = new Command("check", "Validate a configuration: prints ok, or FILE:LINE: message per problem (exit 2)") { checkConfig };
+        check.SetAction(r => CheckCommand.Run(r.GetValue(checkConfig)!, Console.Out, Console.Error));
+        root.Subcommands.Add(check);
+
+        var statusConfig = new Option<string>("--config") { Description = "Find the engine by this config's control_socket" };
+        var statusSocket = new Option<string>("--socket") { Description = "The engine's control socket (default /run/lb/lb.sock)" };
+        var json = new Option<bool>("--json") { Description = "Print the status document as JSON" };
+        var status = new Command("status", "Show the running engine's services, backends and counters") { statusConfig, statusSocket, json };
+        status.SetAction(r => StatusCommand.Run(r.GetValue(statusConfig), r.GetValue(statusSocket), r.GetValue(json), Console.Out, Console.Error));
+        root.Subcommands.Add(status);
+
+        var realserver = new Command("realserver", "Prepare a DR real server: VIP on lo, ARP suppressed");
+        var setupVip = new Option<string[]>("--vip") { Description = "A VIP this server answers for (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };
+        var setupDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => "lo" };
+        var setup = new Command("setup", "Set arp_ignore=1, arp_announce=2 and add each VIP as /32 on the device (idempotent)") { setupVip, setupDev };
+        setup.SetAction(r => RealServerSetup.Setup(r.GetValue(setupVip)!, r.GetValue(setupDev)!, Console.Out));
+        var teardownVip = new Option<string[]>("--vip") { Description = "A VIP to remove (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };
+        var teardownDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => "lo" };
+        var teardown = new Command("teardown", "Undo exactly what setup did for these VIPs") { teardownVip, teardownDev };
+        teardown.SetAction(r => RealServerSetup.Teardown(r.GetValue(teardownVip)!, r.GetValue(teardownDev)!, Console.Out));
+        realserver.Subcommands.Add(setup);
+        realserver.Subcommands.Add(teardown);
+        root.Subcommands.Add(realserver);
+
+        var version = new Command("version", "Print the version");
+        version.SetAction(_ =>
+        {
+            Console.Out.WriteLine($"lb {VersionInfo.Text}");
+            return 0;
+        });
+        root.Subcommands.Add(version);
+        return root;
+    }
+}

@@ -1,0 +1,66 @@
+using System.Runtime.InteropServices;
+using LoadBalancer.Cli.Configuration;
+using LoadBalancer.Cli.Control;
+using LoadBalancer.Cli.Engine;
+
+namespace LoadBalancer.Cli.Commands;
+
+/// <summary><c>lb run --config FILE</c>: runs the engine in the foreground until SIGTERM or SIGINT,
+/// then removes its ingress drops and control socket. Exit 0 on a clean stop, 1 when the engine
+/// failed, 2 when the config is invalid.</summary>
+internal static class RunCommand
+{
+    public static int Run(string path, TextWriter stdout, TextWriter stderr)
+    {
+        var loaded = ConfigLoader.Load(path);
+        if (loaded.Config is null)
+        {
+            foreach (var e in loaded.Errors) stderr.WriteLine(e.ToString());
+            return 2;
+        }
+        if (!Environment.IsPrivilegedProcess)
+        {
+            stderr.WriteLine("lb run needs root (CAP_NET_RAW and CAP_NET_ADMIN) for packet sockets and nftables");
+            return 1;
+        }
+
+        var log = new EngineLog(stderr);
+        using var stopRequested = new ManualResetEventSlim(false);
+        // .NET started from a non-interactive shell's background job inherits an ignored SIGINT
+        // (shared/LAB.md item 8); SIGTERM is the signal that always works, so handle both.
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+
+        var host = new EngineHost(loaded.Config, log);
+        ControlServer? control = null;
+        var failed = false;
+        try
+        {
+            host.Start();
+            control = ControlServer.Start(loaded.Config.ControlSocket, host, log);
+            log.Info($"ready: control socket {loaded.Config.ControlSocket}");
+            WaitHandle.WaitAny([stopRequested.WaitHandle, host.Stopping.WaitHandle]);
+            failed = host.Stopping.IsCancellationRequested && !stopRequested.IsSet;
+        }
+        catch (Exception e) when (e is InvalidOperationException or Linux.Interop.NativeException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            log.Error(e.Message);
+            failed = true;
+        }
+        finally
+        {
+            log.Info("stopping");
+            control?.Dispose();
+            host.Dispose();
+            log.Info("stopped");
+        }
+        return failed ? 1 : 0;
+
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopRequested.Set();
+        }
+    }
+}

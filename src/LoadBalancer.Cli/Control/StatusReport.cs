@@ -1,0 +1,112 @@
+using System.Text;
+using System.Text.Json;
+using LoadBalancer.Cli.Engine;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Cli.Control;
+
+/// <summary>Builds the <c>lb status --json</c> document from the running engine: counters are summed
+/// over workers (each read racily but atomically, see WorkerCounters) at the time of the request.</summary>
+internal static class StatusReport
+{
+    public static string Json(EngineHost host)
+    {
+        var snapshot = host.State!.Current;
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false }))
+        {
+            w.WriteStartObject();
+            w.WriteString("version", VersionInfo.Text);
+            w.WriteNumber("uptime_seconds", (long)(DateTime.UtcNow - host.StartedAt).TotalSeconds);
+            w.WriteNumber("workers", host.Workers.Count);
+            w.WriteNumber("hash_seed", snapshot.HashSeed);
+            w.WriteStartArray("services");
+            foreach (var s in snapshot.Services)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", s.Name);
+                w.WriteString("vip", Ipv4.Format(s.Vip));
+                w.WriteNumber("port", s.Port);
+                w.WriteString("protocol", ModeNames.Name((TransportProtocol)s.Protocol));
+                w.WriteString("mode", ModeNames.Name(s.Mode));
+                w.WriteString("interface", host.Plan.Name(s.IngressPort));
+                w.WriteString("backend_interface", host.Plan.Name(s.EgressPort));
+                w.WriteNumber("packets", Sum(host, c => c.ServicePackets[s.Index]));
+                w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Index]));
+                w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Index]));
+                w.WriteStartArray("backends");
+                foreach (var b in s.Backends)
+                {
+                    var mac = host.Neighbors.Mac(b.NeighborIndex);
+                    w.WriteStartObject();
+                    w.WriteString("name", b.Name);
+                    w.WriteString("address", Ipv4.Format(b.Address));
+                    w.WriteNumber("weight", b.Weight);
+                    w.WriteString("state", mac.IsZero ? "unresolved" : b.Weight == 0 ? "draining" : "active");
+                    w.WriteString("mac", mac.IsZero ? "" : mac.ToString());
+                    w.WriteNumber("packets", Sum(host, c => c.BackendPackets[b.Id]));
+                    w.WriteNumber("bytes", Sum(host, c => c.BackendBytes[b.Id]));
+                    w.WriteNumber("flows", Sum(host, c => c.BackendFlows[b.Id]));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("frames");
+            w.WriteNumber("rx", Sum(host, c => c.RxFrames));
+            w.WriteNumber("tx", Sum(host, c => c.TxFrames));
+            w.WriteNumber("passed", Sum(host, c => c.Passed));
+            w.WriteNumber("ring_drops", host.KernelRingDrops);
+            w.WriteNumber("arp_replies", host.Responders.Sum(r => r.RepliesSent));
+            w.WriteEndObject();
+            w.WriteStartObject("drops");
+            for (var r = 1; r < (int)DropReason.Count; r++)
+                w.WriteNumber(DropReasonNames.Name((DropReason)r), Sum(host, c => c.Drops[r]));
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static long Sum(EngineHost host, Func<Core.Forwarding.WorkerCounters, long> pick)
+    {
+        long total = 0;
+        foreach (var worker in host.Workers) total += pick(worker.Processor.Counters);
+        return total;
+    }
+
+    /// <summary>The human form of the status document.</summary>
+    public static string Text(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        var sb = new StringBuilder();
+        sb.AppendLine($"lb {root.GetProperty("version").GetString()}  up {root.GetProperty("uptime_seconds").GetInt64()}s  workers {root.GetProperty("workers").GetInt32()}");
+        foreach (var s in root.GetProperty("services").EnumerateArray())
+        {
+            sb.AppendLine();
+            sb.AppendLine($"service {s.GetProperty("name").GetString()}  {s.GetProperty("vip").GetString()}:{s.GetProperty("port").GetInt32()}/{s.GetProperty("protocol").GetString()}  " +
+                          $"mode {s.GetProperty("mode").GetString()}  packets {s.GetProperty("packets").GetInt64()}  bytes {s.GetProperty("bytes").GetInt64()}  flows {s.GetProperty("flows").GetInt64()}");
+            sb.AppendLine($"  {"backend",-16} {"address",-15} {"weight",6} {"state",-10} {"mac",-17} {"packets",10} {"bytes",12} {"flows",8}");
+            foreach (var b in s.GetProperty("backends").EnumerateArray())
+                sb.AppendLine($"  {b.GetProperty("name").GetString(),-16} {b.GetProperty("address").GetString(),-15} {b.GetProperty("weight").GetInt32(),6} " +
+                              $"{b.GetProperty("state").GetString(),-10} {b.GetProperty("mac").GetString(),-17} {b.GetProperty("packets").GetInt64(),10} " +
+                              $"{b.GetProperty("bytes").GetInt64(),12} {b.GetProperty("flows").GetInt64(),8}");
+        }
+        var frames = root.GetProperty("frames");
+        sb.AppendLine();
+        sb.AppendLine($"frames rx {frames.GetProperty("rx").GetInt64()}  tx {frames.GetProperty("tx").GetInt64()}  passed {frames.GetProperty("passed").GetInt64()}  " +
+                      $"ring drops {frames.GetProperty("ring_drops").GetInt64()}  arp replies {frames.GetProperty("arp_replies").GetInt64()}");
+        var drops = root.GetProperty("drops").EnumerateObject().Where(p => p.Value.GetInt64() != 0).Select(p => $"{p.Name} {p.Value.GetInt64()}").ToArray();
+        sb.AppendLine(drops.Length == 0 ? "drops none" : "drops " + string.Join("  ", drops));
+        return sb.ToString();
+    }
+}
+
+internal static class VersionInfo
+{
+    public static string Text =>
+        typeof(VersionInfo).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+}

@@ -1,0 +1,152 @@
+using LoadBalancer.Cli.Control;
+using LoadBalancer.Core.Flows;
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Linux.Kernel;
+using LoadBalancer.Linux.Packet;
+
+namespace LoadBalancer.Cli.Engine;
+
+/// <summary>The composition root of <c>lb run</c>: reads the interfaces, builds the first snapshot,
+/// opens one ring per worker and interface, starts the workers, the ARP services and the control
+/// socket, installs the ingress drops, and undoes all of it on stop (in reverse order).</summary>
+internal sealed class EngineHost : IDisposable
+{
+    private readonly BalancerConfig _config;
+    private readonly EngineLog _log;
+    private readonly List<IDisposable> _resources = new();
+    private readonly List<Thread> _threads = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<IngressDrop> _drops = new();
+    private readonly List<AfPacketPort> _ports = new();
+
+    public EngineHost(BalancerConfig config, EngineLog log)
+    {
+        _config = config;
+        _log = log;
+        Plan = new InterfacePlan();
+        Neighbors = new NeighborTable();
+        Builder = new SnapshotBuilder(Neighbors, Plan);
+    }
+
+    public InterfacePlan Plan { get; }
+    public NeighborTable Neighbors { get; }
+    public SnapshotBuilder Builder { get; }
+    public DataPlaneState? State { get; private set; }
+    public List<ForwardingWorker> Workers { get; } = new();
+    public List<ArpResponder> Responders { get; } = new();
+    public DateTime StartedAt { get; } = DateTime.UtcNow;
+    public BalancerConfig Config => _config;
+    public long KernelRingDrops
+    {
+        get
+        {
+            long n = 0;
+            lock (_ports)
+                foreach (var p in _ports) n += p.KernelDrops;
+            return n;
+        }
+    }
+
+    public void Start()
+    {
+        foreach (var s in _config.Services)
+            foreach (var name in new[] { s.Interface, s.EffectiveBackendInterface })
+            {
+                var link = LinkInfo.Read(name);
+                Plan.Add(name, link.Mac, link.Ipv4Address);
+            }
+        State = new DataPlaneState(Builder.Build(_config));
+        var snapshot = State.Current;
+
+        var ingress = snapshot.Services.Select(s => s.IngressPort).Distinct().ToArray();
+        var ring = new RingOptions();
+        foreach (var port in ingress)
+        {
+            var name = Plan.Name(port);
+            for (var w = 0; w < _config.Workers; w++)
+            {
+                var options = _config.Workers > 1
+                    ? ring with { FanoutGroup = (Environment.ProcessId ^ (port << 12)) & 0xFFFF }
+                    : ring;
+                var rx = AfPacketPort.Open(name, port, options);
+                _resources.Add(rx);
+                lock (_ports) _ports.Add(rx);
+                var transmitters = new IFrameTransmitter[Plan.Count];
+                for (var p = 0; p < Plan.Count; p++)
+                {
+                    if (p == port) transmitters[p] = rx.Transmitter;
+                    else
+                    {
+                        var tx = AfPacketTransmitter.Open(Plan.Name(p));
+                        _resources.Add(tx);
+                        transmitters[p] = tx;
+                    }
+                }
+                var processor = new PacketProcessor(State, Neighbors, new FlowTable(_config.FlowTableSize, FlowTimeouts.Default), Plan, new WorkerCounters());
+                var worker = new ForwardingWorker(processor, rx, transmitters);
+                Workers.Add(worker);
+                StartThread($"lb-worker-{name}-{w}", () => worker.Run(_stop.Token));
+            }
+        }
+
+        for (var port = 0; port < Plan.Count; port++)
+        {
+            var socket = ArpSocket.Open(Plan.Name(port));
+            _resources.Add(socket);
+            var responder = new ArpResponder(State, Neighbors, Plan);
+            Responders.Add(responder);
+            var service = new ArpService(socket, port, responder, Neighbors, Plan, _log);
+            StartThread($"lb-arp-{Plan.Name(port)}", () => service.Run(_stop.Token));
+        }
+
+        foreach (var port in ingress)
+        {
+            var vips = snapshot.Services.Where(s => s.IngressPort == port).Select(s => s.Vip).Distinct().ToArray();
+            _drops.Add(IngressDrop.Install(Plan.Name(port), vips));
+            _log.Info($"ingress drop installed on {Plan.Name(port)} (nft table netdev {IngressDrop.TableFor(Plan.Name(port))})");
+        }
+
+        foreach (var s in snapshot.Services)
+            _log.Info($"service {s.Name} {Core.Packets.Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +
+                      $"mode {ModeNames.Name(s.Mode)} on {Plan.Name(s.IngressPort)} -> {Plan.Name(s.EgressPort)}, {s.Backends.Length} backends");
+    }
+
+    private void StartThread(string name, Action body)
+    {
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                body();
+            }
+            catch (Exception e)
+            {
+                _log.Error($"{name} failed: {e.Message}");
+                _stop.Cancel();
+            }
+        })
+        { IsBackground = true, Name = name };
+        _threads.Add(thread);
+        thread.Start();
+    }
+
+    public CancellationToken Stopping => _stop.Token;
+
+    public void Stop() => _stop.Cancel();
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(5));
+        foreach (var d in _drops)
+        {
+            d.Dispose();
+            _log.Info($"ingress drop removed (nft table netdev {d.TableName})");
+        }
+        _drops.Clear();
+        for (var i = _resources.Count - 1; i >= 0; i--) _resources[i].Dispose();
+        _resources.Clear();
+    }
+}

@@ -1,0 +1,12 @@
+using System.Runtime.InteropServices;
+
+namespace LoadBalancer.Linux.Interop;
+
+/// <summary>Errors from native calls, with the call named, so an operator sees "setsockopt(PACKET_RX_RING): Cannot allocate memory".</summary>
+public sealed class NativeException(string call, int errno)
+    : Exception($"{call}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})")
+{
+    public int Errno { get; } = errno;
+
+    internal static NativeException Last(string call) => new(call, Marshal.GetLastPInvokeError());
+}

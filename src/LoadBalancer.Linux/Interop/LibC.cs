@@ -1,0 +1,238 @@
+using System.Runtime.InteropServices;
+
+namespace LoadBalancer.Linux.Interop;
+
+/// <summary>Every native call the project makes, declared once, with the C names kept so they can be
+/// checked against the man pages. Blittable arguments only; errno via SetLastError.</summary>
+internal static unsafe partial class LibC
+{
+    private const string Lib = "libc.so.6";
+
+    public const int AF_INET = 2;
+    public const int AF_PACKET = 17;
+    public const int SOCK_DGRAM = 2;
+    public const int SOCK_RAW = 3;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int SOCK_NONBLOCK = 0x800;
+    public const int SOL_SOCKET = 1;
+    public const int SO_RCVBUF = 8;
+    public const int SO_SNDBUF = 7;
+    public const int SO_RCVTIMEO = 20;
+    public const int SOL_PACKET = 263;
+
+    public const int PROT_READ = 1;
+    public const int PROT_WRITE = 2;
+    public const int MAP_SHARED = 1;
+    public const int MAP_LOCKED = 0x2000;
+    public const int MAP_POPULATE = 0x8000;
+
+    public const short POLLIN = 0x001;
+    public const short POLLERR = 0x008;
+
+    public const int MSG_DONTWAIT = 0x40;
+
+    public const int EINTR = 4;
+    public const int EAGAIN = 11;
+    public const int ENOBUFS = 105;
+
+    public const ulong SIOCGIFADDR = 0x8915;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int close(int fd);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int bind(int fd, void* addr, uint addrlen);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setsockopt(int fd, int level, int optname, void* optval, uint optlen);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getsockopt(int fd, int level, int optname, void* optval, uint* optlen);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int munmap(void* addr, nuint length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int poll(pollfd* fds, nuint nfds, int timeout);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int sendmmsg(int fd, mmsghdr* msgvec, uint vlen, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint send(int fd, void* buf, nuint len, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint recv(int fd, void* buf, nuint len, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int ioctl(int fd, ulong request, void* arg);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial uint if_nametoindex([MarshalAs(UnmanagedType.LPUTF8Str)] string ifname);
+
+    public static ushort htons(ushort value) => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value);
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct pollfd
+{
+    public int fd;
+    public short events;
+    public short revents;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct iovec
+{
+    public void* iov_base;
+    public nuint iov_len;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct msghdr
+{
+    public void* msg_name;
+    public uint msg_namelen;
+    public iovec* msg_iov;
+    public nuint msg_iovlen;
+    public void* msg_control;
+    public nuint msg_controllen;
+    public int msg_flags;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct mmsghdr
+{
+    public msghdr msg_hdr;
+    public uint msg_len;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct sockaddr_ll
+{
+    public ushort sll_family;
+    public ushort sll_protocol; // network byte order
+    public int sll_ifindex;
+    public ushort sll_hatype;
+    public byte sll_pkttype;
+    public byte sll_halen;
+    public fixed byte sll_addr[8];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct packet_mreq
+{
+    public int mr_ifindex;
+    public ushort mr_type;
+    public ushort mr_alen;
+    public fixed byte mr_address[8];
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_req3
+{
+    public uint tp_block_size;
+    public uint tp_block_nr;
+    public uint tp_frame_size;
+    public uint tp_frame_nr;
+    public uint tp_retire_blk_tov;
+    public uint tp_sizeof_priv;
+    public uint tp_feature_req_word;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_stats_v3
+{
+    public uint tp_packets;
+    public uint tp_drops;
+    public uint tp_freeze_q_cnt;
+}
+
+/// <summary>struct tpacket_block_desc with its tpacket_hdr_v1 inlined.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_block_desc
+{
+    public uint version;
+    public uint offset_to_priv;
+    public uint block_status;
+    public uint num_pkts;
+    public uint offset_to_first_pkt;
+    public uint blk_len;
+    public ulong seq_num;
+    public uint ts_first_pkt_sec;
+    public uint ts_first_pkt_nsec;
+    public uint ts_last_pkt_sec;
+    public uint ts_last_pkt_nsec;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct tpacket3_hdr
+{
+    public uint tp_next_offset;
+    public uint tp_sec;
+    public uint tp_nsec;
+    public uint tp_snaplen;
+    public uint tp_len;
+    public uint tp_status;
+    public ushort tp_mac;
+    public ushort tp_net;
+    // tpacket_hdr_variant1
+    public uint tp_rxhash;
+    public uint tp_vlan_tci;
+    public ushort tp_vlan_tpid;
+    public ushort tp_padding;
+    public fixed byte tp_padding2[8];
+}
+
+/// <summary>struct virtio_net_hdr (legacy, little-endian on the hosts we run on).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct virtio_net_hdr
+{
+    public byte flags;
+    public byte gso_type;
+    public ushort hdr_len;
+    public ushort gso_size;
+    public ushort csum_start;
+    public ushort csum_offset;
+}
+
+/// <summary>Constants from linux/if_packet.h and linux/if_ether.h.</summary>
+internal static class PacketConstants
+{
+    public const ushort ETH_P_ALL = 0x0003;
+    public const ushort ETH_P_ARP = 0x0806;
+
+    public const int PACKET_ADD_MEMBERSHIP = 1;
+    public const int PACKET_DROP_MEMBERSHIP = 2;
+    public const int PACKET_RX_RING = 5;
+    public const int PACKET_STATISTICS = 6;
+    public const int PACKET_VERSION = 10;
+    public const int PACKET_VNET_HDR = 15;
+    public const int PACKET_FANOUT = 18;
+    public const int PACKET_QDISC_BYPASS = 20;
+    public const int PACKET_IGNORE_OUTGOING = 23;
+
+    public const int PACKET_MR_MULTICAST = 0;
+
+    public const int TPACKET_V3 = 2;
+    public const int TPACKET_ALIGNMENT = 16;
+
+    public const int PACKET_FANOUT_HASH = 0;
+    public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
+
+    public const uint TP_STATUS_KERNEL = 0;
+    public const uint TP_STATUS_USER = 1;
+    public const uint TP_STATUS_LOSING = 4;
+    public const uint TP_STATUS_CSUMNOTREADY = 8;
+    public const uint TP_STATUS_VLAN_VALID = 16;
+    public const uint TP_STATUS_CSUM_VALID = 128;
+
+    /// <summary>TPACKET_ALIGN(sizeof(struct tpacket3_hdr)): where struct sockaddr_ll starts in a slot.</summary>
+    public const int SockaddrLlOffset = 48;
+}

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using System.Text;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Linux.Kernel;
+
+/// <summary>An nftables netdev ingress table that drops frames for our VIPs before the kernel's IP
+/// stack sees them. Our ETH_P_ALL ring still gets them (packet taps run before ingress hooks), so the
+/// engine forwards each frame once and the kernel never also routes, answers or refuses it.
+/// The table is named after the interface (<c>lb_&lt;ifname&gt;</c>) so a restart after a crash
+/// replaces a stale one instead of stacking a second.</summary>
+public sealed class IngressDrop : IDisposable
+{
+    private readonly string _table;
+    private bool _installed;
+
+    private IngressDrop(string table) => _table = table;
+
+    public string TableName => _table;
+
+    public static string TableFor(string interfaceName) => "lb_" + interfaceName.Replace('-', '_').Replace('.', '_');
+
+    public static IngressDrop Install(string interfaceName, IReadOnlyCollection<uint> vips)
+    {
+        var drop = new IngressDrop(TableFor(interfaceName));
+        var script = new StringBuilder();
+        // "add" then "delete" makes removal of a stale table succeed whether or not it exists.
+        script.AppendLine($"add table netdev {drop._table}");
+        script.AppendLine($"delete table netdev {drop._table}");
+        script.AppendLine($"table netdev {drop._table} {{");
+        script.AppendLine($"  chain ingress {{");
+        script.AppendLine($"    type filter hook ingress device \"{interfaceName}\" priority -500; policy accept;");
+        foreach (var vip in vips)
+            script.AppendLine($"    ip daddr {Ipv4.Format(vip)} counter drop");
+        script.AppendLine("  }");
+        script.AppendLine("}");
+        Run(script.ToString());
+        drop._installed = true;
+        return drop;
+    }
+
+    public static bool Exists(string interfaceName) =>
+        TryRun($"list table netdev {TableFor(interfaceName)}", out _);
+
+    public void Dispose()
+    {
+        if (!_installed) return;
+        _installed = false;
+        TryRun($"add table netdev {_table}\ndelete table netdev {_table}\n", out _);
+    }
+
+    private static void Run(string script)
+    {
+        if (!TryRun(script, out var error))
+            throw new InvalidOperationException($"nft failed to install the ingress drop: {error}");
+    }
+
+    private static bool TryRun(string script, out string error)
+    {
+        var psi = new ProcessStartInfo("nft", "-f -")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        Process process;
+        try
+        {
+            process = Process.Start(psi) ?? throw new InvalidOperationException("nft did not start");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            error = $"cannot run nft ({e.Message}); install the nftables package";
+            return false;
+        }
+        using (process)
+        {
+            process.StandardInput.Write(script);
+            process.StandardInput.Close();
+            var stderr = process.StandardError.ReadToEnd();
+            process.StandardOutput.ReadToEnd();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill();
+                error = "nft timed out";
+                return false;
+            }
+            error = stderr.Trim();
+            return process.ExitCode == 0;
+        }
+    }
+}

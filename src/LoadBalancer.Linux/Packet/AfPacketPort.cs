@@ -1,0 +1,142 @@
+using LoadBalancer.Core.IO;
+using LoadBalancer.Linux.Interop;
+
+namespace LoadBalancer.Linux.Packet;
+
+/// <summary>A TPACKET_V3 receive ring on an ETH_P_ALL socket, exposed as an <see cref="IFramePort"/>.
+/// ETH_P_ALL matters: such a socket sees a frame before tc and nftables ingress, so an ingress drop can
+/// keep the kernel away from the frames we forward while we still read them (shared/LAB.md item 1).
+/// One retired block is one batch: frames are handed over in place (no copy), transmits queued from
+/// them are flushed by the handler's EndOfBatch, and only then is the block returned to the kernel.</summary>
+public sealed unsafe class AfPacketPort : IFramePort
+{
+    private readonly PacketSocket _socket;
+    private readonly byte* _map;
+    private readonly nuint _mapLength;
+    private readonly int _blockSize;
+    private readonly int _blockCount;
+    private readonly bool _vnet;
+    private readonly int _portIndex;
+    private readonly int _fd;
+    private int _current;
+    private long _kernelDrops;
+
+    private AfPacketPort(PacketSocket socket, byte* map, nuint mapLength, RingOptions options, int portIndex)
+    {
+        _socket = socket;
+        _map = map;
+        _mapLength = mapLength;
+        _blockSize = options.BlockSize;
+        _blockCount = options.BlockCount;
+        _vnet = options.VnetHeader;
+        _portIndex = portIndex;
+        _fd = socket.Fd;
+        Transmitter = new AfPacketTransmitter(socket, options.VnetHeader);
+    }
+
+    public string Name => _socket.InterfaceName;
+
+    /// <summary>Sends on the same socket (one-armed, "on a stick") without a second descriptor.</summary>
+    public AfPacketTransmitter Transmitter { get; }
+
+    public static AfPacketPort Open(string interfaceName, int portIndex, RingOptions options)
+    {
+        var socket = PacketSocket.Open(interfaceName);
+        try
+        {
+            // The vnet header must be enabled before the ring exists (the kernel refuses it after).
+            if (options.VnetHeader) socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
+            socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_VERSION, PacketConstants.TPACKET_V3, "PACKET_VERSION");
+            var req = new tpacket_req3
+            {
+                tp_block_size = (uint)options.BlockSize,
+                tp_block_nr = (uint)options.BlockCount,
+                tp_frame_size = (uint)options.FrameSize,
+                tp_frame_nr = (uint)(options.BlockSize / options.FrameSize * options.BlockCount),
+                tp_retire_blk_tov = (uint)options.BlockTimeoutMs,
+            };
+            socket.SetOption(PacketConstants.PACKET_RX_RING, ref req, "PACKET_RX_RING");
+            var length = (nuint)options.BlockSize * (nuint)options.BlockCount;
+            var map = LibC.mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, socket.Fd, 0);
+            if (map == (void*)-1) throw NativeException.Last("mmap(PACKET_RX_RING)");
+            // Our own transmissions must not come back to us; and skipping the qdisc layer is the
+            // transmit half of the batching (no requeue, no qdisc lock per frame).
+            socket.TrySetInt(LibC.SOL_PACKET, PacketConstants.PACKET_IGNORE_OUTGOING, 1);
+            if (options.QdiscBypass) socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+            socket.Bind(PacketConstants.ETH_P_ALL);
+            if (options.FanoutGroup is { } group)
+                socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_FANOUT,
+                    (group & 0xFFFF) | (PacketConstants.PACKET_FANOUT_HASH << 16), "PACKET_FANOUT");
+            return new AfPacketPort(socket, (byte*)map, length, options, portIndex);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public int Poll(IFrameHandler handler, int timeoutMs)
+    {
+        var block = (tpacket_block_desc*)(_map + (long)_current * _blockSize);
+        // Acquire: the block's contents are only ours once we have seen TP_STATUS_USER.
+        if ((Volatile.Read(ref block->block_status) & PacketConstants.TP_STATUS_USER) == 0)
+        {
+            var p = new pollfd { fd = _fd, events = LibC.POLLIN | LibC.POLLERR };
+            LibC.poll(&p, 1, timeoutMs);
+            if ((Volatile.Read(ref block->block_status) & PacketConstants.TP_STATUS_USER) == 0) return 0;
+        }
+
+        var count = (int)block->num_pkts;
+        var slot = (byte*)block + block->offset_to_first_pkt;
+        for (var i = 0; i < count; i++)
+        {
+            var h = (tpacket3_hdr*)slot;
+            var meta = new FrameMeta
+            {
+                IngressPort = _portIndex,
+                EgressPort = _portIndex,
+                PacketType = (PacketType)slot[PacketConstants.SockaddrLlOffset + 10],
+                Truncated = h->tp_snaplen < h->tp_len,
+                ChecksumNotReady = (h->tp_status & PacketConstants.TP_STATUS_CSUMNOTREADY) != 0,
+            };
+            if (_vnet)
+            {
+                var v = (virtio_net_hdr*)(slot + h->tp_mac - sizeof(virtio_net_hdr));
+                meta.Vnet = new VnetHeader
+                {
+                    Flags = v->flags,
+                    GsoType = v->gso_type,
+                    HeaderLength = v->hdr_len,
+                    GsoSize = v->gso_size,
+                    ChecksumStart = v->csum_start,
+                    ChecksumOffset = v->csum_offset,
+                };
+            }
+            handler.Handle(new Span<byte>(slot + h->tp_mac, (int)h->tp_snaplen), ref meta);
+            slot += h->tp_next_offset;
+        }
+        handler.EndOfBatch();
+        // Release: everything we wrote (and sent) from this block happens before the kernel reuses it.
+        Volatile.Write(ref block->block_status, PacketConstants.TP_STATUS_KERNEL);
+        _current = _current + 1 == _blockCount ? 0 : _current + 1;
+        return count;
+    }
+
+    /// <summary>Frames the kernel dropped because the ring was full, accumulated since open.</summary>
+    public long KernelDrops
+    {
+        get
+        {
+            _kernelDrops += _socket.ReadStatistics().tp_drops;
+            return _kernelDrops;
+        }
+    }
+
+    public void Dispose()
+    {
+        Transmitter.Dispose();
+        LibC.munmap(_map, _mapLength);
+        _socket.Dispose();
+    }
+}

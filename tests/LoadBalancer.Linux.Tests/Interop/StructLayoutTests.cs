@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using LoadBalancer.Linux.Interop;
+
+namespace LoadBalancer.Linux.Tests.Interop;
+
+/// <summary>Our interop structs against the kernel's own headers: a C program compiled here prints
+/// sizeof/offsetof for each, and every field must agree. gcc and linux-libc-dev come with test.sh.</summary>
+public sealed class StructLayoutTests
+{
+    private static readonly Lazy<Dictionary<string, int>> Native = new(CompileAndRun);
+
+    private const string Program = """
+        #define _GNU_SOURCE
+        #include <stdio.h>
+        #include <stddef.h>
+        #include <poll.h>
+        #include <sys/socket.h>
+        #include <sys/uio.h>
+        #include <linux/if_packet.h>
+        #include <linux/virtio_net.h>
+        #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
+        #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
+        int main(void) {
+          S(tpacket_req3) O(tpacket_req3, tp_retire_blk_tov) O(tpacket_req3, tp_feature_req_word)
+          S(tpacket_block_desc) O(tpacket_block_desc, hdr.bh1.block_status) O(tpacket_block_desc, hdr.bh1.num_pkts)
+          O(tpacket_block_desc, hdr.bh1.offset_to_first_pkt) O(tpacket_block_desc, hdr.bh1.seq_num)
+          S(tpacket3_hdr) O(tpacket3_hdr, tp_snaplen) O(tpacket3_hdr, tp_len) O(tpacket3_hdr, tp_status)
+          O(tpacket3_hdr, tp_mac) O(tpacket3_hdr, tp_net) O(tpacket3_hdr, hv1.tp_vlan_tci)
+          printf("tpacket_align_hdr3 %d\n", (int)TPACKET_ALIGN(sizeof(struct tpacket3_hdr)));
+          S(sockaddr_ll) O(sockaddr_ll, sll_ifindex) O(sockaddr_ll, sll_pkttype) O(sockaddr_ll, sll_addr)
+          S(packet_mreq) O(packet_mreq, mr_address)
+          S(tpacket_stats_v3) O(tpacket_stats_v3, tp_drops)
+          S(msghdr) O(msghdr, msg_iov) O(msghdr, msg_iovlen) O(msghdr, msg_flags)
+          S(mmsghdr) O(mmsghdr, msg_len)
+          S(iovec) S(pollfd) O(pollfd, revents)
+          S(virtio_net_hdr) O(virtio_net_hdr, gso_size) O(virtio_net_hdr, csum_offset)
+          printf("const PACKET_RX_RING %d\nconst PACKET_VERSION %d\nconst PACKET_VNET_HDR %d\nconst PACKET_FANOUT %d\n",
+                 PACKET_RX_RING, PACKET_VERSION, PACKET_VNET_HDR, PACKET_FANOUT);
+          printf("const PACKET_QDISC_BYPASS %d\nconst PACKET_IGNORE_OUTGOING %d\nconst TPACKET_V3 %d\nconst TP_STATUS_CSUMNOTREADY %d\n",
+                 PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, TPACKET_V3, TP_STATUS_CSUMNOTREADY);
+          printf("const PACKET_ADD_MEMBERSHIP %d\nconst PACKET_STATISTICS %d\nconst SOL_PACKET %d\n",
+                 PACKET_ADD_MEMBERSHIP, PACKET_STATISTICS, SOL_PACKET);
+          return 0;
+        }
+        """;
+
+    private static Dictionary<string, int> CompileAndRun()
+    {
+        var dir = Directory.CreateTempSubdirectory("lb-layout-");
+        try
+        {
+            var source = Path.Combine(dir.FullName, "layout.c");
+            var binary = Path.Combine(dir.FullName, "layout");
+            File.WriteAllText(source, Program);
+            Run("cc", $"-o {binary} {source}");
+            var values = new Dictionary<string, int>();
+            foreach (var line in Run(binary, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var parts = line.Split(' ');
+                values[parts[^2]] = int.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            return values;
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static string Run(string file, string args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} {args} failed: {stderr}");
+        return stdout;
+    }
+
+    private static int SizeOf<T>() where T : unmanaged => Marshal.SizeOf<T>();
+    private static int OffsetOf<T>(string field) => (int)Marshal.OffsetOf<T>(field);
+
+    [Fact]
+    public void Sizes_MatchKernelHeaders()
+    {
+        var n = Native.Value;
+        Assert.Equal(n["tpacket_req3"], SizeOf<tpacket_req3>());
+        Assert.Equal(n["tpacket_block_desc"], SizeOf<tpacket_block_desc>());
+        Assert.Equal(n["tpacket3_hdr"], SizeOf<tpacket3_hdr>());
+        Assert.Equal(n["sockaddr_ll"], SizeOf<sockaddr_ll>());
+        Assert.Equal(n["packet_mreq"], SizeOf<packet_mreq>());
+        Assert.Equal(n["tpacket_stats_v3"], SizeOf<tpacket_stats_v3>());
+        Assert.Equal(n["msghdr"], SizeOf<msghdr>());
+        Assert.Equal(n["mmsghdr"], SizeOf<mmsghdr>());
+        Assert.Equal(n["iovec"], SizeOf<iovec>());
+        Assert.Equal(n["pollfd"], SizeOf<pollfd>());
+        Assert.Equal(n["virtio_net_hdr"], SizeOf<virtio_net_hdr>());
+        Assert.Equal(PacketConstants.SockaddrLlOffset, n["tpacket_align_hdr3"]);
+    }
+
+    [Fact]
+    public void Offsets_MatchKernelHeaders()
+    {
+        var n = Native.Value;
+        Assert.Equal(n["tpacket_req3.tp_retire_blk_tov"], OffsetOf<tpacket_req3>(nameof(tpacket_req3.tp_retire_blk_tov)));
+        Assert.Equal(n["tpacket_req3.tp_feature_req_word"], OffsetOf<tpacket_req3>(nameof(tpacket_req3.tp_feature_req_word)));
+        Assert.Equal(n["tpacket_block_desc.hdr.bh1.block_status"], OffsetOf<tpacket_block_desc>(nameof(tpacket_block_desc.block_status)));
+        Assert.Equal(n["tpacket_block_desc.hdr.bh1.num_pkts"], OffsetOf<tpacket_block_desc>(nameof(tpacket_block_desc.num_pkts)));
+        Assert.Equal(n["tpacket_block_desc.hdr.bh1.offset_to_first_pkt"], OffsetOf<tpacket_block_desc>(nameof(tpacket_block_desc.offset_to_first_pkt)));
+        Assert.Equal(n["tpacket_block_desc.hdr.bh1.seq_num"], OffsetOf<tpacket_block_desc>(nameof(tpacket_block_desc.seq_num)));
+        Assert.Equal(n["tpacket3_hdr.tp_snaplen"], OffsetOf<tpacket3_hdr>(nameof(tpacket3_hdr.tp_snaplen)));
+        Assert.Equal(n["tpacket3_hdr.tp_len"], OffsetOf<tpacket3_hdr>(nameof(tpacket3_hdr.tp_len)));
+        Assert.Equal(n["tpacket3_hdr.tp_status"], OffsetOf<tpacket3_hdr>(nameof(tpacket3_hdr.tp_status)));
+        Assert.Equal(n["tpacket3_hdr.tp_mac"], OffsetOf<tpacket3_hdr>(nameof(tpacket3_hdr.tp_mac)));
+        Assert.Equal(n["tpacket3_hdr.tp_net"], OffsetOf<tpacket3_hdr>(nameof(tpacket3_hdr.tp_net)));
+        Assert.Equal(n["tpacket3_hdr.hv1.tp_vlan_tci"], OffsetOf<tpacket3_hdr>(nameof(tpacket3_hdr.tp_vlan_tci)));
+        Assert.Equal(n["sockaddr_ll.sll_ifindex"], OffsetOf<sockaddr_ll>(nameof(sockaddr_ll.sll_ifindex)));
+        Assert.Equal(n["sockaddr_ll.sll_pkttype"], OffsetOf<sockaddr_ll>(nameof(sockaddr_ll.sll_pkttype)));
+        Assert.Equal(n["sockaddr_ll.sll_addr"], OffsetOf<sockaddr_ll>(nameof(sockaddr_ll.sll_addr)));
+        Assert.Equal(n["packet_mreq.mr_address"], OffsetOf<packet_mreq>(nameof(packet_mreq.mr_address)));
+        Assert.Equal(n["tpacket_stats_v3.tp_drops"], OffsetOf<tpacket_stats_v3>(nameof(tpacket_stats_v3.tp_drops)));
+        Assert.Equal(n["msghdr.msg_iov"], OffsetOf<msghdr>(nameof(msghdr.msg_iov)));
+        Assert.Equal(n["msghdr.msg_iovlen"], OffsetOf<msghdr>(nameof(msghdr.msg_iovlen)));
+        Assert.Equal(n["msghdr.msg_flags"], OffsetOf<msghdr>(nameof(msghdr.msg_flags)));
+        Assert.Equal(n["mmsghdr.msg_len"], OffsetOf<mmsghdr>(nameof(mmsghdr.msg_len)));
+        Assert.Equal(n["pollfd.revents"], OffsetOf<pollfd>(nameof(pollfd.revents)));
+        Assert.Equal(n["virtio_net_hdr.gso_size"], OffsetOf<virtio_net_hdr>(nameof(virtio_net_hdr.gso_size)));
+        Assert.Equal(n["virtio_net_hdr.csum_offset"], OffsetOf<virtio_net_hdr>(nameof(virtio_net_hdr.csum_offset)));
+    }
+
+    [Fact]
+    public void Constants_MatchKernelHeaders()
+    {
+        var n = Native.Value;
+        Assert.Equal(PacketConstants.PACKET_RX_RING, n["PACKET_RX_RING"]);
+        Assert.Equal(PacketConstants.PACKET_VERSION, n["PACKET_VERSION"]);
+        Assert.Equal(PacketConstants.PACKET_VNET_HDR, n["PACKET_VNET_HDR"]);
+        Assert.Equal(PacketConstants.PACKET_FANOUT, n["PACKET_FANOUT"]);
+        Assert.Equal(PacketConstants.PACKET_QDISC_BYPASS, n["PACKET_QDISC_BYPASS"]);
+        Assert.Equal(PacketConstants.PACKET_IGNORE_OUTGOING, n["PACKET_IGNORE_OUTGOING"]);
+        Assert.Equal(PacketConstants.TPACKET_V3, n["TPACKET_V3"]);
+        Assert.Equal((int)PacketConstants.TP_STATUS_CSUMNOTREADY, n["TP_STATUS_CSUMNOTREADY"]);
+        Assert.Equal(PacketConstants.PACKET_ADD_MEMBERSHIP, n["PACKET_ADD_MEMBERSHIP"]);
+        Assert.Equal(PacketConstants.PACKET_STATISTICS, n["PACKET_STATISTICS"]);
+        Assert.Equal(LibC.SOL_PACKET, n["SOL_PACKET"]);
+    }
+}
