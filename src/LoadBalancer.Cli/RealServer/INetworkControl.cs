@@ -1,0 +1,57 @@
+using System.Net;
+
+namespace LoadBalancer.Cli.RealServer;
+
+/// <summary>An IPv4 address with its prefix length as configured on an interface, e.g. 10.99.0.100/32.</summary>
+public readonly record struct InterfaceAddress(IPAddress Address, int PrefixLength)
+{
+    public static InterfaceAddress Host(IPAddress address) => new(address, 32);
+
+    public override string ToString() => $"{Address}/{PrefixLength}";
+}
+
+/// <summary>The little piece of the host's network configuration that <c>lb realserver</c> touches.
+/// Implementations throw <see cref="NetworkControlException"/> when an operation fails.</summary>
+public interface INetworkControl
+{
+    /// <summary>Reads a sysctl by its sysctl(8) name (e.g. <c>net.ipv4.conf.all.arp_ignore</c>, with dots in
+    /// an interface name written as '/'), trimmed; null if it does not exist.</summary>
+    string? ReadSysctl(string name);
+
+    void WriteSysctl(string name, string value);
+
+    /// <summary>The entries of net.ipv4.conf: every interface with IPv4 config, plus <c>all</c> and
+    /// <c>default</c>.</summary>
+    IReadOnlyList<string> ListInterfaces();
+
+    /// <summary>The IPv4 addresses on <paramref name="device"/>; throws if the device does not exist.</summary>
+    IReadOnlyList<InterfaceAddress> ListAddresses(string device);
+
+    void AddAddress(string device, InterfaceAddress address);
+
+    void RemoveAddress(string device, InterfaceAddress address);
+}
+
+public sealed class NetworkControlException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>sysctl(8) naming: components are separated by '.', and a '.' inside a component (an
+/// interface called eth0.100) is written '/'.</summary>
+public static class SysctlNames
+{
+    public static string Ipv4Conf(string interfaceName, string setting) =>
+        $"net.ipv4.conf.{interfaceName.Replace('.', '/')}.{setting}";
+
+    /// <summary>The path below /proc/sys for a sysctl name; throws for names that could escape it.</summary>
+    public static string ToRelativePath(string name)
+    {
+        var parts = name.Split('.');
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var part = parts[i].Replace('/', '.');
+            if (part.Length == 0 || part is "." or ".." || part.Contains('\0'))
+                throw new ArgumentException($"'{name}' is not a valid sysctl name", nameof(name));
+            parts[i] = part;
+        }
+        return string.Join('/', parts);
+    }
+}

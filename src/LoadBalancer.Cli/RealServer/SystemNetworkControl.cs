@@ -1,0 +1,141 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace LoadBalancer.Cli.RealServer;
+
+/// <summary>The real host: sysctls through /proc/sys, addresses through iproute2's <c>ip</c> (run
+/// directly, never through a shell).</summary>
+public sealed class SystemNetworkControl : INetworkControl
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
+    private readonly string _procSys;
+    private readonly string _ip;
+
+    public SystemNetworkControl(string procSysRoot = "/proc/sys", string ipCommand = "ip")
+    {
+        _procSys = procSysRoot;
+        _ip = ipCommand;
+    }
+
+    public string? ReadSysctl(string name)
+    {
+        var path = SysctlPath(name);
+        try
+        {
+            return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NetworkControlException($"cannot read {name}: {e.Message}", e);
+        }
+    }
+
+    public void WriteSysctl(string name, string value)
+    {
+        var path = SysctlPath(name);
+        try
+        {
+            // Open without O_CREAT/O_TRUNC: a sysctl that does not exist must not be created as a file.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Write);
+            var bytes = System.Text.Encoding.ASCII.GetBytes(value + "\n");
+            stream.Write(bytes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NetworkControlException($"cannot set {name} to {value}: {e.Message}", e);
+        }
+    }
+
+    public IReadOnlyList<string> ListInterfaces()
+    {
+        var dir = Path.Combine(_procSys, "net", "ipv4", "conf");
+        try
+        {
+            return Directory.GetDirectories(dir).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToArray();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new NetworkControlException($"cannot list {dir}: {e.Message}", e);
+        }
+    }
+
+    public IReadOnlyList<InterfaceAddress> ListAddresses(string device)
+    {
+        var json = RunIp("-j", "-4", "addr", "show", "dev", device);
+        try
+        {
+            return ParseIpJson(json);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        {
+            throw new NetworkControlException($"cannot understand the output of 'ip -j -4 addr show dev {device}': {e.Message}", e);
+        }
+    }
+
+    public void AddAddress(string device, InterfaceAddress address) => RunIp("addr", "add", address.ToString(), "dev", device);
+
+    public void RemoveAddress(string device, InterfaceAddress address) => RunIp("addr", "del", address.ToString(), "dev", device);
+
+    /// <summary>Parses <c>ip -j addr show</c> output: an array of links, each with an addr_info array.</summary>
+    internal static IReadOnlyList<InterfaceAddress> ParseIpJson(string json)
+    {
+        var result = new List<InterfaceAddress>();
+        if (string.IsNullOrWhiteSpace(json)) return result;
+        using var doc = JsonDocument.Parse(json);
+        foreach (var link in doc.RootElement.EnumerateArray())
+        {
+            if (!link.TryGetProperty("addr_info", out var infos) || infos.ValueKind != JsonValueKind.Array) continue;
+            foreach (var info in infos.EnumerateArray())
+            {
+                if (!info.TryGetProperty("family", out var family) || family.GetString() != "inet") continue;
+                if (!info.TryGetProperty("local", out var local) || !info.TryGetProperty("prefixlen", out var prefix)) continue;
+                if (!IPAddress.TryParse(local.GetString(), out var address) || address.AddressFamily != AddressFamily.InterNetwork) continue;
+                result.Add(new InterfaceAddress(address, prefix.GetInt32()));
+            }
+        }
+        return result;
+    }
+
+    private string SysctlPath(string name) => Path.Combine(_procSys, SysctlNames.ToRelativePath(name));
+
+    private string RunIp(params string[] args)
+    {
+        var command = $"{_ip} {string.Join(' ', args)}";
+        var start = new ProcessStartInfo(_ip)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new NetworkControlException($"could not start '{command}'");
+        }
+        catch (Win32Exception e)
+        {
+            throw new NetworkControlException($"could not run '{_ip}' (is iproute2 installed?): {e.Message}", e);
+        }
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(CommandTimeout))
+            {
+                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                throw new NetworkControlException($"'{command}' did not finish within {CommandTimeout.TotalSeconds:0} s");
+            }
+            process.WaitForExit();
+            var error = stderr.GetAwaiter().GetResult().Trim();
+            var output = stdout.GetAwaiter().GetResult();
+            if (process.ExitCode != 0)
+                throw new NetworkControlException($"'{command}' failed (exit {process.ExitCode}){(error.Length > 0 ? ": " + error : "")}");
+            return output;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using LoadBalancer.Cli.Commands;
+using LoadBalancer.Cli.Tests.Configuration;
+
+namespace LoadBalancer.Cli.Tests.Commands;
+
+public class CheckCommandTests
+{
+    private const string Valid = """
+        services:
+          - name: web
+            vip: 10.99.0.100
+            port: 80
+            interface: eth0
+            backends:
+              - name: web1
+                address: 10.99.1.11
+        """;
+
+    private static (int Code, string Out, string Err) Run(string path)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = CheckCommand.Run(path, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Run_ValidConfig_PrintsOkAndReturnsZero()
+    {
+        using var file = new TempFile(Valid);
+        var (code, output, error) = Run(file.Path);
+        Assert.Equal(0, code);
+        Assert.Equal("ok" + Environment.NewLine, output);
+        Assert.Equal("", error);
+    }
+
+    [Fact]
+    public void Run_InvalidConfig_PrintsEveryErrorAndReturnsTwo()
+    {
+        using var file = new TempFile(Valid.Replace("port: 80", "port: 0").Replace("interface: eth0", "interface: eth0\n    foo: 1"));
+        var (code, output, error) = Run(file.Path);
+        Assert.Equal(2, code);
+        Assert.Equal(
+            [$"{file.Path}:4: port must be between 1 and 65535 (got 0)", $"{file.Path}:6: unknown key 'foo'"],
+            output.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("", error);
+    }
+
+    [Fact]
+    public void Run_MissingFile_ReportsFileErrorAndReturnsTwo()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"lb-missing-{Guid.NewGuid():N}.yaml");
+        var (code, output, _) = Run(path);
+        Assert.Equal(2, code);
+        Assert.Equal($"{path}:0: config file not found" + Environment.NewLine, output);
+    }
+
+    [Fact]
+    public void Run_YamlSyntaxError_ReturnsTwo()
+    {
+        using var file = new TempFile("services: [\n");
+        var (code, output, _) = Run(file.Path);
+        Assert.Equal(2, code);
+        Assert.StartsWith($"{file.Path}:", output);
+        Assert.Contains("invalid YAML", output);
+    }
+}
