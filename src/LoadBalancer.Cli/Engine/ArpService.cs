@@ -17,15 +17,15 @@ internal sealed class ArpService(ArpSocket socket, int port, ArpResponder respon
     {
         var buffer = new byte[2048];
         var frame = new byte[64];
-        var lastResolve = long.MinValue;
+        var lastResolve = -1L;
         var lastAsked = new long[NeighborTable.Capacity];
         var announcements = 0;
-        var lastAnnounce = long.MinValue;
+        var lastAnnounce = -1L;
         while (!stop.IsCancellationRequested)
         {
             var now = Environment.TickCount64;
             // Two announcements one second apart: the second covers a router that missed the first.
-            if (announcements < 2 && now - lastAnnounce >= 1000)
+            if (announcements < 2 && (lastAnnounce < 0 || now - lastAnnounce >= 1000))
             {
                 foreach (var vip in responder.VipsOn(port))
                 {
@@ -35,7 +35,7 @@ internal sealed class ArpService(ArpSocket socket, int port, ArpResponder respon
                 announcements++;
                 lastAnnounce = now;
             }
-            if (now - lastResolve >= ResolveInterval.TotalMilliseconds)
+            if (lastResolve < 0 || now - lastResolve >= ResolveInterval.TotalMilliseconds)
             {
                 lastResolve = now;
                 for (var i = 0; i < neighbors.Count; i++)
