@@ -11,6 +11,23 @@ namespace LoadBalancer.Cli.RealServer;
 public static class RealServerSetup
 {
     public const string DefaultStatePath = "/run/lb/realserver.json";
+
+    /// <summary>The state file for the network namespace we run in. Sysctls and addresses are per
+    /// namespace while /run is not, so two namespaces on one host (a lab, containers) must not share
+    /// one record: the namespace's inode number goes into the name.</summary>
+    public static string StatePathForCurrentNamespace()
+    {
+        try
+        {
+            var target = new FileInfo("/proc/self/ns/net").LinkTarget; // "net:[4026531840]"
+            var digits = target is null ? "" : new string(target.Where(char.IsAsciiDigit).ToArray());
+            return digits.Length == 0 ? DefaultStatePath : $"/run/lb/realserver-net{digits}.json";
+        }
+        catch (IOException)
+        {
+            return DefaultStatePath;
+        }
+    }
     public const string DefaultDevice = "lo";
 
     public const int ExitOk = 0;
@@ -33,7 +50,7 @@ public static class RealServerSetup
             return ExitFailed;
         }
         control ??= new SystemNetworkControl();
-        var store = new RealServerStateStore(statePath ?? DefaultStatePath);
+        var store = new RealServerStateStore(statePath ?? StatePathForCurrentNamespace());
         if (!store.TryLoad(out var state, out var loadError))
         {
             output.WriteLine($"error: {loadError}; nothing was changed");
@@ -100,7 +117,7 @@ public static class RealServerSetup
             return ExitFailed;
         }
         control ??= new SystemNetworkControl();
-        var store = new RealServerStateStore(statePath ?? DefaultStatePath);
+        var store = new RealServerStateStore(statePath ?? StatePathForCurrentNamespace());
         if (!store.TryLoad(out var state, out var loadError))
         {
             output.WriteLine($"error: {loadError}; nothing was changed");

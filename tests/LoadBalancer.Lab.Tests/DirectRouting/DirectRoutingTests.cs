@@ -1,0 +1,162 @@
+using System.Text.RegularExpressions;
+using LoadBalancer.Lab.Tests.Infrastructure;
+
+namespace LoadBalancer.Lab.Tests.DirectRouting;
+
+/// <summary>DR end to end with real nginx, real curl and the real engine in namespaces
+/// (client → router → bridge → balancer → real servers, replies straight from the servers to the router).</summary>
+public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture<DirectRoutingLab>
+{
+    private NamespaceLab Lab => fixture.Lab;
+
+    [LabFact]
+    public void NewConnections_Hundred_AllSucceedAndReachEveryBackend()
+    {
+        var r = Lab.InClient($"for i in $(seq 100); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/ || echo FAILED; done", 400);
+        var answers = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Equal(100, answers.Length);
+        Assert.DoesNotContain("FAILED", answers);
+        foreach (var server in Lab.ServerNames)
+            Assert.Contains(server, answers);
+        Assert.All(answers, a => Assert.Contains(a, Lab.ServerNames));
+    }
+
+    [LabFact]
+    public void Connection_SeveralRequests_StayOnOneBackend()
+    {
+        // Each curl sends 4 requests over one kept-alive connection; after each answer ("rs1") it prints
+        // "port=<local port>", which identifies the connection.
+        var url = $"http://{Lab.Vip}/";
+        var r = Lab.InClient($"for i in $(seq 20); do curl -s --noproxy '*' --max-time 3 -w 'port=%{{local_port}}\\n' {url} {url} {url} {url}; echo END; done", 200);
+        var connections = r.Stdout.Split("END", StringSplitOptions.RemoveEmptyEntries)
+            .Select(block => block.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries))
+            .Where(tokens => tokens.Length > 0)
+            .ToArray();
+        Assert.Equal(20, connections.Length);
+        foreach (var tokens in connections)
+        {
+            var names = tokens.Where(t => !t.StartsWith("port=")).ToArray();
+            var localPorts = tokens.Where(t => t.StartsWith("port=")).ToArray();
+            Assert.Equal(4, names.Length);
+            Assert.Equal(4, localPorts.Length);
+            Assert.Single(names.Distinct());
+            Assert.Single(localPorts.Distinct());
+        }
+
+        // The servers' own logs agree: every client port of these connections appears in one log only.
+        var ports = connections.Select(tokens => tokens.First(t => t.StartsWith("port="))[5..]).ToHashSet();
+        var seenIn = new Dictionary<string, HashSet<string>>();
+        foreach (var server in Lab.ServerNames)
+            foreach (var line in File.ReadAllLines(Path.Combine(Lab.Dir, $"{server}-access.log")))
+            {
+                var fields = line.Split(' ');
+                if (fields.Length < 2 || !ports.Contains(fields[1])) continue;
+                if (!seenIn.TryGetValue(fields[1], out var set)) seenIn[fields[1]] = set = new HashSet<string>();
+                set.Add(server);
+            }
+        Assert.Equal(ports.Count, seenIn.Count);
+        Assert.All(seenIn, kv => Assert.Single(kv.Value));
+    }
+
+    [LabFact]
+    public void Replies_GoStraightToClient_BalancerSeesOnlyClientToVip()
+    {
+        var pcap = Path.Combine(Lab.Dir, "balancer.pcap");
+        var countBefore = ReadCounter("tx_packets");
+        using (var capture = PacketCapture.Start(Lab.BalancerNs, Lab.BalancerIf, pcap, "tcp"))
+        {
+            var r = Lab.InClient($"for i in $(seq 20); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/big -o /dev/null || echo FAILED; done", 300);
+            Assert.DoesNotContain("FAILED", r.Stdout);
+        }
+        var fromVip = Tshark(pcap, $"ip.src=={Lab.Vip}");
+        var toVip = Tshark(pcap, $"ip.dst=={Lab.Vip}");
+        Assert.Equal(0, fromVip);
+        Assert.True(toVip > 100, $"expected the client-to-VIP frames in the capture, saw {toVip}");
+        // 20 downloads of 10 MB: if replies crossed the balancer its interface would have sent ~150 k frames
+        // (or ~5 k super-frames) on top of what it forwarded; it sent about what it received from clients.
+        var sent = ReadCounter("tx_packets") - countBefore;
+        Assert.True(sent <= toVip * 2 + 100, $"balancer interface sent {sent} frames for {toVip} client frames");
+    }
+
+    [LabFact]
+    public void Arp_ForVip_AnsweredByBalancerOnly()
+    {
+        var balancerMac = Lab.In(Lab.BalancerNs, $"cat /sys/class/net/{Lab.BalancerIf}/address").Stdout.Trim();
+        Lab.In(Lab.RouterNs, $"ip neigh flush dev {Lab.RouterLanIf}");
+        // arping prints one line per reply with the answering MAC: a real server that failed to
+        // suppress ARP would show up as a second MAC.
+        var r = Lab.In(Lab.RouterNs, $"arping -c 3 -w 6 -I {Lab.RouterLanIf} {Lab.Vip}", 30);
+        var macs = Regex.Matches(r.Stdout, @"reply from [0-9.]+ \[([0-9A-Fa-f:]{17})\]")
+            .Select(m => m.Groups[1].Value.ToLowerInvariant()).ToArray();
+        Assert.True(macs.Length >= 1, $"no ARP reply for the VIP:\n{r.Output}");
+        Assert.All(macs, mac => Assert.Equal(balancerMac, mac));
+    }
+
+    [LabFact]
+    public void Upload_TenMegabytes_WithOffloadsOn_ArrivesIntact()
+    {
+        var offloads = Lab.InClient($"ethtool -k {Lab.Env["LAB_CLIENT_IF"]}");
+        Assert.Matches(new Regex(@"tcp-segmentation-offload: on"), offloads.Stdout);
+
+        var file = Path.Combine(Lab.Dir, "upload.bin");
+        var bytes = new byte[10 * 1024 * 1024];
+        Random.Shared.NextBytes(bytes);
+        File.WriteAllBytes(file, bytes);
+        var expected = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+
+        for (var i = 0; i < 4; i++)
+        {
+            var r = Lab.InClient($"curl -s --noproxy '*' --max-time 30 --data-binary @{file} http://{Lab.Vip}:8080/upload", 60);
+            var parts = r.Stdout.Trim().Split(' ');
+            Assert.True(parts.Length == 3, $"unexpected answer: '{r.Output}'");
+            Assert.Contains(parts[0], Lab.ServerNames);
+            Assert.Equal(expected, parts[1]);
+            Assert.Equal(bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), parts[2]);
+        }
+    }
+
+    [LabFact]
+    public void Download_TenMegabytes_ArrivesIntact()
+    {
+        var r = Lab.InClient($"curl -s --noproxy '*' --max-time 30 http://{Lab.Vip}/big | sha256sum", 60);
+        Assert.Equal(Lab.Env["LAB_BIG_SHA256"], r.Stdout.Split(' ')[0]);
+    }
+
+    [LabFact]
+    public void Status_Json_HasTheContractFields()
+    {
+        Lab.InClient($"curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/");
+        using var doc = fixture.Engine.Status();
+        var root = doc.RootElement;
+        var web = root.GetProperty("services").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "web");
+        Assert.Equal(Lab.Vip, web.GetProperty("vip").GetString());
+        Assert.Equal(80, web.GetProperty("port").GetInt32());
+        Assert.Equal("tcp", web.GetProperty("protocol").GetString());
+        Assert.Equal("dr", web.GetProperty("mode").GetString());
+        Assert.True(web.GetProperty("packets").GetInt64() > 0);
+        Assert.True(web.GetProperty("bytes").GetInt64() > 0);
+        Assert.True(web.GetProperty("flows").GetInt64() > 0);
+        foreach (var b in web.GetProperty("backends").EnumerateArray())
+        {
+            Assert.Contains(b.GetProperty("name").GetString(), Lab.ServerNames);
+            Assert.StartsWith("10.99.1.", b.GetProperty("address").GetString());
+            Assert.Equal(100, b.GetProperty("weight").GetInt32());
+            Assert.Equal("active", b.GetProperty("state").GetString());
+            Assert.True(b.GetProperty("packets").GetInt64() >= 0);
+            Assert.True(b.GetProperty("bytes").GetInt64() >= 0);
+            Assert.True(b.GetProperty("flows").GetInt64() >= 0);
+        }
+        Assert.Equal(System.Text.Json.JsonValueKind.Object, root.GetProperty("drops").ValueKind);
+    }
+
+    private long ReadCounter(string name) =>
+        long.Parse(Lab.In(Lab.BalancerNs, $"cat /sys/class/net/{Lab.BalancerIf}/statistics/{name}").Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static int Tshark(string pcap, string filter)
+    {
+        var r = Shell.Run("tshark", ["-r", pcap, "-Y", filter, "-T", "fields", "-e", "frame.number"], TimeSpan.FromSeconds(60));
+        Assert.True(r.ExitCode == 0, r.Output);
+        return r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+    }
+}

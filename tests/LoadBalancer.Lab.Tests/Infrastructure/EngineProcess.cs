@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace LoadBalancer.Lab.Tests.Infrastructure;
+
+/// <summary>The real engine (<c>lb run</c>) in the balancer namespace. Ready means: the control socket
+/// answers and every backend's MAC is resolved. Stopped with SIGTERM, as an operator's service manager would.</summary>
+public sealed class EngineProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly string _logPath;
+
+    private EngineProcess(Process process, string socket, string logPath)
+    {
+        _process = process;
+        Socket = socket;
+        _logPath = logPath;
+    }
+
+    public string Socket { get; }
+    public string Log => File.Exists(_logPath) ? File.ReadAllText(_logPath) : "";
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public static EngineProcess Start(NamespaceLab lab, string configPath, string socket)
+    {
+        var logPath = Path.Combine(lab.Dir, $"lb-{Guid.NewGuid():N}.log");
+        // The shell redirects output to a file so the engine never blocks on a full pipe; exec keeps
+        // the pid the engine's own, so SIGTERM reaches it.
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
+        foreach (var a in new[] { "netns", "exec", lab.BalancerNs, "bash", "-c",
+                     $"exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} > {Shell.Quote(logPath)} 2>&1" })
+            psi.ArgumentList.Add(a);
+        var process = Process.Start(psi)!;
+        var engine = new EngineProcess(process, socket, logPath);
+        try
+        {
+            engine.WaitReady(TimeSpan.FromSeconds(30));
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+        return engine;
+    }
+
+    public JsonDocument Status()
+    {
+        var r = Shell.Run("dotnet", [LabEnvironment.LbDll, "status", "--socket", Socket, "--json"], TimeSpan.FromSeconds(20));
+        if (r.ExitCode != 0) throw new InvalidOperationException($"lb status failed: {r.Output}");
+        return JsonDocument.Parse(r.Stdout);
+    }
+
+    private void WaitReady(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"lb run exited with {_process.ExitCode}:\n{Log}");
+            if (File.Exists(Socket))
+            {
+                var r = Shell.Run("dotnet", [LabEnvironment.LbDll, "status", "--socket", Socket, "--json"], TimeSpan.FromSeconds(20));
+                if (r.ExitCode == 0)
+                {
+                    using var doc = JsonDocument.Parse(r.Stdout);
+                    var allResolved = doc.RootElement.GetProperty("services").EnumerateArray()
+                        .SelectMany(s => s.GetProperty("backends").EnumerateArray())
+                        .All(b => b.GetProperty("state").GetString() != "unresolved");
+                    if (allResolved) return;
+                }
+            }
+            Thread.Sleep(100);
+        }
+        throw new TimeoutException($"lb run was not ready within {timeout}:\n{Log}");
+    }
+
+    /// <summary>Sends SIGTERM and waits (bounded) for the engine to exit; returns its exit code.</summary>
+    public int Stop(TimeSpan? timeout = null)
+    {
+        if (!_process.HasExited)
+        {
+            Shell.Run("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if (!_process.WaitForExit(timeout ?? TimeSpan.FromSeconds(15)))
+            {
+                _process.Kill();
+                _process.WaitForExit();
+                throw new TimeoutException($"lb run ignored SIGTERM:\n{Log}");
+            }
+        }
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited) Stop();
+        }
+        catch (TimeoutException)
+        {
+        }
+        _process.Dispose();
+    }
+}

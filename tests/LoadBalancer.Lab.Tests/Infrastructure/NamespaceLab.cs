@@ -1,0 +1,67 @@
+namespace LoadBalancer.Lab.Tests.Infrastructure;
+
+/// <summary>A DR lab from lab/lib/topology.sh (client, router, bridge, balancer, real servers running
+/// nginx and the upload server), with a per-run unique prefix. Disposing tears it down, also after a
+/// failed test; a half-built lab is torn down by lab_up itself.</summary>
+public sealed class NamespaceLab : IDisposable
+{
+    private NamespaceLab(string prefix, IReadOnlyDictionary<string, string> env)
+    {
+        Prefix = prefix;
+        Env = env;
+    }
+
+    public string Prefix { get; }
+    public IReadOnlyDictionary<string, string> Env { get; }
+    public string Dir => Env["LAB_DIR"];
+    public string Vip => Env["LAB_VIP"];
+    public string ClientNs => Env["LAB_CLIENT_NS"];
+    public string RouterNs => Env["LAB_ROUTER_NS"];
+    public string RouterLanIf => Env["LAB_ROUTER_LAN_IF"];
+    public string BalancerNs => Env["LAB_BALANCER_NS"];
+    public string BalancerIf => Env["LAB_BALANCER_IF"];
+    public string[] ServerNames => Env["LAB_SERVER_NAMES"].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    public string[] ServerNamespaces => Env["LAB_SERVER_NS"].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    public static NamespaceLab Up(int servers = 2)
+    {
+        // "lt" + 6 hex: unique per run, and short enough for interface names.
+        var prefix = "lt" + Convert.ToHexString(Guid.NewGuid().ToByteArray())[..6].ToLowerInvariant();
+        var script = $"set -e; export LB_DLL={Shell.Quote(LabEnvironment.LbDll)}; " +
+                     $"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; lab_up {prefix} {servers}";
+        var result = Shell.Bash(script, TimeSpan.FromSeconds(120));
+        if (result.ExitCode != 0)
+        {
+            Down(prefix);
+            throw new InvalidOperationException($"lab_up {prefix} failed:\n{result.Output}");
+        }
+        var env = new Dictionary<string, string>();
+        foreach (var line in File.ReadAllLines($"/tmp/{prefix}/lab.env"))
+        {
+            var eq = line.IndexOf('=');
+            if (eq > 0) env[line[..eq]] = line[(eq + 1)..].Trim('"');
+        }
+        return new NamespaceLab(prefix, env);
+    }
+
+    public CommandResult InClient(string script, int timeoutSeconds = 60) =>
+        Shell.InNamespace(ClientNs, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
+
+    public CommandResult In(string ns, string script, int timeoutSeconds = 60) =>
+        Shell.InNamespace(ns, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
+
+    public string WriteDrConfig(string name = "lb.yaml")
+    {
+        var path = Path.Combine(Dir, name);
+        var result = Shell.Bash($"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; " +
+                                $"lab_set_env {Prefix} {ServerNames.Length}; lab_write_dr_config {Prefix} {Shell.Quote(path)}");
+        if (result.ExitCode != 0) throw new InvalidOperationException(result.Output);
+        return path;
+    }
+
+    private static void Down(string prefix) =>
+        Shell.Bash($"export LB_DLL={Shell.Quote(LabEnvironment.LbDll)}; source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; lab_down {prefix}",
+            TimeSpan.FromSeconds(60));
+
+    public void Dispose() => Down(Prefix);
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace LoadBalancer.Lab.Tests.Infrastructure;
+
+/// <summary>tcpdump writing a pcap in a namespace; ready once tcpdump says it is listening, stopped
+/// with SIGINT so it flushes the file.</summary>
+public sealed class PacketCapture : IDisposable
+{
+    private readonly Process _process;
+
+    private PacketCapture(Process process) => _process = process;
+
+    public static PacketCapture Start(string ns, string interfaceName, string pcapPath, string filter)
+    {
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "netns", "exec", ns, "tcpdump", "-i", interfaceName, "-U", "-s", "200", "-w", pcapPath, filter })
+            psi.ArgumentList.Add(a);
+        var process = Process.Start(psi)!;
+        var ready = new ManualResetEventSlim();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data?.Contains("listening on", StringComparison.Ordinal) == true) ready.Set();
+        };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        if (!ready.Wait(TimeSpan.FromSeconds(15)))
+        {
+            process.Kill();
+            throw new TimeoutException("tcpdump did not start listening");
+        }
+        return new PacketCapture(process);
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Shell.Run("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if (!_process.WaitForExit(10_000)) _process.Kill();
+        }
+        _process.WaitForExit();
+        _process.Dispose();
+    }
+}
