@@ -160,6 +160,8 @@ public static class Fixtures
             Dropped("ip version 5 is dropped", WebTcp().IpVersion(5).Build(), DropReason.Ipv4BadVersion),
             Dropped("ihl below 5 is dropped", WebTcp().IhlWords(4).Build(), DropReason.Ipv4BadHeaderLength),
             Dropped("total length below header is dropped", WebTcp().TotalLength(19).Build(), DropReason.Ipv4BadTotalLength),
+            // BIG TCP GSO frames (> 64 KiB) carry total length 0; the engine does not take them.
+            Dropped("total length zero is dropped", WebTcp().TotalLength(0).Build(), DropReason.Ipv4BadTotalLength),
             Dropped("total length beyond frame is dropped", WebTcp().TotalLength(1500).Build(), DropReason.Ipv4Truncated),
             Dropped("cut tcp header is dropped", FrameBuilder.Ipv4Raw(ClientIp, WebVip, 6).Payload(0x9c, 0x40, 0, 80, 0, 0, 0, 1).Build(), DropReason.TcpTruncated),
             Dropped("tcp data offset below 5 is dropped", WebTcp().DataOffsetWords(4).Build(), DropReason.TcpBadDataOffset),
@@ -170,6 +172,10 @@ public static class Fixtures
             Dropped("backend without mac is dropped", FrameBuilder.Tcp(ClientIp, 40000, DarkVip, 80).Build(), DropReason.BackendMacUnresolved),
             Dropped("service without weight is dropped", FrameBuilder.Tcp(ClientIp, 40000, DrainedVip, 80).Build(), DropReason.NoBackend),
             Dropped("ring-truncated frame is dropped", WebTcp().Build(), DropReason.RingTruncated, new FrameMeta { Truncated = true }),
+            // A ring slot shorter than the frame: the bytes stop before the IPv4 total length says.
+            Dropped("ring-cut jumbo frame to a vip is dropped", WebTcp().Payload(new byte[8000]).Build()[..2048], DropReason.RingTruncated, new FrameMeta { Truncated = true }),
+            Dropped("ring-cut frame inside the ip header is dropped", WebTcp().Build()[..24], DropReason.RingTruncated, new FrameMeta { Truncated = true }),
+            Passed("ring-cut jumbo frame to another address passes", FrameBuilder.Tcp(ClientIp, 40000, "10.0.0.2", 22).Payload(new byte[8000]).Build()[..2048], new FrameMeta { Truncated = true }),
             Dropped("checksum offset past the frame is dropped", WebTcp().L4Checksum(ChecksumMode.Partial).Build(), DropReason.ChecksumOffsetInvalid,
                 new FrameMeta { Vnet = new VnetHeader { Flags = VnetHeader.FlagNeedsChecksum, ChecksumStart = 200, ChecksumOffset = 16 } }),
         };
