@@ -40,10 +40,11 @@ public sealed class PacketProcessor
         if (reason != DropReason.None) return Drop(c, reason);
         if (eth.EtherType != EtherTypes.Ipv4) return Pass(c);
 
-        reason = Ipv4Packet.TryParse(eth.Payload, out var ip);
-        if (reason != DropReason.None) return Drop(c, reason);
-
         var snapshot = _state.Current;
+        reason = Ipv4Packet.TryParse(eth.Payload, out var ip);
+        if (reason != DropReason.None)
+            return meta.Truncated && reason == DropReason.Ipv4Truncated ? TruncatedByRing(c, snapshot, eth.Payload) : Drop(c, reason);
+
         if (!snapshot.IsVip(ip.Destination)) return Pass(c);
         if (meta.Truncated) return Drop(c, DropReason.RingTruncated);
         // Later fragments carry no ports, so they cannot be hashed like the first; we drop them all
@@ -146,6 +147,18 @@ public sealed class PacketProcessor
         c.BackendPackets[backend.Id]++;
         c.BackendBytes[backend.Id] += frame.Length;
         return Verdict.Transmit;
+    }
+
+    /// <summary>A frame cut short by the ring slot is shorter than its IPv4 total length, so it fails to parse;
+    /// still, when the destination is readable, traffic that is not for a VIP is passed like any other, and
+    /// only VIP traffic (or a frame too cut to tell) is counted as <see cref="DropReason.RingTruncated"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Verdict TruncatedByRing(WorkerCounters c, DataPlaneSnapshot snapshot, Span<byte> ipBytes)
+    {
+        if (ipBytes.Length >= Ipv4Packet.MinimumHeaderLength
+            && !snapshot.IsVip(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ipBytes[16..])))
+            return Pass(c);
+        return Drop(c, DropReason.RingTruncated);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -32,8 +32,14 @@ public sealed class SnapshotBuilder
         return id;
     }
 
+    /// <exception cref="InvalidOperationException">The config does not fit the workers' fixed-size counters
+    /// (more than <see cref="WorkerCounters.MaxServices"/> services, or a backend id at or beyond
+    /// <see cref="WorkerCounters.MaxBackendIds"/>). The packet path indexes those arrays by service index and
+    /// backend id, so such a snapshot must never be published.</exception>
     public DataPlaneSnapshot Build(BalancerConfig config, Func<ServiceConfig, BackendConfig, int>? effectiveWeight = null)
     {
+        if (config.Services.Count > WorkerCounters.MaxServices)
+            throw new InvalidOperationException($"{config.Services.Count} services configured; at most {WorkerCounters.MaxServices} are supported");
         var services = new ServiceSnapshot[config.Services.Count];
         for (var s = 0; s < services.Length; s++)
         {
@@ -44,9 +50,14 @@ public sealed class SnapshotBuilder
             {
                 var bc = sc.Backends[b];
                 var address = Ipv4.ToUInt32(bc.Address);
+                var id = BackendId(sc.Name, bc.Name);
+                if (id >= WorkerCounters.MaxBackendIds)
+                    throw new InvalidOperationException(
+                        $"backend {sc.Name}/{bc.Name} would get id {id}, but ids (never reused while the process runs) " +
+                        $"must stay below {WorkerCounters.MaxBackendIds}; restart the balancer to renumber backends");
                 backends[b] = new BackendSnapshot
                 {
-                    Id = BackendId(sc.Name, bc.Name),
+                    Id = id,
                     Name = bc.Name,
                     Address = address,
                     Weight = effectiveWeight?.Invoke(sc, bc) ?? bc.Weight,

@@ -59,8 +59,8 @@ public readonly ref struct Ipv4Packet
 
     public bool HeaderChecksumValid => Checksum.Compute(Header) == 0;
 
-    /// <param name="allowZeroTotalLength">GSO super-frames beyond 64 KiB (BIG TCP) carry total length 0;
-    /// they are rejected unless asked, because their real length is only known from the ring.</param>
+    /// <summary>GSO super-frames beyond 64 KiB (BIG TCP) carry total length 0; they are rejected
+    /// (<see cref="DropReason.Ipv4BadTotalLength"/>), because their real length is only known from the ring.</summary>
     public static DropReason TryParse(Span<byte> bytes, out Ipv4Packet packet)
     {
         packet = default;

@@ -1,0 +1,263 @@
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.TestKit;
+
+namespace LoadBalancer.Core.Tests.Forwarding;
+
+public class ArpResponderTests
+{
+    private static readonly MacAddress Eth1Mac = MacAddress.Parse("02:00:00:00:01:fe");
+
+    private static TestEngine TwoPortEngine() =>
+        new(Fixtures.Config(), [.. Fixtures.Interfaces, new TestInterface("eth1", Eth1Mac, FrameBuilder.Ip("10.1.0.254"))]);
+
+    [Fact]
+    public void Handle_RequestForVipOnIngressPort_RepliesInPlaceWithOurMac()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var frame = FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, Fixtures.WebVip);
+
+        var action = engine.HandleArp(frame);
+
+        Assert.Equal(ArpAction.Reply, action);
+        var expected = FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.ClientMac, Fixtures.InterfaceMac, Fixtures.WebVip,
+            Fixtures.ClientMac, Fixtures.ClientIp);
+        Assert.Equal(FrameBuilder.Hex(expected), FrameBuilder.Hex(frame));
+        Assert.Equal(1, engine.Arp.RepliesSent);
+    }
+
+    [Fact]
+    public void Handle_RequestForEveryVip_IsAnswered()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+
+        foreach (var vip in new[] { Fixtures.WebVip, Fixtures.PoolVip, Fixtures.DarkVip, Fixtures.DrainedVip })
+            Assert.Equal(ArpAction.Reply, engine.HandleArp(FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, vip)));
+    }
+
+    [Fact]
+    public void Handle_VlanTaggedPaddedRequest_ReplyKeepsTagAndPadding()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var frame = FrameBuilder.Arp(ArpPacket.OperationRequest, MacAddress.Broadcast, Fixtures.ClientMac, Fixtures.ClientIp,
+            MacAddress.Zero, Fixtures.WebVip, vlanId: 55, padTo: 64);
+        frame.AsSpan(46).Fill(0x5A);
+
+        Assert.Equal(ArpAction.Reply, engine.HandleArp(frame));
+
+        var expected = FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.ClientMac, Fixtures.InterfaceMac, Fixtures.WebVip,
+            Fixtures.ClientMac, Fixtures.ClientIp, vlanId: 55, padTo: 64);
+        expected.AsSpan(46).Fill(0x5A);
+        Assert.Equal(FrameBuilder.Hex(expected), FrameBuilder.Hex(frame));
+    }
+
+    [Fact]
+    public void Handle_RequestForVipOnOtherPort_IsNotAnswered()
+    {
+        var engine = TwoPortEngine();
+        var frame = FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, Fixtures.WebVip);
+        var before = (byte[])frame.Clone();
+
+        Assert.Equal(ArpAction.None, engine.HandleArp(frame, port: 1));
+
+        Assert.Equal(before, frame);
+        Assert.Equal(ArpAction.Reply, engine.HandleArp(frame, port: 0));
+    }
+
+    [Theory]
+    [InlineData("10.0.0.2")]   // the interface's own address: the kernel answers
+    [InlineData("10.0.0.250")] // nobody we know
+    [InlineData("10.0.1.1")]   // a backend
+    public void Handle_RequestForNonVip_IsNotAnswered(string target)
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var frame = FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, target);
+        var before = (byte[])frame.Clone();
+
+        Assert.Equal(ArpAction.None, engine.HandleArp(frame));
+        Assert.Equal(before, frame);
+    }
+
+    [Fact]
+    public void Handle_GratuitousArpForVip_IsNotAnswered()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var frame = FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.WebVip, Fixtures.WebVip);
+
+        Assert.Equal(ArpAction.None, engine.HandleArp(frame));
+        Assert.Equal(0, engine.Arp.RepliesSent);
+    }
+
+    [Fact]
+    public void Handle_ReplyForVip_IsNotAnsweredAgain()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var frame = FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.InterfaceMac, Fixtures.ClientMac, Fixtures.ClientIp,
+            Fixtures.InterfaceMac, Fixtures.WebVip);
+
+        Assert.Equal(ArpAction.None, engine.HandleArp(frame));
+    }
+
+    [Fact]
+    public void Handle_RequestFromOurOwnMac_IsIgnored()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var frame = FrameBuilder.ArpRequest(Fixtures.InterfaceMac, Fixtures.InterfaceIp, Fixtures.WebVip);
+
+        Assert.Equal(ArpAction.None, engine.HandleArp(frame));
+    }
+
+    [Fact]
+    public void Handle_NotArpOrTruncated_IsIgnored()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+
+        Assert.Equal(ArpAction.None, engine.HandleArp(Fixtures.WebTcp().Build()));
+        Assert.Equal(ArpAction.None, engine.HandleArp(FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, Fixtures.WebVip)[..41]));
+        Assert.Equal(ArpAction.None, engine.HandleArp(new byte[5]));
+    }
+
+    [Fact]
+    public void Handle_ArpFromBackend_TeachesNeighborTable()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var dark = engine.Service("dark").Backends[0];
+        var learned = MacAddress.Parse("02:00:00:00:03:01");
+        engine.Clock.NowMs = 5_000_000;
+
+        // A backend asking for our interface address is enough to learn its MAC.
+        engine.HandleArp(FrameBuilder.ArpRequest(learned, Fixtures.DarkBackendIp, Fixtures.InterfaceIp));
+
+        Assert.Equal(learned, engine.Neighbors.Mac(dark.NeighborIndex));
+        Assert.Equal(5_000_000, engine.Neighbors.UpdatedAtMs(dark.NeighborIndex));
+        Assert.Equal(1, engine.Arp.Learned);
+    }
+
+    [Fact]
+    public void Handle_ArpFromBackendOnOtherPort_DoesNotTeach()
+    {
+        var engine = TwoPortEngine();
+        var dark = engine.Service("dark").Backends[0];
+
+        engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:00:00:00:03:01"), Fixtures.DarkBackendIp, Fixtures.InterfaceIp), port: 1);
+
+        Assert.True(engine.Neighbors.Mac(dark.NeighborIndex).IsZero);
+        Assert.Equal(0, engine.Arp.Learned);
+    }
+
+    [Fact]
+    public void Handle_ArpFromBackendWithStaticMac_NeverOverwritesIt()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var web = engine.Service("web").Backends[0];
+
+        engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:66:66:66:66:66"), "10.0.1.1", Fixtures.InterfaceIp));
+
+        Assert.Equal(Fixtures.WebBackendMac, engine.Neighbors.Mac(web.NeighborIndex));
+        Assert.True(engine.Neighbors.IsStatic(web.NeighborIndex));
+        Assert.Equal(0, engine.Arp.Learned);
+        Assert.Equal(Fixtures.WebBackendMac, MacAddress.Read(engine.Send(Fixtures.WebTcp().Build()).Output!));
+    }
+
+    [Fact]
+    public void Handle_ArpWithZeroSenderAddress_DoesNotTeach()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+
+        // An ARP probe (sender 0.0.0.0) teaches nothing.
+        engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:00:00:00:03:01"), "0.0.0.0", Fixtures.DarkBackendIp));
+
+        Assert.Equal(0, engine.Arp.Learned);
+    }
+
+    [Fact]
+    public void VipsOn_Port_ListsEachVipOnce()
+    {
+        var engine = TwoPortEngine();
+
+        var vips = engine.Arp.VipsOn(0);
+
+        Assert.Equal(new[] { Fixtures.WebVip, Fixtures.PoolVip, Fixtures.DarkVip, Fixtures.DrainedVip }.Select(Ipv4.Parse), vips);
+        Assert.Empty(engine.Arp.VipsOn(1));
+    }
+}
+
+public class NeighborTableTests
+{
+    [Fact]
+    public void Register_SamePortAndAddress_ReturnsSameIndex()
+    {
+        var table = new NeighborTable();
+
+        var a = table.Register(0, 0x0A000001, null);
+        var b = table.Register(0, 0x0A000001, null);
+        var c = table.Register(1, 0x0A000001, null);
+
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+        Assert.Equal(2, table.Count);
+        Assert.Equal(0x0A000001u, table.Address(c));
+        Assert.Equal(1, table.Port(c));
+    }
+
+    [Fact]
+    public void Register_StaticMac_IsReadableAndStatic()
+    {
+        var table = new NeighborTable();
+        var mac = MacAddress.Parse("02:00:00:00:00:01");
+
+        var i = table.Register(0, 0x0A000001, mac);
+
+        Assert.Equal(mac, table.Mac(i));
+        Assert.True(table.IsStatic(i));
+    }
+
+    [Fact]
+    public void Learn_DynamicEntry_UpdatesMacAndTime()
+    {
+        var table = new NeighborTable();
+        var i = table.Register(0, 0x0A000001, null);
+        var mac = MacAddress.Parse("02:00:00:00:00:02");
+
+        Assert.True(table.Learn(0, 0x0A000001, mac, 77));
+
+        Assert.Equal(mac, table.Mac(i));
+        Assert.Equal(77, table.UpdatedAtMs(i));
+        Assert.False(table.IsStatic(i));
+    }
+
+    [Fact]
+    public void Learn_UnknownAddressOrStaticEntry_ReturnsFalse()
+    {
+        var table = new NeighborTable();
+        var mac = MacAddress.Parse("02:00:00:00:00:01");
+        var i = table.Register(0, 0x0A000001, mac);
+
+        Assert.False(table.Learn(0, 0x0A000009, MacAddress.Parse("02:00:00:00:00:09"), 1));
+        Assert.False(table.Learn(0, 0x0A000001, MacAddress.Parse("02:00:00:00:00:09"), 1));
+        Assert.Equal(mac, table.Mac(i));
+    }
+
+    [Fact]
+    public void Register_StaticAfterDynamic_BecomesStatic()
+    {
+        var table = new NeighborTable();
+        var i = table.Register(0, 0x0A000001, null);
+        table.Learn(0, 0x0A000001, MacAddress.Parse("02:00:00:00:00:02"), 1);
+        var mac = MacAddress.Parse("02:00:00:00:00:01");
+
+        Assert.Equal(i, table.Register(0, 0x0A000001, mac));
+
+        Assert.Equal(mac, table.Mac(i));
+        Assert.True(table.IsStatic(i));
+    }
+
+    [Fact]
+    public void Register_BeyondCapacity_Throws()
+    {
+        var table = new NeighborTable();
+        for (var i = 0; i < NeighborTable.Capacity; i++) table.Register(0, (uint)i, null);
+
+        Assert.Throws<InvalidOperationException>(() => table.Register(0, 0xFFFF_FFFF, null));
+    }
+}
