@@ -43,7 +43,7 @@ public sealed class PacketProcessor
         var snapshot = _state.Current;
         reason = Ipv4Packet.TryParse(eth.Payload, out var ip);
         if (reason != DropReason.None)
-            return meta.Truncated && reason == DropReason.Ipv4Truncated ? TruncatedByRing(c, snapshot, eth.Payload) : Drop(c, reason);
+            return Malformed(c, snapshot, eth.Payload, meta.Truncated && reason == DropReason.Ipv4Truncated ? DropReason.RingTruncated : reason);
 
         if (!snapshot.IsVip(ip.Destination)) return Pass(c);
         if (meta.Truncated) return Drop(c, DropReason.RingTruncated);
@@ -98,6 +98,8 @@ public sealed class PacketProcessor
             var slot = service.Table.Lookup(hash);
             if (slot < 0) return Drop(c, DropReason.NoBackend);
             backend = service.Backends[slot];
+            // Remember nothing for a packet we cannot deliver: the retransmit decides again.
+            if (_neighbors.Mac(backend.NeighborIndex).IsZero) return Drop(c, DropReason.BackendMacUnresolved);
             var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
             if (Unsafe.IsNullRef(ref flow))
                 flow = ref _flows.Insert(key, hash, backend.Id, state, nowMs);
@@ -153,12 +155,15 @@ public sealed class PacketProcessor
     /// still, when the destination is readable, traffic that is not for a VIP is passed like any other, and
     /// only VIP traffic (or a frame too cut to tell) is counted as <see cref="DropReason.RingTruncated"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static Verdict TruncatedByRing(WorkerCounters c, DataPlaneSnapshot snapshot, Span<byte> ipBytes)
+    /// <summary>An IPv4 header we cannot use. If its destination is readable and not a VIP it is not our
+    /// business (the kernel judges other hosts' traffic, e.g. BIG TCP frames with total length 0); otherwise
+    /// it is dropped and counted under <paramref name="reason"/>.</summary>
+    private static Verdict Malformed(WorkerCounters c, DataPlaneSnapshot snapshot, Span<byte> ipBytes, DropReason reason)
     {
         if (ipBytes.Length >= Ipv4Packet.MinimumHeaderLength
             && !snapshot.IsVip(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ipBytes[16..])))
             return Pass(c);
-        return Drop(c, DropReason.RingTruncated);
+        return Drop(c, reason);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
