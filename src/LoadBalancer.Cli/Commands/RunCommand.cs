@@ -37,6 +37,9 @@ internal static class RunCommand
         var failed = false;
         try
         {
+            // Refuse before touching the kernel: a second engine must not replace (and on exit remove)
+            // the first one's ingress drop.
+            ControlServer.EnsureAvailable(loaded.Config.ControlSocket);
             host.Start();
             control = ControlServer.Start(loaded.Config.ControlSocket, host, log);
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");

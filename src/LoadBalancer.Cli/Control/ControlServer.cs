@@ -24,15 +24,20 @@ internal sealed class ControlServer : IDisposable
         _thread = new Thread(AcceptLoop) { IsBackground = true, Name = "lb-control" };
     }
 
+    /// <summary>Throws when another engine answers on <paramref name="path"/>; removes a socket file left
+    /// behind by an engine that died.</summary>
+    public static void EnsureAvailable(string path)
+    {
+        if (!File.Exists(path)) return;
+        if (ControlClient.TryRequest(path, "status", out _))
+            throw new InvalidOperationException($"another engine is already running on {path}");
+        File.Delete(path);
+    }
+
     public static ControlServer Start(string path, EngineHost host, EngineLog log)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        if (File.Exists(path))
-        {
-            if (ControlClient.TryRequest(path, "status", out _))
-                throw new InvalidOperationException($"another engine is already running on {path}");
-            File.Delete(path); // left behind by an engine that died
-        }
+        EnsureAvailable(path);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(path));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);

@@ -27,6 +27,41 @@ public sealed class EngineLifecycleTests
     }
 
     [LabFact]
+    public void Run_SecondEngineOnSameSocket_RefusesAndLeavesFirstIntact()
+    {
+        using var lab = NamespaceLab.Up(1);
+        var config = lab.WriteDrConfig();
+        using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
+
+        var second = Shell.InNamespace(lab.BalancerNs, ["dotnet", LabEnvironment.LbDll, "run", "--config", config], TimeSpan.FromSeconds(60));
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains("another engine is already running", second.Stderr);
+        Assert.Contains("lb_" + lab.BalancerIf, lab.In(lab.BalancerNs, "nft list tables netdev").Stdout);
+        Assert.Equal("rs1", lab.InClient($"curl -s --noproxy '*' --max-time 3 http://{lab.Vip}/").Stdout.Trim());
+    }
+
+    [LabFact]
+    public void Workers_TwoWithFanout_EveryConnectionAndUploadSucceeds()
+    {
+        using var lab = NamespaceLab.Up(2);
+        var config = lab.WriteDrConfig();
+        File.WriteAllText(config, File.ReadAllText(config).Replace("workers: 1", "workers: 2"));
+        using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
+        using (var status = engine.Status())
+            Assert.Equal(2, status.RootElement.GetProperty("workers").GetInt32());
+
+        var r = lab.InClient($"for i in $(seq 50); do curl -s --noproxy '*' --max-time 3 http://{lab.Vip}/ || echo FAILED; done", 200);
+        var answers = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(50, answers.Length);
+        Assert.All(answers, a => Assert.Contains(a, lab.ServerNames));
+
+        var big = lab.InClient($"head -c 5000000 /dev/urandom > {lab.Dir}/w2.bin; sha256sum < {lab.Dir}/w2.bin; " +
+                               $"curl -s --noproxy '*' --max-time 30 --data-binary @{lab.Dir}/w2.bin http://{lab.Vip}:8080/upload", 60);
+        var lines = big.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(lines[0].Split(' ')[0], lines[1].Split(' ')[1]);
+    }
+
+    [LabFact]
     public void Run_NonexistentInterface_ExitsNonZeroAndLeavesNothing()
     {
         using var lab = NamespaceLab.Up(1);
