@@ -370,3 +370,25 @@ lab_write_dr_config() {
         printf '%s' "$backends"
     } > "$file"
 }
+
+# lab_add_generator PREFIX: a traffic-generator namespace <P>-g wired straight to the balancer by its own
+# veth (<P>g0 10.99.3.2/24 <-> <P>b1 10.99.3.1/24 in the balancer namespace), so a pps run's generator
+# does not also pay for the LAN bridge (it would then cap the measurement, not the balancer). RPS sends
+# the balancer's receive processing for <P>b1 to CPU 1 (the device-under-test core).
+# Exports LAB_GEN_NS LAB_GEN_IF LAB_GEN_ADDR LAB_BALANCER_GEN_IF LAB_BALANCER_GEN_ADDR.
+lab_add_generator() {
+    local P="$1"
+    _lab_check_prefix "$P" || return 1
+    export LAB_GEN_NS="$P-g" LAB_GEN_IF="${P}g0" LAB_GEN_ADDR=10.99.3.2
+    export LAB_BALANCER_GEN_IF="${P}b1" LAB_BALANCER_GEN_ADDR=10.99.3.1
+    ip netns add "$LAB_GEN_NS" || return 1
+    ip link add "$LAB_GEN_IF" netns "$LAB_GEN_NS" type veth peer "$LAB_BALANCER_GEN_IF" netns "$LAB_BALANCER_NS" || return 1
+    ip -n "$LAB_GEN_NS" link set lo up
+    ip -n "$LAB_GEN_NS" addr add "$LAB_GEN_ADDR/24" dev "$LAB_GEN_IF"
+    ip -n "$LAB_GEN_NS" link set "$LAB_GEN_IF" up
+    ip -n "$LAB_BALANCER_NS" addr add "$LAB_BALANCER_GEN_ADDR/24" dev "$LAB_BALANCER_GEN_IF"
+    ip -n "$LAB_BALANCER_NS" link set "$LAB_BALANCER_GEN_IF" up
+    ip netns exec "$LAB_BALANCER_NS" sysctl -qw "net.ipv4.conf.$LAB_BALANCER_GEN_IF.rp_filter=0" \
+        "net.ipv4.conf.$LAB_BALANCER_GEN_IF.send_redirects=0"
+    ip netns exec "$LAB_BALANCER_NS" sh -c "echo 2 > /sys/class/net/$LAB_BALANCER_GEN_IF/queues/rx-0/rps_cpus"
+}

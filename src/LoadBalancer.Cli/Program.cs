@@ -43,6 +43,8 @@ internal static class Program
         realserver.Subcommands.Add(teardown);
         root.Subcommands.Add(realserver);
 
+        root.Subcommands.Add(GenerateCommand.Build());
+
         var version = new Command("version", "Print the version");
         version.SetAction(_ =>
         {

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Highest loss-free forwarding rate, RFC 2544 style, of plain kernel IP forwarding and of our DR engine,
+# measured in the same run on the same topology (lab/lib/topology.sh). Needs root.
+#
+#   ./lab/pps.sh [--size 64] [--loss 2] [--duration 2] [--trials 3] [--flows 1020]
+#
+# Topology: the DR lab plus a generator namespace wired straight to the balancer (lab_add_generator), so
+# both paths are  generator -> [balancer: <P>b1 in, <P>b0 out] -> LAN bridge -> real servers.
+# Kernel forwarding routes to the servers' addresses; our DR runs two-armed (interface <P>b1,
+# backend_interface <P>b0) for the VIP.
+# Placement (shared/LAB.md item 7): the generator (`lb generate`) is pinned to CPU 0 and has that core to
+# itself; RPS steers the balancer's receive processing to CPU 1 and the engine is pinned to CPU 1, so all
+# of the device-under-test's work (receive, kernel forwarding or our ring + rewrite + sendmmsg, and the
+# transmit into the bridge) runs on CPU 1. Receivers count at the real servers' interfaces (rx_packets)
+# and drop the test traffic at netdev ingress so they add no replies. Loss is counted against the
+# offered load (rate x duration), not against what the generator managed to send (LAB.md item 11).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib/topology.sh
+source "$ROOT/lab/lib/topology.sh"
+
+SIZE=64 LOSS=2 DURATION=2 TRIALS=3 FLOWS=1020
+while (( $# )); do
+    case "$1" in
+        --size) SIZE="$2"; shift 2 ;;
+        --loss) LOSS="$2"; shift 2 ;;
+        --duration) DURATION="$2"; shift 2 ;;
+        --trials) TRIALS="$2"; shift 2 ;;
+        --flows) FLOWS="$2"; shift 2 ;;
+        *) echo "usage: $0 [--size N] [--loss PCT] [--duration S] [--trials N] [--flows N]" >&2; exit 2 ;;
+    esac
+done
+
+lab_require_root
+lab_require_dotnet
+lab_install_packages
+[[ "${LAB_SKIP_BUILD:-}" == 1 ]] || lab_build
+
+P="$(lab_new_prefix)"
+ENGINE_PID=""
+stop_engine() {
+    if [[ -n "$ENGINE_PID" ]] && kill -0 "$ENGINE_PID" 2>/dev/null; then
+        kill -TERM "$ENGINE_PID" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$ENGINE_PID" 2>/dev/null || break; sleep 0.1; done
+    fi
+    ENGINE_PID=""
+}
+lab_setup_traps "stop_engine; lab_down $P"
+lab_up "$P" 2
+lab_add_generator "$P"
+
+B="$LAB_BALANCER_NS"
+BMAC="$(ip netns exec "$B" cat "/sys/class/net/$LAB_BALANCER_GEN_IF/address")"
+read -r -a SERVER_NS <<< "$LAB_SERVER_NS"
+read -r -a SERVER_IFS <<< "$LAB_SERVER_IFS"
+read -r -a SERVER_ADDRS <<< "$LAB_SERVER_ADDRS"
+
+for i in "${!SERVER_NS[@]}"; do
+    ip netns exec "${SERVER_NS[$i]}" nft -f - <<NFT
+table netdev sink {
+  chain in { type filter hook ingress device "${SERVER_IFS[$i]}" priority 0; policy accept; udp dport 9 counter drop; }
+}
+NFT
+done
+
+rx_total() {
+    local i n total=0
+    for i in "${!SERVER_NS[@]}"; do
+        n="$(ip netns exec "${SERVER_NS[$i]}" cat "/sys/class/net/${SERVER_IFS[$i]}/statistics/rx_packets")"
+        total=$(( total + n ))
+    done
+    echo "$total"
+}
+
+# trial RATE DST... -> prints "offered delivered"
+trial() {
+    local rate="$1"; shift
+    local dsts=() d before after prev gen
+    for d in "$@"; do dsts+=(--dst "$d"); done
+    before="$(rx_total)"
+    gen="$(ip netns exec "$LAB_GEN_NS" taskset -c 0 dotnet "$LB_DLL" generate --interface "$LAB_GEN_IF" \
+        --dst-mac "$BMAC" --src "$LAB_GEN_ADDR" "${dsts[@]}" --flows $(( FLOWS / $# )) --size "$SIZE" \
+        --rate "$rate" --duration "$DURATION")"
+    # Wait (bounded) until the receivers' counters stop moving: frames still in flight count as delivered.
+    prev=-1
+    for _ in $(seq 40); do
+        after="$(rx_total)"
+        [[ "$after" == "$prev" ]] && break
+        prev="$after"
+        sleep 0.05
+    done
+    local offered
+    offered="$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["offered"])' "$gen")"
+    echo "$offered $(( after - before ))"
+}
+
+# search LABEL DST... -> highest rate with loss < LOSS %
+search() {
+    local label="$1"; shift
+    local lo=0 hi=100000 result offered delivered loss_ok steps=0
+    passes() {
+        local rate="$1"; shift
+        result="$(trial "$rate" "$@")"
+        read -r offered delivered <<< "$result"
+        loss_ok="$(/usr/bin/python3 -c 'import sys; o,d,l=map(float,sys.argv[1:]); print(1 if o>0 and (o-d)/o*100 < l else 0)' "$offered" "$delivered" "$LOSS")"
+        printf '  %-8s %8d pps offered %9d delivered %9d  %s\n' "$label" "$rate" "$offered" "$delivered" "$([[ $loss_ok == 1 ]] && echo pass || echo loss)" >&2
+        [[ "$loss_ok" == 1 ]]
+    }
+    # Grow until a rate fails, then bisect to within 2 %.
+    while passes "$hi" "$@"; do
+        lo=$hi
+        hi=$(( hi * 2 ))
+        (( hi > 4000000 )) && break
+    done
+    while (( steps < 8 && (hi - lo) * 50 > hi )); do
+        local mid=$(( (lo + hi) / 2 ))
+        if passes "$mid" "$@"; then lo=$mid; else hi=$mid; fi
+        steps=$(( steps + 1 ))
+    done
+    echo "$lo"
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "== placement: generator CPU 0 (alone); balancer receive (RPS), forwarding and engine CPU 1; frames ${SIZE} B, ${FLOWS} flows, loss < ${LOSS} %, ${DURATION} s per trial"
+
+echo "== kernel IP forwarding (balancer namespace routes to the real servers)"
+ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+    "net.ipv4.conf.$LAB_BALANCER_IF.send_redirects=0" net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$LAB_BALANCER_IF.rp_filter=0"
+trial 1000 "${SERVER_ADDRS[@]}" > /dev/null   # warm-up: ARP for the servers
+KERNEL=()
+for t in $(seq "$TRIALS"); do KERNEL+=("$(search kernel "${SERVER_ADDRS[@]}")"); done
+ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=0
+
+echo "== our DR engine (lb run, pinned to CPU 1)"
+CFG="$LAB_DIR/pps.yaml"
+{
+    echo "workers: 1"
+    echo "control_socket: $LAB_DIR/lb.sock"
+    echo "services:"
+    echo "  - name: sink"
+    echo "    vip: $LAB_VIP"
+    echo "    port: 9"
+    echo "    protocol: udp"
+    echo "    mode: dr"
+    echo "    interface: $LAB_BALANCER_GEN_IF"
+    echo "    backend_interface: $LAB_BALANCER_IF"
+    echo "    backends:"
+    for i in "${!SERVER_ADDRS[@]}"; do
+        echo "      - name: rs$(( i + 1 ))"
+        echo "        address: ${SERVER_ADDRS[$i]}"
+    done
+} > "$CFG"
+ip netns exec "$B" taskset -c 1 dotnet "$LB_DLL" run --config "$CFG" > "$LAB_DIR/lb.log" 2>&1 &
+ENGINE_PID=$!
+ready() { dotnet "$LB_DLL" status --socket "$LAB_DIR/lb.sock" --json 2>/dev/null | grep -q '"state":"active".*"state":"active"'; }
+lab_wait_for 30 ready || { cat "$LAB_DIR/lb.log"; exit 1; }
+trial 1000 "$LAB_VIP" > /dev/null
+DR=()
+for t in $(seq "$TRIALS"); do DR+=("$(search dr "$LAB_VIP")"); done
+dotnet "$LB_DLL" status --socket "$LAB_DIR/lb.sock" | tail -3
+stop_engine
+
+k="$(median "${KERNEL[@]}")"
+d="$(median "${DR[@]}")"
+echo
+echo "== highest loss-free rate (loss < ${LOSS} %), ${SIZE}-byte frames, ${TRIALS} searches each"
+printf '%-22s %s   median %s\n' "kernel IP forwarding" "${KERNEL[*]}" "$k"
+printf '%-22s %s   median %s\n' "lb DR" "${DR[*]}" "$d"
+/usr/bin/python3 -c 'import sys; k,d=map(float,sys.argv[1:]); print("DR / kernel forwarding = %.2f" % (d/k if k else 0))' "$k" "$d"

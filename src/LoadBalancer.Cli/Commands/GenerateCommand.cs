@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Globalization;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Linux.Packet;
+
+namespace LoadBalancer.Cli.Commands;
+
+/// <summary><c>lb generate</c>: the lab's paced UDP generator (see lab/pps.sh). Prints one JSON line.</summary>
+internal static class GenerateCommand
+{
+    public static Command Build()
+    {
+        var iface = new Option<string>("--interface") { Description = "Interface to send on", Required = true };
+        var dstMac = new Option<string>("--dst-mac") { Description = "Destination MAC (the next hop)", Required = true };
+        var src = new Option<string>("--src") { Description = "Source IPv4 address", Required = true };
+        var dst = new Option<string[]>("--dst") { Description = "Destination IPv4 address (repeatable; flows are spread over them)", Required = true };
+        var port = new Option<int>("--port") { Description = "UDP destination port", DefaultValueFactory = _ => 9 };
+        var flows = new Option<int>("--flows") { Description = "Flows (distinct source ports) per destination", DefaultValueFactory = _ => 1020 };
+        var size = new Option<int>("--size") { Description = "Frame size with FCS, 64..1518", DefaultValueFactory = _ => 64 };
+        var rate = new Option<long>("--rate") { Description = "Frames per second", Required = true };
+        var duration = new Option<double>("--duration") { Description = "Seconds", DefaultValueFactory = _ => 2 };
+        var batch = new Option<int>("--batch") { Description = "Frames per sendmmsg", DefaultValueFactory = _ => 16 };
+        var command = new Command("generate", "Lab tool: send paced UDP frames over many flows and report what was sent")
+        {
+            iface, dstMac, src, dst, port, flows, size, rate, duration, batch,
+        };
+        command.SetAction(r =>
+        {
+            if (!MacAddress.TryParse(r.GetValue(dstMac), out var mac))
+            {
+                Console.Error.WriteLine("--dst-mac is not a MAC address");
+                return 2;
+            }
+            var result = PacedSender.Run(new PacedSenderOptions
+            {
+                Interface = r.GetValue(iface)!,
+                DestinationMac = mac,
+                Source = Ipv4.Parse(r.GetValue(src)!),
+                Destinations = r.GetValue(dst)!.Select(Ipv4.Parse).ToArray(),
+                DestinationPort = (ushort)r.GetValue(port),
+                Flows = r.GetValue(flows),
+                FrameSize = r.GetValue(size),
+                RatePps = r.GetValue(rate),
+                DurationSeconds = r.GetValue(duration),
+                Batch = r.GetValue(batch),
+            });
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"offered\":{result.Offered},\"sent\":{result.Sent},\"refused\":{result.Refused},\"elapsed\":{result.ElapsedSeconds:F4},\"rate\":{result.Sent / result.ElapsedSeconds:F0}}}"));
+            return 0;
+        });
+        return command;
+    }
+}
