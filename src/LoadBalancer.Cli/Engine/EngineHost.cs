@@ -76,13 +76,17 @@ internal sealed class EngineHost : IDisposable
                 var transmitters = new IFrameTransmitter[Plan.Count];
                 for (var p = 0; p < Plan.Count; p++)
                 {
-                    if (p == port) transmitters[p] = rx.Transmitter;
+                    // Oversize (GSO) frames leave by sendmmsg, on the ring socket itself when on a stick.
+                    AfPacketTransmitter oversize;
+                    if (p == port) oversize = rx.Transmitter;
                     else
                     {
-                        var tx = AfPacketTransmitter.Open(Plan.Name(p));
-                        _resources.Add(tx);
-                        transmitters[p] = tx;
+                        oversize = AfPacketTransmitter.Open(Plan.Name(p));
+                        _resources.Add(oversize);
                     }
+                    var tx = AfPacketTxRing.Open(Plan.Name(p), oversize);
+                    _resources.Add(tx);
+                    transmitters[p] = tx;
                 }
                 var processor = new PacketProcessor(State, Neighbors, new FlowTable(_config.FlowTableSize, FlowTimeouts.Default), Plan, new WorkerCounters());
                 var worker = new ForwardingWorker(processor, rx, transmitters);

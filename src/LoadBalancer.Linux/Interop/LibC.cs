@@ -147,6 +147,30 @@ internal struct tpacket_req3
 }
 
 [StructLayout(LayoutKind.Sequential)]
+internal struct tpacket_req
+{
+    public uint tp_block_size;
+    public uint tp_block_nr;
+    public uint tp_frame_size;
+    public uint tp_frame_nr;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct tpacket2_hdr
+{
+    public uint tp_status;
+    public uint tp_len;
+    public uint tp_snaplen;
+    public ushort tp_mac;
+    public ushort tp_net;
+    public uint tp_sec;
+    public uint tp_nsec;
+    public ushort tp_vlan_tci;
+    public ushort tp_vlan_tpid;
+    public fixed byte tp_padding[4];
+}
+
+[StructLayout(LayoutKind.Sequential)]
 internal struct tpacket_stats_v3
 {
     public uint tp_packets;
@@ -213,6 +237,8 @@ internal static class PacketConstants
     public const int PACKET_RX_RING = 5;
     public const int PACKET_STATISTICS = 6;
     public const int PACKET_VERSION = 10;
+    public const int PACKET_TX_RING = 13;
+    public const int PACKET_LOSS = 14;
     public const int PACKET_VNET_HDR = 15;
     public const int PACKET_FANOUT = 18;
     public const int PACKET_QDISC_BYPASS = 20;
@@ -220,12 +246,16 @@ internal static class PacketConstants
 
     public const int PACKET_MR_MULTICAST = 0;
 
+    public const int TPACKET_V2 = 1;
     public const int TPACKET_V3 = 2;
     public const int TPACKET_ALIGNMENT = 16;
 
     public const int PACKET_FANOUT_HASH = 0;
     public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
 
+    public const uint TP_STATUS_AVAILABLE = 0;
+    public const uint TP_STATUS_SEND_REQUEST = 1;
+    public const uint TP_STATUS_WRONG_FORMAT = 4;
     public const uint TP_STATUS_KERNEL = 0;
     public const uint TP_STATUS_USER = 1;
     public const uint TP_STATUS_LOSING = 4;
@@ -235,4 +265,8 @@ internal static class PacketConstants
 
     /// <summary>TPACKET_ALIGN(sizeof(struct tpacket3_hdr)): where struct sockaddr_ll starts in a slot.</summary>
     public const int SockaddrLlOffset = 48;
+
+    /// <summary>Where a TPACKET_V2 TX frame's data starts: TPACKET2_HDRLEN - sizeof(struct sockaddr_ll),
+    /// i.e. TPACKET_ALIGN(sizeof(struct tpacket2_hdr)).</summary>
+    public const int TxDataOffset = 32;
 }

@@ -66,7 +66,9 @@ public sealed unsafe class AfPacketTransmitter : IFrameTransmitter, IDisposable
             var h = (virtio_net_hdr*)(p - sizeof(virtio_net_hdr));
             h->flags = meta.Vnet.Flags;
             h->gso_type = meta.Vnet.GsoType;
-            h->hdr_len = meta.Vnet.HeaderLength;
+            // The linear part of the skb gets hdr_len bytes; the rest would go into separately allocated
+            // pages. For a frame that is not GSO, all of it in the linear part is cheapest.
+            h->hdr_len = meta.Vnet.IsGso ? meta.Vnet.HeaderLength : (ushort)Math.Min(frame.Length, ushort.MaxValue);
             h->gso_size = meta.Vnet.GsoSize;
             h->csum_start = meta.Vnet.ChecksumStart;
             h->csum_offset = meta.Vnet.ChecksumOffset;

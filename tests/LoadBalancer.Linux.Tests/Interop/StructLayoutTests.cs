@@ -22,6 +22,10 @@ public sealed class StructLayoutTests
         #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
         int main(void) {
+          S(tpacket_req) S(tpacket2_hdr) O(tpacket2_hdr, tp_len) O(tpacket2_hdr, tp_mac) O(tpacket2_hdr, tp_vlan_tci)
+          printf("tpacket2_data_offset %d\n", (int)(TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)));
+          printf("const PACKET_TX_RING %d\nconst PACKET_LOSS %d\nconst TPACKET_V2 %d\nconst TP_STATUS_SEND_REQUEST %d\nconst TP_STATUS_WRONG_FORMAT %d\n",
+                 PACKET_TX_RING, PACKET_LOSS, TPACKET_V2, TP_STATUS_SEND_REQUEST, TP_STATUS_WRONG_FORMAT);
           S(tpacket_req3) O(tpacket_req3, tp_retire_blk_tov) O(tpacket_req3, tp_feature_req_word)
           S(tpacket_block_desc) O(tpacket_block_desc, hdr.bh1.block_status) O(tpacket_block_desc, hdr.bh1.num_pkts)
           O(tpacket_block_desc, hdr.bh1.offset_to_first_pkt) O(tpacket_block_desc, hdr.bh1.seq_num)
@@ -97,6 +101,12 @@ public sealed class StructLayoutTests
         Assert.Equal(n["pollfd"], SizeOf<pollfd>());
         Assert.Equal(n["virtio_net_hdr"], SizeOf<virtio_net_hdr>());
         Assert.Equal(PacketConstants.SockaddrLlOffset, n["tpacket_align_hdr3"]);
+        Assert.Equal(n["tpacket_req"], SizeOf<tpacket_req>());
+        Assert.Equal(n["tpacket2_hdr"], SizeOf<tpacket2_hdr>());
+        Assert.Equal(PacketConstants.TxDataOffset, n["tpacket2_data_offset"]);
+        Assert.Equal(n["tpacket2_hdr.tp_len"], OffsetOf<tpacket2_hdr>(nameof(tpacket2_hdr.tp_len)));
+        Assert.Equal(n["tpacket2_hdr.tp_mac"], OffsetOf<tpacket2_hdr>(nameof(tpacket2_hdr.tp_mac)));
+        Assert.Equal(n["tpacket2_hdr.tp_vlan_tci"], OffsetOf<tpacket2_hdr>(nameof(tpacket2_hdr.tp_vlan_tci)));
     }
 
     [Fact]
@@ -144,5 +154,10 @@ public sealed class StructLayoutTests
         Assert.Equal(PacketConstants.PACKET_ADD_MEMBERSHIP, n["PACKET_ADD_MEMBERSHIP"]);
         Assert.Equal(PacketConstants.PACKET_STATISTICS, n["PACKET_STATISTICS"]);
         Assert.Equal(LibC.SOL_PACKET, n["SOL_PACKET"]);
+        Assert.Equal(PacketConstants.PACKET_TX_RING, n["PACKET_TX_RING"]);
+        Assert.Equal(PacketConstants.PACKET_LOSS, n["PACKET_LOSS"]);
+        Assert.Equal(PacketConstants.TPACKET_V2, n["TPACKET_V2"]);
+        Assert.Equal((int)PacketConstants.TP_STATUS_SEND_REQUEST, n["TP_STATUS_SEND_REQUEST"]);
+        Assert.Equal((int)PacketConstants.TP_STATUS_WRONG_FORMAT, n["TP_STATUS_WRONG_FORMAT"]);
     }
 }
