@@ -39,23 +39,38 @@ public static class RealServerSetup
 
     private static bool DefaultIsPrivileged() => Environment.IsPrivilegedProcess;
 
-    public static int Setup(IReadOnlyList<string> vips, string dev, TextWriter output,
-        INetworkControl? control = null, string? statePath = null, Func<bool>? isPrivileged = null)
+    /// <summary>What setup and teardown check before touching anything: arguments, privileges, and a
+    /// readable state file. Returns the exit code when one of them refuses, null to go on.</summary>
+    private static int? Prepare(string verb, IReadOnlyList<string> vips, string dev, TextWriter output, INetworkControl? control,
+        string? statePath, Func<bool>? isPrivileged, out List<IPAddress> addresses, out INetworkControl system,
+        out RealServerStateStore store, out RealServerState state)
     {
         ArgumentNullException.ThrowIfNull(output);
-        if (!TryParseArguments(vips, dev, output, out var addresses)) return ExitUsage;
+        system = control ?? new SystemNetworkControl();
+        store = null!;
+        state = null!;
+        if (!TryParseArguments(vips, dev, output, out addresses)) return ExitUsage;
         if (!(isPrivileged ?? DefaultIsPrivileged)())
         {
-            output.WriteLine("lb realserver setup needs root (CAP_NET_ADMIN) to change sysctls and addresses; nothing was changed");
+            output.WriteLine($"lb realserver {verb} needs root (CAP_NET_ADMIN) to change sysctls and addresses; nothing was changed");
             return ExitFailed;
         }
-        control ??= new SystemNetworkControl();
-        var store = new RealServerStateStore(statePath ?? StatePathForCurrentNamespace());
-        if (!store.TryLoad(out var state, out var loadError))
+        store = new RealServerStateStore(statePath ?? StatePathForCurrentNamespace());
+        if (!store.TryLoad(out var loaded, out var loadError))
         {
             output.WriteLine($"error: {loadError}; nothing was changed");
             return ExitFailed;
         }
+        state = loaded;
+        return null;
+    }
+
+    public static int Setup(IReadOnlyList<string> vips, string dev, TextWriter output,
+        INetworkControl? control = null, string? statePath = null, Func<bool>? isPrivileged = null)
+    {
+        var refused = Prepare("setup", vips, dev, output, control, statePath, isPrivileged, out var addresses, out var system, out var store, out var state);
+        if (refused is not null) return refused.Value;
+        control = system;
 
         var changed = false;
         try
@@ -109,20 +124,9 @@ public static class RealServerSetup
     public static int Teardown(IReadOnlyList<string> vips, string dev, TextWriter output,
         INetworkControl? control = null, string? statePath = null, Func<bool>? isPrivileged = null)
     {
-        ArgumentNullException.ThrowIfNull(output);
-        if (!TryParseArguments(vips, dev, output, out var addresses)) return ExitUsage;
-        if (!(isPrivileged ?? DefaultIsPrivileged)())
-        {
-            output.WriteLine("lb realserver teardown needs root (CAP_NET_ADMIN) to change sysctls and addresses; nothing was changed");
-            return ExitFailed;
-        }
-        control ??= new SystemNetworkControl();
-        var store = new RealServerStateStore(statePath ?? StatePathForCurrentNamespace());
-        if (!store.TryLoad(out var state, out var loadError))
-        {
-            output.WriteLine($"error: {loadError}; nothing was changed");
-            return ExitFailed;
-        }
+        var refused = Prepare("teardown", vips, dev, output, control, statePath, isPrivileged, out var addresses, out var system, out var store, out var state);
+        if (refused is not null) return refused.Value;
+        control = system;
 
         try
         {

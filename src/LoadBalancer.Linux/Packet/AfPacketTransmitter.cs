@@ -64,14 +64,7 @@ public sealed unsafe class AfPacketTransmitter : IFrameTransmitter, IDisposable
         if (_vnet)
         {
             var h = (virtio_net_hdr*)(p - sizeof(virtio_net_hdr));
-            h->flags = meta.Vnet.Flags;
-            h->gso_type = meta.Vnet.GsoType;
-            // The linear part of the skb gets hdr_len bytes; the rest would go into separately allocated
-            // pages. For a frame that is not GSO, all of it in the linear part is cheapest.
-            h->hdr_len = meta.Vnet.IsGso ? meta.Vnet.HeaderLength : (ushort)Math.Min(frame.Length, ushort.MaxValue);
-            h->gso_size = meta.Vnet.GsoSize;
-            h->csum_start = meta.Vnet.ChecksumStart;
-            h->csum_offset = meta.Vnet.ChecksumOffset;
+            VnetHeaderWriter.Write(h, meta, frame.Length);
             v.iov_base = h;
             v.iov_len = (nuint)(frame.Length + sizeof(virtio_net_hdr));
         }

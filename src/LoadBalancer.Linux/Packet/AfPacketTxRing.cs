@@ -91,16 +91,7 @@ public sealed unsafe class AfPacketTxRing : IFrameTransmitter, IDisposable
             }
         }
         var data = (byte*)slot + PacketConstants.TxDataOffset;
-        var v = (virtio_net_hdr*)data;
-        v->flags = meta.Vnet.Flags;
-        v->gso_type = meta.Vnet.GsoType;
-        // hdr_len is how much the kernel copies into the skb's linear part; the rest would become page
-        // fragments pointing into the ring, which veth then copies again into freshly allocated pages
-        // (skb_copy_ubufs). A whole small frame in the linear part is the cheapest form.
-        v->hdr_len = meta.Vnet.IsGso ? meta.Vnet.HeaderLength : (ushort)frame.Length;
-        v->gso_size = meta.Vnet.GsoSize;
-        v->csum_start = meta.Vnet.ChecksumStart;
-        v->csum_offset = meta.Vnet.ChecksumOffset;
+        VnetHeaderWriter.Write((virtio_net_hdr*)data, meta, frame.Length);
         frame.CopyTo(new Span<byte>(data + sizeof(virtio_net_hdr), frame.Length));
         slot->tp_len = (uint)(frame.Length + sizeof(virtio_net_hdr));
         // Release: the frame bytes must be visible before the kernel sees SEND_REQUEST.
