@@ -6,6 +6,58 @@ namespace LoadBalancer.Lab.Tests.DirectRouting;
 public sealed class EngineLifecycleTests
 {
     [LabFact]
+    public void Stop_Sigint_RemovesIngressDrop()
+    {
+        using var lab = NamespaceLab.Up(1);
+        var config = lab.WriteDrConfig();
+        using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
+        Assert.Contains("lb_" + lab.BalancerIf, lab.In(lab.BalancerNs, "nft list tables netdev").Stdout);
+
+        Assert.Equal(0, engine.Stop(signal: "INT"));
+        Assert.DoesNotContain("lb_" + lab.BalancerIf, lab.In(lab.BalancerNs, "nft list tables netdev").Stdout);
+    }
+
+    [LabFact]
+    public void Start_AnnouncesVipByGratuitousArp_AndUsesConfiguredMac()
+    {
+        using var lab = NamespaceLab.Up(2);
+        var config = lab.WriteDrConfig();
+        // rs1's MAC is given in the config (so never asked for by ARP); rs2 is resolved by ARP.
+        var rs1Mac = lab.In(lab.ServerNamespaces[0], $"cat /sys/class/net/{lab.Env["LAB_SERVER_IFS"].Split(' ')[0]}/address").Stdout.Trim();
+        var yaml = File.ReadAllText(config);
+        var at = yaml.IndexOf("address: 10.99.1.11", StringComparison.Ordinal);
+        Assert.True(at > 0, yaml);
+        var lineEnd = yaml.IndexOf('\n', at);
+        var indent = new string(' ', at - yaml.LastIndexOf('\n', at) - 1);
+        File.WriteAllText(config, yaml[..(lineEnd + 1)] + $"{indent}mac: {rs1Mac}\n" + yaml[(lineEnd + 1)..]);
+        var balancerMac = lab.In(lab.BalancerNs, $"cat /sys/class/net/{lab.BalancerIf}/address").Stdout.Trim();
+        var pcap = Path.Combine(lab.Dir, "garp.pcap");
+
+        using (PacketCapture.Start(lab.RouterNs, lab.RouterLanIf, pcap, "arp"))
+        using (var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock")))
+        {
+            using var status = engine.Status();
+            var rs1 = status.RootElement.GetProperty("services")[0].GetProperty("backends").EnumerateArray()
+                .Single(b => b.GetProperty("name").GetString() == "rs1");
+            Assert.Equal(rs1Mac, rs1.GetProperty("mac").GetString());
+            // The second announcement goes out a second after the first; wait (bounded) until both are in.
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (DateTime.UtcNow < deadline && Announcements() < 2) Thread.Sleep(200);
+        }
+
+        Assert.True(Announcements() >= 2, "expected two gratuitous ARPs for the VIP from the balancer");
+        // Nobody asked rs1 by ARP: its MAC came from the config.
+        var askedRs1 = Shell.Run("tshark", ["-r", pcap, "-Y", $"arp.opcode == 1 && arp.src.hw_mac == {balancerMac} && arp.dst.proto_ipv4 == 10.99.1.11",
+            "-T", "fields", "-e", "frame.number"]).Stdout.Trim();
+        Assert.Equal("", askedRs1);
+
+        int Announcements() => Shell.Run("tshark", ["-r", pcap, "-Y",
+                $"arp.src.proto_ipv4 == {lab.Vip} && arp.dst.proto_ipv4 == {lab.Vip} && arp.src.hw_mac == {balancerMac}",
+                "-T", "fields", "-e", "frame.number"]).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+    }
+
+    [LabFact]
     public void Stop_Sigterm_RemovesIngressDropAndControlSocket()
     {
         using var lab = NamespaceLab.Up(1);

@@ -75,12 +75,12 @@ public sealed class EngineProcess : IDisposable
         throw new TimeoutException($"lb run was not ready within {timeout}:\n{Log}");
     }
 
-    /// <summary>Sends SIGTERM and waits (bounded) for the engine to exit; returns its exit code.</summary>
-    public int Stop(TimeSpan? timeout = null)
+    /// <summary>Sends the signal (SIGTERM by default) and waits (bounded) for the engine to exit; returns its exit code.</summary>
+    public int Stop(TimeSpan? timeout = null, string signal = "TERM")
     {
         if (!_process.HasExited)
         {
-            Shell.Run("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            Shell.Run("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             if (!_process.WaitForExit(timeout ?? TimeSpan.FromSeconds(15)))
             {
                 _process.Kill();
