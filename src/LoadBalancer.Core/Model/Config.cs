@@ -8,6 +8,89 @@ public enum ForwardingMode
     DirectRouting,
 }
 
+/// <summary>What happens to existing flows of a backend that turns unhealthy (<c>on_backend_down</c>).</summary>
+public enum BackendDownAction
+{
+    /// <summary>Move them to the backend the current table picks (the default).</summary>
+    Reassign,
+    /// <summary>Drop their packets (counted as <c>backend_down</c>), so clients notice and reconnect.</summary>
+    Drop,
+    /// <summary>Keep sending them to the backend; only new flows avoid it.</summary>
+    Keep,
+}
+
+/// <summary>What a service does when no backend is usable (<c>when_all_down</c>).</summary>
+public enum AllDownAction
+{
+    /// <summary>Drop new flows (counted as <c>no_backend</c>).</summary>
+    Drop,
+    /// <summary>Balance over every active backend with weight, healthy or not.</summary>
+    UseAll,
+}
+
+public enum HealthCheckType
+{
+    None,
+    Tcp,
+    Http,
+    Https,
+    Udp,
+    Exec,
+}
+
+/// <summary>A backend's health as the checker sees it; kept apart from the operator's <see cref="BackendIntent"/>.</summary>
+public enum BackendHealth : byte
+{
+    Unknown,
+    Healthy,
+    Unhealthy,
+}
+
+/// <summary>What the operator wants of a backend, whatever its health.</summary>
+public enum BackendIntent : byte
+{
+    Active,
+    Draining,
+}
+
+public readonly record struct StatusRange(int From, int To)
+{
+    public bool Contains(int status) => status >= From && status <= To;
+    public override string ToString() => From == To ? $"{From}" : $"{From}-{To}";
+}
+
+/// <summary>A service's <c>health:</c> section as written. Absent means <c>type: none</c>: every backend
+/// counts as healthy from the start.</summary>
+public sealed record HealthCheckConfig
+{
+    public static readonly HealthCheckConfig None = new() { Type = HealthCheckType.None };
+
+    public HealthCheckType Type { get; init; } = HealthCheckType.None;
+    /// <summary>Port to probe; null means the backend's own port.</summary>
+    public int? Port { get; init; }
+    /// <summary>http/https request line.</summary>
+    public string Request { get; init; } = "GET / HTTP/1.0";
+    public string? Host { get; init; }
+    /// <summary>http/https status ranges that count as healthy.</summary>
+    public IReadOnlyList<StatusRange> Expect { get; init; } = [new(200, 399)];
+    /// <summary>udp: the datagram to send.</summary>
+    public string Payload { get; init; } = "";
+    /// <summary>udp: healthy only when the reply contains this text; empty means any reply.</summary>
+    public string Reply { get; init; } = "";
+    /// <summary>exec: run through /bin/sh -c, with {address} and {port} substituted.</summary>
+    public string Command { get; init; } = "";
+    /// <summary>https: verify the server certificate (default off, as HAProxy's check-ssl without verify).</summary>
+    public bool VerifyCertificate { get; init; }
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
+    public int Rise { get; init; } = 2;
+    public int Fall { get; init; } = 2;
+    /// <summary>Health of a backend before its first verdict: unknown (no traffic until it passes
+    /// <see cref="Rise"/> checks, the default) or healthy (traffic at once, out after <see cref="Fall"/> failures).</summary>
+    public BackendHealth Initial { get; init; } = BackendHealth.Unknown;
+    public int Line { get; init; }
+}
+
 public enum TransportProtocol : byte
 {
     Tcp = IpProtocols.Tcp,
@@ -41,6 +124,9 @@ public sealed record ServiceConfig
     public required string Interface { get; init; }
     public string? BackendInterface { get; init; }
     public IReadOnlyList<BackendConfig> Backends { get; init; } = [];
+    public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
+    public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
+    public HealthCheckConfig Health { get; init; } = HealthCheckConfig.None;
     public int Line { get; init; }
 
     public string EffectiveBackendInterface => BackendInterface ?? Interface;
@@ -54,6 +140,8 @@ public sealed record BackendConfig
     public required IPAddress Address { get; init; }
     public int Weight { get; init; } = DefaultWeight;
     public MacAddress? Mac { get; init; }
+    /// <summary>Receives traffic only while no normal backend of the service is usable.</summary>
+    public bool Backup { get; init; }
     public int Line { get; init; }
 }
 
@@ -66,4 +154,15 @@ public static class ModeNames
     };
 
     public static string Name(TransportProtocol protocol) => protocol == TransportProtocol.Tcp ? "tcp" : "udp";
+
+    public static string Name(BackendHealth health) => health switch
+    {
+        BackendHealth.Healthy => "healthy",
+        BackendHealth.Unhealthy => "unhealthy",
+        _ => "unknown",
+    };
+
+    public static string Name(BackendIntent intent) => intent == BackendIntent.Draining ? "draining" : "active";
+
+    public static string Name(HealthCheckType type) => type.ToString().ToLowerInvariant();
 }
