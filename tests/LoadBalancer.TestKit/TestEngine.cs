@@ -63,9 +63,9 @@ public sealed class TestEngine
     public ArpResponder Arp { get; }
 
     /// <summary>Builds a snapshot from <paramref name="config"/> and publishes it, as a reload does.</summary>
-    public DataPlaneSnapshot Reload(BalancerConfig config)
+    public DataPlaneSnapshot Reload(BalancerConfig config, Func<ServiceConfig, BackendConfig, BackendRuntime>? runtime = null)
     {
-        var snapshot = Builder.Build(config);
+        var snapshot = Builder.Build(config, runtime);
         State.Publish(snapshot);
         Config = config;
         return snapshot;

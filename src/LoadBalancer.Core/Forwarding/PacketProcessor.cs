@@ -91,6 +91,17 @@ public sealed class PacketProcessor
             // A fresh SYN on a closing flow is a new connection reusing the 5-tuple: decide again.
             if (!(isNewSyn && flow.State == FlowState.TcpClosing))
                 backend = service.BackendById(flow.BackendId);
+            if (backend is { IsDown: true })
+            {
+                switch (service.OnBackendDown)
+                {
+                    case BackendDownAction.Drop:
+                        return Drop(c, DropReason.BackendDown);
+                    case BackendDownAction.Reassign:
+                        backend = null; // decided again below, from a table that no longer holds it
+                        break;
+                }
+            }
         }
 
         if (backend is null)

@@ -10,7 +10,16 @@ public sealed class BackendSnapshot
     public required int Id { get; init; }
     public required string Name { get; init; }
     public required uint Address { get; init; }
+    /// <summary>The operator's weight (config, or <c>lb backend weight</c>); 0 drains.</summary>
     public required int Weight { get; init; }
+    /// <summary>The weight this backend has in the Maglev table: <see cref="Weight"/> when it takes new
+    /// flows, 0 when it does not (draining, unhealthy, unknown, or a backup standing by).</summary>
+    public int TableWeight { get; internal set; }
+    public BackendHealth Health { get; init; } = BackendHealth.Healthy;
+    public BackendIntent Intent { get; init; } = BackendIntent.Active;
+    public bool IsBackup { get; init; }
+    /// <summary>Unhealthy: its existing flows follow the service's <see cref="ServiceSnapshot.OnBackendDown"/>.</summary>
+    public bool IsDown => Health == BackendHealth.Unhealthy;
     /// <summary>Index into the shared <see cref="NeighborTable"/> for this backend's MAC.</summary>
     public required int NeighborIndex { get; init; }
 }
@@ -32,6 +41,10 @@ public sealed class ServiceSnapshot
     /// <summary>Backend slot by stable id, -1 where the id is not (or no longer) in this service.</summary>
     public required int[] SlotById { get; init; }
     public required IForwarder Forwarder { get; init; }
+    public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
+    public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
+    /// <summary>No backend is usable (the table is empty, or spans unhealthy backends under use_all).</summary>
+    public bool AllDown { get; init; }
 
     public BackendSnapshot? BackendById(int id) =>
         (uint)id < (uint)SlotById.Length && SlotById[id] >= 0 ? Backends[SlotById[id]] : null;

@@ -36,7 +36,9 @@ public sealed class SnapshotBuilder
     /// (more than <see cref="WorkerCounters.MaxServices"/> services, or a backend id at or beyond
     /// <see cref="WorkerCounters.MaxBackendIds"/>). The packet path indexes those arrays by service index and
     /// backend id, so such a snapshot must never be published.</exception>
-    public DataPlaneSnapshot Build(BalancerConfig config, Func<ServiceConfig, BackendConfig, int>? effectiveWeight = null)
+    /// <param name="runtime">Health and operator state per backend; null means the config alone
+    /// (active, configured weight, health <see cref="DefaultRuntime"/>).</param>
+    public DataPlaneSnapshot Build(BalancerConfig config, Func<ServiceConfig, BackendConfig, BackendRuntime>? runtime = null)
     {
         if (config.Services.Count > WorkerCounters.MaxServices)
             throw new InvalidOperationException($"{config.Services.Count} services configured; at most {WorkerCounters.MaxServices} are supported");
@@ -55,12 +57,16 @@ public sealed class SnapshotBuilder
                     throw new InvalidOperationException(
                         $"backend {sc.Name}/{bc.Name} would get id {id}, but ids (never reused while the process runs) " +
                         $"must stay below {WorkerCounters.MaxBackendIds}; restart the balancer to renumber backends");
+                var state = runtime?.Invoke(sc, bc) ?? DefaultRuntime(sc, bc);
                 backends[b] = new BackendSnapshot
                 {
                     Id = id,
                     Name = bc.Name,
                     Address = address,
-                    Weight = effectiveWeight?.Invoke(sc, bc) ?? bc.Weight,
+                    Weight = state.Weight,
+                    Health = state.Health,
+                    Intent = state.Intent,
+                    IsBackup = bc.Backup,
                     NeighborIndex = Neighbors.Register(Interfaces.IndexOf(sc.EffectiveBackendInterface), address, bc.Mac),
                 };
                 maxId = Math.Max(maxId, backends[b].Id);
@@ -68,7 +74,9 @@ public sealed class SnapshotBuilder
             var slotById = new int[maxId + 1];
             Array.Fill(slotById, -1);
             for (var b = 0; b < backends.Length; b++) slotById[backends[b].Id] = b;
-            var table = MaglevTable.Build(backends.Select(b => new MaglevBackend(b.Name, b.Weight)).ToArray(), config.MaglevTableSize);
+            var (tableWeights, allDown) = TableWeights(sc, backends);
+            for (var b = 0; b < backends.Length; b++) backends[b].TableWeight = tableWeights[b];
+            var table = MaglevTable.Build(backends.Select((b, i) => new MaglevBackend(b.Name, tableWeights[i])).ToArray(), config.MaglevTableSize);
             services[s] = new ServiceSnapshot
             {
                 Index = s,
@@ -82,6 +90,9 @@ public sealed class SnapshotBuilder
                 Backends = backends,
                 Table = table,
                 SlotById = slotById,
+                OnBackendDown = sc.OnBackendDown,
+                WhenAllDown = sc.WhenAllDown,
+                AllDown = allDown,
                 Forwarder = sc.Mode switch
                 {
                     ForwardingMode.DirectRouting => DirectRoutingForwarder.Instance,
@@ -91,7 +102,37 @@ public sealed class SnapshotBuilder
         }
         return new DataPlaneSnapshot { Version = ++_version, HashSeed = config.HashSeed, Services = services };
     }
+
+    /// <summary>A backend's state from the config alone: active at its configured weight; healthy when the
+    /// service has no health check, else the check's initial health.</summary>
+    public static BackendRuntime DefaultRuntime(ServiceConfig service, BackendConfig backend) =>
+        new(service.Health.Type == HealthCheckType.None ? BackendHealth.Healthy : service.Health.Initial, BackendIntent.Active, backend.Weight);
+
+    /// <summary>Which backends get new flows, with what weight. A backend is a candidate when it is active
+    /// with weight &gt; 0, and usable when it is also healthy. Usable normal backends take all new flows;
+    /// only when none is usable do usable backups; when nothing is usable the service drops new flows or,
+    /// with <c>when_all_down: use_all</c>, balances over every candidate regardless of health.</summary>
+    internal static (int[] Weights, bool AllDown) TableWeights(ServiceConfig service, BackendSnapshot[] backends)
+    {
+        var weights = new int[backends.Length];
+        bool Candidate(BackendSnapshot b) => b.Intent == BackendIntent.Active && b.Weight > 0;
+        bool Usable(BackendSnapshot b) => Candidate(b) && b.Health == BackendHealth.Healthy;
+        var anyPrimary = backends.Any(b => !b.IsBackup && Usable(b));
+        var anyBackup = backends.Any(b => b.IsBackup && Usable(b));
+        for (var i = 0; i < backends.Length; i++)
+        {
+            var b = backends[i];
+            var inTable = anyPrimary ? !b.IsBackup && Usable(b)
+                : anyBackup ? b.IsBackup && Usable(b)
+                : service.WhenAllDown == AllDownAction.UseAll && Candidate(b);
+            weights[i] = inTable ? b.Weight : 0;
+        }
+        return (weights, !anyPrimary && !anyBackup);
+    }
 }
+
+/// <summary>A backend's runtime state, as the snapshot builder consumes it.</summary>
+public readonly record struct BackendRuntime(BackendHealth Health, BackendIntent Intent, int Weight);
 
 /// <summary>The distinct interfaces the engine uses, each with a small index ("port") and its MAC.</summary>
 public sealed class InterfacePlan

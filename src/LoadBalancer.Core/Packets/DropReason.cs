@@ -25,6 +25,7 @@ public enum DropReason : byte
     ChecksumOffsetInvalid,
     NoBackend,
     BackendMacUnresolved,
+    BackendDown,
     TransmitFailed,
     Count,
 }

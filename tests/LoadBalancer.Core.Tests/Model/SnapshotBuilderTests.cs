@@ -85,7 +85,7 @@ public class SnapshotBuilderTests
     {
         var builder = NewBuilder();
 
-        var snapshot = builder.Build(Fixtures.Config(), (s, b) => b.Name == "pool-1" ? 0 : b.Weight);
+        var snapshot = builder.Build(Fixtures.Config(), (s, b) => SnapshotBuilder.DefaultRuntime(s, b) with { Weight = b.Name == "pool-1" ? 0 : b.Weight });
 
         var pool = snapshot.Services.Single(s => s.Name == "pool");
         Assert.Equal(0, pool.Backends[0].Weight);
