@@ -43,6 +43,7 @@ internal static class Program
         realserver.Subcommands.Add(teardown);
         root.Subcommands.Add(realserver);
 
+        root.Subcommands.Add(BackendCommand.Build());
         root.Subcommands.Add(GenerateCommand.Build());
 
         var version = new Command("version", "Print the version");

@@ -4,13 +4,13 @@ using LoadBalancer.Cli.Engine;
 
 namespace LoadBalancer.Cli.Control;
 
-/// <summary>The engine's control socket: a Unix stream socket, one request line in, one response out.
-/// Requests: <c>status</c>. Only root can connect (mode 0600), since later requests change the table.</summary>
+/// <summary>The engine's control socket: a Unix stream socket, one request line in, one response out
+/// (requests in <see cref="ControlCommands"/>). Only root can connect (mode 0600): requests change the table.</summary>
 internal sealed class ControlServer : IDisposable
 {
     private readonly Socket _listener;
     private readonly string _path;
-    private readonly EngineHost _host;
+    private readonly ControlCommands _commands;
     private readonly EngineLog _log;
     private readonly Thread _thread;
     private volatile bool _stopping;
@@ -19,7 +19,7 @@ internal sealed class ControlServer : IDisposable
     {
         _listener = listener;
         _path = path;
-        _host = host;
+        _commands = new ControlCommands(host, log);
         _log = log;
         _thread = new Thread(AcceptLoop) { IsBackground = true, Name = "lb-control" };
     }
@@ -81,11 +81,7 @@ internal sealed class ControlServer : IDisposable
         }
     }
 
-    private string Handle(string request) => request switch
-    {
-        "status" => StatusReport.Json(_host),
-        _ => $"{{\"error\":\"unknown request '{request.Replace("\"", "'")}'\"}}",
-    };
+    private string Handle(string request) => _commands.Handle(request);
 
     private static string ReadLine(Socket socket)
     {

@@ -35,6 +35,16 @@ internal static class StatusReport
                 w.WriteNumber("packets", Sum(host, c => c.ServicePackets[s.Index]));
                 w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Index]));
                 w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Index]));
+                var sc = host.Config.Services[s.Index];
+                w.WriteString("health_check", ModeNames.Name(sc.Health.Type));
+                w.WriteString("on_backend_down", sc.OnBackendDown switch
+                {
+                    BackendDownAction.Drop => "drop",
+                    BackendDownAction.Keep => "keep",
+                    _ => "reassign",
+                });
+                w.WriteString("when_all_down", sc.WhenAllDown == AllDownAction.UseAll ? "use_all" : "drop");
+                w.WriteBoolean("all_down", s.AllDown);
                 w.WriteStartArray("backends");
                 foreach (var b in s.Backends)
                 {
@@ -43,7 +53,23 @@ internal static class StatusReport
                     w.WriteString("name", b.Name);
                     w.WriteString("address", Ipv4.Format(b.Address));
                     w.WriteNumber("weight", b.Weight);
-                    w.WriteString("state", mac.IsZero ? "unresolved" : b.Weight == 0 ? "draining" : "active");
+                    w.WriteNumber("table_weight", b.TableWeight);
+                    w.WriteString("state", State(b, mac.IsZero));
+                    w.WriteString("health", ModeNames.Name(b.Health));
+                    w.WriteString("intent", ModeNames.Name(b.Intent));
+                    w.WriteBoolean("backup", b.IsBackup);
+                    var view = host.Backends.Get(s.Name, b.Name);
+                    if (view?.Last is { } last)
+                    {
+                        w.WriteStartObject("last_check");
+                        w.WriteBoolean("ok", last.Ok);
+                        w.WriteString("detail", last.Detail);
+                        w.WriteString("at", last.At.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                        w.WriteEndObject();
+                    }
+                    else w.WriteNull("last_check");
+                    w.WriteNumber("consecutive", view?.Consecutive ?? 0);
+                    w.WriteNumber("needed", view?.Needed ?? 0);
                     w.WriteString("mac", mac.IsZero ? "" : mac.ToString());
                     w.WriteNumber("packets", Sum(host, c => c.BackendPackets[b.Id]));
                     w.WriteNumber("bytes", Sum(host, c => c.BackendBytes[b.Id]));
@@ -70,6 +96,15 @@ internal static class StatusReport
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
+    /// <summary>One word for whether a backend takes traffic and, if not, why (first reason wins).</summary>
+    private static string State(BackendSnapshot b, bool macUnresolved) =>
+        macUnresolved ? "unresolved"
+        : b.Health == BackendHealth.Unhealthy ? "down"
+        : b.Health == BackendHealth.Unknown ? "unknown"
+        : b.Intent == BackendIntent.Draining || b.Weight == 0 ? "draining"
+        : b.TableWeight == 0 ? "standby"
+        : "active";
+
     private static long Sum(EngineHost host, Func<Core.Forwarding.WorkerCounters, long> pick)
     {
         long total = 0;
@@ -89,11 +124,20 @@ internal static class StatusReport
             sb.AppendLine();
             sb.AppendLine($"service {s.GetProperty("name").GetString()}  {s.GetProperty("vip").GetString()}:{s.GetProperty("port").GetInt32()}/{s.GetProperty("protocol").GetString()}  " +
                           $"mode {s.GetProperty("mode").GetString()}  packets {s.GetProperty("packets").GetInt64()}  bytes {s.GetProperty("bytes").GetInt64()}  flows {s.GetProperty("flows").GetInt64()}");
-            sb.AppendLine($"  {"backend",-16} {"address",-15} {"weight",6} {"state",-10} {"mac",-17} {"packets",10} {"bytes",12} {"flows",8}");
+            sb.AppendLine($"  health check {s.GetProperty("health_check").GetString()}  on_backend_down {s.GetProperty("on_backend_down").GetString()}  " +
+                          $"when_all_down {s.GetProperty("when_all_down").GetString()}{(s.GetProperty("all_down").GetBoolean() ? "  ALL DOWN" : "")}");
+            sb.AppendLine($"  {"backend",-12} {"address",-15} {"weight",6} {"state",-10} {"health",-9} {"intent",-8} {"last check",-34} {"packets",10} {"bytes",12} {"flows",7}");
             foreach (var b in s.GetProperty("backends").EnumerateArray())
-                sb.AppendLine($"  {b.GetProperty("name").GetString(),-16} {b.GetProperty("address").GetString(),-15} {b.GetProperty("weight").GetInt32(),6} " +
-                              $"{b.GetProperty("state").GetString(),-10} {b.GetProperty("mac").GetString(),-17} {b.GetProperty("packets").GetInt64(),10} " +
-                              $"{b.GetProperty("bytes").GetInt64(),12} {b.GetProperty("flows").GetInt64(),8}");
+            {
+                var last = b.GetProperty("last_check");
+                var check = last.ValueKind == JsonValueKind.Null ? "-"
+                    : $"{(last.GetProperty("ok").GetBoolean() ? "ok" : "fail")} {last.GetProperty("detail").GetString()} " +
+                      $"{b.GetProperty("consecutive").GetInt32()}/{b.GetProperty("needed").GetInt32()} {last.GetProperty("at").GetString()?[11..19]}";
+                var name = b.GetProperty("name").GetString() + (b.GetProperty("backup").GetBoolean() ? " (b)" : "");
+                sb.AppendLine($"  {name,-12} {b.GetProperty("address").GetString(),-15} {b.GetProperty("weight").GetInt32(),6} " +
+                              $"{b.GetProperty("state").GetString(),-10} {b.GetProperty("health").GetString(),-9} {b.GetProperty("intent").GetString(),-8} {check,-34} " +
+                              $"{b.GetProperty("packets").GetInt64(),10} {b.GetProperty("bytes").GetInt64(),12} {b.GetProperty("flows").GetInt64(),7}");
+            }
         }
         var frames = root.GetProperty("frames");
         sb.AppendLine();

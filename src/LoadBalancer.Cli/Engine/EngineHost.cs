@@ -28,6 +28,25 @@ internal sealed class EngineHost : IDisposable
         Plan = new InterfacePlan();
         Neighbors = new NeighborTable();
         Builder = new SnapshotBuilder(Neighbors, Plan);
+        Backends = new BackendStateTable(config);
+    }
+
+    /// <summary>Health, intent and weight per backend: the input of every snapshot rebuild.</summary>
+    public BackendStateTable Backends { get; }
+
+    private readonly object _rebuildGate = new();
+
+    /// <summary>Builds a snapshot from the config and the current backend states and publishes it. Runs on
+    /// the control plane (Maglev builds take milliseconds); workers pick the new snapshot up at their next
+    /// frame without waiting for anything. Serialised, because the builder's id map is not thread-safe.</summary>
+    public void Rebuild(string reason)
+    {
+        lock (_rebuildGate)
+        {
+            var snapshot = Builder.Build(_config, Backends.Runtime);
+            State!.Publish(snapshot);
+            _log.Info($"table rebuilt (snapshot {snapshot.Version}): {reason}");
+        }
     }
 
     public InterfacePlan Plan { get; }
@@ -57,7 +76,7 @@ internal sealed class EngineHost : IDisposable
                 var link = LinkInfo.Read(name);
                 Plan.Add(name, link.Mac, link.Ipv4Address);
             }
-        State = new DataPlaneState(Builder.Build(_config));
+        State = new DataPlaneState(Builder.Build(_config, Backends.Runtime));
         var snapshot = State.Current;
 
         var ingress = snapshot.Services.Select(s => s.IngressPort).Distinct().ToArray();

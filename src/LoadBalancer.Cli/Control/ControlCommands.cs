@@ -1,0 +1,107 @@
+using System.Globalization;
+using System.Text.Json;
+using LoadBalancer.Cli.Engine;
+using LoadBalancer.Core.Model;
+
+namespace LoadBalancer.Cli.Control;
+
+/// <summary>The requests the control socket understands, one line each:
+/// <c>status</c>; <c>backend drain|enable SERVICE BACKEND</c>; <c>backend weight SERVICE BACKEND N</c>;
+/// <c>health {json}</c> (a check result from an external <c>lb healthcheck</c>).
+/// Answers are one JSON object: the status document, <c>{"ok":true,"message":...}</c> or <c>{"error":...}</c>.</summary>
+internal sealed class ControlCommands(EngineHost host, EngineLog log)
+{
+    public string Handle(string request)
+    {
+        var space = request.IndexOf(' ');
+        var verb = space < 0 ? request : request[..space];
+        var rest = space < 0 ? "" : request[(space + 1)..].Trim();
+        return verb switch
+        {
+            "status" => StatusReport.Json(host),
+            "backend" => Backend(rest.Split(' ', StringSplitOptions.RemoveEmptyEntries)),
+            "health" => Health(rest),
+            _ => Error($"unknown request '{verb}'"),
+        };
+    }
+
+    private string Backend(string[] args)
+    {
+        if (args.Length < 3) return Error("usage: backend drain|enable SERVICE BACKEND, or backend weight SERVICE BACKEND N");
+        var (action, service, backend) = (args[0], args[1], args[2]);
+        bool changed;
+        string? error;
+        string message;
+        switch (action)
+        {
+            case "drain" when args.Length == 3:
+                changed = host.Backends.SetIntent(service, backend, BackendIntent.Draining, out error);
+                message = $"{service}/{backend} draining: no new flows, existing flows continue";
+                break;
+            case "enable" when args.Length == 3:
+                changed = host.Backends.SetIntent(service, backend, BackendIntent.Active, out error);
+                message = $"{service}/{backend} active";
+                break;
+            case "weight" when args.Length == 4:
+                if (!int.TryParse(args[3], NumberStyles.None, CultureInfo.InvariantCulture, out var weight) || weight > Configuration.ConfigLoader.MaxWeight)
+                    return Error($"weight must be 0..{Configuration.ConfigLoader.MaxWeight}, got '{args[3]}'");
+                changed = host.Backends.SetWeight(service, backend, weight, out error);
+                message = $"{service}/{backend} weight {weight}";
+                break;
+            default:
+                return Error("usage: backend drain|enable SERVICE BACKEND, or backend weight SERVICE BACKEND N");
+        }
+        if (error is not null) return Error(error);
+        if (changed)
+        {
+            log.Info($"{message} (operator)");
+            host.Rebuild($"{service}/{backend} {action}");
+        }
+        return Ok(changed ? message : message + " (no change)");
+    }
+
+    private string Health(string json)
+    {
+        HealthMessage? m;
+        try
+        {
+            m = JsonSerializer.Deserialize(json, HealthMessageJson.Default.HealthMessage);
+        }
+        catch (JsonException e)
+        {
+            return Error($"bad health report: {e.Message}");
+        }
+        if (m is null || m.Service is null || m.Backend is null || m.Health is null) return Error("bad health report: service, backend and health are required");
+        var health = m.Health switch
+        {
+            "healthy" => BackendHealth.Healthy,
+            "unhealthy" => BackendHealth.Unhealthy,
+            "unknown" => BackendHealth.Unknown,
+            _ => (BackendHealth?)null,
+        };
+        if (health is null) return Error($"bad health '{m.Health}'");
+        var changed = host.Backends.ApplyCheck(m.Service, m.Backend, health.Value, m.Ok, m.Detail ?? "", m.At ?? DateTimeOffset.UtcNow,
+            m.Consecutive, m.Needed, out var error);
+        if (error is not null) return Error(error);
+        if (changed) host.Rebuild(m.Reason ?? $"{m.Backend} {m.Health}");
+        return Ok(changed ? "applied; table rebuilt" : "applied");
+    }
+
+    private static string Ok(string message) =>
+        JsonSerializer.Serialize(new ControlAnswer(true, message, null), HealthMessageJson.Default.ControlAnswer);
+
+    private static string Error(string message) =>
+        JsonSerializer.Serialize(new ControlAnswer(null, null, message), HealthMessageJson.Default.ControlAnswer);
+}
+
+/// <summary>One check result on the wire (<c>health {json}</c>).</summary>
+internal sealed record HealthMessage(string? Service, string? Backend, string? Health, bool Ok, string? Detail, DateTimeOffset? At,
+    int Consecutive, int Needed, string? Reason);
+
+internal sealed record ControlAnswer(bool? Ok, string? Message, string? Error);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(HealthMessage))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ControlAnswer))]
+internal sealed partial class HealthMessageJson : System.Text.Json.Serialization.JsonSerializerContext;

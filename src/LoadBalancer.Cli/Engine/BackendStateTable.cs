@@ -1,0 +1,112 @@
+using LoadBalancer.Core.Model;
+
+namespace LoadBalancer.Cli.Engine;
+
+/// <summary>The last probe result for a backend, as shown by <c>lb status</c>.</summary>
+internal sealed record LastCheck(bool Ok, string Detail, DateTimeOffset At);
+
+/// <summary>What the control plane knows about each backend beyond the config: health (from the health
+/// checker, in-process or over the control socket), the operator's intent and weight (from
+/// <c>lb backend ...</c>), and the last check. It is the input of every snapshot rebuild. Control-plane
+/// only: every method takes one lock; the data path never sees this object, only the snapshots built from it.</summary>
+internal sealed class BackendStateTable
+{
+    private sealed class Entry
+    {
+        public BackendHealth Health;
+        public BackendIntent Intent;
+        public int Weight;
+        public LastCheck? Last;
+        public int Consecutive;
+        public int Needed;
+    }
+
+    public readonly record struct View(BackendHealth Health, BackendIntent Intent, int Weight, LastCheck? Last, int Consecutive, int Needed);
+
+    private readonly object _gate = new();
+    private readonly Dictionary<(string Service, string Backend), Entry> _entries = new();
+
+    public BackendStateTable(BalancerConfig config)
+    {
+        foreach (var s in config.Services)
+            foreach (var b in s.Backends)
+            {
+                var initial = SnapshotBuilder.DefaultRuntime(s, b);
+                _entries[(s.Name, b.Name)] = new Entry { Health = initial.Health, Intent = initial.Intent, Weight = initial.Weight };
+            }
+    }
+
+    /// <summary>For <see cref="SnapshotBuilder.Build"/>.</summary>
+    public BackendRuntime Runtime(ServiceConfig service, BackendConfig backend)
+    {
+        lock (_gate)
+        {
+            return _entries.TryGetValue((service.Name, backend.Name), out var e)
+                ? new BackendRuntime(e.Health, e.Intent, e.Weight)
+                : SnapshotBuilder.DefaultRuntime(service, backend);
+        }
+    }
+
+    public View? Get(string service, string backend)
+    {
+        lock (_gate)
+        {
+            return _entries.TryGetValue((service, backend), out var e)
+                ? new View(e.Health, e.Intent, e.Weight, e.Last, e.Consecutive, e.Needed)
+                : null;
+        }
+    }
+
+    /// <summary>Records a check result. Returns true when the backend's health changed (the table must be rebuilt).</summary>
+    public bool ApplyCheck(string service, string backend, BackendHealth health, bool ok, string detail, DateTimeOffset at, int consecutive, int needed, out string? error)
+    {
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue((service, backend), out var e))
+            {
+                error = $"no backend {backend} in service {service}";
+                return false;
+            }
+            error = null;
+            e.Last = new LastCheck(ok, detail, at);
+            e.Consecutive = consecutive;
+            e.Needed = needed;
+            if (e.Health == health) return false;
+            e.Health = health;
+            return true;
+        }
+    }
+
+    /// <summary>Sets the operator's intent; returns whether it changed, or an error.</summary>
+    public bool SetIntent(string service, string backend, BackendIntent intent, out string? error)
+    {
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue((service, backend), out var e))
+            {
+                error = $"no backend {backend} in service {service}";
+                return false;
+            }
+            error = null;
+            if (e.Intent == intent) return false;
+            e.Intent = intent;
+            return true;
+        }
+    }
+
+    public bool SetWeight(string service, string backend, int weight, out string? error)
+    {
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue((service, backend), out var e))
+            {
+                error = $"no backend {backend} in service {service}";
+                return false;
+            }
+            error = null;
+            if (e.Weight == weight) return false;
+            e.Weight = weight;
+            return true;
+        }
+    }
+}
