@@ -22,6 +22,11 @@ public static class ConfigLoader
     public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
+    public const int MinRiseFall = 1, MaxRiseFall = 100;
+    public static readonly TimeSpan MaxHealthInterval = TimeSpan.FromHours(1);
+
+    /// <summary>The largest UDP payload in an IPv4 datagram (65535 - 20 - 8).</summary>
+    public const int MaxUdpPayloadBytes = 65507;
 
     /// <summary>sun_path is 108 bytes including the terminating NUL.</summary>
     public const int MaxUnixSocketPathBytes = 107;
@@ -80,8 +85,42 @@ public static class ConfigLoader
     private static class Keys
     {
         public static readonly string[] Root = ["hash_seed", "workers", "control_socket", "flow_table_size", "maglev_table_size", "services"];
-        public static readonly string[] Service = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends"];
-        public static readonly string[] Backend = ["name", "address", "weight", "mac"];
+        public static readonly string[] Service = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
+                                                   "on_backend_down", "when_all_down", "health"];
+        public static readonly string[] Backend = ["name", "address", "weight", "mac", "backup"];
+        public static readonly string[] Health = ["type", "port", "request", "host", "expect", "payload", "reply", "command", "verify_tls",
+                                                  "interval", "timeout", "rise", "fall", "initial"];
+
+        /// <summary>Health keys that fit only some check types. Every other key but 'type' fits every type
+        /// except none; a key that does not fit the type is an error, so a misplaced key never passes silently.</summary>
+        public static readonly Dictionary<string, HealthCheckType[]> HealthTypeSpecific = new(StringComparer.Ordinal)
+        {
+            ["request"] = [HealthCheckType.Http, HealthCheckType.Https],
+            ["host"] = [HealthCheckType.Http, HealthCheckType.Https],
+            ["expect"] = [HealthCheckType.Http, HealthCheckType.Https],
+            ["verify_tls"] = [HealthCheckType.Https],
+            ["payload"] = [HealthCheckType.Udp],
+            ["reply"] = [HealthCheckType.Udp],
+            ["command"] = [HealthCheckType.Exec],
+        };
+    }
+
+    /// <summary>The words each enumerated key accepts, in the order error messages list them.</summary>
+    private static class Choices
+    {
+        public static readonly (string Name, TransportProtocol Value)[] Protocol =
+            [("tcp", TransportProtocol.Tcp), ("udp", TransportProtocol.Udp)];
+        public static readonly (string Name, BackendDownAction Value)[] OnBackendDown =
+            [("reassign", BackendDownAction.Reassign), ("drop", BackendDownAction.Drop), ("keep", BackendDownAction.Keep)];
+        public static readonly (string Name, AllDownAction Value)[] WhenAllDown =
+            [("drop", AllDownAction.Drop), ("use_all", AllDownAction.UseAll)];
+        public static readonly (string Name, HealthCheckType Value)[] HealthType =
+        [
+            ("tcp", HealthCheckType.Tcp), ("http", HealthCheckType.Http), ("https", HealthCheckType.Https),
+            ("udp", HealthCheckType.Udp), ("exec", HealthCheckType.Exec), ("none", HealthCheckType.None),
+        ];
+        public static readonly (string Name, BackendHealth Value)[] Initial =
+            [("unknown", BackendHealth.Unknown), ("healthy", BackendHealth.Healthy)];
     }
 
     /// <summary>One pass over one document, collecting errors.</summary>
@@ -286,10 +325,8 @@ public static class ConfigLoader
             var protocol = TransportProtocol.Tcp;
             if (entries.TryGetValue("protocol", out var protocolEntry))
             {
-                if (!TryScalar(protocolEntry, out var text)) ok = false;
-                else if (text == "tcp") protocol = TransportProtocol.Tcp;
-                else if (text == "udp") protocol = TransportProtocol.Udp;
-                else ok = ReportIf(protocolEntry, $"protocol must be 'tcp' or 'udp' (got '{text}')");
+                if (TryChoice(protocolEntry, Choices.Protocol, out var value)) protocol = value;
+                else ok = false;
             }
 
             var mode = ForwardingMode.DirectRouting;
@@ -320,8 +357,34 @@ public static class ConfigLoader
                     Error(backendsEntry.Value, $"{backends.Count} backends do not fit a Maglev table of {maglevSize} entries; raise maglev_table_size");
                     ok = false;
                 }
+                if (backends is not null && name is not null && backends.All(b => b.Backup))
+                {
+                    Error(backendsEntry.KeyNode, $"every backend of service '{name}' is a backup; at least one must not be");
+                    ok = false;
+                }
             }
             ok &= backends is not null;
+
+            var onBackendDown = BackendDownAction.Reassign;
+            if (entries.TryGetValue("on_backend_down", out var downEntry))
+            {
+                if (TryChoice(downEntry, Choices.OnBackendDown, out var value)) onBackendDown = value;
+                else ok = false;
+            }
+
+            var whenAllDown = AllDownAction.Drop;
+            if (entries.TryGetValue("when_all_down", out var allDownEntry))
+            {
+                if (TryChoice(allDownEntry, Choices.WhenAllDown, out var value)) whenAllDown = value;
+                else ok = false;
+            }
+
+            HealthCheckConfig? health = HealthCheckConfig.None;
+            if (entries.TryGetValue("health", out var healthEntry))
+            {
+                health = ReadHealth(healthEntry);
+                ok &= health is not null;
+            }
 
             if (!ok) return null;
             return new ServiceConfig
@@ -334,6 +397,9 @@ public static class ConfigLoader
                 Interface = iface!,
                 BackendInterface = backendIface,
                 Backends = backends!,
+                OnBackendDown = onBackendDown,
+                WhenAllDown = whenAllDown,
+                Health = health!,
                 Line = LineOf(map),
             };
         }
@@ -422,6 +488,13 @@ public static class ConfigLoader
                 else mac = parsed;
             }
 
+            var backup = false;
+            if (entries.TryGetValue("backup", out var backupEntry))
+            {
+                if (TryBool(backupEntry, out var value)) backup = value;
+                else ok = false;
+            }
+
             if (!ok) return null;
             return new BackendConfig
             {
@@ -429,8 +502,197 @@ public static class ConfigLoader
                 Address = address!,
                 Weight = weight,
                 Mac = mac,
+                Backup = backup,
                 Line = LineOf(map),
             };
+        }
+
+        /// <summary>A service's <c>health:</c> mapping. 'type' is required; keys that do not fit the type
+        /// are reported (and their values not read); with no usable type every value is still checked.</summary>
+        private HealthCheckConfig? ReadHealth(Entry healthEntry)
+        {
+            if (!TryMapping(healthEntry, out var map)) return null;
+            var entries = Entries(map, Keys.Health);
+            var ok = true;
+            var health = new HealthCheckConfig { Line = LineOf(healthEntry.KeyNode) };
+
+            HealthCheckType? type = null;
+            if (Required(healthEntry.KeyNode, entries, "type") is { } typeEntry)
+            {
+                if (TryChoice(typeEntry, Choices.HealthType, out var value)) type = value;
+                else ok = false;
+            }
+            else ok = false;
+
+            if (type is { } known)
+            {
+                health = health with { Type = known };
+                foreach (var misplaced in entries.Values.Where(e => e.Key != "type" && !Fits(e.Key, known)).ToArray())
+                {
+                    Error(misplaced.KeyNode, Keys.HealthTypeSpecific.TryGetValue(misplaced.Key, out var types)
+                        ? $"'{misplaced.Key}' applies only to {string.Join('/', types.Select(ModeNames.Name))} checks"
+                        : $"'{misplaced.Key}' does not apply when type is none");
+                    entries.Remove(misplaced.Key);
+                    ok = false;
+                }
+            }
+
+            if (entries.TryGetValue("port", out var portEntry))
+            {
+                if (TryInt(portEntry, 1, 65535, out var value)) health = health with { Port = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("request", out var requestEntry))
+            {
+                if (!TryScalar(requestEntry, out var text)) ok = false;
+                else if (ConfigSyntax.IsValidHttpRequestLine(text)) health = health with { Request = text };
+                else ok = ReportIf(requestEntry, $"request must look like 'METHOD /path HTTP/1.x', e.g. 'GET /health HTTP/1.1' (got {Quoted(text)})");
+            }
+            if (entries.TryGetValue("host", out var hostEntry))
+            {
+                if (!TryScalar(hostEntry, out var text)) ok = false;
+                else if (ConfigSyntax.IsValidHostHeader(text)) health = health with { Host = text };
+                else ok = ReportIf(hostEntry, $"host must be a host name without whitespace or control characters (got {Quoted(text)})");
+            }
+            if (entries.TryGetValue("expect", out var expectEntry))
+            {
+                if (ReadExpect(expectEntry) is { } ranges) health = health with { Expect = ranges };
+                else ok = false;
+            }
+            if (entries.TryGetValue("payload", out var payloadEntry))
+            {
+                if (!TryScalar(payloadEntry, out var text)) ok = false;
+                else if (Encoding.UTF8.GetByteCount(text) is var bytes && bytes > MaxUdpPayloadBytes)
+                    ok = ReportIf(payloadEntry, $"payload is {bytes} bytes; a UDP datagram can carry at most {MaxUdpPayloadBytes}");
+                else health = health with { Payload = text };
+            }
+            if (entries.TryGetValue("reply", out var replyEntry))
+            {
+                if (TryScalar(replyEntry, out var text)) health = health with { Reply = text };
+                else ok = false;
+            }
+            if (entries.TryGetValue("command", out var commandEntry))
+            {
+                if (!TryScalar(commandEntry, out var text)) ok = false;
+                else if (string.IsNullOrWhiteSpace(text)) ok = ReportIf(commandEntry, "command must not be empty");
+                else if (text.Contains('\0')) ok = ReportIf(commandEntry, "command must not contain NUL characters");
+                else health = health with { Command = text };
+            }
+            else if (type == HealthCheckType.Exec)
+            {
+                Error(healthEntry.KeyNode, "missing required key 'command' (type exec runs it)");
+                ok = false;
+            }
+            if (entries.TryGetValue("verify_tls", out var verifyEntry))
+            {
+                if (TryBool(verifyEntry, out var value)) health = health with { VerifyCertificate = value };
+                else ok = false;
+            }
+
+            var durationsOk = true;
+            var hasInterval = entries.TryGetValue("interval", out var intervalEntry);
+            if (hasInterval)
+            {
+                if (TryDuration(intervalEntry, out var value)) health = health with { Interval = value };
+                else ok = durationsOk = false;
+            }
+            var hasTimeout = entries.TryGetValue("timeout", out var timeoutEntry);
+            if (hasTimeout)
+            {
+                if (TryDuration(timeoutEntry, out var value)) health = health with { Timeout = value };
+                else ok = durationsOk = false;
+            }
+            if (durationsOk && health.Timeout > health.Interval)
+            {
+                var timeout = ConfigSyntax.FormatDuration(health.Timeout);
+                var interval = ConfigSyntax.FormatDuration(health.Interval);
+                ok = hasTimeout
+                    ? ReportIf(timeoutEntry, $"timeout {timeout} must not be longer than the interval ({interval}{(hasInterval ? "" : ", the default")})")
+                    : ReportIf(intervalEntry, $"interval {interval} is shorter than the default timeout ({timeout}); set a timeout no longer than the interval");
+            }
+
+            if (entries.TryGetValue("rise", out var riseEntry))
+            {
+                if (TryInt(riseEntry, MinRiseFall, MaxRiseFall, out var value)) health = health with { Rise = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("fall", out var fallEntry))
+            {
+                if (TryInt(fallEntry, MinRiseFall, MaxRiseFall, out var value)) health = health with { Fall = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("initial", out var initialEntry))
+            {
+                if (TryChoice(initialEntry, Choices.Initial, out var value)) health = health with { Initial = value };
+                else ok = false;
+            }
+
+            return ok ? health : null;
+
+            static bool Fits(string key, HealthCheckType type) =>
+                Keys.HealthTypeSpecific.TryGetValue(key, out var types) ? types.Contains(type) : type != HealthCheckType.None;
+        }
+
+        /// <summary>The http/https <c>expect:</c> value: "200", "200-299,301", or a list of such items.
+        /// Every bad item is reported, each at its own line.</summary>
+        private List<StatusRange>? ReadExpect(Entry entry)
+        {
+            var ranges = new List<StatusRange>();
+            if (entry.Value is not YamlSequenceNode sequence)
+                return TryScalar(entry, out var text) && AddStatusRanges(entry.Value, text, ranges) ? ranges : null;
+
+            if (sequence.Children.Count == 0)
+            {
+                Error(entry.Value, "expect must list at least one status code or range");
+                return null;
+            }
+            var ok = true;
+            foreach (var item in sequence.Children)
+            {
+                if (item is YamlScalarNode { Value: { } text } && !IsNull(item)) ok &= AddStatusRanges(item, text, ranges);
+                else
+                {
+                    Error(item, "each expect item must be a status code like 200 or a range like 200-299");
+                    ok = false;
+                }
+            }
+            return ok ? ranges : null;
+        }
+
+        private bool AddStatusRanges(YamlNode node, string text, List<StatusRange> ranges)
+        {
+            var ok = true;
+            foreach (var item in text.Split(','))
+            {
+                if (StatusRangeProblem(item.Trim(), out var range) is { } problem)
+                {
+                    Error(node, problem);
+                    ok = false;
+                }
+                else ranges.Add(range);
+            }
+            return ok;
+        }
+
+        /// <summary>Why one expect item ("200" or "200-299") is not a status code or range of codes
+        /// 100..599, or null with the range.</summary>
+        private static string? StatusRangeProblem(string item, out StatusRange range)
+        {
+            range = default;
+            var dash = item.IndexOf('-');
+            var from = (dash < 0 ? item : item[..dash]).Trim();
+            var to = (dash < 0 ? item : item[(dash + 1)..]).Trim();
+            if (!IsDigits(from) || !IsDigits(to))
+                return $"expect item {Quoted(item)} must be a status code like 200 or a range like 200-299";
+            foreach (var code in dash < 0 ? [from] : new[] { from, to })
+                if (code.Length > 3 || int.Parse(code, CultureInfo.InvariantCulture) is < 100 or > 599)
+                    return $"expect status {code} is not an HTTP status code (100 to 599)";
+            var (low, high) = (int.Parse(from, CultureInfo.InvariantCulture), int.Parse(to, CultureInfo.InvariantCulture));
+            if (low > high) return $"expect range {low}-{high} is backwards (write {high}-{low})";
+            range = new StatusRange(low, high);
+            return null;
+
+            static bool IsDigits(string s) => s.Length > 0 && !s.AsSpan().ContainsAnyExceptInRange('0', '9');
         }
 
         // ---- building blocks -------------------------------------------------------------------
@@ -473,10 +735,12 @@ public static class ConfigLoader
             return allowed.FirstOrDefault(a => Fold(a) == folded);
         }
 
-        private Entry? Required(YamlMappingNode map, Dictionary<string, Entry> entries, string key)
+        /// <summary>The entry for <paramref name="key"/>, or null after reporting it missing at
+        /// <paramref name="owner"/> (the mapping, or the key that holds it).</summary>
+        private Entry? Required(YamlNode owner, Dictionary<string, Entry> entries, string key)
         {
             if (entries.TryGetValue(key, out var entry)) return entry;
-            Error(map, $"missing required key '{key}'");
+            Error(owner, $"missing required key '{key}'");
             return null;
         }
 
@@ -527,6 +791,26 @@ public static class ConfigLoader
             }
         }
 
+        private bool TryMapping(Entry entry, out YamlMappingNode mapping)
+        {
+            mapping = null!;
+            switch (entry.Value)
+            {
+                case YamlMappingNode m:
+                    mapping = m;
+                    return true;
+                case YamlScalarNode scalar when IsNull(scalar):
+                    Error(entry.KeyNode, $"{entry.Key} has no value; it must be a mapping (key: value)");
+                    return false;
+                case YamlSequenceNode:
+                    Error(entry.Value, $"{entry.Key} must be a mapping (key: value), not a list");
+                    return false;
+                default:
+                    Error(entry.Value, $"{entry.Key} must be a mapping (key: value), not a single value");
+                    return false;
+            }
+        }
+
         /// <summary>Reports the error at the entry's value and returns false, for use as
         /// <c>ok = ReportIf(...)</c>.</summary>
         private bool ReportIf(Entry entry, string message)
@@ -544,6 +828,66 @@ public static class ConfigLoader
                 return ReportIf(entry, $"{entry.Key} must be between {min} and {max} (got {text})");
             value = (int)parsed;
             return true;
+        }
+
+        /// <summary>One of <paramref name="choices"/>, spelled exactly; otherwise lists them all.</summary>
+        private bool TryChoice<T>(Entry entry, (string Name, T Value)[] choices, out T value)
+        {
+            value = default!;
+            if (!TryScalar(entry, out var text)) return false;
+            foreach (var (name, choice) in choices)
+            {
+                if (name != text) continue;
+                value = choice;
+                return true;
+            }
+            var names = choices.Select(c => $"'{c.Name}'").ToArray();
+            var allowed = names.Length == 2
+                ? $"{names[0]} or {names[1]}"
+                : $"one of {string.Join(", ", names[..^1])} or {names[^1]}";
+            return ReportIf(entry, $"{entry.Key} must be {allowed} (got {Quoted(text)})");
+        }
+
+        /// <summary>true or false (also True/TRUE/False/FALSE); YAML 1.1's yes/no/on/off are refused as
+        /// ambiguous.</summary>
+        private bool TryBool(Entry entry, out bool value)
+        {
+            value = false;
+            if (!TryScalar(entry, out var text)) return false;
+            switch (text)
+            {
+                case "true" or "True" or "TRUE":
+                    value = true;
+                    return true;
+                case "false" or "False" or "FALSE":
+                    return true;
+                default:
+                    return ReportIf(entry, $"{entry.Key} must be true or false (got {Quoted(text)})");
+            }
+        }
+
+        /// <summary>A health check duration: see <see cref="ConfigSyntax.TryParseDuration"/>; greater than
+        /// 0 and at most <see cref="MaxHealthInterval"/>.</summary>
+        private bool TryDuration(Entry entry, out TimeSpan value)
+        {
+            value = TimeSpan.Zero;
+            if (!TryScalar(entry, out var text)) return false;
+            if (!ConfigSyntax.TryParseDuration(text, out value))
+                return ReportIf(entry, $"invalid duration {Quoted(text)} (use e.g. 500ms, 2s, 1m)");
+            if (value <= TimeSpan.Zero) return ReportIf(entry, $"{entry.Key} must be greater than 0 (got {Quoted(text)})");
+            if (value > MaxHealthInterval)
+                return ReportIf(entry, $"{entry.Key} must be at most {ConfigSyntax.FormatDuration(MaxHealthInterval)} (got {Quoted(text)})");
+            return true;
+        }
+
+        /// <summary>A value echoed in a message, in single quotes, with control characters escaped so
+        /// that one error stays on one line.</summary>
+        private static string Quoted(string text)
+        {
+            var builder = new StringBuilder(text.Length + 2).Append('\'');
+            foreach (var c in text)
+                builder.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c);
+            return builder.Append('\'').ToString();
         }
 
         /// <summary>Optional sign and decimal digits only (no hex, no exponent, no separators).</summary>

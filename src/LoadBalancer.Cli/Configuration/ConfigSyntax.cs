@@ -56,6 +56,76 @@ internal static class ConfigSyntax
         return System.Text.Encoding.UTF8.GetByteCount(name) <= 15;
     }
 
+    /// <summary>A duration: a decimal number and a unit, <c>ms</c>, <c>s</c>, <c>m</c> or <c>h</c>
+    /// ("500ms", "1.5s", "2m"), or a bare integer meaning seconds ("3"). No sign, exponent, spaces or other
+    /// units. Precision below a tick (100 ns) is dropped; a value too large for a <see cref="TimeSpan"/>
+    /// becomes <see cref="TimeSpan.MaxValue"/> so the caller's range check reports it.</summary>
+    public static bool TryParseDuration(string? text, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        if (string.IsNullOrEmpty(text)) return false;
+        var unitStart = text.Length;
+        while (unitStart > 0 && char.IsAsciiLetter(text[unitStart - 1])) unitStart--;
+        var number = text.AsSpan(0, unitStart);
+        long ticksPerUnit = text.AsSpan(unitStart) switch
+        {
+            "ms" => TimeSpan.TicksPerMillisecond,
+            "s" or "" => TimeSpan.TicksPerSecond,
+            "m" => TimeSpan.TicksPerMinute,
+            "h" => TimeSpan.TicksPerHour,
+            _ => 0,
+        };
+        if (ticksPerUnit == 0) return false;
+
+        var dot = number.IndexOf('.');
+        var whole = dot < 0 ? number : number[..dot];
+        var fraction = dot < 0 ? ReadOnlySpan<char>.Empty : number[(dot + 1)..];
+        if (whole.IsEmpty || whole.ContainsAnyExceptInRange('0', '9')) return false;
+        if (dot >= 0 && (fraction.IsEmpty || fraction.ContainsAnyExceptInRange('0', '9'))) return false;
+        if (dot >= 0 && unitStart == text.Length) return false; // a bare number must be whole seconds
+
+        // The syntax is checked above, so a failed parse can only be an overflow.
+        if (!decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+            || value > (decimal)TimeSpan.MaxValue.Ticks / ticksPerUnit)
+        {
+            duration = TimeSpan.MaxValue;
+            return true;
+        }
+        duration = TimeSpan.FromTicks((long)decimal.Truncate(value * ticksPerUnit));
+        return true;
+    }
+
+    /// <summary>A duration the way <see cref="TryParseDuration"/> reads it back: "500ms", "1.5s", "2m", "1h".</summary>
+    public static string FormatDuration(TimeSpan duration)
+    {
+        if (duration.Ticks % TimeSpan.TicksPerHour == 0 && duration >= TimeSpan.FromHours(1))
+            return $"{duration.Ticks / TimeSpan.TicksPerHour}h";
+        if (duration.Ticks % TimeSpan.TicksPerMinute == 0 && duration >= TimeSpan.FromMinutes(1))
+            return $"{duration.Ticks / TimeSpan.TicksPerMinute}m";
+        if (duration >= TimeSpan.FromSeconds(1))
+            return ((decimal)duration.Ticks / TimeSpan.TicksPerSecond).ToString(CultureInfo.InvariantCulture) + "s";
+        return ((decimal)duration.Ticks / TimeSpan.TicksPerMillisecond).ToString(CultureInfo.InvariantCulture) + "ms";
+    }
+
+    /// <summary>An HTTP/1.x request line: <c>METHOD TARGET VERSION</c> separated by single spaces, the
+    /// method upper-case letters, the target "*" or starting with '/' (visible ASCII only), the version
+    /// HTTP/1.0 or HTTP/1.1.</summary>
+    public static bool IsValidHttpRequestLine(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return false;
+        var parts = text.Split(' ');
+        if (parts.Length != 3) return false;
+        var (method, target, version) = (parts[0], parts[1], parts[2]);
+        if (method.Length == 0 || method.AsSpan().ContainsAnyExceptInRange('A', 'Z')) return false;
+        if (target != "*" && !target.StartsWith('/')) return false;
+        if (target.AsSpan().ContainsAnyExceptInRange('!', '~')) return false;
+        return version is "HTTP/1.0" or "HTTP/1.1";
+    }
+
+    /// <summary>A Host header value: not empty, no whitespace or control characters.</summary>
+    public static bool IsValidHostHeader(string? text) =>
+        !string.IsNullOrEmpty(text) && !text.Any(c => char.IsWhiteSpace(c) || char.IsControl(c));
+
     /// <summary>Names of services and backends: [A-Za-z0-9_.-]+.</summary>
     public static bool IsValidName(string? name)
     {

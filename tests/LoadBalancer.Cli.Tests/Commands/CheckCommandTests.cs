@@ -47,6 +47,26 @@ public class CheckCommandTests
     }
 
     [Fact]
+    public void Run_ValidHealthSection_PrintsOk()
+    {
+        using var file = new TempFile(Valid + "\n    health:\n      type: http\n      request: HEAD /running HTTP/1.1\n      interval: 5s");
+        var (code, output, _) = Run(file.Path);
+        Assert.Equal(0, code);
+        Assert.Equal("ok" + Environment.NewLine, output);
+    }
+
+    [Fact]
+    public void Run_HealthErrors_PrintsEachWithItsLine()
+    {
+        using var file = new TempFile(Valid + "\n    health:\n      type: tcp\n      expect: 200\n      timeout: 5s");
+        var (code, output, _) = Run(file.Path);
+        Assert.Equal(2, code);
+        Assert.Equal(
+            [$"{file.Path}:11: 'expect' applies only to http/https checks", $"{file.Path}:12: timeout 5s must not be longer than the interval (2s, the default)"],
+            output.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public void Run_MissingFile_ReportsFileErrorAndReturnsTwo()
     {
         var path = Path.Combine(Path.GetTempPath(), $"lb-missing-{Guid.NewGuid():N}.yaml");
