@@ -212,6 +212,7 @@ _lab_create() {
         # nginx, fully separate per server: own config, pid, temp paths and logs.
         dir="$LAB_DIR/$name"
         mkdir -p "$dir/tmp"
+        echo "$name" > "$dir/running"
         sed -e "s|@NAME@|$name|g" -e "s|@DIR@|$dir|g" -e "s|@LAB_DIR@|$LAB_DIR|g" \
             -e "s|@WWW@|$LAB_DIR/www|g" "$template" > "$dir/nginx.conf"
         ip netns exec "$ns" nginx -c "$dir/nginx.conf" -p "$dir/" -e "$LAB_DIR/$name-error.log" \
@@ -370,6 +371,16 @@ lab_write_dr_config() {
         printf '%s' "$backends"
     } > "$file"
 }
+
+# Real server I (1-based) of the current lab (lab_set_env first): stop or start its nginx, or remove /
+# restore its soft-stop file /running.
+lab_server_stop() { local d="$LAB_DIR/rs$1"; ip netns exec "$LAB_PREFIX-w$1" nginx -c "$d/nginx.conf" -p "$d/" -s stop; }
+lab_server_start() {
+    local d="$LAB_DIR/rs$1"
+    ip netns exec "$LAB_PREFIX-w$1" nginx -c "$d/nginx.conf" -p "$d/" -e "$LAB_DIR/rs$1-error.log" -g 'daemon on;' </dev/null
+}
+lab_server_softstop() { rm -f "$LAB_DIR/rs$1/running"; }
+lab_server_softstart() { echo "rs$1" > "$LAB_DIR/rs$1/running"; }
 
 # lab_add_generator PREFIX: a traffic-generator namespace <P>-g wired straight to the balancer by its own
 # veth (<P>g0 10.99.3.2/24 <-> <P>b1 10.99.3.1/24 in the balancer namespace), so a pps run's generator

@@ -508,7 +508,8 @@ public static class ConfigLoader
         }
 
         /// <summary>A service's <c>health:</c> mapping. 'type' is required; keys that do not fit the type
-        /// are reported (and their values not read); with no usable type every value is still checked.</summary>
+        /// are reported (and their values not read) unless they are left empty; with no usable type every
+        /// value is still checked.</summary>
         private HealthCheckConfig? ReadHealth(Entry healthEntry)
         {
             if (!TryMapping(healthEntry, out var map)) return null;
@@ -529,6 +530,13 @@ public static class ConfigLoader
                 health = health with { Type = known };
                 foreach (var misplaced in entries.Values.Where(e => e.Key != "type" && !Fits(e.Key, known)).ToArray())
                 {
+                    // A key of another type left empty (payload: "", command: "", verify_tls: false) says
+                    // nothing; the documented example of the contract writes them all out that way.
+                    if (IsEmptyValue(misplaced.Value))
+                    {
+                        entries.Remove(misplaced.Key);
+                        continue;
+                    }
                     Error(misplaced.KeyNode, Keys.HealthTypeSpecific.TryGetValue(misplaced.Key, out var types)
                         ? $"'{misplaced.Key}' applies only to {string.Join('/', types.Select(ModeNames.Name))} checks"
                         : $"'{misplaced.Key}' does not apply when type is none");
@@ -698,6 +706,9 @@ public static class ConfigLoader
         // ---- building blocks -------------------------------------------------------------------
 
         private readonly record struct Entry(string Key, YamlNode KeyNode, YamlNode Value);
+
+        private static bool IsEmptyValue(YamlNode value) =>
+            value is YamlScalarNode { Value: null or "" or "false" or "False" or "FALSE" };
 
         /// <summary>The mapping's entries by key; reports keys that are not plain strings, unknown keys
         /// and (defensively) repeated keys.</summary>

@@ -90,11 +90,10 @@ public class HealthConfigTests
     }
 
     [Fact]
-    public void Parse_HttpWithKeysOfOtherTypes_ReportsEachMisplacedKey()
+    public void Parse_ContractExampleWithEmptyKeysOfOtherTypes_Loads()
     {
-        // The brief's all-in-one example: with type http, payload/reply (udp), command (exec) and
-        // verify_tls (https) do not apply, and say so rather than being ignored.
-        var errors = Errors(Health(
+        // The all-in-one example writes every key; those of other types are left empty and say nothing.
+        var health = LoadHealth(
             "type: http",
             "port: 80",
             "request: \"HEAD /running HTTP/1.0\"",
@@ -108,13 +107,27 @@ public class HealthConfigTests
             "timeout: 1s",
             "rise: 2",
             "fall: 2",
-            "initial: unknown"));
+            "initial: unknown");
+        Assert.Equal(HealthCheckType.Http, health.Type);
+        Assert.Equal("HEAD /running HTTP/1.0", health.Request);
+        Assert.Equal("example.test", health.Host);
+    }
+
+    [Fact]
+    public void Parse_HttpWithFilledKeysOfOtherTypes_ReportsEachMisplacedKey()
+    {
+        var errors = Errors(Health(
+            "type: http",
+            "payload: ping",
+            "reply: pong",
+            "command: /bin/true",
+            "verify_tls: true"));
         Assert.Equal(
         [
-            "lb.yaml:17: 'payload' applies only to udp checks",
-            "lb.yaml:18: 'reply' applies only to udp checks",
-            "lb.yaml:19: 'command' applies only to exec checks",
-            "lb.yaml:20: 'verify_tls' applies only to https checks",
+            "lb.yaml:13: 'payload' applies only to udp checks",
+            "lb.yaml:14: 'reply' applies only to udp checks",
+            "lb.yaml:15: 'command' applies only to exec checks",
+            "lb.yaml:16: 'verify_tls' applies only to https checks",
         ], errors);
     }
 
