@@ -88,7 +88,7 @@ public static class ConfigLoader
         public static readonly string[] Service = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
                                                    "on_backend_down", "when_all_down", "health"];
         public static readonly string[] Backend = ["name", "address", "weight", "mac", "backup"];
-        public static readonly string[] Health = ["type", "port", "request", "host", "expect", "payload", "reply", "command", "verify_tls",
+        public static readonly string[] Health = ["type", "port", "request", "host", "expect", "soft_stop", "payload", "reply", "command", "verify_tls",
                                                   "interval", "timeout", "rise", "fall", "initial"];
 
         /// <summary>Health keys that fit only some check types. Every other key but 'type' fits every type
@@ -98,6 +98,7 @@ public static class ConfigLoader
             ["request"] = [HealthCheckType.Http, HealthCheckType.Https],
             ["host"] = [HealthCheckType.Http, HealthCheckType.Https],
             ["expect"] = [HealthCheckType.Http, HealthCheckType.Https],
+            ["soft_stop"] = [HealthCheckType.Http, HealthCheckType.Https],
             ["verify_tls"] = [HealthCheckType.Https],
             ["payload"] = [HealthCheckType.Udp],
             ["reply"] = [HealthCheckType.Udp],
@@ -565,6 +566,12 @@ public static class ConfigLoader
             if (entries.TryGetValue("expect", out var expectEntry))
             {
                 if (ReadExpect(expectEntry) is { } ranges) health = health with { Expect = ranges };
+                else ok = false;
+            }
+            if (entries.TryGetValue("soft_stop", out var softStopEntry))
+            {
+                if (softStopEntry.Value is YamlScalarNode { Value: "none" }) health = health with { SoftStopStatus = null };
+                else if (TryInt(softStopEntry, 100, 599, out var status)) health = health with { SoftStopStatus = status };
                 else ok = false;
             }
             if (entries.TryGetValue("payload", out var payloadEntry))

@@ -73,6 +73,10 @@ public sealed record HealthCheckConfig
     public string? Host { get; init; }
     /// <summary>http/https status ranges that count as healthy.</summary>
     public IReadOnlyList<StatusRange> Expect { get; init; } = [new(200, 399)];
+    /// <summary>http/https: the status that means "alive, but drain me" (HAProxy's disable-on-404): the
+    /// backend gets no new flows and keeps its existing ones, so removing a file such as /running on the
+    /// server drains it with no change on the balancer. Default 404; null turns it off.</summary>
+    public int? SoftStopStatus { get; init; } = 404;
     /// <summary>udp: the datagram to send.</summary>
     public string Payload { get; init; } = "";
     /// <summary>udp: healthy only when the reply contains this text; empty means any reply.</summary>

@@ -132,6 +132,16 @@ public class HealthConfigTests
     }
 
     [Fact]
+    public void Parse_SoftStop_DefaultsTo404_AcceptsStatusOrNone()
+    {
+        Assert.Equal(404, LoadHealth("type: http").SoftStopStatus);
+        Assert.Equal(503, LoadHealth("type: https", "soft_stop: 503").SoftStopStatus);
+        Assert.Null(LoadHealth("type: http", "soft_stop: none").SoftStopStatus);
+        Assert.Single(Errors(Health("type: http", "soft_stop: 42")));
+        Assert.Equal(["lb.yaml:13: 'soft_stop' applies only to http/https checks"], Errors(Health("type: tcp", "soft_stop: 404")));
+    }
+
+    [Fact]
     public void Parse_UdpHealth_LoadsPayloadAndReply()
     {
         var health = LoadHealth("type: udp", "port: 53", "payload: \"ping\\n\"", "reply: pong");
