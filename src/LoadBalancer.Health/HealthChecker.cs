@@ -1,0 +1,263 @@
+using LoadBalancer.Core.Model;
+using LoadBalancer.Health.Probes;
+
+namespace LoadBalancer.Health;
+
+/// <summary>The scheduler: one loop per target, each probing on its own clock so a slow or hanging
+/// backend never holds up another's checks. A loop waits a random part of its interval before its first
+/// check (so a restart does not fire every probe at once), then checks every interval ±10 %, measured
+/// from the start of one check to the start of the next. Each result goes through the target's
+/// <see cref="HealthDampener"/> and is reported to the sink; each health change is also logged once.
+///
+/// Time comes from the injected <see cref="TimeProvider"/> (delays, the timeout bound, report
+/// timestamps), so tests drive it with a fake clock. Targets of type <c>none</c> are never probed:
+/// they are reported healthy once, at the start.</summary>
+public sealed class HealthChecker
+{
+    private const double Jitter = 0.1;
+
+    private readonly Target[] _targets;
+    private readonly IHealthReportSink _sink;
+    private readonly TimeProvider _time;
+    private readonly Action<string>? _log;
+    private readonly Random _random;
+    private readonly object _randomGate = new();
+    private int _running;
+
+    public HealthChecker(
+        IEnumerable<HealthTarget> targets,
+        IHealthReportSink sink,
+        TimeProvider time,
+        Func<HealthCheckType, IHealthProbe>? probes = null,
+        Action<string>? log = null)
+        : this(targets, sink, time, probes, log, new Random())
+    {
+    }
+
+    /// <summary>With a given <paramref name="random"/> (seeded in tests, for repeatable schedules).</summary>
+    internal HealthChecker(
+        IEnumerable<HealthTarget> targets,
+        IHealthReportSink sink,
+        TimeProvider time,
+        Func<HealthCheckType, IHealthProbe>? probes,
+        Action<string>? log,
+        Random random)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        _sink = sink ?? throw new ArgumentNullException(nameof(sink));
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+        _log = log;
+        _random = random;
+        var now = time.GetUtcNow();
+        probes ??= HealthProbes.For;
+        // Probes are picked here, not when the loops start, so an unsupported type fails the construction.
+        _targets = targets.Select(t => new Target(t, now, probes)).ToArray();
+    }
+
+    /// <summary>The latest report of each target, in the order the targets were given. Before a target's
+    /// first check its entry says so: its initial health, <c>Ok</c> false, detail <c>not checked yet</c>.</summary>
+    public IReadOnlyList<HealthReport> Current
+    {
+        get
+        {
+            var reports = new HealthReport[_targets.Length];
+            for (var i = 0; i < reports.Length; i++)
+                reports[i] = _targets[i].Latest;
+            return reports;
+        }
+    }
+
+    /// <summary>Checks every target until <paramref name="stop"/> is cancelled, then returns. A failing,
+    /// throwing or hanging probe is one failed check of its target; it never ends the run.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        if (Interlocked.Exchange(ref _running, 1) != 0)
+            throw new InvalidOperationException("the health checker is already running");
+
+        var loops = new List<Task>(_targets.Length);
+        foreach (var target in _targets)
+        {
+            if (target.Config.Check.Type == HealthCheckType.None)
+                Publish(target, new ProbeResult(true, NoneProbe.Detail));
+            else
+                loops.Add(LoopAsync(target, stop));
+        }
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var registration = stop.Register(() => stopped.TrySetResult());
+        loops.Add(stopped.Task);
+        await Task.WhenAll(loops).ConfigureAwait(false);
+    }
+
+    private async Task LoopAsync(Target target, CancellationToken stop)
+    {
+        var check = target.Config.Check;
+        try
+        {
+            await Task.Delay(Scale(check.Interval, NextDouble()), _time, stop).ConfigureAwait(false);
+            while (true)
+            {
+                var started = _time.GetTimestamp();
+                var result = await ProbeOnceAsync(target, stop).ConfigureAwait(false);
+                Publish(target, result);
+                var wait = Scale(check.Interval, 1 - Jitter + 2 * Jitter * NextDouble()) - _time.GetElapsedTime(started);
+                await Task.Delay(wait > TimeSpan.Zero ? wait : TimeSpan.Zero, _time, stop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Runs one probe, bounded by the check's timeout on the injected clock whatever the probe
+    /// does: it is started on the thread pool (so one that blocks before returning its task blocks only
+    /// itself) and abandoned, after its token is cancelled, once the timeout passes.</summary>
+    private async Task<ProbeResult> ProbeOnceAsync(Target target, CancellationToken stop)
+    {
+        var timeout = target.Config.Check.Timeout;
+        // A probe abandoned at an earlier timeout that still has not finished ignores cancellation: do
+        // not pile another one on top of it (each may hold a socket or a process), fail this check.
+        if (target.Abandoned is { IsCompleted: false }) return new ProbeResult(false, "previous probe still running");
+        target.Abandoned = null;
+
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var config = target.Config;
+        var probe = target.Probe;
+        var task = Task.Run(() => probe!.CheckAsync(config, cancel.Token), CancellationToken.None);
+        if (!task.IsCompleted)
+        {
+            // Task.Delay on the injected clock rather than WaitAsync(timeout, time): cancelling the delay
+            // disposes its timer before this method returns, so a fake clock sees exactly one timer per
+            // waiting loop.
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var expired = Task.Delay(timeout, _time, bound.Token);
+            await Task.WhenAny(task, expired).ConfigureAwait(false);
+            bound.Cancel();
+            if (!task.IsCompleted)
+            {
+                // Timed out (or stopping): tell the probe, and let it finish in the background. Its
+                // exception, if any, is observed and its token source disposed when it does.
+                cancel.Cancel();
+                _ = task.ContinueWith(static (t, state) => { _ = t.Exception; ((IDisposable)state!).Dispose(); },
+                    cancel, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                stop.ThrowIfCancellationRequested();
+                target.Abandoned = task;
+                return ProbeTimeout.TimedOut(timeout);
+            }
+        }
+        cancel.Dispose();
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            return new ProbeResult(false, $"probe error: {e.GetType().Name}: {ProbeText.Quote(e.Message, 80)}");
+        }
+    }
+
+    private void Publish(Target target, ProbeResult result)
+    {
+        var config = target.Config;
+        var dampener = target.Dampener;
+        bool changed;
+        int consecutive, needed;
+        if (config.Check.Type == HealthCheckType.None)
+        {
+            // No checks, no counting: the backend is healthy by configuration.
+            changed = dampener.Health != BackendHealth.Healthy;
+            consecutive = needed = 0;
+        }
+        else
+        {
+            changed = dampener.Record(result.Ok);
+            consecutive = dampener.Consecutive;
+            needed = dampener.Needed(result.Ok);
+        }
+        var health = config.Check.Type == HealthCheckType.None ? BackendHealth.Healthy : dampener.Health;
+        var reason = changed ? Reason(config.Backend, health, result.Detail, consecutive, needed, result.Ok) : null;
+        var report = new HealthReport(config.Service, config.Backend, health, result.Ok, result.Detail,
+            _time.GetUtcNow(), consecutive, needed, changed, reason);
+        target.Latest = report;
+
+        if (reason is not null) Log($"health {config.Service}: {reason}");
+        try
+        {
+            _sink.Report(report);
+        }
+        catch (Exception e)
+        {
+            // The sink is someone else's code; its failure must not end this target's checks.
+            Log($"health {config.Service}: report sink failed for {config.Backend}: {e.Message}");
+        }
+    }
+
+    /// <summary>"web1 unhealthy: http 503 after 2/2 failures", "web1 healthy: http 200 after 2/2 successes".</summary>
+    internal static string Reason(string backend, BackendHealth health, string detail, int consecutive, int needed, bool ok)
+    {
+        var text = $"{backend} {ModeNames.Name(health)}: {detail}";
+        if (needed == 0) return text;
+        var kind = ok ? (needed == 1 ? "success" : "successes") : (needed == 1 ? "failure" : "failures");
+        return $"{text} after {consecutive}/{needed} {kind}";
+    }
+
+    private void Log(string message)
+    {
+        if (_log is null) return;
+        try
+        {
+            _log(message);
+        }
+        catch (Exception)
+        {
+            // Logging is best effort; a broken log must not stop health checking.
+        }
+    }
+
+    private double NextDouble()
+    {
+        // Random is not thread-safe and the loops draw from it concurrently.
+        lock (_randomGate) return _random.NextDouble();
+    }
+
+    private static TimeSpan Scale(TimeSpan interval, double factor) => TimeSpan.FromTicks((long)(interval.Ticks * factor));
+
+    /// <summary>One target's state, touched only by its own loop except <see cref="Latest"/>.</summary>
+    private sealed class Target
+    {
+        // Written by the target's loop, read by Current from any thread: volatile so a reader sees the
+        // whole newly published (immutable) report, never a stale one cached in a register.
+        private volatile HealthReport _latest;
+
+        public Target(HealthTarget config, DateTimeOffset now, Func<HealthCheckType, IHealthProbe> probes)
+        {
+            ArgumentNullException.ThrowIfNull(config);
+            var check = config.Check ?? throw new ArgumentException($"target {config.Backend} has no check", nameof(config));
+            if (check.Type != HealthCheckType.None)
+            {
+                if (check.Interval <= TimeSpan.Zero) throw new ArgumentException($"target {config.Backend}: interval must be positive", nameof(config));
+                if (check.Timeout <= TimeSpan.Zero) throw new ArgumentException($"target {config.Backend}: timeout must be positive", nameof(config));
+            }
+            Config = config;
+            Probe = check.Type == HealthCheckType.None ? null : probes(check.Type);
+            Dampener = new HealthDampener(check.Rise, check.Fall, check.Initial);
+            _latest = new HealthReport(config.Service, config.Backend, check.Initial, false, "not checked yet", now,
+                0, check.Rise, false, null);
+        }
+
+        public HealthTarget Config { get; }
+        /// <summary>Null for type none, which is never probed.</summary>
+        public IHealthProbe? Probe { get; }
+        public HealthDampener Dampener { get; }
+        public Task? Abandoned { get; set; }
+
+        public HealthReport Latest
+        {
+            get => _latest;
+            set => _latest = value;
+        }
+    }
+}

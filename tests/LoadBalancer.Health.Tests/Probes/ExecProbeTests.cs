@@ -1,0 +1,116 @@
+using System.Net;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Health.Probes;
+using LoadBalancer.TestKit;
+using static LoadBalancer.Health.Tests.TestServers;
+
+namespace LoadBalancer.Health.Tests.Probes;
+
+public class ExecProbeTests
+{
+    private static readonly HealthCheckConfig Check = new() { Type = HealthCheckType.Exec, Timeout = TimeSpan.FromSeconds(10) };
+    private static readonly IHealthProbe Probe = HealthProbes.For(HealthCheckType.Exec);
+
+    [Theory]
+    [InlineData("true", true, "exec exit 0")]
+    [InlineData("false", false, "exec exit 1")]
+    [InlineData("exit 7", false, "exec exit 7")]
+    public async Task CheckAsync_Command_OkOnExitZero(string command, bool ok, string detail)
+    {
+        var result = await Probe.CheckAsync(Target(80, Check with { Command = command }), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(ok, detail), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Placeholders_AreSubstituted()
+    {
+        var check = Check with { Command = "test '{address}' = 127.0.0.1 && test {port} = 4242" };
+
+        var result = await Probe.CheckAsync(Target(4242, check), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "exec exit 0"), result);
+    }
+
+    [Fact]
+    public void Command_Ipv6Target_SubstitutesAddressAndPort()
+    {
+        var target = new HealthTarget("web", "web1", IPAddress.Parse("2001:db8::5"), 8080,
+            Check with { Command = "curl -sf http://[{address}]:{port}/ {port}" });
+
+        Assert.Equal("curl -sf http://[2001:db8::5]:8080/ 8080", ExecProbe.Command(target));
+    }
+
+    [Fact]
+    public async Task CheckAsync_ChattyCommand_DoesNotBlockOnItsOutput()
+    {
+        // A megabyte on each stream: far more than a pipe holds, so this finishes only if both are drained.
+        var check = Check with { Command = "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2" };
+
+        var result = await Probe.CheckAsync(Target(80, check), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "exec exit 0"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Sleep_KilledAtTimeout()
+    {
+        var check = Check with { Command = "sleep 5", Timeout = TimeSpan.FromMilliseconds(300) };
+
+        var result = await Probe.CheckAsync(Target(80, check), CancellationToken.None).WaitAsync(check.Timeout + HttpProbeTests.Margin);
+
+        Assert.Equal(new ProbeResult(false, "timeout after 300 ms"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Timeout_KillsTheWholeProcessTree()
+    {
+        var pids = Path.Combine(Path.GetTempPath(), $"lb-health-{Guid.NewGuid():N}.pids");
+        try
+        {
+            // The shell starts a child in the background and waits: both must be gone after the timeout.
+            var check = Check with
+            {
+                Command = $"echo $$ > {pids}; sleep 30 & echo $! >> {pids}; wait",
+                Timeout = TimeSpan.FromMilliseconds(500),
+            };
+
+            var result = await Probe.CheckAsync(Target(80, check), CancellationToken.None).WaitAsync(check.Timeout + HttpProbeTests.Margin);
+
+            Assert.Equal(new ProbeResult(false, "timeout after 500 ms"), result);
+            var ids = File.ReadAllLines(pids).Select(int.Parse).ToArray();
+            Assert.Equal(2, ids.Length);
+            foreach (var id in ids)
+                await Eventually.TrueAsync(() => !IsRunning(id), $"process {id} to die");
+        }
+        finally
+        {
+            File.Delete(pids);
+        }
+    }
+
+    [Fact]
+    public async Task CheckAsync_EmptyCommand_Fails()
+    {
+        var result = await Probe.CheckAsync(Target(80, Check), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(false, "exec no command"), result);
+    }
+
+    /// <summary>Alive and not a zombie (an orphan whose new parent has not reaped it yet is dead).</summary>
+    private static bool IsRunning(int pid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/{pid}/stat");
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return false;
+        }
+        // "pid (comm) S ...": the state follows the last ')'.
+        var state = stat[(stat.LastIndexOf(')') + 2)..][0];
+        return state is not ('Z' or 'X');
+    }
+}

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Health.Probes;
+using static LoadBalancer.Health.Tests.TestServers;
+
+namespace LoadBalancer.Health.Tests.Probes;
+
+public class HttpProbeTests
+{
+    private static readonly HealthCheckConfig Check = new() { Type = HealthCheckType.Http, Timeout = TimeSpan.FromSeconds(10) };
+    private static readonly IHealthProbe Probe = HealthProbes.For(HealthCheckType.Http);
+
+    /// <summary>How long a probe against a hanging server may take beyond its timeout before the test calls
+    /// it stuck: generous, since the machine is shared; the point is that it finishes.</summary>
+    internal static readonly TimeSpan Margin = TimeSpan.FromSeconds(10);
+
+    [Theory]
+    [InlineData(200, true)]
+    [InlineData(204, true)]
+    [InlineData(302, true)]
+    [InlineData(404, false)]
+    [InlineData(503, false)]
+    public async Task CheckAsync_Status_OkWhenInDefaultExpect(int status, bool ok)
+    {
+        await using var server = new HttpTestServer(status);
+
+        var result = await Probe.CheckAsync(Target(server.Port, Check), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(ok, $"http {status}"), result);
+    }
+
+    [Theory]
+    [InlineData(200, true)]
+    [InlineData(302, false)]
+    [InlineData(418, true)]
+    [InlineData(419, false)]
+    public async Task CheckAsync_Status_OkOnlyWhenInConfiguredExpect(int status, bool ok)
+    {
+        await using var server = new HttpTestServer(status);
+        var check = Check with { Expect = [new(200, 200), new(400, 418)] };
+
+        var result = await Probe.CheckAsync(Target(server.Port, check), CancellationToken.None);
+
+        Assert.Equal(ok, result.Ok);
+    }
+
+    [Fact]
+    public async Task CheckAsync_ConfiguredRequestAndHost_ArriveAsConfigured()
+    {
+        await using var server = new HttpTestServer(200);
+        var check = Check with { Request = "GET /healthz?deep=1 HTTP/1.1", Host = "app.example:8080" };
+
+        await Probe.CheckAsync(Target(server.Port, check), CancellationToken.None);
+
+        var request = Assert.Single(server.Requests);
+        Assert.Equal(["GET /healthz?deep=1 HTTP/1.1", "Host: app.example:8080", "Connection: close"], request.Split("\r\n"));
+    }
+
+    [Fact]
+    public async Task CheckAsync_Http11WithoutHost_SendsTheAddressAsHost()
+    {
+        await using var server = new HttpTestServer(200);
+        var check = Check with { Request = "HEAD / HTTP/1.1" };
+
+        await Probe.CheckAsync(Target(server.Port, check), CancellationToken.None);
+
+        var request = Assert.Single(server.Requests);
+        Assert.Equal(["HEAD / HTTP/1.1", $"Host: 127.0.0.1:{server.Port}", "Connection: close"], request.Split("\r\n"));
+    }
+
+    [Fact]
+    public async Task CheckAsync_DefaultHttp10Request_SendsNoHost()
+    {
+        await using var server = new HttpTestServer(200);
+
+        await Probe.CheckAsync(Target(server.Port, Check), CancellationToken.None);
+
+        var request = Assert.Single(server.Requests);
+        Assert.Equal(["GET / HTTP/1.0", "Connection: close"], request.Split("\r\n"));
+    }
+
+    [Fact]
+    public async Task CheckAsync_Http10WithHost_SendsTheHost()
+    {
+        await using var server = new HttpTestServer(200);
+
+        await Probe.CheckAsync(Target(server.Port, Check with { Host = "app.example" }), CancellationToken.None);
+
+        Assert.Contains("\r\nHost: app.example\r\n", Assert.Single(server.Requests) + "\r\n");
+    }
+
+    [Fact]
+    public async Task CheckAsync_ServerNeverAnswers_FailsWithTimeout()
+    {
+        await using var server = new SilentTcpServer();
+        var check = Check with { Timeout = TimeSpan.FromMilliseconds(300) };
+
+        var clock = Stopwatch.StartNew();
+        var result = await Probe.CheckAsync(Target(server.Port, check), CancellationToken.None).WaitAsync(check.Timeout + Margin);
+
+        Assert.Equal(new ProbeResult(false, "timeout after 300 ms"), result);
+        Assert.True(clock.Elapsed >= check.Timeout - TimeSpan.FromMilliseconds(50), $"gave up after {clock.Elapsed}");
+        Assert.Equal(1, server.Accepted);
+    }
+
+    [Fact]
+    public async Task CheckAsync_ClosedPort_FailsRefused()
+    {
+        var result = await Probe.CheckAsync(Target(ClosedTcpPort(), Check), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(false, "http connect refused"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_ServerHangsUpAtOnce_FailsBeforeStatusLine()
+    {
+        await using var server = new FixedReplyTcpServer("");
+
+        var result = await Probe.CheckAsync(Target(server.Port, Check), CancellationToken.None);
+
+        Assert.False(result.Ok);
+        // Closed cleanly it is "closed before status line"; if the request was still unread when the
+        // server closed, the kernel sends a reset instead.
+        Assert.Contains(result.Detail, new[] { "http closed before status line", "http read reset", "http send reset" });
+    }
+
+    [Fact]
+    public async Task CheckAsync_NotAnHttpServer_FailsWithBadStatusLine()
+    {
+        await using var server = new FixedReplyTcpServer("SSH-2.0-OpenSSH_9.2\r\n");
+
+        var result = await Probe.CheckAsync(Target(server.Port, Check), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(false, "http bad status line 'SSH-2.0-OpenSSH_9.2'"), result);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK", 200)]
+    [InlineData("HTTP/1.0 503 Service Unavailable", 503)]
+    [InlineData("HTTP/1.1 204", 204)]
+    [InlineData("HTTP/1.1 404 ", 404)]
+    public void TryParseStatus_ValidLine_ReturnsStatus(string line, int status)
+    {
+        Assert.True(HttpProbe.TryParseStatus(line, out var parsed));
+        Assert.Equal(status, parsed);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("HTTP/1.1")]
+    [InlineData("HTTP/1.1 20")]
+    [InlineData("HTTP/1.1 2000 OK")]
+    [InlineData("HTTP/1.1 abc OK")]
+    [InlineData("HTTP/1.1 099 Low")]
+    [InlineData("SSH-2.0 200 OK")]
+    public void TryParseStatus_InvalidLine_ReturnsFalse(string line)
+    {
+        Assert.False(HttpProbe.TryParseStatus(line, out _));
+    }
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("app.example", "app.example")]
+    [InlineData("app.example:8443", "app.example")]
+    [InlineData("[::1]:8443", null)]
+    public void ServerName_Host_IsTheNameWithoutPort(string? host, string? expected)
+    {
+        Assert.Equal(expected, HttpProbe.ServerName(host));
+    }
+}

@@ -1,0 +1,223 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using LoadBalancer.Core.Model;
+
+namespace LoadBalancer.Health.Tests;
+
+/// <summary>Small servers on 127.0.0.1 with ephemeral ports for the probes to talk to. Each stops, and
+/// closes every connection it holds, when disposed.</summary>
+internal static class TestServers
+{
+    public static HealthTarget Target(int port, HealthCheckConfig check, string backend = "web1") =>
+        new("web", backend, IPAddress.Loopback, port, check);
+
+    /// <summary>A TCP port nothing listens on: bound once to learn a free port, then released. The
+    /// kernel does not hand a just-released ephemeral port out again at once.</summary>
+    public static int ClosedTcpPort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public static int ClosedUdpPort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    /// <summary>A self-signed certificate for <paramref name="name"/>, made fresh for the test.</summary>
+    public static X509Certificate2 SelfSignedCertificate(string name)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddDnsName(name);
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
+        var now = DateTimeOffset.UtcNow;
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(1));
+        // Through PKCS#12 so the private key is a persisted one that SslStream can use as a server key.
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+}
+
+/// <summary>Accepts TCP connections on 127.0.0.1 and hands each to <c>Serve</c>.</summary>
+internal abstract class TcpTestServer : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentBag<TcpClient> _clients = [];
+    private readonly Task _accepting;
+    private int _accepted;
+
+    protected TcpTestServer()
+    {
+        _listener.Start();
+        Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+        _accepting = AcceptAsync();
+    }
+
+    public int Port { get; }
+    public int Accepted => Volatile.Read(ref _accepted);
+    protected CancellationToken Stopping => _stop.Token;
+
+    protected abstract Task ServeAsync(TcpClient client);
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                _clients.Add(client);
+                Interlocked.Increment(ref _accepted);
+                _ = ServeGuardedAsync(client);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task ServeGuardedAsync(TcpClient client)
+    {
+        try
+        {
+            await ServeAsync(client);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException
+                                      or System.Security.Authentication.AuthenticationException)
+        {
+            // The probe hung up (at its timeout, or after the status line): nothing to serve.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        await _accepting;
+        foreach (var client in _clients) client.Dispose();
+        _stop.Dispose();
+    }
+}
+
+/// <summary>Answers every request with <c>status</c>, over TLS when given a certificate; keeps each request's
+/// head (request line and headers) and, with TLS, the SNI name the client sent.</summary>
+internal sealed class HttpTestServer(int status, X509Certificate2? certificate = null) : TcpTestServer
+{
+    public ConcurrentQueue<string> Requests { get; } = new();
+    public ConcurrentQueue<string> ServerNames { get; } = new();
+
+    protected override async Task ServeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            Stream stream = client.GetStream();
+            if (certificate is not null)
+            {
+                var ssl = new SslStream(stream);
+                await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, Stopping);
+                ServerNames.Enqueue(ssl.TargetHostName);
+                stream = ssl;
+            }
+            await using (stream)
+            {
+                var head = await ReadHeadAsync(stream);
+                if (head is null) return;
+                Requests.Enqueue(head);
+                var response = Encoding.ASCII.GetBytes($"HTTP/1.1 {status} Test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                await stream.WriteAsync(response, Stopping);
+            }
+        }
+    }
+
+    private async Task<string?> ReadHeadAsync(Stream stream)
+    {
+        var head = new StringBuilder();
+        var buffer = new byte[1024];
+        while (head.Length < 16 * 1024)
+        {
+            var read = await stream.ReadAsync(buffer, Stopping);
+            if (read == 0) return null;
+            head.Append(Encoding.Latin1.GetString(buffer, 0, read));
+            var end = head.ToString().IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0) return head.ToString(0, end);
+        }
+        return null;
+    }
+}
+
+/// <summary>Accepts connections and never sends or closes anything (until disposed).</summary>
+internal sealed class SilentTcpServer : TcpTestServer
+{
+    protected override Task ServeAsync(TcpClient client) => Task.CompletedTask;
+}
+
+/// <summary>Sends a fixed text and closes: not an HTTP server (or one that hangs up at once when the text is empty).</summary>
+internal sealed class FixedReplyTcpServer(string reply) : TcpTestServer
+{
+    protected override async Task ServeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            if (reply.Length > 0) await client.GetStream().WriteAsync(Encoding.ASCII.GetBytes(reply), Stopping);
+        }
+    }
+}
+
+/// <summary>A UDP server on 127.0.0.1 that answers each datagram with <c>answer(datagram)</c>, or stays
+/// silent when that returns null. Keeps what it received.</summary>
+internal sealed class UdpTestServer : IAsyncDisposable
+{
+    private readonly UdpClient _socket = new(new IPEndPoint(IPAddress.Loopback, 0));
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Func<string, string?> _answer;
+    private readonly Task _serving;
+
+    public UdpTestServer(Func<string, string?> answer)
+    {
+        _answer = answer;
+        Port = ((IPEndPoint)_socket.Client.LocalEndPoint!).Port;
+        _serving = ServeAsync();
+    }
+
+    public int Port { get; }
+    public ConcurrentQueue<string> Received { get; } = new();
+
+    private async Task ServeAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var datagram = await _socket.ReceiveAsync(_stop.Token);
+                var text = Encoding.UTF8.GetString(datagram.Buffer);
+                Received.Enqueue(text);
+                if (_answer(text) is { } answer)
+                    await _socket.SendAsync(Encoding.UTF8.GetBytes(answer), datagram.RemoteEndPoint, _stop.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        await _serving;
+        _socket.Dispose();
+        _stop.Dispose();
+    }
+}
