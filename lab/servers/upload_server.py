@@ -36,6 +36,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def do_GET(self):
+        if self.path == "/flap":
+            # Alternates 200 and 503 on every request: a backend that flaps faster than any rise/fall.
+            self.server.flaps = getattr(self.server, "flaps", 0) + 1
+            self._reply(200 if self.server.flaps % 2 else 503, self.server.lab_name + "\n")
+            return
         self._reply(200, self.server.lab_name + "\n")
 
     def do_HEAD(self):

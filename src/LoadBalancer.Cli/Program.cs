@@ -14,9 +14,15 @@ internal static class Program
         var root = new RootCommand("LoadBalancer: a packet-level Layer-4 load balancer (DR) for Linux");
 
         var config = new Option<string>("--config") { Description = "The configuration file (YAML)", Required = true };
-        var run = new Command("run", "Run the engine in the foreground; SIGTERM or SIGINT stops it cleanly") { config };
-        run.SetAction(r => RunCommand.Run(r.GetValue(config)!, Console.Out, Console.Error));
+        var noChecker = new Option<bool>("--no-health-checker")
+        {
+            Description = "Do not run the health checker in this process (run 'lb healthcheck' separately)",
+        };
+        var run = new Command("run", "Run the engine in the foreground; SIGTERM or SIGINT stops it cleanly") { config, noChecker };
+        run.SetAction(r => RunCommand.Run(r.GetValue(config)!, !r.GetValue(noChecker), Console.Out, Console.Error));
         root.Subcommands.Add(run);
+
+        root.Subcommands.Add(HealthCheckCommand.Build());
 
         var checkConfig = new Option<string>("--config") { Description = "The configuration file (YAML)", Required = true };
         var check = new Command("check", "Validate a configuration: prints ok, or FILE:LINE: message per problem (exit 2)") { checkConfig };

@@ -179,8 +179,15 @@ public sealed class HealthChecker
         }
         var health = config.Check.Type == HealthCheckType.None ? BackendHealth.Healthy : dampener.Health;
         var reason = changed ? Reason(config.Backend, health, result.Detail, consecutive, needed, result.Ok) : null;
+        // A soft-stop takes effect on the first answer that asks for it: it is the server's own deliberate
+        // word, not a symptom to dampen. It ends only on a healthy answer that does not ask for it; a
+        // failed probe leaves it as it was (otherwise a dying soft-stopped server would get new flows
+        // again until fall failures mark it down).
+        var softStop = result.SoftStop || (!result.Ok && target.Latest.SoftStop);
+        if (softStop != target.Latest.SoftStop)
+            reason ??= softStop ? $"{config.Backend} soft-stopped: {result.Detail}" : $"{config.Backend} back from soft-stop: {result.Detail}";
         var report = new HealthReport(config.Service, config.Backend, health, result.Ok, result.Detail,
-            _time.GetUtcNow(), consecutive, needed, changed, reason);
+            _time.GetUtcNow(), consecutive, needed, changed, reason, softStop);
         target.Latest = report;
 
         if (reason is not null) Log($"health {config.Service}: {reason}");

@@ -8,7 +8,9 @@ namespace LoadBalancer.Health;
 /// <paramref name="Ok"/>, failures if not), this one included.</param>
 /// <param name="Needed">Rise (for a success) or fall (for a failure): how many it takes to change.</param>
 /// <param name="Changed">This result changed <paramref name="Health"/>.</param>
-/// <param name="Reason">When <paramref name="Changed"/>, e.g. <c>web1 unhealthy: http 503 after 2/2 failures</c>; else null.</param>
+/// <param name="Reason">When <paramref name="Changed"/> (or the soft-stop state flipped), e.g.
+/// <c>web1 unhealthy: http 503 after 2/2 failures</c> or <c>web1 soft-stopped: http 404</c>; else null.</param>
+/// <param name="SoftStop">The latest answer asked for a drain (see <see cref="ProbeResult.SoftStop"/>).</param>
 public sealed record HealthReport(
     string Service,
     string Backend,
@@ -19,7 +21,8 @@ public sealed record HealthReport(
     int Consecutive,
     int Needed,
     bool Changed,
-    string? Reason);
+    string? Reason,
+    bool SoftStop = false);
 
 /// <summary>Receives every report (not only changes). Called from any thread, concurrently for
 /// different targets; it must not block long, since the target's next check waits for it.</summary>

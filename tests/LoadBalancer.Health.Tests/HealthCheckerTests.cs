@@ -89,6 +89,24 @@ public class HealthCheckerTests
     }
 
     [Fact]
+    public async Task RunAsync_SoftStop_StartsAtOnceSurvivesFailuresEndsOnHealthyAnswer()
+    {
+        var soft = new ProbeResult(true, "http 404 (soft-stop)", SoftStop: true);
+        //                      0   1   2     3     4   5
+        var script = new[] { Up, Up, soft, Down, soft, Up };
+        await using var harness = new CheckerHarness([Target("web1")], new ScriptedProbe((_, call) => script[call]));
+        await harness.StartAsync();
+
+        await harness.StepUntilAsync(() => harness.Sink.Count == script.Length);
+
+        var reports = harness.Sink.Reports;
+        Assert.Equal([false, false, true, true, true, false], reports.Select(r => r.SoftStop));
+        Assert.Equal("web1 soft-stopped: http 404 (soft-stop)", reports[2].Reason);
+        Assert.Equal("web1 back from soft-stop: http 200", reports[5].Reason);
+        Assert.All(reports.Skip(1), r => Assert.Equal(BackendHealth.Healthy, r.Health));
+    }
+
+    [Fact]
     public async Task RunAsync_InitialHealthy_FirstSuccessChangesNothingAndFallApplies()
     {
         var check = Check with { Initial = BackendHealth.Healthy, Fall = 3 };

@@ -10,7 +10,7 @@ namespace LoadBalancer.Cli.Commands;
 /// failed, 2 when the config is invalid.</summary>
 internal static class RunCommand
 {
-    public static int Run(string path, TextWriter stdout, TextWriter stderr)
+    public static int Run(string path, bool withHealthChecker, TextWriter stdout, TextWriter stderr)
     {
         var loaded = ConfigLoader.Load(path);
         if (loaded.Config is null)
@@ -34,6 +34,7 @@ internal static class RunCommand
 
         var host = new EngineHost(loaded.Config, log);
         ControlServer? control = null;
+        Task? checker = null;
         var failed = false;
         try
         {
@@ -42,6 +43,7 @@ internal static class RunCommand
             ControlServer.EnsureAvailable(loaded.Config.ControlSocket);
             host.Start();
             control = ControlServer.Start(loaded.Config.ControlSocket, host, log);
+            if (withHealthChecker) checker = StartHealthChecker(loaded.Config, host, log);
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
             WaitHandle.WaitAny([stopRequested.WaitHandle, host.Stopping.WaitHandle]);
             failed = host.Stopping.IsCancellationRequested && !stopRequested.IsSet;
@@ -54,11 +56,22 @@ internal static class RunCommand
         finally
         {
             log.Info("stopping");
+            host.Stop();
+            checker?.Wait(TimeSpan.FromSeconds(5));
             control?.Dispose();
             host.Dispose();
             log.Info("stopped");
         }
         return failed ? 1 : 0;
+
+        static Task? StartHealthChecker(Core.Model.BalancerConfig config, EngineHost host, EngineLog log)
+        {
+            var targets = Health.HealthTargets.From(config);
+            if (targets.Count == 0) return null;
+            var checker = new LoadBalancer.Health.HealthChecker(targets, new Health.EngineHealthSink(host), TimeProvider.System, log: log.Info);
+            log.Info($"health checker started for {targets.Count} backends (in-process)");
+            return Task.Run(() => checker.RunAsync(host.Stopping));
+        }
 
         void OnSignal(PosixSignalContext context)
         {

@@ -55,7 +55,7 @@ internal sealed class ControlCommands(EngineHost host, EngineLog log)
         if (changed)
         {
             log.Info($"{message} (operator)");
-            host.Rebuild($"{service}/{backend} {action}");
+            host.Rebuild();
         }
         return Ok(changed ? message : message + " (no change)");
     }
@@ -80,10 +80,10 @@ internal sealed class ControlCommands(EngineHost host, EngineLog log)
             _ => (BackendHealth?)null,
         };
         if (health is null) return Error($"bad health '{m.Health}'");
-        var changed = host.Backends.ApplyCheck(m.Service, m.Backend, health.Value, m.Ok, m.Detail ?? "", m.At ?? DateTimeOffset.UtcNow,
+        var changed = host.Backends.ApplyCheck(m.Service, m.Backend, health.Value, m.SoftStop, m.Ok, m.Detail ?? "", m.At ?? DateTimeOffset.UtcNow,
             m.Consecutive, m.Needed, out var error);
         if (error is not null) return Error(error);
-        if (changed) host.Rebuild(m.Reason ?? $"{m.Backend} {m.Health}");
+        if (changed) host.Rebuild();
         return Ok(changed ? "applied; table rebuilt" : "applied");
     }
 
@@ -96,7 +96,7 @@ internal sealed class ControlCommands(EngineHost host, EngineLog log)
 
 /// <summary>One check result on the wire (<c>health {json}</c>).</summary>
 internal sealed record HealthMessage(string? Service, string? Backend, string? Health, bool Ok, string? Detail, DateTimeOffset? At,
-    int Consecutive, int Needed, string? Reason);
+    int Consecutive, int Needed, string? Reason, bool SoftStop);
 
 internal sealed record ControlAnswer(bool? Ok, string? Message, string? Error);
 

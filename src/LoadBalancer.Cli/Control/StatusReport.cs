@@ -58,6 +58,7 @@ internal static class StatusReport
                     w.WriteString("health", ModeNames.Name(b.Health));
                     w.WriteString("intent", ModeNames.Name(b.Intent));
                     w.WriteBoolean("backup", b.IsBackup);
+                    w.WriteBoolean("soft_stop", b.SoftStopped);
                     var view = host.Backends.Get(s.Name, b.Name);
                     if (view?.Last is { } last)
                     {
@@ -101,7 +102,7 @@ internal static class StatusReport
         macUnresolved ? "unresolved"
         : b.Health == BackendHealth.Unhealthy ? "down"
         : b.Health == BackendHealth.Unknown ? "unknown"
-        : b.Intent == BackendIntent.Draining || b.Weight == 0 ? "draining"
+        : b.Intent == BackendIntent.Draining || b.SoftStopped || b.Weight == 0 ? "draining"
         : b.TableWeight == 0 ? "standby"
         : "active";
 

@@ -16,12 +16,13 @@ internal sealed class BackendStateTable
         public BackendHealth Health;
         public BackendIntent Intent;
         public int Weight;
+        public bool SoftStopped;
         public LastCheck? Last;
         public int Consecutive;
         public int Needed;
     }
 
-    public readonly record struct View(BackendHealth Health, BackendIntent Intent, int Weight, LastCheck? Last, int Consecutive, int Needed);
+    public readonly record struct View(BackendHealth Health, BackendIntent Intent, int Weight, bool SoftStopped, LastCheck? Last, int Consecutive, int Needed);
 
     private readonly object _gate = new();
     private readonly Dictionary<(string Service, string Backend), Entry> _entries = new();
@@ -42,7 +43,7 @@ internal sealed class BackendStateTable
         lock (_gate)
         {
             return _entries.TryGetValue((service.Name, backend.Name), out var e)
-                ? new BackendRuntime(e.Health, e.Intent, e.Weight)
+                ? new BackendRuntime(e.Health, e.Intent, e.Weight, e.SoftStopped)
                 : SnapshotBuilder.DefaultRuntime(service, backend);
         }
     }
@@ -52,13 +53,14 @@ internal sealed class BackendStateTable
         lock (_gate)
         {
             return _entries.TryGetValue((service, backend), out var e)
-                ? new View(e.Health, e.Intent, e.Weight, e.Last, e.Consecutive, e.Needed)
+                ? new View(e.Health, e.Intent, e.Weight, e.SoftStopped, e.Last, e.Consecutive, e.Needed)
                 : null;
         }
     }
 
-    /// <summary>Records a check result. Returns true when the backend's health changed (the table must be rebuilt).</summary>
-    public bool ApplyCheck(string service, string backend, BackendHealth health, bool ok, string detail, DateTimeOffset at, int consecutive, int needed, out string? error)
+    /// <summary>Records a check result. Returns true when the backend's health or soft-stop changed (the table must be rebuilt).</summary>
+    public bool ApplyCheck(string service, string backend, BackendHealth health, bool softStopped, bool ok, string detail, DateTimeOffset at,
+        int consecutive, int needed, out string? error)
     {
         lock (_gate)
         {
@@ -71,8 +73,9 @@ internal sealed class BackendStateTable
             e.Last = new LastCheck(ok, detail, at);
             e.Consecutive = consecutive;
             e.Needed = needed;
-            if (e.Health == health) return false;
+            if (e.Health == health && e.SoftStopped == softStopped) return false;
             e.Health = health;
+            e.SoftStopped = softStopped;
             return true;
         }
     }

@@ -39,14 +39,23 @@ internal sealed class EngineHost : IDisposable
     /// <summary>Builds a snapshot from the config and the current backend states and publishes it. Runs on
     /// the control plane (Maglev builds take milliseconds); workers pick the new snapshot up at their next
     /// frame without waiting for anything. Serialised, because the builder's id map is not thread-safe.</summary>
-    public void Rebuild(string reason)
+    public void Rebuild()
     {
         lock (_rebuildGate)
         {
             var snapshot = Builder.Build(_config, Backends.Runtime);
             State!.Publish(snapshot);
-            _log.Info($"table rebuilt (snapshot {snapshot.Version}): {reason}");
+            // The cause was logged where it happened (health change, operator command); this says it took effect.
+            _log.Info($"table rebuilt (snapshot {snapshot.Version})");
         }
+    }
+
+    /// <summary>A check result from the in-process health checker or an external one.</summary>
+    public void ApplyHealth(string service, string backend, BackendHealth health, bool softStopped, bool ok, string detail,
+        DateTimeOffset at, int consecutive, int needed)
+    {
+        if (Backends.ApplyCheck(service, backend, health, softStopped, ok, detail, at, consecutive, needed, out var error)) Rebuild();
+        else if (error is not null) _log.Error($"health report ignored: {error}");
     }
 
     public InterfacePlan Plan { get; }

@@ -13,10 +13,12 @@ public sealed class BackendSnapshot
     /// <summary>The operator's weight (config, or <c>lb backend weight</c>); 0 drains.</summary>
     public required int Weight { get; init; }
     /// <summary>The weight this backend has in the Maglev table: <see cref="Weight"/> when it takes new
-    /// flows, 0 when it does not (draining, unhealthy, unknown, or a backup standing by).</summary>
+    /// flows, 0 when it does not (draining, soft-stopped, unhealthy, unknown, or a backup standing by).</summary>
     public int TableWeight { get; internal set; }
     public BackendHealth Health { get; init; } = BackendHealth.Healthy;
     public BackendIntent Intent { get; init; } = BackendIntent.Active;
+    /// <summary>Its health check asked for a drain (soft-stop file removed): no new flows, existing continue.</summary>
+    public bool SoftStopped { get; init; }
     public bool IsBackup { get; init; }
     /// <summary>Unhealthy: its existing flows follow the service's <see cref="ServiceSnapshot.OnBackendDown"/>.</summary>
     public bool IsDown => Health == BackendHealth.Unhealthy;

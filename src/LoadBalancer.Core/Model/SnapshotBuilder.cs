@@ -66,6 +66,7 @@ public sealed class SnapshotBuilder
                     Weight = state.Weight,
                     Health = state.Health,
                     Intent = state.Intent,
+                    SoftStopped = state.SoftStopped,
                     IsBackup = bc.Backup,
                     NeighborIndex = Neighbors.Register(Interfaces.IndexOf(sc.EffectiveBackendInterface), address, bc.Mac),
                 };
@@ -108,14 +109,14 @@ public sealed class SnapshotBuilder
     public static BackendRuntime DefaultRuntime(ServiceConfig service, BackendConfig backend) =>
         new(service.Health.Type == HealthCheckType.None ? BackendHealth.Healthy : service.Health.Initial, BackendIntent.Active, backend.Weight);
 
-    /// <summary>Which backends get new flows, with what weight. A backend is a candidate when it is active
-    /// with weight &gt; 0, and usable when it is also healthy. Usable normal backends take all new flows;
+    /// <summary>Which backends get new flows, with what weight. A backend is a candidate when it is active,
+    /// not soft-stopped, with weight &gt; 0, and usable when it is also healthy. Usable normal backends take all new flows;
     /// only when none is usable do usable backups; when nothing is usable the service drops new flows or,
     /// with <c>when_all_down: use_all</c>, balances over every candidate regardless of health.</summary>
     internal static (int[] Weights, bool AllDown) TableWeights(ServiceConfig service, BackendSnapshot[] backends)
     {
         var weights = new int[backends.Length];
-        bool Candidate(BackendSnapshot b) => b.Intent == BackendIntent.Active && b.Weight > 0;
+        bool Candidate(BackendSnapshot b) => b.Intent == BackendIntent.Active && !b.SoftStopped && b.Weight > 0;
         bool Usable(BackendSnapshot b) => Candidate(b) && b.Health == BackendHealth.Healthy;
         var anyPrimary = backends.Any(b => !b.IsBackup && Usable(b));
         var anyBackup = backends.Any(b => b.IsBackup && Usable(b));
@@ -132,7 +133,8 @@ public sealed class SnapshotBuilder
 }
 
 /// <summary>A backend's runtime state, as the snapshot builder consumes it.</summary>
-public readonly record struct BackendRuntime(BackendHealth Health, BackendIntent Intent, int Weight);
+/// <param name="SoftStopped">The backend's own health check asked for a drain (see <see cref="HealthCheckConfig.SoftStopStatus"/>).</param>
+public readonly record struct BackendRuntime(BackendHealth Health, BackendIntent Intent, int Weight, bool SoftStopped = false);
 
 /// <summary>The distinct interfaces the engine uses, each with a small index ("port") and its MAC.</summary>
 public sealed class InterfacePlan

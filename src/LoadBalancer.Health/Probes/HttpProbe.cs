@@ -62,6 +62,8 @@ internal sealed class HttpProbe : IHealthProbe
                 if (line is null) return new ProbeResult(false, $"{_scheme} closed before status line");
                 if (!TryParseStatus(line, out var status))
                     return new ProbeResult(false, $"{_scheme} bad status line '{ProbeText.Quote(line)}'");
+                if (status == target.Check.SoftStopStatus)
+                    return new ProbeResult(true, $"{_scheme} {status} (soft-stop)", SoftStop: true);
                 var ok = target.Check.Expect.Any(range => range.Contains(status));
                 return new ProbeResult(ok, $"{_scheme} {status}");
             }

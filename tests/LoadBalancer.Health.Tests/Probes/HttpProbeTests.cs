@@ -7,7 +7,7 @@ namespace LoadBalancer.Health.Tests.Probes;
 
 public class HttpProbeTests
 {
-    private static readonly HealthCheckConfig Check = new() { Type = HealthCheckType.Http, Timeout = TimeSpan.FromSeconds(10) };
+    private static readonly HealthCheckConfig Check = new() { Type = HealthCheckType.Http, Timeout = TimeSpan.FromSeconds(10), SoftStopStatus = null };
     private static readonly IHealthProbe Probe = HealthProbes.For(HealthCheckType.Http);
 
     /// <summary>How long a probe against a hanging server may take beyond its timeout before the test calls
@@ -27,6 +27,26 @@ public class HttpProbeTests
         var result = await Probe.CheckAsync(Target(server.Port, Check), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(ok, $"http {status}"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_SoftStopStatus_IsAliveButAsksForDrain()
+    {
+        await using var server = new HttpTestServer(404);
+
+        var result = await Probe.CheckAsync(Target(server.Port, Check with { SoftStopStatus = 404 }), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "http 404 (soft-stop)", SoftStop: true), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_DefaultConfig_404IsSoftStop()
+    {
+        await using var server = new HttpTestServer(404);
+
+        var result = await Probe.CheckAsync(Target(server.Port, new HealthCheckConfig { Type = HealthCheckType.Http }), CancellationToken.None);
+
+        Assert.True(result.SoftStop);
     }
 
     [Theory]

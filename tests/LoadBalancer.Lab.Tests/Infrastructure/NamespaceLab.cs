@@ -47,6 +47,26 @@ public sealed class NamespaceLab : IDisposable
     public CommandResult InClient(string script, int timeoutSeconds = 60) =>
         Shell.InNamespace(ClientNs, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
 
+    /// <summary>Runs a bounded script in the client namespace in the background; the returned function waits
+    /// for it and parses its lines as "&lt;unix ms&gt; &lt;value&gt;".</summary>
+    public Func<List<(DateTimeOffset At, string Value)>> InClientBackground(string script)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true };
+        foreach (var a in new[] { "netns", "exec", ClientNs, "bash", "-c", script }) psi.ArgumentList.Add(a);
+        var process = System.Diagnostics.Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        return () =>
+        {
+            if (!process.WaitForExit(120_000)) process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            return stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(' ', 2))
+                .Where(p => p.Length == 2 && long.TryParse(p[0], out _))
+                .Select(p => (DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture)), p[1].Trim()))
+                .ToList();
+        };
+    }
+
     public CommandResult In(string ns, string script, int timeoutSeconds = 60) =>
         Shell.InNamespace(ns, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
 

@@ -1,0 +1,47 @@
+using System.Net;
+using System.Text.Json;
+using LoadBalancer.Cli.Control;
+using LoadBalancer.Cli.Engine;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Health;
+
+namespace LoadBalancer.Cli.Health;
+
+/// <summary>The checker's targets for a config: every backend of every service that has a check.
+/// Services without one (type none) need no checker: their backends are healthy by configuration.</summary>
+internal static class HealthTargets
+{
+    public static IReadOnlyList<HealthTarget> From(BalancerConfig config) =>
+        config.Services
+            .Where(s => s.Health.Type != HealthCheckType.None)
+            .SelectMany(s => s.Backends.Select(b => new HealthTarget(s.Name, b.Name, b.Address, s.Health.Port ?? s.Port, s.Health)))
+            .ToArray();
+}
+
+/// <summary>In-process: the checker inside <c>lb run</c> hands results straight to the engine.</summary>
+internal sealed class EngineHealthSink(EngineHost host) : IHealthReportSink
+{
+    public void Report(HealthReport r) =>
+        host.ApplyHealth(r.Service, r.Backend, r.Health, r.SoftStop, r.Ok, r.Detail, r.At, r.Consecutive, r.Needed);
+}
+
+/// <summary>Out of process: <c>lb healthcheck</c> sends each result as <c>health {json}</c> over the
+/// engine's control socket. While the engine cannot be reached, results are dropped (the next check
+/// sends a fresh one) and that is said once, not per result.</summary>
+internal sealed class ControlSocketHealthSink(string socket, Action<string> log) : IHealthReportSink
+{
+    private int _unreachable;
+
+    public void Report(HealthReport r)
+    {
+        var message = new HealthMessage(r.Service, r.Backend, ModeNames.Name(r.Health), r.Ok, r.Detail, r.At, r.Consecutive, r.Needed, r.Reason, r.SoftStop);
+        var line = "health " + JsonSerializer.Serialize(message, HealthMessageJson.Default.HealthMessage);
+        if (ControlClient.TryRequest(socket, line, out var response))
+        {
+            if (Interlocked.Exchange(ref _unreachable, 0) == 1) log($"engine reachable again at {socket}");
+            if (response.Contains("\"error\"", StringComparison.Ordinal)) log($"engine refused a health report: {response}");
+        }
+        else if (Interlocked.Exchange(ref _unreachable, 1) == 0)
+            log($"cannot reach the engine at {socket} ({response}); results are dropped until it answers");
+    }
+}
