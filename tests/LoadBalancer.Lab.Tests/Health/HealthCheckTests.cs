@@ -94,6 +94,56 @@ public sealed class HealthCheckTests(ITestOutputHelper output)
     }
 
     [LabFact]
+    public void WeightCommand_ZeroThenBack_NewConnectionsFollowWithoutRestart()
+    {
+        using var lab = HealthLab.Start(2, RunningCheck);
+        var zero = Shell.Run("dotnet", [LabEnvironment.LbDll, "backend", "weight", "web", "rs1", "0", "--socket", lab.Engine.Socket]);
+        Assert.True(zero.ExitCode == 0, zero.Output);
+        Assert.Equal(0, lab.Backend("rs1").GetProperty("weight").GetInt32());
+        Assert.All(lab.Connect(20), a => Assert.Equal("rs2", a));
+
+        var back = Shell.Run("dotnet", [LabEnvironment.LbDll, "backend", "weight", "web", "rs1", "100", "--socket", lab.Engine.Socket]);
+        Assert.True(back.ExitCode == 0, back.Output);
+        Assert.Contains("rs1", lab.Connect(30));
+
+        var unknown = Shell.Run("dotnet", [LabEnvironment.LbDll, "backend", "drain", "web", "nosuch", "--socket", lab.Engine.Socket]);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no backend nosuch", unknown.Stderr);
+    }
+
+    [LabFact]
+    public void SeparateHealthcheckProcess_DrivesTheEngineOverTheControlSocket()
+    {
+        using var lab = HealthLab.Start(2, RunningCheck, waitHealthy: false, externalChecker: true);
+        // Without a checker nothing becomes healthy: backends start unknown and get no traffic.
+        Assert.Equal("unknown", Health(lab, "rs1"));
+        Assert.All(lab.Connect(2, maxTimeSeconds: 1), a => Assert.Equal("FAILED", a));
+
+        // The checker needs no namespace of its own here: it probes the servers from the balancer's side.
+        var psi = new System.Diagnostics.ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "netns", "exec", lab.Lab.BalancerNs, "dotnet", LabEnvironment.LbDll, "healthcheck", "--config", lab.ConfigPath })
+            psi.ArgumentList.Add(a);
+        using var checker = System.Diagnostics.Process.Start(psi)!;
+        var checkerLog = checker.StandardError.ReadToEndAsync();
+        try
+        {
+            lab.WaitFor(() => Health(lab, "rs1") == "healthy" && Health(lab, "rs2") == "healthy", TimeSpan.FromSeconds(20), "healthy via lb healthcheck");
+            Assert.Contains("rs1", lab.Connect(20));
+
+            lab.Server(1, "stop");
+            lab.WaitFor(() => Health(lab, "rs1") == "unhealthy", TimeSpan.FromSeconds(15), "rs1 unhealthy via lb healthcheck");
+            Assert.All(lab.Connect(10), a => Assert.Equal("rs2", a));
+        }
+        finally
+        {
+            Shell.Run("kill", ["-TERM", checker.Id.ToString(CultureInfo.InvariantCulture)]);
+            if (!checker.WaitForExit(10_000)) checker.Kill();
+        }
+        Assert.Equal(0, checker.ExitCode);
+        Assert.Contains("rs1 unhealthy: http", checkerLog.Result);
+    }
+
+    [LabFact]
     public void SoftStopFileRemoved_LongDownloadOnItCompletes_NoNewConnectionsToIt()
     {
         using var lab = HealthLab.Start(2, RunningCheck);

@@ -16,11 +16,13 @@ public sealed class HealthLab : IDisposable
 
     public NamespaceLab Lab { get; }
     public EngineProcess Engine { get; }
+    public string ConfigPath { get; private init; } = "";
 
     /// <param name="health">The service's health: mapping body, indented by 6 spaces per line.</param>
     /// <param name="serviceExtra">Extra service keys (e.g. "on_backend_down: keep").</param>
     /// <param name="backups">Server numbers (1-based) that are backups.</param>
-    public static HealthLab Start(int servers, string health, string serviceExtra = "", int[]? backups = null, bool waitHealthy = true)
+    public static HealthLab Start(int servers, string health, string serviceExtra = "", int[]? backups = null, bool waitHealthy = true,
+        bool externalChecker = false)
     {
         var lab = NamespaceLab.Up(servers);
         try
@@ -34,8 +36,8 @@ public sealed class HealthLab : IDisposable
                        $"    backends:\n{backendsYaml}";
             var path = Path.Combine(lab.Dir, "health.yaml");
             File.WriteAllText(path, yaml);
-            var engine = EngineProcess.Start(lab, path, Path.Combine(lab.Dir, "lb.sock"));
-            var started = new HealthLab(lab, engine);
+            var engine = EngineProcess.Start(lab, path, Path.Combine(lab.Dir, "lb.sock"), externalChecker ? "--no-health-checker" : "");
+            var started = new HealthLab(lab, engine) { ConfigPath = path };
             if (waitHealthy)
             {
                 var normal = Enumerable.Range(1, servers).Where(i => backups?.Contains(i) != true).Select(i => $"rs{i}");

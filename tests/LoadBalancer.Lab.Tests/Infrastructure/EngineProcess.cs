@@ -22,14 +22,14 @@ public sealed class EngineProcess : IDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    public static EngineProcess Start(NamespaceLab lab, string configPath, string socket)
+    public static EngineProcess Start(NamespaceLab lab, string configPath, string socket, string extraArgs = "")
     {
         var logPath = Path.Combine(lab.Dir, $"lb-{Guid.NewGuid():N}.log");
         // The shell redirects output to a file so the engine never blocks on a full pipe; exec keeps
         // the pid the engine's own, so SIGTERM reaches it.
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
         foreach (var a in new[] { "netns", "exec", lab.BalancerNs, "bash", "-c",
-                     $"exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} > {Shell.Quote(logPath)} 2>&1" })
+                     $"exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs} > {Shell.Quote(logPath)} 2>&1" })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
         var engine = new EngineProcess(process, socket, logPath);
