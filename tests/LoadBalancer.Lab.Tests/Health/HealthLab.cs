@@ -102,6 +102,10 @@ public sealed class HealthLab : IDisposable
     public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60)
     {
         var output = Path.Combine(Lab.Dir, $"{name}.bin");
+        // curl's --limit-rate only slows its reads; with receive-buffer autotuning the server would push most
+        // of the file over the wire at once and the flow would go quiet early. A small receive buffer in the
+        // client's namespace keeps the transfer on the wire for as long as the download lasts.
+        Lab.InClient("sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'");
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "netns", "exec", Lab.ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--limit-rate", rate,
                      "-o", output, $"http://{Lab.Vip}/big" })
