@@ -6,6 +6,18 @@ namespace LoadBalancer.Core.Model;
 public enum ForwardingMode
 {
     DirectRouting,
+    Nat,
+}
+
+/// <summary>Idle timeouts of NAT sessions (<c>timeouts:</c>), per protocol and TCP state.</summary>
+public sealed record SessionTimeouts
+{
+    public static readonly SessionTimeouts Default = new();
+
+    public TimeSpan TcpSyn { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan TcpEstablished { get; init; } = TimeSpan.FromSeconds(900);
+    public TimeSpan TcpClosing { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Udp { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>What happens to existing flows of a backend that turns unhealthy (<c>on_backend_down</c>).</summary>
@@ -108,11 +120,14 @@ public sealed record BalancerConfig
     public const string DefaultControlSocket = "/run/lb/lb.sock";
     public const uint DefaultHashSeed = 0x5EED;
     public const int DefaultFlowTableSize = 1 << 20;
+    public const int DefaultSessionTableSize = 1 << 18;
 
     public uint HashSeed { get; init; } = DefaultHashSeed;
     public int Workers { get; init; } = 1;
     public string ControlSocket { get; init; } = DefaultControlSocket;
     public int FlowTableSize { get; init; } = DefaultFlowTableSize;
+    /// <summary>NAT sessions per worker (<c>session_table_size</c>). When full, new flows are dropped and counted.</summary>
+    public int SessionTableSize { get; init; } = DefaultSessionTableSize;
     public int MaglevTableSize { get; init; } = Scheduling.MaglevTable.DefaultSize;
     public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
     public string? SourcePath { get; init; }
@@ -131,6 +146,14 @@ public sealed record ServiceConfig
     public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
     public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
     public HealthCheckConfig Health { get; init; } = HealthCheckConfig.None;
+    /// <summary>NAT: the clients' next hop on <see cref="Interface"/> (a router); null means the clients
+    /// are on that link and each is resolved by ARP itself.</summary>
+    public IPAddress? Gateway { get; init; }
+    /// <summary>NAT: idle timeouts of sessions.</summary>
+    public SessionTimeouts Timeouts { get; init; } = SessionTimeouts.Default;
+    /// <summary>NAT: create sessions from mid-stream TCP packets too (conntrack's "loose" pickup). Off by
+    /// default: only a SYN opens a session; other packets of unknown flows are dropped and counted.</summary>
+    public bool TcpPickup { get; init; }
     public int Line { get; init; }
 
     public string EffectiveBackendInterface => BackendInterface ?? Interface;
@@ -144,6 +167,8 @@ public sealed record BackendConfig
     public required IPAddress Address { get; init; }
     public int Weight { get; init; } = DefaultWeight;
     public MacAddress? Mac { get; init; }
+    /// <summary>NAT: the port the backend listens on; null means the service port.</summary>
+    public ushort? Port { get; init; }
     /// <summary>Receives traffic only while no normal backend of the service is usable.</summary>
     public bool Backup { get; init; }
     public int Line { get; init; }
@@ -154,6 +179,7 @@ public static class ModeNames
     public static string Name(ForwardingMode mode) => mode switch
     {
         ForwardingMode.DirectRouting => "dr",
+        ForwardingMode.Nat => "nat",
         _ => mode.ToString().ToLowerInvariant(),
     };
 
