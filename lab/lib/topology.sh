@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# DR lab topology in network namespaces. Source it; it only defines functions.
+# Lab topologies in network namespaces (DR and NAT). Source it; it only defines functions.
+#
+# DR lab (lab_up):
 #
 #   client ns  <P>-c   <P>c0 10.99.2.2/24, default via 10.99.2.1
 #        |
@@ -12,6 +14,22 @@
 #                                 VIP 10.99.0.100/32 on lo, arp_ignore=1, arp_announce=2,
 #                                 nginx :80 ("rsI\n" on /, 10 MB /big), upload server :8080
 #
+# NAT lab (lab_up_nat), two-armed: the balancer is the real servers' gateway.
+#
+#   client ns  <P>-c   <P>c0 10.99.2.2/24, default via 10.99.2.1
+#        |
+#   router ns  <P>-r   <P>r0 10.99.2.1/24   <P>r1 10.99.1.1/24 (front link), ip_forward=1,
+#        |             rp_filter=2, route 10.99.0.100/32 dev <P>r1 (VIP found by ARP)
+#        |  direct veth pair <P>r1 <-> <P>b0 (no bridge on the front)
+#   balancer ns <P>-b  <P>b0 10.99.1.10/24 (front), <P>b1 10.99.4.1/24 (back),
+#        |             default via 10.99.1.1, ip_forward=0 (the engine forwards, not the kernel)
+#   switch ns  <P>-s   back bridge <P>br (no STP, forward delay 0, bridge-nf off),
+#        |             ports <P>sb (balancer's <P>b1), <P>s1..<P>sN (servers)
+#        +-- server ns    <P>-wI  <P>wI 10.99.4.(10+I)/24, default via 10.99.4.1; no VIP, no ARP settings;
+#                                 nginx :80 (rs2 also :8081, same content), upload server :8080,
+#                                 UDP echo :5353 ("rsI <payload>")
+#   No route to 10.99.4.0/24 on the router: the client reaches the servers only through the engine.
+#
 # Usage:
 #   source lab/lib/topology.sh
 #   P=$(lab_new_prefix)
@@ -20,11 +38,14 @@
 #   lab_write_dr_config "$P" "$LAB_DIR/lb.yaml"
 #   ...
 #   lab_down "$P"                      # idempotent; also fine on a half-built lab
+# or, for NAT, lab_up_nat "$P" 2 and lab_write_nat_config "$P" "$LAB_DIR/lb.yaml".
 #
-# Functions: lab_new_prefix, lab_set_env, lab_up, lab_down, lab_write_dr_config,
-#            lab_namespaces (plus everything from common.sh).
+# Functions: lab_new_prefix, lab_set_env, lab_up, lab_up_nat, lab_down, lab_write_dr_config,
+#            lab_write_nat_config, lab_namespaces, lab_server_{stop,start,softstop,softstart},
+#            lab_add_generator (DR lab only: it uses the name <P>b1) (plus everything from common.sh).
 #
-# Exported by lab_up / lab_set_env (lists are space-separated, in server order):
+# Exported by lab_up / lab_up_nat / lab_set_env (lists are space-separated, in server order):
+#   LAB_MODE (dr or nat)
 #   LAB_PREFIX LAB_DIR LAB_N LAB_VIP LAB_HTTP_PORT LAB_UPLOAD_PORT
 #   LAB_CLIENT_NS LAB_CLIENT_IF LAB_CLIENT_ADDR
 #   LAB_ROUTER_NS LAB_ROUTER_CLIENT_IF LAB_ROUTER_CLIENT_ADDR LAB_ROUTER_LAN_IF LAB_ROUTER_LAN_ADDR
@@ -32,10 +53,16 @@
 #   LAB_BALANCER_NS LAB_BALANCER_IF LAB_BALANCER_ADDR
 #   LAB_SERVER_NS LAB_SERVER_IFS LAB_SERVER_ADDRS LAB_SERVER_NAMES
 #   LAB_BIG_FILE (10 MB file served as /big) LAB_BIG_SHA256 (its hex sha256, also in $LAB_DIR/big.sha256)
-# lab_up also writes them as KEY="VALUE" lines to $LAB_DIR/lab.env.
+# NAT lab only (unset in a DR lab):
+#   LAB_ROUTER_FRONT_IF LAB_ROUTER_FRONT_ADDR (= <P>r1, 10.99.1.1: the LAN names above, too)
+#   LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR (<P>b1, 10.99.4.1)
+#   LAB_UDP_PORT (5353, UDP echo on every server) LAB_HTTP_ALT_PORT (8081, nginx on rs2 only)
+#   In a NAT lab LAB_SERVER_ADDRS are 10.99.4.11 ...; LAB_BALANCER_IF is the front <P>b0.
+# lab_up / lab_up_nat also write them as KEY="VALUE" lines to $LAB_DIR/lab.env.
 #
-# Real-server VIP setup runs `dotnet $LB_DLL realserver setup --vip 10.99.0.100` in each
+# Real-server VIP setup (DR only) runs `dotnet $LB_DLL realserver setup --vip 10.99.0.100` in each
 # server namespace; with LB_REALSERVER_FALLBACK=1 the same is done here with sysctl + ip.
+# The NAT lab needs neither LB_DLL nor LB_REALSERVER_FALLBACK.
 
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -72,10 +99,27 @@ lab_new_prefix() {
     return 1
 }
 
-# lab_set_env PREFIX [N]: sets and exports the LAB_* variables for lab PREFIX.
+# NAT-only variables, unset by lab_set_env for a DR lab.
+_LAB_NAT_VARS=(LAB_ROUTER_FRONT_IF LAB_ROUTER_FRONT_ADDR LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR
+               LAB_UDP_PORT LAB_HTTP_ALT_PORT)
+
+# The kind of lab PREFIX is: "nat" when lab_up_nat made it (it writes /tmp/PREFIX/mode first), else "dr".
+_lab_mode_of() {
+    local f="/tmp/$1/mode"
+    if [[ -r "$f" && "$(< "$f")" == nat ]]; then echo nat; else echo dr; fi
+}
+
+# lab_set_env PREFIX [N] [MODE]: sets and exports the LAB_* variables for lab PREFIX.
+# MODE is dr or nat; without it, the mode the lab was built in (dr when there is no such lab).
 lab_set_env() {
-    local P="$1" N="${2:-2}" i
+    local P="$1" N="${2:-2}" mode="${3:-}" i
     _lab_check_prefix "$P" || return 1
+    [[ -n "$mode" ]] || mode="$(_lab_mode_of "$P")"
+    if [[ "$mode" != dr && "$mode" != nat ]]; then
+        lab_warn "lab_set_env: mode must be dr or nat, got '$mode'"
+        return 1
+    fi
+    export LAB_MODE="$mode"
     export LAB_PREFIX="$P"
     export LAB_DIR="/tmp/$P"
     export LAB_N="$N"
@@ -87,9 +131,18 @@ lab_set_env() {
     export LAB_ROUTER_LAN_IF="${P}r1" LAB_ROUTER_LAN_ADDR=10.99.1.1
     export LAB_SWITCH_NS="$P-s" LAB_BRIDGE="${P}br"
     export LAB_BALANCER_NS="$P-b" LAB_BALANCER_IF="${P}b0" LAB_BALANCER_ADDR=10.99.1.10
+    local net=10.99.1
+    if [[ "$mode" == nat ]]; then
+        net=10.99.4
+        export LAB_ROUTER_FRONT_IF="$LAB_ROUTER_LAN_IF" LAB_ROUTER_FRONT_ADDR="$LAB_ROUTER_LAN_ADDR"
+        export LAB_BALANCER_BACK_IF="${P}b1" LAB_BALANCER_BACK_ADDR=10.99.4.1
+        export LAB_UDP_PORT=5353 LAB_HTTP_ALT_PORT=8081
+    else
+        unset "${_LAB_NAT_VARS[@]}"
+    fi
     local nsl=() ifs=() addrs=() names=()
     for (( i = 1; i <= N; i++ )); do
-        nsl+=("$P-w$i"); ifs+=("${P}w$i"); addrs+=("10.99.1.$(( 10 + i ))"); names+=("rs$i")
+        nsl+=("$P-w$i"); ifs+=("${P}w$i"); addrs+=("$net.$(( 10 + i ))"); names+=("rs$i")
     done
     export LAB_SERVER_NS="${nsl[*]}" LAB_SERVER_IFS="${ifs[*]}"
     export LAB_SERVER_ADDRS="${addrs[*]}" LAB_SERVER_NAMES="${names[*]}"
@@ -113,27 +166,17 @@ _lab_realserver_fallback() { # NS IF VIP
     ip -n "$ns" addr replace "$vip/32" dev lo
 }
 
-# Builds the namespaces, links and servers. Runs in its own bash (see lab_up)
-# under set -e so that the first failing command stops it.
-_lab_create() {
-    set -euo pipefail
-    trap 'echo "[lab] error: lab setup failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-    local P="$1" N="$2" i ns dev name addr
-    lab_set_env "$P" "$N"
-    read -r -a SNS <<< "$LAB_SERVER_NS"
-    read -r -a SIFS <<< "$LAB_SERVER_IFS"
-    read -r -a SADDRS <<< "$LAB_SERVER_ADDRS"
-    read -r -a SNAMES <<< "$LAB_SERVER_NAMES"
-
-    mkdir -m 0755 "$LAB_DIR"
-    mkdir -m 0755 "$LAB_DIR/www"
-
-    for ns in "$LAB_CLIENT_NS" "$LAB_ROUTER_NS" "$LAB_SWITCH_NS" "$LAB_BALANCER_NS" "${SNS[@]}"; do
+# Creates the lab's namespaces (lo up in each). Part of _lab_create / _lab_create_nat (set -e).
+_lab_add_namespaces() { # NS...
+    local ns
+    for ns in "$@"; do
         ip netns add "$ns"
         ip -n "$ns" link set lo up
     done
+}
 
-    # Switch: a pure L2 box. No IPv6 chatter from its ports, no bridge netfilter.
+# Switch: a pure L2 box. No IPv6 chatter from its ports, no bridge netfilter.
+_lab_switch_setup() {
     _lab_sysctl "$LAB_SWITCH_NS" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     local k
     for k in bridge-nf-call-iptables bridge-nf-call-ip6tables bridge-nf-call-arptables; do
@@ -143,19 +186,19 @@ _lab_create() {
     done
     ip -n "$LAB_SWITCH_NS" link add "$LAB_BRIDGE" type bridge stp_state 0 forward_delay 0
     ip -n "$LAB_SWITCH_NS" link set "$LAB_BRIDGE" up
+}
 
-    # veths are created straight into their namespaces: nothing shows in the root namespace.
-    ip link add "$LAB_CLIENT_IF" netns "$LAB_CLIENT_NS" type veth peer name "$LAB_ROUTER_CLIENT_IF" netns "$LAB_ROUTER_NS"
-    ip link add "$LAB_ROUTER_LAN_IF" netns "$LAB_ROUTER_NS" type veth peer name "${P}sr" netns "$LAB_SWITCH_NS"
-    ip link add "$LAB_BALANCER_IF" netns "$LAB_BALANCER_NS" type veth peer name "${P}sb" netns "$LAB_SWITCH_NS"
-    for (( i = 0; i < N; i++ )); do
-        ip link add "${SIFS[i]}" netns "${SNS[i]}" type veth peer name "${P}s$(( i + 1 ))" netns "$LAB_SWITCH_NS"
-    done
-    for dev in "${P}sr" "${P}sb" $(for (( i = 1; i <= N; i++ )); do echo "${P}s$i"; done); do
+# Switch ports DEV... (already in the switch namespace) join the bridge and come up.
+_lab_bridge_ports() {
+    local dev
+    for dev in "$@"; do
         ip -n "$LAB_SWITCH_NS" link set "$dev" master "$LAB_BRIDGE"
         ip -n "$LAB_SWITCH_NS" link set "$dev" up
     done
+}
 
+# Client and router addresses, routes and sysctls (the links exist already).
+_lab_client_router_setup() {
     # Client.
     ip -n "$LAB_CLIENT_NS" addr add "$LAB_CLIENT_ADDR/24" dev "$LAB_CLIENT_IF"
     ip -n "$LAB_CLIENT_NS" link set "$LAB_CLIENT_IF" up
@@ -170,6 +213,75 @@ _lab_create() {
     ip -n "$LAB_ROUTER_NS" link set "$LAB_ROUTER_CLIENT_IF" up
     ip -n "$LAB_ROUTER_NS" link set "$LAB_ROUTER_LAN_IF" up
     ip -n "$LAB_ROUTER_NS" route add "$LAB_VIP/32" dev "$LAB_ROUTER_LAN_IF"
+}
+
+# The 10 MB /big file, the same bytes on every server.
+_lab_make_big_file() {
+    head -c 10485760 /dev/urandom > "$LAB_BIG_FILE"
+    chmod 0644 "$LAB_BIG_FILE"
+    sha256sum "$LAB_BIG_FILE" | cut -d' ' -f1 > "$LAB_DIR/big.sha256"
+}
+
+# _lab_start_servers NS NAME [EXTRA_LISTEN]: nginx from the template (EXTRA_LISTEN: nothing or one
+# more nginx listen directive) and the upload server on $LAB_UPLOAD_PORT, in server namespace NS.
+_lab_start_servers() {
+    local ns="$1" name="$2" extra="${3:-}"
+    local template="$LAB_ROOT/lab/servers/nginx.conf.template" dir
+
+    # nginx, fully separate per server: own config, pid, temp paths and logs.
+    dir="$LAB_DIR/$name"
+    mkdir -p "$dir/tmp"
+    echo "$name" > "$dir/running"
+    sed -e "s|@NAME@|$name|g" -e "s|@DIR@|$dir|g" -e "s|@LAB_DIR@|$LAB_DIR|g" \
+        -e "s|@WWW@|$LAB_DIR/www|g" -e "s|@EXTRA_LISTEN@|$extra|g" "$template" > "$dir/nginx.conf"
+    ip netns exec "$ns" nginx -c "$dir/nginx.conf" -p "$dir/" -e "$LAB_DIR/$name-error.log" \
+        -g 'daemon on;' </dev/null >> "$LAB_DIR/$name-nginx.out" 2>&1 || {
+        echo "[lab] error: nginx failed to start in $ns:" >&2
+        cat "$LAB_DIR/$name-nginx.out" "$LAB_DIR/$name-error.log" >&2 2>/dev/null || true
+        return 1
+    }
+
+    # Upload server, detached (not a job of any shell; lab_down finds it by namespace).
+    ( ip netns exec "$ns" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/upload_server.py" \
+        --name "$name" --port "$LAB_UPLOAD_PORT" </dev/null >> "$LAB_DIR/$name-upload.log" 2>&1 & )
+}
+
+# _lab_start_udp_echo NS NAME: the UDP echo server on $LAB_UDP_PORT, detached like the upload server.
+_lab_start_udp_echo() {
+    local ns="$1" name="$2"
+    ( ip netns exec "$ns" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/udp_echo.py" \
+        --name "$name" --port "$LAB_UDP_PORT" </dev/null >> "$LAB_DIR/$name-udp.log" 2>&1 & )
+}
+
+# Builds the namespaces, links and servers. Runs in its own bash (see lab_up)
+# under set -e so that the first failing command stops it.
+_lab_create() {
+    set -euo pipefail
+    trap 'echo "[lab] error: lab setup failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+    local P="$1" N="$2" i ns dev name addr
+    lab_set_env "$P" "$N" dr
+    read -r -a SNS <<< "$LAB_SERVER_NS"
+    read -r -a SIFS <<< "$LAB_SERVER_IFS"
+    read -r -a SADDRS <<< "$LAB_SERVER_ADDRS"
+    read -r -a SNAMES <<< "$LAB_SERVER_NAMES"
+
+    mkdir -m 0755 "$LAB_DIR"
+    mkdir -m 0755 "$LAB_DIR/www"
+
+    _lab_add_namespaces "$LAB_CLIENT_NS" "$LAB_ROUTER_NS" "$LAB_SWITCH_NS" "$LAB_BALANCER_NS" "${SNS[@]}"
+    _lab_switch_setup
+
+    # veths are created straight into their namespaces: nothing shows in the root namespace.
+    ip link add "$LAB_CLIENT_IF" netns "$LAB_CLIENT_NS" type veth peer name "$LAB_ROUTER_CLIENT_IF" netns "$LAB_ROUTER_NS"
+    ip link add "$LAB_ROUTER_LAN_IF" netns "$LAB_ROUTER_NS" type veth peer name "${P}sr" netns "$LAB_SWITCH_NS"
+    ip link add "$LAB_BALANCER_IF" netns "$LAB_BALANCER_NS" type veth peer name "${P}sb" netns "$LAB_SWITCH_NS"
+    for (( i = 0; i < N; i++ )); do
+        ip link add "${SIFS[i]}" netns "${SNS[i]}" type veth peer name "${P}s$(( i + 1 ))" netns "$LAB_SWITCH_NS"
+    done
+    # shellcheck disable=SC2046
+    _lab_bridge_ports "${P}sr" "${P}sb" $(for (( i = 1; i <= N; i++ )); do echo "${P}s$i"; done)
+
+    _lab_client_router_setup
 
     # Balancer.
     _lab_sysctl "$LAB_BALANCER_NS" net.ipv4.ip_forward=0
@@ -177,12 +289,8 @@ _lab_create() {
     ip -n "$LAB_BALANCER_NS" link set "$LAB_BALANCER_IF" up
     ip -n "$LAB_BALANCER_NS" route add default via "$LAB_ROUTER_LAN_ADDR"
 
-    # The 10 MB /big file, the same bytes on every server.
-    head -c 10485760 /dev/urandom > "$LAB_BIG_FILE"
-    chmod 0644 "$LAB_BIG_FILE"
-    sha256sum "$LAB_BIG_FILE" | cut -d' ' -f1 > "$LAB_DIR/big.sha256"
+    _lab_make_big_file
 
-    local template="$LAB_ROOT/lab/servers/nginx.conf.template" dir
     for (( i = 0; i < N; i++ )); do
         ns="${SNS[i]}"; dev="${SIFS[i]}"; addr="${SADDRS[i]}"; name="${SNAMES[i]}"
         ip -n "$ns" addr add "$addr/24" dev "$dev"
@@ -209,22 +317,63 @@ _lab_create() {
             return 1
         fi
 
-        # nginx, fully separate per server: own config, pid, temp paths and logs.
-        dir="$LAB_DIR/$name"
-        mkdir -p "$dir/tmp"
-        echo "$name" > "$dir/running"
-        sed -e "s|@NAME@|$name|g" -e "s|@DIR@|$dir|g" -e "s|@LAB_DIR@|$LAB_DIR|g" \
-            -e "s|@WWW@|$LAB_DIR/www|g" "$template" > "$dir/nginx.conf"
-        ip netns exec "$ns" nginx -c "$dir/nginx.conf" -p "$dir/" -e "$LAB_DIR/$name-error.log" \
-            -g 'daemon on;' </dev/null >> "$LAB_DIR/$name-nginx.out" 2>&1 || {
-            echo "[lab] error: nginx failed to start in $ns:" >&2
-            cat "$LAB_DIR/$name-nginx.out" "$LAB_DIR/$name-error.log" >&2 2>/dev/null || true
-            return 1
-        }
+        _lab_start_servers "$ns" "$name"
+    done
+}
 
-        # Upload server, detached (not a job of any shell; lab_down finds it by namespace).
-        ( ip netns exec "$ns" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/upload_server.py" \
-            --name "$name" --port "$LAB_UPLOAD_PORT" </dev/null >> "$LAB_DIR/$name-upload.log" 2>&1 & )
+# The NAT lab (see the drawing at the top). Runs in its own bash (see lab_up_nat) under set -e.
+_lab_create_nat() {
+    set -euo pipefail
+    trap 'echo "[lab] error: lab setup failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+    local P="$1" N="$2" i ns dev name addr extra
+    lab_set_env "$P" "$N" nat
+    read -r -a SNS <<< "$LAB_SERVER_NS"
+    read -r -a SIFS <<< "$LAB_SERVER_IFS"
+    read -r -a SADDRS <<< "$LAB_SERVER_ADDRS"
+    read -r -a SNAMES <<< "$LAB_SERVER_NAMES"
+
+    mkdir -m 0755 "$LAB_DIR"
+    # First, so that lab_down and lab_set_env know this lab for a NAT one even half-built.
+    echo nat > "$LAB_DIR/mode"
+    mkdir -m 0755 "$LAB_DIR/www"
+
+    _lab_add_namespaces "$LAB_CLIENT_NS" "$LAB_ROUTER_NS" "$LAB_SWITCH_NS" "$LAB_BALANCER_NS" "${SNS[@]}"
+    _lab_switch_setup
+
+    # veths are created straight into their namespaces: nothing shows in the root namespace.
+    # Front: router <-> balancer directly. Back: balancer and servers on the switch's bridge.
+    ip link add "$LAB_CLIENT_IF" netns "$LAB_CLIENT_NS" type veth peer name "$LAB_ROUTER_CLIENT_IF" netns "$LAB_ROUTER_NS"
+    ip link add "$LAB_ROUTER_FRONT_IF" netns "$LAB_ROUTER_NS" type veth peer name "$LAB_BALANCER_IF" netns "$LAB_BALANCER_NS"
+    ip link add "$LAB_BALANCER_BACK_IF" netns "$LAB_BALANCER_NS" type veth peer name "${P}sb" netns "$LAB_SWITCH_NS"
+    for (( i = 0; i < N; i++ )); do
+        ip link add "${SIFS[i]}" netns "${SNS[i]}" type veth peer name "${P}s$(( i + 1 ))" netns "$LAB_SWITCH_NS"
+    done
+    # shellcheck disable=SC2046
+    _lab_bridge_ports "${P}sb" $(for (( i = 1; i <= N; i++ )); do echo "${P}s$i"; done)
+
+    _lab_client_router_setup
+
+    # Balancer: both arms addressed, no kernel forwarding (the engine forwards).
+    _lab_sysctl "$LAB_BALANCER_NS" net.ipv4.ip_forward=0
+    ip -n "$LAB_BALANCER_NS" addr add "$LAB_BALANCER_ADDR/24" dev "$LAB_BALANCER_IF"
+    ip -n "$LAB_BALANCER_NS" addr add "$LAB_BALANCER_BACK_ADDR/24" dev "$LAB_BALANCER_BACK_IF"
+    ip -n "$LAB_BALANCER_NS" link set "$LAB_BALANCER_IF" up
+    ip -n "$LAB_BALANCER_NS" link set "$LAB_BALANCER_BACK_IF" up
+    ip -n "$LAB_BALANCER_NS" route add default via "$LAB_ROUTER_FRONT_ADDR"
+
+    _lab_make_big_file
+
+    # Real servers: plain hosts whose gateway is the balancer's back address. No VIP, no ARP settings.
+    for (( i = 0; i < N; i++ )); do
+        ns="${SNS[i]}"; dev="${SIFS[i]}"; addr="${SADDRS[i]}"; name="${SNAMES[i]}"
+        ip -n "$ns" addr add "$addr/24" dev "$dev"
+        ip -n "$ns" link set "$dev" up
+        ip -n "$ns" route add default via "$LAB_BALANCER_BACK_ADDR"
+
+        extra=""
+        [[ "$name" == rs2 ]] && extra="listen 0.0.0.0:$LAB_HTTP_ALT_PORT backlog=4096;"
+        _lab_start_servers "$ns" "$name" "$extra"
+        _lab_start_udp_echo "$ns" "$name"
     done
 }
 
@@ -239,15 +388,34 @@ _lab_server_ready() {
     [[ "$out" == "$name" ]]
 }
 
+# True when server I (1-based) of a NAT lab answers from the balancer namespace (the client
+# cannot reach the servers without the engine): its name on :80 and :8080, on :8081 for rs2,
+# and "<name> <payload>" from the UDP echo.
+_lab_server_ready_nat() {
+    local i="$1" addr name out
+    addr="$(echo "$LAB_SERVER_ADDRS" | cut -d' ' -f"$i")"
+    name="$(echo "$LAB_SERVER_NAMES" | cut -d' ' -f"$i")"
+    local ports=("$LAB_HTTP_PORT" "$LAB_UPLOAD_PORT") port
+    [[ "$name" == rs2 ]] && ports+=("$LAB_HTTP_ALT_PORT")
+    for port in "${ports[@]}"; do
+        out="$(ip netns exec "$LAB_BALANCER_NS" curl -s --noproxy '*' --max-time 1 "http://$addr:$port/")" || return 1
+        [[ "$out" == "$name" ]] || return 1
+    done
+    out="$(ip netns exec "$LAB_BALANCER_NS" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/udp_echo.py" \
+        --query "$addr" --port "$LAB_UDP_PORT" --payload ready --timeout 1)" || return 1
+    [[ "$out" == "$name ready" ]]
+}
+
 _lab_write_env_file() {
-    local v
+    local v extra=()
+    [[ "${LAB_MODE:-dr}" == nat ]] && extra=("${_LAB_NAT_VARS[@]}")
     {
-        for v in LAB_PREFIX LAB_DIR LAB_N LAB_VIP LAB_HTTP_PORT LAB_UPLOAD_PORT \
+        for v in LAB_MODE LAB_PREFIX LAB_DIR LAB_N LAB_VIP LAB_HTTP_PORT LAB_UPLOAD_PORT \
                  LAB_CLIENT_NS LAB_CLIENT_IF LAB_CLIENT_ADDR \
                  LAB_ROUTER_NS LAB_ROUTER_CLIENT_IF LAB_ROUTER_CLIENT_ADDR LAB_ROUTER_LAN_IF LAB_ROUTER_LAN_ADDR \
                  LAB_SWITCH_NS LAB_BRIDGE LAB_BALANCER_NS LAB_BALANCER_IF LAB_BALANCER_ADDR \
                  LAB_SERVER_NS LAB_SERVER_IFS LAB_SERVER_ADDRS LAB_SERVER_NAMES \
-                 LAB_BIG_FILE LAB_BIG_SHA256 LB_DLL; do
+                 LAB_BIG_FILE LAB_BIG_SHA256 LB_DLL "${extra[@]}"; do
             printf '%s="%s"\n' "$v" "${!v}"
         done
     } > "$LAB_DIR/lab.env"
@@ -291,6 +459,40 @@ lab_up() {
     lab_log "lab $P is up (LAB_DIR=$LAB_DIR)"
 }
 
+# lab_up_nat PREFIX [N]: builds the NAT lab with N real servers (default 2) and waits (bounded)
+# until each server answers on its own address from the balancer namespace. Needs no lb.dll.
+# On failure it prints what it knows, tears the half-built lab down and returns 1.
+lab_up_nat() {
+    local P="$1" N="${2:-2}" i
+    _lab_check_prefix "$P" || return 1
+    if [[ ! "$N" =~ ^[0-9]+$ ]] || (( N < 1 || N > 99 )); then
+        lab_warn "lab_up_nat: server count must be 1..99, got '$N'"
+        return 1
+    fi
+    if [[ -n "$(lab_namespaces "$P")" || -e "/tmp/$P" ]]; then
+        lab_warn "lab_up_nat: lab $P already exists"
+        return 1
+    fi
+    lab_log "creating NAT lab $P with $N real servers"
+    if ! LB_DLL="$LB_DLL" \
+        bash -c 'source "$1"; shift; _lab_create_nat "$@"' _lab_create_nat "$_LAB_TOPOLOGY_SH" "$P" "$N"; then
+        lab_warn "lab_up_nat: setup of $P failed; tearing it down"
+        lab_down "$P"
+        return 1
+    fi
+    lab_set_env "$P" "$N" nat
+    for (( i = 1; i <= N; i++ )); do
+        if ! lab_wait_for 20 _lab_server_ready_nat "$i"; then
+            lab_warn "lab_up_nat: rs$i did not answer from the balancer within 20 s"
+            tail -n 20 "$LAB_DIR/rs$i-error.log" "$LAB_DIR/rs$i-upload.log" "$LAB_DIR/rs$i-udp.log" >&2 2>/dev/null || true
+            lab_down "$P"
+            return 1
+        fi
+    done
+    _lab_write_env_file
+    lab_log "NAT lab $P is up (LAB_DIR=$LAB_DIR)"
+}
+
 # PIDs of processes in the given namespaces (never this shell).
 _lab_ns_pids() {
     local n
@@ -326,9 +528,11 @@ lab_down() {
     mapfile -t nss < <(lab_namespaces "$P")
     if (( ${#nss[@]} > 0 )); then
         # Undo the real-server setup the way an operator would, so lb's per-namespace state file
-        # under /run/lb does not outlive the namespace.
+        # under /run/lb does not outlive the namespace. A NAT lab had none.
+        local mode
+        mode="$(_lab_mode_of "$P")"
         for ns in "${nss[@]}"; do
-            if [[ "$ns" == "$P"-w* && -n "${LB_DLL:-}" && -f "$LB_DLL" ]]; then
+            if [[ "$mode" == dr && "$ns" == "$P"-w* && -n "${LB_DLL:-}" && -f "$LB_DLL" ]]; then
                 timeout 20 ip netns exec "$ns" dotnet "$LB_DLL" realserver teardown --vip "${LAB_VIP:-10.99.0.100}" >/dev/null 2>&1 || true
             fi
         done
@@ -369,6 +573,46 @@ lab_write_dr_config() {
         printf '%s' "$backends"
         printf '  - name: upload\n    vip: 10.99.0.100\n    port: 8080\n    protocol: tcp\n    mode: dr\n    interface: %sb0\n    backends:\n' "$P"
         printf '%s' "$backends"
+    } > "$file"
+}
+
+# lab_write_nat_config PREFIX FILE: the engine config for this lab's NAT services: web on :80
+# (rs2 on its port 8081, the others on 80), upload on :8080 and the UDP echo on :5353, every real
+# server as a backend; front interface <P>b0, back interface <P>b1, gateway the router's 10.99.1.1.
+lab_write_nat_config() {
+    local P="$1" file="$2" N i
+    _lab_check_prefix "$P" || return 1
+    if [[ "${LAB_PREFIX:-}" == "$P" && -n "${LAB_N:-}" ]]; then
+        N="$LAB_N"
+    else
+        N="$(lab_namespaces "$P" | grep -cE -- "-w[0-9]+$" || true)"
+        (( N > 0 )) || N=2
+    fi
+    local web="" others=""
+    for (( i = 1; i <= N; i++ )); do
+        if (( i == 2 )); then
+            web+="      - {name: rs$i, address: 10.99.4.$(( 10 + i )), port: 8081}"$'\n'
+        else
+            web+="      - {name: rs$i, address: 10.99.4.$(( 10 + i ))}"$'\n'
+        fi
+        others+="      - {name: rs$i, address: 10.99.4.$(( 10 + i ))}"$'\n'
+    done
+    local svc='  - name: %s\n    vip: 10.99.0.100\n    port: %s\n    protocol: %s\n    mode: nat\n'
+    svc+='    interface: %sb0\n    backend_interface: %sb1\n    gateway: 10.99.1.1\n    backends:\n'
+    {
+        printf 'hash_seed: 0x5eed\n'
+        printf 'workers: 1\n'
+        printf 'control_socket: /tmp/%s/lb.sock\n' "$P"
+        printf 'services:\n'
+        # shellcheck disable=SC2059  # the format is ours
+        printf "$svc" web 80 tcp "$P" "$P"
+        printf '%s' "$web"
+        # shellcheck disable=SC2059
+        printf "$svc" upload 8080 tcp "$P" "$P"
+        printf '%s' "$others"
+        # shellcheck disable=SC2059
+        printf "$svc" echo 5353 udp "$P" "$P"
+        printf '%s' "$others"
     } > "$file"
 }
 

@@ -15,7 +15,7 @@ public sealed class DirectRoutingForwarder : IForwarder
 
     private DirectRoutingForwarder() { }
 
-    public DropReason Rewrite(Span<byte> frame, BackendSnapshot backend, MacAddress backendMac, MacAddress egressMac)
+    public DropReason Rewrite(Span<byte> frame, in PacketInfo packet, BackendSnapshot backend, MacAddress backendMac, MacAddress egressMac)
     {
         backendMac.Write(frame);
         egressMac.Write(frame[6..]);

@@ -7,5 +7,5 @@ namespace LoadBalancer.Core.Forwarding;
 /// One implementation per mode, bound to a service when its snapshot is built.</summary>
 public interface IForwarder
 {
-    DropReason Rewrite(Span<byte> frame, BackendSnapshot backend, MacAddress backendMac, MacAddress egressMac);
+    DropReason Rewrite(Span<byte> frame, in PacketInfo packet, BackendSnapshot backend, MacAddress backendMac, MacAddress egressMac);
 }

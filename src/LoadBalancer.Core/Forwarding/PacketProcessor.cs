@@ -17,17 +17,20 @@ public sealed class PacketProcessor
     private readonly FlowTable _flows;
     private readonly InterfacePlan _interfaces;
 
-    public PacketProcessor(DataPlaneState state, NeighborTable neighbors, FlowTable flows, InterfacePlan interfaces, WorkerCounters counters)
+    public PacketProcessor(DataPlaneState state, NeighborTable neighbors, FlowTable flows, InterfacePlan interfaces, WorkerCounters counters,
+        NatSessionTable? sessions = null)
     {
         _state = state;
         _neighbors = neighbors;
         _flows = flows;
         _interfaces = interfaces;
         Counters = counters;
+        Sessions = sessions ?? new NatSessionTable(4096, counters);
     }
 
     public WorkerCounters Counters { get; }
     public FlowTable Flows => _flows;
+    public NatSessionTable Sessions { get; }
 
     public Verdict Process(Span<byte> frame, ref FrameMeta meta, long nowMs)
     {
@@ -45,11 +48,13 @@ public sealed class PacketProcessor
         if (reason != DropReason.None)
             return Malformed(c, snapshot, eth.Payload, meta.Truncated && reason == DropReason.Ipv4Truncated ? DropReason.RingTruncated : reason);
 
-        if (!snapshot.IsVip(ip.Destination)) return Pass(c);
+        var toVip = snapshot.IsVip(ip.Destination);
+        // A frame not for a VIP is ours only if it may be a NAT reply (it arrived where NAT backends answer).
+        if (!toVip && !snapshot.IsNatBackendPort(meta.IngressPort)) return Pass(c);
         if (meta.Truncated) return Drop(c, DropReason.RingTruncated);
         // Later fragments carry no ports, so they cannot be hashed like the first; we drop them all
         // rather than send pieces of one datagram to different backends.
-        if (ip.IsFragment) return Drop(c, DropReason.Ipv4Fragment);
+        if (ip.IsFragment) return toVip ? Drop(c, DropReason.Ipv4Fragment) : Pass(c);
 
         ushort sourcePort, destinationPort;
         var tcpFlags = TcpFlags.None;
@@ -58,7 +63,7 @@ public sealed class PacketProcessor
         {
             case IpProtocols.Tcp:
                 reason = TcpSegment.TryParse(ip.Payload, out var tcp);
-                if (reason != DropReason.None) return Drop(c, reason);
+                if (reason != DropReason.None) return toVip ? Drop(c, reason) : Pass(c);
                 sourcePort = tcp.SourcePort;
                 destinationPort = tcp.DestinationPort;
                 tcpFlags = tcp.Flags;
@@ -66,7 +71,7 @@ public sealed class PacketProcessor
                 break;
             case IpProtocols.Udp:
                 reason = UdpDatagram.TryParse(ip.Payload, out var udp);
-                if (reason != DropReason.None) return Drop(c, reason);
+                if (reason != DropReason.None) return toVip ? Drop(c, reason) : Pass(c);
                 sourcePort = udp.SourcePort;
                 destinationPort = udp.DestinationPort;
                 checksumOffset = UdpDatagram.ChecksumOffset;
@@ -75,15 +80,66 @@ public sealed class PacketProcessor
                 return Pass(c);
         }
 
+        var isTcp = ip.Protocol == IpProtocols.Tcp;
+        var l4Offset = eth.PayloadOffset + ip.HeaderLength;
+        var datagramEnd = eth.PayloadOffset + ip.TotalLength;
+
+        if (!toVip)
+        {
+            var replyKey = new FlowKey(ip.Protocol, ip.Source, ip.Destination, sourcePort, destinationPort);
+            ref var session = ref Sessions.FindReverse(replyKey, FlowHash.Compute(replyKey, snapshot.HashSeed), nowMs);
+            if (Unsafe.IsNullRef(ref session))
+            {
+                // The balancer's own conversations (health checks) are not "replies without a session".
+                if (ip.Destination != _interfaces.Address(meta.IngressPort)) c.NatRepliesWithoutSession++;
+                return Pass(c);
+            }
+            return NatReply(frame, ref meta, ref session, snapshot, eth.PayloadOffset, l4Offset, datagramEnd, ip.Protocol, checksumOffset, tcpFlags, nowMs);
+        }
+
         var service = snapshot.FindService(ip.Destination, ip.Protocol, destinationPort);
         if (service is null) return Pass(c);
 
         var key = new FlowKey(ip.Protocol, ip.Source, ip.Destination, sourcePort, destinationPort);
         var hash = FlowHash.Compute(key, snapshot.HashSeed);
-        var isTcp = ip.Protocol == IpProtocols.Tcp;
         var isNewSyn = isTcp && (tcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+        var packet = new PacketInfo(eth.PayloadOffset, l4Offset, ip.Protocol, meta.Vnet.IsGso && meta.Vnet.NeedsChecksum);
 
-        BackendSnapshot? backend = null;
+        BackendSnapshot? backend;
+        if (service.Mode == ForwardingMode.Nat)
+        {
+            reason = NatSessionFor(service, key, hash, isTcp, isNewSyn, tcpFlags, eth.Source, nowMs, out backend);
+            if (reason != DropReason.None) return Drop(c, reason);
+        }
+        else
+        {
+            reason = FlowFor(service, key, hash, isTcp, isNewSyn, tcpFlags, nowMs, out backend);
+            if (reason != DropReason.None) return Drop(c, reason);
+        }
+
+        var mac = _neighbors.Mac(backend!.NeighborIndex);
+        if (mac.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
+
+        if (!CompleteChecksum(frame, ref meta, l4Offset, checksumOffset, datagramEnd, isTcp)) return Drop(c, DropReason.ChecksumOffsetInvalid);
+        if (service.Mode == ForwardingMode.Nat && !NatRewriter.DecrementTtl(frame, packet)) return Drop(c, DropReason.TtlExpired);
+
+        reason = service.Forwarder.Rewrite(frame, packet, backend, mac, _interfaces.Mac(service.EgressPort));
+        if (reason != DropReason.None) return Drop(c, reason);
+
+        meta.EgressPort = service.EgressPort;
+        c.ServicePackets[service.Index]++;
+        c.ServiceBytes[service.Index] += frame.Length;
+        c.BackendPackets[backend.Id]++;
+        c.BackendBytes[backend.Id] += frame.Length;
+        return Verdict.Transmit;
+    }
+
+    /// <summary>DR: the flow's backend from the flow table, else from Maglev (and remembered).</summary>
+    private DropReason FlowFor(ServiceSnapshot service, in FlowKey key, uint hash, bool isTcp, bool isNewSyn, TcpFlags tcpFlags, long nowMs,
+        out BackendSnapshot? backend)
+    {
+        var c = Counters;
+        backend = null;
         ref var flow = ref _flows.Find(key, hash, nowMs);
         if (!Unsafe.IsNullRef(ref flow))
         {
@@ -96,7 +152,7 @@ public sealed class PacketProcessor
                 switch (service.OnBackendDown)
                 {
                     case BackendDownAction.Drop:
-                        return Drop(c, DropReason.BackendDown);
+                        return DropReason.BackendDown;
                     case BackendDownAction.Reassign:
                         backend = null; // decided again below, from a table that no longer holds it
                         break;
@@ -107,10 +163,10 @@ public sealed class PacketProcessor
         if (backend is null)
         {
             var slot = service.Table.Lookup(hash);
-            if (slot < 0) return Drop(c, DropReason.NoBackend);
+            if (slot < 0) return DropReason.NoBackend;
             backend = service.Backends[slot];
             // Remember nothing for a packet we cannot deliver: the retransmit decides again.
-            if (_neighbors.Mac(backend.NeighborIndex).IsZero) return Drop(c, DropReason.BackendMacUnresolved);
+            if (_neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
             var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
             if (Unsafe.IsNullRef(ref flow))
                 flow = ref _flows.Insert(key, hash, backend.Id, state, nowMs);
@@ -127,45 +183,116 @@ public sealed class PacketProcessor
             flow.State = FlowTable.NextTcpState(flow.State, tcpFlags);
         }
         flow.LastSeenMs = nowMs;
+        return DropReason.None;
+    }
 
-        var mac = _neighbors.Mac(backend.NeighborIndex);
-        if (mac.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
-
-        if ((meta.ChecksumNotReady || meta.Vnet.NeedsChecksum) && !meta.Vnet.IsGso)
+    /// <summary>NAT, client side: the session's backend, or a new session (TCP: only on a SYN unless the
+    /// service picks up mid-stream flows). A session whose backend died is dropped under
+    /// <c>on_backend_down: reassign</c>, so the client's next SYN opens one to another backend.</summary>
+    private DropReason NatSessionFor(ServiceSnapshot service, in FlowKey key, uint hash, bool isTcp, bool isNewSyn, TcpFlags tcpFlags,
+        MacAddress clientHop, long nowMs, out BackendSnapshot? backend)
+    {
+        var c = Counters;
+        backend = null;
+        ref var session = ref Sessions.FindForward(key, hash, nowMs);
+        if (!Unsafe.IsNullRef(ref session))
         {
-            var datagramEnd = eth.PayloadOffset + ip.TotalLength;
-            int start, offset;
-            if (meta.Vnet.NeedsChecksum)
+            backend = service.BackendById(session.BackendId);
+            if (backend is null || (isNewSyn && session.State == FlowState.TcpClosing))
             {
-                start = meta.Vnet.ChecksumStart;
-                offset = meta.Vnet.ChecksumOffset;
+                Sessions.Remove(ref session);
+                session = ref Unsafe.NullRef<NatSession>();
+                backend = null;
             }
-            else
+            else if (backend.IsDown && service.OnBackendDown != BackendDownAction.Keep)
             {
-                start = eth.PayloadOffset + ip.HeaderLength;
-                offset = checksumOffset;
+                if (service.OnBackendDown == BackendDownAction.Reassign) Sessions.Remove(ref session);
+                return DropReason.BackendDown;
             }
-            if (!Checksum.CompletePartial(frame[..datagramEnd], start, offset, !isTcp))
-                return Drop(c, DropReason.ChecksumOffsetInvalid);
-            meta.Vnet.Flags &= unchecked((byte)~VnetHeader.FlagNeedsChecksum);
-            meta.ChecksumNotReady = false;
         }
 
-        reason = service.Forwarder.Rewrite(frame, backend, mac, _interfaces.Mac(service.EgressPort));
-        if (reason != DropReason.None) return Drop(c, reason);
+        if (Unsafe.IsNullRef(ref session))
+        {
+            if (isTcp && !isNewSyn && !service.TcpPickup) return DropReason.NatNoSession;
+            var slot = service.Table.Lookup(hash);
+            if (slot < 0) return DropReason.NoBackend;
+            backend = service.Backends[slot];
+            if (_neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
+            var reply = new FlowKey(key.Protocol, backend.Address, key.SourceAddress, backend.Port, key.SourcePort);
+            var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
+            session = ref Sessions.Create(key, hash, reply, FlowHash.Compute(reply, _state.Current.HashSeed), service.Index, backend.Id,
+                clientHop, state, service.SessionTimeouts, nowMs);
+            if (Unsafe.IsNullRef(ref session)) return DropReason.SessionTableFull;
+            c.ServiceFlows[service.Index]++;
+            c.BackendFlows[backend.Id]++;
+        }
+        else if (isTcp)
+        {
+            session.State = FlowTable.NextTcpState(session.State, tcpFlags);
+        }
+        session.LastSeenMs = nowMs;
+        session.ClientHop = clientHop;
+        return DropReason.None;
+    }
 
-        meta.EgressPort = service.EgressPort;
+    /// <summary>NAT, backend side: a reply in a session becomes VIP:port → client again and leaves on the
+    /// service's client-side interface, to the configured gateway or to the hop the client's frames came from.</summary>
+    private Verdict NatReply(Span<byte> frame, ref FrameMeta meta, ref NatSession session, DataPlaneSnapshot snapshot, int ipOffset, int l4Offset,
+        int datagramEnd, byte protocol, int checksumOffset, TcpFlags tcpFlags, long nowMs)
+    {
+        var c = Counters;
+        var service = snapshot.Services[session.ServiceIndex];
+        var backend = service.BackendById(session.BackendId);
+        var isTcp = protocol == IpProtocols.Tcp;
+        if (backend is { IsDown: true } && service.OnBackendDown == BackendDownAction.Drop) return Drop(c, DropReason.BackendDown);
+
+        var nextHop = session.ClientHop;
+        if (service.GatewayNeighborIndex >= 0)
+        {
+            var gateway = _neighbors.Mac(service.GatewayNeighborIndex);
+            if (gateway.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
+            nextHop = gateway;
+        }
+
+        var packet = new PacketInfo(ipOffset, l4Offset, protocol, meta.Vnet.IsGso && meta.Vnet.NeedsChecksum);
+        if (!CompleteChecksum(frame, ref meta, l4Offset, checksumOffset, datagramEnd, isTcp)) return Drop(c, DropReason.ChecksumOffsetInvalid);
+        if (!NatRewriter.DecrementTtl(frame, packet)) return Drop(c, DropReason.TtlExpired);
+        NatRewriter.RewriteSource(frame, packet, session.Forward.DestinationAddress, session.Forward.DestinationPort);
+        nextHop.Write(frame);
+        _interfaces.Mac(service.IngressPort).Write(frame[6..]);
+
+        if (isTcp && (tcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0) session.State = FlowState.TcpClosing;
+        session.LastSeenMs = nowMs;
+        meta.EgressPort = service.IngressPort;
         c.ServicePackets[service.Index]++;
         c.ServiceBytes[service.Index] += frame.Length;
-        c.BackendPackets[backend.Id]++;
-        c.BackendBytes[backend.Id] += frame.Length;
+        c.BackendPackets[session.BackendId]++;
+        c.BackendBytes[session.BackendId] += frame.Length;
         return Verdict.Transmit;
     }
 
-    /// <summary>A frame cut short by the ring slot is shorter than its IPv4 total length, so it fails to parse;
-    /// still, when the destination is readable, traffic that is not for a VIP is passed like any other, and
-    /// only VIP traffic (or a frame too cut to tell) is counted as <see cref="DropReason.RingTruncated"/>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <summary>Completes a checksum the sender left partial, unless the frame leaves as GSO (then the
+    /// kernel completes it per segment, from the virtio-net header we keep).</summary>
+    private static bool CompleteChecksum(Span<byte> frame, ref FrameMeta meta, int l4Offset, int checksumOffset, int datagramEnd, bool isTcp)
+    {
+        if (!(meta.ChecksumNotReady || meta.Vnet.NeedsChecksum) || meta.Vnet.IsGso) return true;
+        int start, offset;
+        if (meta.Vnet.NeedsChecksum)
+        {
+            start = meta.Vnet.ChecksumStart;
+            offset = meta.Vnet.ChecksumOffset;
+        }
+        else
+        {
+            start = l4Offset;
+            offset = checksumOffset;
+        }
+        if (!Checksum.CompletePartial(frame[..datagramEnd], start, offset, !isTcp)) return false;
+        meta.Vnet.Flags &= unchecked((byte)~VnetHeader.FlagNeedsChecksum);
+        meta.ChecksumNotReady = false;
+        return true;
+    }
+
     /// <summary>An IPv4 header we cannot use. If its destination is readable and not a VIP it is not our
     /// business (the kernel judges other hosts' traffic, e.g. BIG TCP frames with total length 0); otherwise
     /// it is dropped and counted under <paramref name="reason"/>.</summary>

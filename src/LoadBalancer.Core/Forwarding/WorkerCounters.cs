@@ -20,6 +20,11 @@ public sealed class WorkerCounters
     public readonly long[] BackendPackets = new long[MaxBackendIds];
     public readonly long[] BackendBytes = new long[MaxBackendIds];
     public readonly long[] BackendFlows = new long[MaxBackendIds];
+    /// <summary>Live NAT sessions (a gauge: +1 on create, -1 on removal).</summary>
+    public readonly long[] ServiceSessions = new long[MaxServices];
+    public readonly long[] BackendSessions = new long[MaxBackendIds];
+    /// <summary>Frames on a NAT backend interface from a backend port that belong to no session (left to the kernel).</summary>
+    public long NatRepliesWithoutSession;
 
     public void Drop(DropReason reason) => Drops[(int)reason]++;
 }

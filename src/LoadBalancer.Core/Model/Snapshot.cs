@@ -1,3 +1,4 @@
+using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Scheduling;
 
@@ -10,6 +11,8 @@ public sealed class BackendSnapshot
     public required int Id { get; init; }
     public required string Name { get; init; }
     public required uint Address { get; init; }
+    /// <summary>The port the backend listens on (NAT may differ from the service port; DR never does).</summary>
+    public ushort Port { get; init; }
     /// <summary>The operator's weight (config, or <c>lb backend weight</c>); 0 drains.</summary>
     public required int Weight { get; init; }
     /// <summary>The weight this backend has in the Maglev table: <see cref="Weight"/> when it takes new
@@ -47,6 +50,13 @@ public sealed class ServiceSnapshot
     public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
     /// <summary>No backend is usable (the table is empty, or spans unhealthy backends under use_all).</summary>
     public bool AllDown { get; init; }
+    /// <summary>NAT: idle timeouts of this service's sessions.</summary>
+    public FlowTimeouts SessionTimeouts { get; init; } = Flows.FlowTimeouts.Default;
+    /// <summary>NAT: open sessions from mid-stream TCP packets too.</summary>
+    public bool TcpPickup { get; init; }
+    /// <summary>NAT: neighbour slot of the configured gateway (the clients' next hop), or -1 to answer
+    /// each client through the MAC its frames came from.</summary>
+    public int GatewayNeighborIndex { get; init; } = -1;
 
     public BackendSnapshot? BackendById(int id) =>
         (uint)id < (uint)SlotById.Length && SlotById[id] >= 0 ? Backends[SlotById[id]] : null;
@@ -66,6 +76,11 @@ public sealed class DataPlaneSnapshot
             if (s.Vip == vip && s.Port == port && s.Protocol == protocol) return s;
         return null;
     }
+
+    /// <summary>Bit n set: port n is the backend side of a NAT service, where replies arrive.</summary>
+    public ulong NatBackendPorts { get; init; }
+
+    public bool IsNatBackendPort(int port) => port < 64 && (NatBackendPorts & (1UL << port)) != 0;
 
     public bool IsVip(uint address)
     {

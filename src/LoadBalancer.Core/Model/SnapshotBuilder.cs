@@ -63,6 +63,7 @@ public sealed class SnapshotBuilder
                     Id = id,
                     Name = bc.Name,
                     Address = address,
+                    Port = bc.Port ?? sc.Port,
                     Weight = state.Weight,
                     Health = state.Health,
                     Intent = state.Intent,
@@ -97,11 +98,21 @@ public sealed class SnapshotBuilder
                 Forwarder = sc.Mode switch
                 {
                     ForwardingMode.DirectRouting => DirectRoutingForwarder.Instance,
+                    ForwardingMode.Nat => NatForwarder.Instance,
                     _ => throw new NotSupportedException($"mode {sc.Mode} is not implemented"),
                 },
+                SessionTimeouts = new Flows.FlowTimeouts((long)sc.Timeouts.TcpSyn.TotalMilliseconds, (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
+                    (long)sc.Timeouts.TcpClosing.TotalMilliseconds, (long)sc.Timeouts.Udp.TotalMilliseconds),
+                TcpPickup = sc.TcpPickup,
+                GatewayNeighborIndex = sc.Mode == ForwardingMode.Nat && sc.Gateway is { } gateway
+                    ? Neighbors.Register(Interfaces.IndexOf(sc.Interface), Ipv4.ToUInt32(gateway), null)
+                    : -1,
             };
         }
-        return new DataPlaneSnapshot { Version = ++_version, HashSeed = config.HashSeed, Services = services };
+        var natBackendPorts = 0UL;
+        foreach (var s in services)
+            if (s.Mode == ForwardingMode.Nat && s.EgressPort < 64) natBackendPorts |= 1UL << s.EgressPort;
+        return new DataPlaneSnapshot { Version = ++_version, HashSeed = config.HashSeed, Services = services, NatBackendPorts = natBackendPorts };
     }
 
     /// <summary>A backend's state from the config alone: active at its configured weight; healthy when the

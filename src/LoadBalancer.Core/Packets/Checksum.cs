@@ -72,6 +72,17 @@ public static class Checksum
         return (ushort)~Fold(sum);
     }
 
+    /// <summary>Updates a <em>partial</em> L4 checksum field (CHECKSUM_PARTIAL, a GSO frame's NEEDS_CSUM): it
+    /// holds the folded pseudo-header sum, not its complement, so a changed address is added in directly:
+    /// P' = P + ~m + m'. Ports are not part of the pseudo header and need no change there.</summary>
+    public static ushort UpdatePartial(ushort partial, uint oldValue, uint newValue)
+    {
+        uint sum = (uint)partial
+                   + (ushort)~(oldValue >> 16) + (ushort)~(oldValue & 0xFFFF)
+                   + (newValue >> 16) + (newValue & 0xFFFF);
+        return Fold(sum);
+    }
+
     /// <summary>Finishes a checksum the sender left partial (CHECKSUM_PARTIAL / TP_STATUS_CSUMNOTREADY):
     /// the field at <paramref name="start"/>+<paramref name="offset"/> already holds the folded pseudo-header
     /// sum, so summing from <paramref name="start"/> to the end and complementing completes it.</summary>

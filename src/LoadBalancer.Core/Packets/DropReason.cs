@@ -26,6 +26,9 @@ public enum DropReason : byte
     NoBackend,
     BackendMacUnresolved,
     BackendDown,
+    SessionTableFull,
+    NatNoSession,
+    TtlExpired,
     TransmitFailed,
     Count,
 }

@@ -1,0 +1,72 @@
+using System.Buffers.Binary;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Forwarding;
+
+/// <summary>Where the headers of a parsed IPv4 TCP/UDP frame are, and whether its L4 checksum is partial.</summary>
+public readonly record struct PacketInfo(int IpOffset, int L4Offset, byte Protocol, bool PartialChecksum);
+
+/// <summary>The byte-level rewrites of NAT. Rules and invariants:
+/// - forward (client → backend): destination address and port become the backend's; reverse (backend →
+///   client): source address and port become the VIP's and the service's;
+/// - TTL is decremented (the balancer is a router hop here); a frame arriving with TTL ≤ 1 is not forwarded;
+/// - the IPv4 header checksum and the TCP/UDP checksum are updated incrementally (RFC 1624), never
+///   recomputed; a UDP checksum of 0 (none) stays 0, and an updated one that comes out 0 is sent as 0xFFFF;
+/// - a partial checksum (GSO, NEEDS_CSUM) holds only the pseudo-header sum: only address changes go into it;
+/// - IP options and payload are untouched, so header lengths and offsets never move.</summary>
+public static class NatRewriter
+{
+    public const int TtlOffset = 8;
+    public const int HeaderChecksumOffset = 10;
+    public const int SourceOffset = 12;
+    public const int DestinationOffset = 16;
+
+    /// <summary>Decrements TTL with its checksum update; false (and nothing changed) when TTL ≤ 1.</summary>
+    public static bool DecrementTtl(Span<byte> frame, in PacketInfo p)
+    {
+        var ip = frame[p.IpOffset..];
+        var ttl = ip[TtlOffset];
+        if (ttl <= 1) return false;
+        var oldWord = (ushort)(ttl << 8 | ip[TtlOffset + 1]);
+        ip[TtlOffset] = (byte)(ttl - 1);
+        var newWord = (ushort)((ttl - 1) << 8 | ip[TtlOffset + 1]);
+        WriteHeaderChecksum(ip, Checksum.Update(ReadHeaderChecksum(ip), oldWord, newWord));
+        return true;
+    }
+
+    public static void RewriteDestination(Span<byte> frame, in PacketInfo p, uint address, ushort port) =>
+        Rewrite(frame, p, DestinationOffset, portOffset: 2, address, port);
+
+    public static void RewriteSource(Span<byte> frame, in PacketInfo p, uint address, ushort port) =>
+        Rewrite(frame, p, SourceOffset, portOffset: 0, address, port);
+
+    private static void Rewrite(Span<byte> frame, in PacketInfo p, int addressOffset, int portOffset, uint address, ushort port)
+    {
+        var ip = frame[p.IpOffset..];
+        var l4 = frame[p.L4Offset..];
+        var oldAddress = BinaryPrimitives.ReadUInt32BigEndian(ip[addressOffset..]);
+        var oldPort = BinaryPrimitives.ReadUInt16BigEndian(l4[portOffset..]);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[addressOffset..], address);
+        BinaryPrimitives.WriteUInt16BigEndian(l4[portOffset..], port);
+        WriteHeaderChecksum(ip, Checksum.Update(ReadHeaderChecksum(ip), oldAddress, address));
+
+        var checksumOffset = p.Protocol == IpProtocols.Tcp ? TcpSegment.ChecksumOffset : UdpDatagram.ChecksumOffset;
+        var field = l4[checksumOffset..];
+        var old = BinaryPrimitives.ReadUInt16BigEndian(field);
+        ushort updated;
+        if (p.PartialChecksum)
+            updated = Checksum.UpdatePartial(old, oldAddress, address);
+        else
+        {
+            // UDP without a checksum (0) stays without one.
+            if (p.Protocol == IpProtocols.Udp && old == 0) return;
+            updated = Checksum.Update(Checksum.Update(old, oldAddress, address), oldPort, port);
+            if (p.Protocol == IpProtocols.Udp && updated == 0) updated = 0xFFFF;
+        }
+        BinaryPrimitives.WriteUInt16BigEndian(field, updated);
+    }
+
+    private static ushort ReadHeaderChecksum(Span<byte> ip) => BinaryPrimitives.ReadUInt16BigEndian(ip[HeaderChecksumOffset..]);
+
+    private static void WriteHeaderChecksum(Span<byte> ip, ushort value) => BinaryPrimitives.WriteUInt16BigEndian(ip[HeaderChecksumOffset..], value);
+}
