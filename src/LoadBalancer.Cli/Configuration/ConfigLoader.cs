@@ -20,10 +20,12 @@ public static class ConfigLoader
 
     public const int MinWorkers = 1, MaxWorkers = 64;
     public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
+    public const int MinSessionTableSize = 1024, MaxSessionTableSize = 64 * 1024 * 1024;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
     public const int MinRiseFall = 1, MaxRiseFall = 100;
     public static readonly TimeSpan MaxHealthInterval = TimeSpan.FromHours(1);
+    public static readonly TimeSpan MaxSessionTimeout = TimeSpan.FromDays(7);
 
     /// <summary>The largest UDP payload in an IPv4 datagram (65535 - 20 - 8).</summary>
     public const int MaxUdpPayloadBytes = 65507;
@@ -84,10 +86,16 @@ public static class ConfigLoader
 
     private static class Keys
     {
-        public static readonly string[] Root = ["hash_seed", "workers", "control_socket", "flow_table_size", "maglev_table_size", "services"];
+        public static readonly string[] Root = ["hash_seed", "workers", "control_socket", "flow_table_size", "session_table_size",
+                                                "maglev_table_size", "services"];
         public static readonly string[] Service = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
-                                                   "on_backend_down", "when_all_down", "health"];
-        public static readonly string[] Backend = ["name", "address", "weight", "mac", "backup"];
+                                                   "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup"];
+        public static readonly string[] Backend = ["name", "address", "weight", "mac", "backup", "port"];
+        public static readonly string[] Timeouts = ["tcp_syn", "tcp_established", "tcp_closing", "udp"];
+
+        /// <summary>Service keys that only mode nat uses; with another mode they are errors (their values
+        /// are not read), as a backend's 'port' is.</summary>
+        public static readonly string[] NatOnlyService = ["gateway", "timeouts", "tcp_pickup"];
         public static readonly string[] Health = ["type", "port", "request", "host", "expect", "soft_stop", "payload", "reply", "command", "verify_tls",
                                                   "interval", "timeout", "rise", "fall", "initial"];
 
@@ -109,6 +117,9 @@ public static class ConfigLoader
     /// <summary>The words each enumerated key accepts, in the order error messages list them.</summary>
     private static class Choices
     {
+        /// <summary>Modes that work; 'clusterip' is known but refused as not implemented.</summary>
+        public static readonly (string Name, ForwardingMode Value)[] Mode =
+            [("dr", ForwardingMode.DirectRouting), ("nat", ForwardingMode.Nat)];
         public static readonly (string Name, TransportProtocol Value)[] Protocol =
             [("tcp", TransportProtocol.Tcp), ("udp", TransportProtocol.Udp)];
         public static readonly (string Name, BackendDownAction Value)[] OnBackendDown =
@@ -237,6 +248,11 @@ public static class ConfigLoader
                 if (TryInt(flows, MinFlowTableSize, MaxFlowTableSize, out var value)) config = config with { FlowTableSize = value };
                 else ok = false;
             }
+            if (entries.TryGetValue("session_table_size", out var sessions))
+            {
+                if (TryInt(sessions, MinSessionTableSize, MaxSessionTableSize, out var value)) config = config with { SessionTableSize = value };
+                else ok = false;
+            }
             if (entries.TryGetValue("maglev_table_size", out var maglev))
             {
                 if (TryInt(maglev, MinMaglevTableSize, MaxMaglevTableSize, out var value))
@@ -330,13 +346,23 @@ public static class ConfigLoader
                 else ok = false;
             }
 
-            var mode = ForwardingMode.DirectRouting;
+            // Null while the mode is unusable: the mode-specific keys are then all checked, none refused.
+            ForwardingMode? mode = ForwardingMode.DirectRouting;
             if (entries.TryGetValue("mode", out var modeEntry))
             {
-                if (!TryScalar(modeEntry, out var text)) ok = false;
-                else if (text == "dr") mode = ForwardingMode.DirectRouting;
-                else if (text is "nat" or "clusterip") ok = ReportIf(modeEntry, $"mode '{text}' is not implemented yet");
-                else ok = ReportIf(modeEntry, $"mode must be 'dr' (got '{text}')");
+                mode = null;
+                if (modeEntry.Value is YamlScalarNode { Value: "clusterip" }) ok = ReportIf(modeEntry, "mode 'clusterip' is not implemented yet");
+                else if (TryChoice(modeEntry, Choices.Mode, out var value)) mode = value;
+                else ok = false;
+            }
+            if (mode is { } known && known != ForwardingMode.Nat)
+            {
+                foreach (var misplaced in Keys.NatOnlyService.Where(entries.ContainsKey).Select(k => entries[k]).ToArray())
+                {
+                    Error(misplaced.KeyNode, $"'{misplaced.Key}' applies only to mode nat");
+                    entries.Remove(misplaced.Key);
+                    ok = false;
+                }
             }
 
             var iface = RequiredInterface(map, entries, "interface");
@@ -352,7 +378,7 @@ public static class ConfigLoader
             List<BackendConfig>? backends = null;
             if (Required(map, entries, "backends") is { } backendsEntry)
             {
-                backends = ReadBackends(backendsEntry, vip);
+                backends = ReadBackends(backendsEntry, vip, port == 0 ? null : port, mode);
                 if (backends is not null && backends.Count > maglevSize)
                 {
                     Error(backendsEntry.Value, $"{backends.Count} backends do not fit a Maglev table of {maglevSize} entries; raise maglev_table_size");
@@ -387,6 +413,32 @@ public static class ConfigLoader
                 ok &= health is not null;
             }
 
+            IPAddress? gateway = null;
+            if (entries.TryGetValue("gateway", out var gatewayEntry))
+            {
+                gateway = ReadAddress(gatewayEntry, "gateways", "gateway");
+                if (gateway is not null && vip is not null && gateway.Equals(vip))
+                {
+                    ok = ReportIf(gatewayEntry, $"gateway {gateway} is the service's VIP");
+                    gateway = null;
+                }
+                ok &= gateway is not null;
+            }
+
+            SessionTimeouts? timeouts = SessionTimeouts.Default;
+            if (entries.TryGetValue("timeouts", out var timeoutsEntry))
+            {
+                timeouts = ReadTimeouts(timeoutsEntry);
+                ok &= timeouts is not null;
+            }
+
+            var tcpPickup = false;
+            if (entries.TryGetValue("tcp_pickup", out var pickupEntry))
+            {
+                if (TryBool(pickupEntry, out var value)) tcpPickup = value;
+                else ok = false;
+            }
+
             if (!ok) return null;
             return new ServiceConfig
             {
@@ -394,18 +446,23 @@ public static class ConfigLoader
                 Vip = vip!,
                 Port = port,
                 Protocol = protocol,
-                Mode = mode,
+                Mode = mode!.Value,
                 Interface = iface!,
                 BackendInterface = backendIface,
                 Backends = backends!,
                 OnBackendDown = onBackendDown,
                 WhenAllDown = whenAllDown,
                 Health = health!,
+                Gateway = gateway,
+                Timeouts = timeouts!,
+                TcpPickup = tcpPickup,
                 Line = LineOf(map),
             };
         }
 
-        private List<BackendConfig>? ReadBackends(Entry entry, IPAddress? vip)
+        /// <summary>The service's backends. <paramref name="servicePort"/> (null when not known) is a NAT
+        /// backend's port unless it sets its own; <paramref name="mode"/> is null when not known.</summary>
+        private List<BackendConfig>? ReadBackends(Entry entry, IPAddress? vip, ushort? servicePort, ForwardingMode? mode)
         {
             if (!TrySequence(entry, out var sequence)) return null;
             if (sequence.Children.Count == 0)
@@ -418,6 +475,7 @@ public static class ConfigLoader
             var backends = new List<BackendConfig>();
             var names = new Dictionary<string, int>(StringComparer.Ordinal);
             var addresses = new Dictionary<IPAddress, (string Name, int Line)>();
+            var endpoints = new Dictionary<(IPAddress, ushort), (string Name, int Line)>();
             foreach (var item in sequence.Children)
             {
                 if (item is not YamlMappingNode backendMap)
@@ -426,7 +484,7 @@ public static class ConfigLoader
                     ok = false;
                     continue;
                 }
-                var backend = ReadBackend(backendMap);
+                var backend = ReadBackend(backendMap, mode);
                 if (backend is null)
                 {
                     ok = false;
@@ -439,12 +497,26 @@ public static class ConfigLoader
                 }
                 else names[backend.Name] = backend.Line;
 
-                if (addresses.TryGetValue(backend.Address, out var first))
+                if (mode == ForwardingMode.DirectRouting)
                 {
-                    Error(backend.Line, $"backend '{backend.Name}' has address {backend.Address}, already used by backend '{first.Name}' (line {first.Line})");
-                    ok = false;
+                    if (addresses.TryGetValue(backend.Address, out var first))
+                    {
+                        Error(backend.Line, $"backend '{backend.Name}' has address {backend.Address}, already used by backend '{first.Name}' (line {first.Line})");
+                        ok = false;
+                    }
+                    else addresses[backend.Address] = (backend.Name, backend.Line);
                 }
-                else addresses[backend.Address] = (backend.Name, backend.Line);
+                else if ((backend.Port ?? servicePort) is { } effectivePort)
+                {
+                    // NAT rewrites the port too, so one address may serve several backends on different ports.
+                    if (endpoints.TryGetValue((backend.Address, effectivePort), out var first))
+                    {
+                        Error(backend.Line, $"backend '{backend.Name}' has address {backend.Address} and port {effectivePort}, " +
+                                            $"already used by backend '{first.Name}' (line {first.Line})");
+                        ok = false;
+                    }
+                    else endpoints[(backend.Address, effectivePort)] = (backend.Name, backend.Line);
+                }
 
                 if (vip is not null && backend.Address.Equals(vip))
                 {
@@ -456,10 +528,16 @@ public static class ConfigLoader
             return ok ? backends : null;
         }
 
-        private BackendConfig? ReadBackend(YamlMappingNode map)
+        private BackendConfig? ReadBackend(YamlMappingNode map, ForwardingMode? mode)
         {
             var entries = Entries(map, Keys.Backend);
             var ok = true;
+
+            if (mode is { } known && known != ForwardingMode.Nat && entries.Remove("port", out var misplaced))
+            {
+                Error(misplaced.KeyNode, "'port' of a backend applies only to mode nat (DR cannot change the port)");
+                ok = false;
+            }
 
             var name = RequiredName(map, entries, "name", "backend");
             ok &= name is not null;
@@ -496,6 +574,13 @@ public static class ConfigLoader
                 else ok = false;
             }
 
+            ushort? port = null;
+            if (entries.TryGetValue("port", out var portEntry))
+            {
+                if (TryInt(portEntry, 1, 65535, out var value)) port = (ushort)value;
+                else ok = false;
+            }
+
             if (!ok) return null;
             return new BackendConfig
             {
@@ -503,6 +588,7 @@ public static class ConfigLoader
                 Address = address!,
                 Weight = weight,
                 Mac = mac,
+                Port = port,
                 Backup = backup,
                 Line = LineOf(map),
             };
@@ -646,6 +732,37 @@ public static class ConfigLoader
 
             static bool Fits(string key, HealthCheckType type) =>
                 Keys.HealthTypeSpecific.TryGetValue(key, out var types) ? types.Contains(type) : type != HealthCheckType.None;
+        }
+
+        /// <summary>A NAT service's <c>timeouts:</c> mapping; every key is optional, each a duration up to
+        /// <see cref="MaxSessionTimeout"/>.</summary>
+        private SessionTimeouts? ReadTimeouts(Entry timeoutsEntry)
+        {
+            if (!TryMapping(timeoutsEntry, out var map)) return null;
+            var entries = Entries(map, Keys.Timeouts);
+            var ok = true;
+            var timeouts = SessionTimeouts.Default;
+            if (entries.TryGetValue("tcp_syn", out var synEntry))
+            {
+                if (TryDuration(synEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { TcpSyn = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("tcp_established", out var establishedEntry))
+            {
+                if (TryDuration(establishedEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { TcpEstablished = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("tcp_closing", out var closingEntry))
+            {
+                if (TryDuration(closingEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { TcpClosing = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("udp", out var udpEntry))
+            {
+                if (TryDuration(udpEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { Udp = value };
+                else ok = false;
+            }
+            return ok ? timeouts : null;
         }
 
         /// <summary>The http/https <c>expect:</c> value: "200", "200-299,301", or a list of such items.
@@ -884,17 +1001,18 @@ public static class ConfigLoader
             }
         }
 
-        /// <summary>A health check duration: see <see cref="ConfigSyntax.TryParseDuration"/>; greater than
-        /// 0 and at most <see cref="MaxHealthInterval"/>.</summary>
-        private bool TryDuration(Entry entry, out TimeSpan value)
+        /// <summary>A duration: see <see cref="ConfigSyntax.TryParseDuration"/>; greater than 0 and at most
+        /// <paramref name="max"/> (by default <see cref="MaxHealthInterval"/>, the health check limit).</summary>
+        private bool TryDuration(Entry entry, out TimeSpan value, TimeSpan? max = null)
         {
+            var limit = max ?? MaxHealthInterval;
             value = TimeSpan.Zero;
             if (!TryScalar(entry, out var text)) return false;
             if (!ConfigSyntax.TryParseDuration(text, out value))
                 return ReportIf(entry, $"invalid duration {Quoted(text)} (use e.g. 500ms, 2s, 1m)");
             if (value <= TimeSpan.Zero) return ReportIf(entry, $"{entry.Key} must be greater than 0 (got {Quoted(text)})");
-            if (value > MaxHealthInterval)
-                return ReportIf(entry, $"{entry.Key} must be at most {ConfigSyntax.FormatDuration(MaxHealthInterval)} (got {Quoted(text)})");
+            if (value > limit)
+                return ReportIf(entry, $"{entry.Key} must be at most {ConfigSyntax.FormatDuration(limit)} (got {Quoted(text)})");
             return true;
         }
 
@@ -957,7 +1075,7 @@ public static class ConfigLoader
             return null;
         }
 
-        /// <summary>An IPv4 address for a VIP or backend; <paramref name="plural"/> names the thing in the
+        /// <summary>An IPv4 address for a VIP, backend or gateway; <paramref name="plural"/> names the thing in the
         /// "IPv6 ... are not supported yet" message.</summary>
         private IPAddress? ReadAddress(Entry entry, string plural, string key)
         {
