@@ -28,7 +28,8 @@ public sealed record EngineResult(Verdict Verdict, DropReason Drop, byte[]? Outp
 /// per interface, from a <see cref="BalancerConfig"/> built in code, with a <see cref="FakeClock"/>.</summary>
 public sealed class TestEngine
 {
-    public TestEngine(BalancerConfig config, IReadOnlyList<TestInterface>? interfaces = null, FlowTimeouts? timeouts = null, FakeClock? clock = null)
+    public TestEngine(BalancerConfig config, IReadOnlyList<TestInterface>? interfaces = null, FlowTimeouts? timeouts = null, FakeClock? clock = null,
+        int sessionCapacity = 4096)
     {
         Clock = clock ?? new FakeClock();
         Interfaces = new InterfacePlan();
@@ -40,7 +41,7 @@ public sealed class TestEngine
         Config = config;
         Flows = new FlowTable(config.FlowTableSize, timeouts ?? FlowTimeouts.Default);
         Counters = new WorkerCounters();
-        Processor = new PacketProcessor(State, Neighbors, Flows, Interfaces, Counters);
+        Processor = new PacketProcessor(State, Neighbors, Flows, Interfaces, Counters, new NatSessionTable(sessionCapacity, Counters));
         Port = new InMemoryFramePort();
         Transmitters = new InMemoryTransmitter[Interfaces.Count];
         for (var i = 0; i < Transmitters.Length; i++) Transmitters[i] = new InMemoryTransmitter();

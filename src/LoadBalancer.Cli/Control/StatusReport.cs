@@ -35,6 +35,7 @@ internal static class StatusReport
                 w.WriteNumber("packets", Sum(host, c => c.ServicePackets[s.Index]));
                 w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Index]));
                 w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Index]));
+                w.WriteNumber("sessions", Sum(host, c => c.ServiceSessions[s.Index]));
                 var sc = host.Config.Services[s.Index];
                 w.WriteString("health_check", ModeNames.Name(sc.Health.Type));
                 w.WriteString("on_backend_down", sc.OnBackendDown switch
@@ -75,6 +76,8 @@ internal static class StatusReport
                     w.WriteNumber("packets", Sum(host, c => c.BackendPackets[b.Id]));
                     w.WriteNumber("bytes", Sum(host, c => c.BackendBytes[b.Id]));
                     w.WriteNumber("flows", Sum(host, c => c.BackendFlows[b.Id]));
+                    w.WriteNumber("sessions", Sum(host, c => c.BackendSessions[b.Id]));
+                    w.WriteNumber("port", b.Port);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
@@ -87,6 +90,7 @@ internal static class StatusReport
             w.WriteNumber("passed", Sum(host, c => c.Passed));
             w.WriteNumber("ring_drops", host.KernelRingDrops);
             w.WriteNumber("arp_replies", host.Responders.Sum(r => r.RepliesSent));
+            w.WriteNumber("nat_replies_without_session", Sum(host, c => c.NatRepliesWithoutSession));
             w.WriteEndObject();
             w.WriteStartObject("drops");
             for (var r = 1; r < (int)DropReason.Count; r++)

@@ -89,6 +89,12 @@ internal sealed class EngineHost : IDisposable
         var snapshot = State.Current;
 
         var ingress = snapshot.Services.Select(s => s.IngressPort).Distinct().ToArray();
+        // NAT replies arrive on the backend side: a worker reads that interface too, so both directions of
+        // a flow meet the same session table.
+        var natBackend = snapshot.Services.Where(s => s.Mode == ForwardingMode.Nat).Select(s => s.EgressPort).Distinct().ToArray();
+        if (natBackend.Length > 0 && (_config.Workers > 1 || ingress.Length > 1))
+            throw new InvalidOperationException("NAT services need workers: 1 and a single client-side interface for now " +
+                                                "(both directions of a flow must reach the same worker)");
         var ring = new RingOptions();
         foreach (var port in ingress)
         {
@@ -98,15 +104,21 @@ internal sealed class EngineHost : IDisposable
                 var options = _config.Workers > 1
                     ? ring with { FanoutGroup = (Environment.ProcessId ^ (port << 12)) & 0xFFFF }
                     : ring;
-                var rx = AfPacketPort.Open(name, port, options);
-                _resources.Add(rx);
-                lock (_ports) _ports.Add(rx);
+                var ports = new List<AfPacketPort> { AfPacketPort.Open(name, port, options) };
+                foreach (var back in natBackend.Where(b => b != port))
+                    ports.Add(AfPacketPort.Open(Plan.Name(back), back, ring));
+                foreach (var p in ports)
+                {
+                    _resources.Add(p);
+                    lock (_ports) _ports.Add(p);
+                }
                 var transmitters = new IFrameTransmitter[Plan.Count];
                 for (var p = 0; p < Plan.Count; p++)
                 {
-                    // Oversize (GSO) frames leave by sendmmsg, on the ring socket itself when on a stick.
+                    // Oversize (GSO) frames leave by sendmmsg, on a ring socket of that interface when we read it.
+                    var reader = ports.FirstOrDefault(x => x.Name == Plan.Name(p));
                     AfPacketTransmitter oversize;
-                    if (p == port) oversize = rx.Transmitter;
+                    if (reader is not null) oversize = reader.Transmitter;
                     else
                     {
                         oversize = AfPacketTransmitter.Open(Plan.Name(p));
@@ -116,8 +128,10 @@ internal sealed class EngineHost : IDisposable
                     _resources.Add(tx);
                     transmitters[p] = tx;
                 }
-                var processor = new PacketProcessor(State, Neighbors, new FlowTable(_config.FlowTableSize, FlowTimeouts.Default), Plan, new WorkerCounters());
-                var worker = new ForwardingWorker(processor, rx, transmitters);
+                var counters = new WorkerCounters();
+                var processor = new PacketProcessor(State, Neighbors, new FlowTable(_config.FlowTableSize, FlowTimeouts.Default), Plan, counters,
+                    new NatSessionTable(_config.SessionTableSize, counters));
+                var worker = new ForwardingWorker(processor, ports.ToArray<IFramePort>(), transmitters);
                 Workers.Add(worker);
                 StartThread($"lb-worker-{name}-{w}", () => worker.Run(_stop.Token));
             }
@@ -133,10 +147,15 @@ internal sealed class EngineHost : IDisposable
             StartThread($"lb-arp-{Plan.Name(port)}", () => service.Run(_stop.Token));
         }
 
-        foreach (var port in ingress)
+        foreach (var port in ingress.Union(natBackend))
         {
             var vips = snapshot.Services.Where(s => s.IngressPort == port).Select(s => s.Vip).Distinct().ToArray();
-            _drops.Add(IngressDrop.Install(Plan.Name(port), vips));
+            // On a NAT backend side the engine owns the replies: frames from a backend's address and port,
+            // except those addressed to this host itself (health checks).
+            var replies = snapshot.Services.Where(s => s.Mode == ForwardingMode.Nat && s.EgressPort == port)
+                .SelectMany(s => s.Backends.Select(b => new IngressDrop.Reply(b.Address, s.Protocol, b.Port)))
+                .Distinct().ToArray();
+            _drops.Add(IngressDrop.Install(Plan.Name(port), vips, replies, Plan.Address(port)));
             _log.Info($"ingress drop installed on {Plan.Name(port)} (nft table netdev {IngressDrop.TableFor(Plan.Name(port))})");
         }
 

@@ -8,15 +8,22 @@ namespace LoadBalancer.Core.Forwarding;
 public sealed class ForwardingWorker : IFrameHandler
 {
     private readonly PacketProcessor _processor;
-    private readonly IFramePort _port;
+    private readonly IFramePort[] _ports;
     private readonly IFrameTransmitter[] _transmitters;
     private readonly Func<long> _clockMs;
     private long _nowMs;
 
     public ForwardingWorker(PacketProcessor processor, IFramePort port, IFrameTransmitter[] transmitters, Func<long>? clockMs = null)
+        : this(processor, [port], transmitters, clockMs)
+    {
+    }
+
+    /// <summary>A worker reading several ports: NAT needs the client side and the backend side of a flow on
+    /// the same worker, since both directions use its session table.</summary>
+    public ForwardingWorker(PacketProcessor processor, IFramePort[] ports, IFrameTransmitter[] transmitters, Func<long>? clockMs = null)
     {
         _processor = processor;
-        _port = port;
+        _ports = ports;
         _transmitters = transmitters;
         _clockMs = clockMs ?? (() => Environment.TickCount64);
         _nowMs = _clockMs();
@@ -29,7 +36,17 @@ public sealed class ForwardingWorker : IFrameHandler
         while (!stop.IsCancellationRequested)
         {
             _nowMs = _clockMs();
-            _port.Poll(this, pollTimeoutMs);
+            if (_ports.Length == 1)
+            {
+                _ports[0].Poll(this, pollTimeoutMs);
+                continue;
+            }
+            var handled = 0;
+            foreach (var port in _ports) handled += port.Poll(this, 0);
+            // Idle: wait on each port in turn for at most a millisecond, about what a ring block's
+            // timeout already costs, so neither side waits long for the other.
+            if (handled == 0)
+                foreach (var port in _ports) port.Poll(this, 1);
         }
     }
 
@@ -37,7 +54,9 @@ public sealed class ForwardingWorker : IFrameHandler
     public int RunOnce(int timeoutMs = 0)
     {
         _nowMs = _clockMs();
-        return _port.Poll(this, timeoutMs);
+        var handled = 0;
+        foreach (var port in _ports) handled += port.Poll(this, timeoutMs);
+        return handled;
     }
 
     public Verdict Handle(Span<byte> frame, ref FrameMeta meta)
@@ -63,6 +82,8 @@ public sealed class ForwardingWorker : IFrameHandler
                 counters.Drops[(int)Packets.DropReason.TransmitFailed] += failed;
             }
         }
+        // A few expired NAT sessions leave per batch, so sessions whose flows went silent free their slots.
+        _processor.Sessions.Sweep(_nowMs, 64);
         _nowMs = _clockMs();
     }
 }

@@ -20,7 +20,10 @@ public sealed class IngressDrop : IDisposable
 
     public static string TableFor(string interfaceName) => "lb_" + interfaceName.Replace('-', '_').Replace('.', '_');
 
-    public static IngressDrop Install(string interfaceName, IReadOnlyCollection<uint> vips)
+    /// <summary>A NAT backend's replies: from this address and port, over this protocol.</summary>
+    public readonly record struct Reply(uint Address, byte Protocol, ushort Port);
+
+    public static IngressDrop Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<Reply>? replies = null, uint localAddress = 0)
     {
         var drop = new IngressDrop(TableFor(interfaceName));
         var script = new StringBuilder();
@@ -32,6 +35,12 @@ public sealed class IngressDrop : IDisposable
         script.AppendLine($"    type filter hook ingress device \"{interfaceName}\" priority -500; policy accept;");
         foreach (var vip in vips)
             script.AppendLine($"    ip daddr {Ipv4.Format(vip)} counter drop");
+        foreach (var r in replies ?? [])
+        {
+            var proto = r.Protocol == IpProtocols.Tcp ? "tcp" : "udp";
+            var notLocal = localAddress != 0 ? $"ip daddr != {Ipv4.Format(localAddress)} " : "";
+            script.AppendLine($"    ip saddr {Ipv4.Format(r.Address)} {notLocal}{proto} sport {r.Port} counter drop");
+        }
         script.AppendLine("  }");
         script.AppendLine("}");
         Run(script.ToString());
