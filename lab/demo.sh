@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # LoadBalancer demo. Needs root: it builds a lab of network namespaces.
 #
-#   sudo lab/demo.sh [dr]
+#   sudo lab/demo.sh [dr|nat]        (default dr)
 #
 # Builds the solution, brings up a DR lab (client -> router -> switch -> balancer
 # + 2 real servers running nginx), starts the engine in the balancer namespace,
 # makes 100 new HTTP connections from the client to the VIP 10.99.0.100 and
-# shows which real server answered each. Everything it creates lives in
+# shows which real server answered each.
+# With nat: the same on a two-armed NAT lab (client -> router -> balancer ->
+# back bridge -> 2 real servers on 10.99.4.0/24 whose gateway is the balancer;
+# rs2 serves the web service on its port 8081). Everything it creates lives in
 # namespaces named lbXXXX-* and is torn down on exit, failure or Ctrl-C.
 # Exit 0 only if all 100 requests succeeded and every real server answered.
 set -euo pipefail
@@ -17,7 +20,7 @@ source "$HERE/lib/topology.sh"
 
 MODE="${1:-dr}"
 case "$MODE" in
-    dr) ;;
+    dr|nat) ;;
     *) echo "mode $MODE is not available yet" >&2; exit 2 ;;
 esac
 
@@ -65,11 +68,15 @@ cleanup() {
 }
 lab_setup_traps cleanup
 
-echo "== bringing up the lab ($P)"
-lab_up "$P" 2
+case "$MODE" in
+    nat) LAB_UP=lab_up_nat WRITE_CONFIG=lab_write_nat_config WHAT="NAT lab" ;;
+    *)   LAB_UP=lab_up     WRITE_CONFIG=lab_write_dr_config  WHAT="lab" ;;
+esac
+echo "== bringing up the $WHAT ($P)"
+"$LAB_UP" "$P" 2
 CFG="$LAB_DIR/lb.yaml"
 SOCK="$LAB_DIR/lb.sock"
-lab_write_dr_config "$P" "$CFG"
+"$WRITE_CONFIG" "$P" "$CFG"
 
 echo "== starting the engine in $LAB_BALANCER_NS"
 ip netns exec "$LAB_BALANCER_NS" dotnet "$LB_DLL" run --config "$CFG" </dev/null > "$LAB_DIR/lb.log" 2>&1 &

@@ -149,8 +149,9 @@ public class PacketPathBenchmarks
     public void DrRewrite()
     {
         var forwarder = DirectRoutingForwarder.Instance;
+        var packet = new PacketInfo(14, 34, IpProtocols.Tcp, PartialChecksum: false);
         foreach (var frame in _frames)
-            forwarder.Rewrite(frame, _backend, _backendMac, _egressMac);
+            forwarder.Rewrite(frame, packet, _backend, _backendMac, _egressMac);
     }
 
     /// <summary>The whole path for packets of established flows (flow table hit). DR rewrites in place

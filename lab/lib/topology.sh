@@ -406,6 +406,15 @@ _lab_server_ready_nat() {
     [[ "$out" == "$name ready" ]]
 }
 
+# True when the balancer's two arms report operstate UP (the kernel sets it a little after link up;
+# an engine that looks at it at start must not see DOWN).
+_lab_nat_links_up() {
+    local dev
+    for dev in "$LAB_BALANCER_IF" "$LAB_BALANCER_BACK_IF"; do
+        [[ "$(ip -n "$LAB_BALANCER_NS" -br link show dev "$dev" | awk '{ print $2 }')" == UP ]] || return 1
+    done
+}
+
 _lab_write_env_file() {
     local v extra=()
     [[ "${LAB_MODE:-dr}" == nat ]] && extra=("${_LAB_NAT_VARS[@]}")
@@ -481,6 +490,12 @@ lab_up_nat() {
         return 1
     fi
     lab_set_env "$P" "$N" nat
+    if ! lab_wait_for 10 _lab_nat_links_up; then
+        lab_warn "lab_up_nat: $LAB_BALANCER_IF/$LAB_BALANCER_BACK_IF not UP within 10 s"
+        ip -n "$LAB_BALANCER_NS" -br link >&2 || true
+        lab_down "$P"
+        return 1
+    fi
     for (( i = 1; i <= N; i++ )); do
         if ! lab_wait_for 20 _lab_server_ready_nat "$i"; then
             lab_warn "lab_up_nat: rs$i did not answer from the balancer within 20 s"
@@ -634,6 +649,10 @@ lab_server_softstart() { echo "rs$1" > "$LAB_DIR/rs$1/running"; }
 lab_add_generator() {
     local P="$1"
     _lab_check_prefix "$P" || return 1
+    if [[ "$(_lab_mode_of "$P")" == nat ]]; then
+        lab_warn "lab_add_generator: not for a NAT lab ($P""b1 is its balancer's back arm)"
+        return 1
+    fi
     export LAB_GEN_NS="$P-g" LAB_GEN_IF="${P}g0" LAB_GEN_ADDR=10.99.3.2
     export LAB_BALANCER_GEN_IF="${P}b1" LAB_BALANCER_GEN_ADDR=10.99.3.1
     ip netns add "$LAB_GEN_NS" || return 1

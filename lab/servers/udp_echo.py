@@ -2,13 +2,14 @@
 """Lab UDP echo server (Python standard library only).
 
 Runs in a real-server namespace next to nginx and the upload server:
-    /usr/bin/python3 udp_echo.py --name rs1 [--port 5353] [--bind 0.0.0.0]
+    /usr/bin/python3 udp_echo.py --name rs1 [--port 5353] [--bind 0.0.0.0] [--quiet]
 
 Answers each datagram with "<name> <payload>" (the name, one space, the payload
 bytes as received), sent back to the datagram's source address and port. The
 reply leaves from the address the datagram was sent to (IP_PKTINFO), so it
 also answers correctly on a VIP held on lo (DR), not only on its own address.
-One log line per datagram goes to stderr with the peer address and port.
+One log line per datagram goes to stderr with the peer address and port
+(none with --quiet, for load tests).
 
 One-shot client, for checks and tests (exit 0 and the reply on stdout, or
 exit 1 after the timeout):
@@ -25,7 +26,7 @@ IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux value; not exported by ev
 MAX_DATAGRAM = 65535
 
 
-def serve(name, bind, port):
+def serve(name, bind, port, quiet):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
@@ -46,8 +47,9 @@ def serve(name, bind, port):
             sock.sendmsg([prefix + data], cmsgs, 0, peer)
         except OSError as e:
             sys.stderr.write("%s %s:%d send failed: %s\n" % (name, peer[0], peer[1], e))
-        sys.stderr.write("%s %s:%d %d bytes\n" % (name, peer[0], peer[1], len(data)))
-        sys.stderr.flush()
+        if not quiet:
+            sys.stderr.write("%s %s:%d %d bytes\n" % (name, peer[0], peer[1], len(data)))
+            sys.stderr.flush()
 
 
 def query(address, port, payload, timeout):
@@ -70,6 +72,7 @@ def main():
     ap.add_argument("--name", help="server name put in front of each answer (server mode)")
     ap.add_argument("--port", type=int, default=5353)
     ap.add_argument("--bind", default="0.0.0.0")
+    ap.add_argument("--quiet", action="store_true", help="no log line per datagram (server mode)")
     ap.add_argument("--query", metavar="ADDRESS", help="send one datagram to ADDRESS and print the answer")
     ap.add_argument("--payload", default="ping")
     ap.add_argument("--timeout", type=float, default=1.0)
@@ -80,7 +83,7 @@ def main():
         ap.error("--name is required in server mode")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        serve(args.name, args.bind, args.port)
+        serve(args.name, args.bind, args.port, args.quiet)
     except (KeyboardInterrupt, SystemExit):
         pass
     return 0
