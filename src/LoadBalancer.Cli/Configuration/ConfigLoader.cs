@@ -20,7 +20,7 @@ public static class ConfigLoader
 
     public const int MinWorkers = 1, MaxWorkers = 64;
     public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
-    public const int MinSessionTableSize = 1024, MaxSessionTableSize = 64 * 1024 * 1024;
+    public const int MinSessionTableSize = 16, MaxSessionTableSize = 64 * 1024 * 1024;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
     public const int MinRiseFall = 1, MaxRiseFall = 100;

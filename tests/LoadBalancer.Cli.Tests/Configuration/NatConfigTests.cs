@@ -148,7 +148,7 @@ public class NatConfigTests
     }
 
     [Theory]
-    [InlineData("1024")]
+    [InlineData("16")]
     [InlineData("67108864")]
     public void Parse_SessionTableSizeAtItsLimits_IsAccepted(string value)
     {
@@ -176,8 +176,8 @@ public class NatConfigTests
     // ---- bad values ----------------------------------------------------------------------------
 
     [Theory]
-    [InlineData("session_table_size: 1023", "lb.yaml:1: session_table_size must be between 1024 and 67108864 (got 1023)")]
-    [InlineData("session_table_size: 67108865", "lb.yaml:1: session_table_size must be between 1024 and 67108864 (got 67108865)")]
+    [InlineData("session_table_size: 15", "lb.yaml:1: session_table_size must be between 16 and 67108864 (got 15)")]
+    [InlineData("session_table_size: 67108865", "lb.yaml:1: session_table_size must be between 16 and 67108864 (got 67108865)")]
     [InlineData("session_table_size: 256k", "lb.yaml:1: session_table_size must be an integer (got '256k')")]
     [InlineData("session_table_size:", "lb.yaml:1: session_table_size has no value")]
     [InlineData("sessionTableSize: 4096", "lb.yaml:1: unknown key 'sessionTableSize' (did you mean 'session_table_size'?)")]

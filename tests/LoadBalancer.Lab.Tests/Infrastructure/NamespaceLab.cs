@@ -23,17 +23,22 @@ public sealed class NamespaceLab : IDisposable
     public string[] ServerNames => Env["LAB_SERVER_NAMES"].Split(' ', StringSplitOptions.RemoveEmptyEntries);
     public string[] ServerNamespaces => Env["LAB_SERVER_NS"].Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
-    public static NamespaceLab Up(int servers = 2)
+    /// <summary>The two-armed NAT lab (lab_up_nat): client, router, balancer front/back, servers behind it.</summary>
+    public static NamespaceLab UpNat(int servers = 2) => Up(servers, "lab_up_nat");
+
+    public static NamespaceLab Up(int servers = 2) => Up(servers, "lab_up");
+
+    private static NamespaceLab Up(int servers, string function)
     {
         // "lt" + 6 hex: unique per run, and short enough for interface names.
         var prefix = "lt" + Convert.ToHexString(Guid.NewGuid().ToByteArray())[..6].ToLowerInvariant();
         var script = $"set -e; export LB_DLL={Shell.Quote(LabEnvironment.LbDll)}; " +
-                     $"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; lab_up {prefix} {servers}";
+                     $"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; {function} {prefix} {servers}";
         var result = Shell.Bash(script, TimeSpan.FromSeconds(120));
         if (result.ExitCode != 0)
         {
             Down(prefix);
-            throw new InvalidOperationException($"lab_up {prefix} failed:\n{result.Output}");
+            throw new InvalidOperationException($"{function} {prefix} failed:\n{result.Output}");
         }
         var env = new Dictionary<string, string>();
         foreach (var line in File.ReadAllLines($"/tmp/{prefix}/lab.env"))
@@ -70,11 +75,15 @@ public sealed class NamespaceLab : IDisposable
     public CommandResult In(string ns, string script, int timeoutSeconds = 60) =>
         Shell.InNamespace(ns, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
 
-    public string WriteDrConfig(string name = "lb.yaml")
+    public string WriteDrConfig(string name = "lb.yaml") => WriteConfig("lab_write_dr_config", name);
+
+    public string WriteNatConfig(string name = "lb.yaml") => WriteConfig("lab_write_nat_config", name);
+
+    private string WriteConfig(string function, string name)
     {
         var path = Path.Combine(Dir, name);
         var result = Shell.Bash($"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; " +
-                                $"lab_set_env {Prefix} {ServerNames.Length}; lab_write_dr_config {Prefix} {Shell.Quote(path)}");
+                                $"lab_set_env {Prefix} {ServerNames.Length}; {function} {Prefix} {Shell.Quote(path)}");
         if (result.ExitCode != 0) throw new InvalidOperationException(result.Output);
         return path;
     }

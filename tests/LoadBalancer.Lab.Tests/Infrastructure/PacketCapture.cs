@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace LoadBalancer.Lab.Tests.Infrastructure;
 
 /// <summary>tcpdump writing a pcap in a namespace; ready once tcpdump says it is listening, stopped
-/// with SIGINT so it flushes the file.</summary>
+/// with SIGINT so it flushes the file. Immediate mode: otherwise libpcap's ring holds packets until a
+/// block times out, and a capture stopped right after a short burst records none of it.</summary>
 public sealed class PacketCapture : IDisposable
 {
     private readonly Process _process;
@@ -13,7 +14,7 @@ public sealed class PacketCapture : IDisposable
     public static PacketCapture Start(string ns, string interfaceName, string pcapPath, string filter)
     {
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "netns", "exec", ns, "tcpdump", "-i", interfaceName, "-U", "-s", "200", "-w", pcapPath, filter })
+        foreach (var a in new[] { "netns", "exec", ns, "tcpdump", "--immediate-mode", "-i", interfaceName, "-U", "-s", "200", "-w", pcapPath, filter })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
         var ready = new ManualResetEventSlim();

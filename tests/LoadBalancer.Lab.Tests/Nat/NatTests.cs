@@ -1,0 +1,86 @@
+using LoadBalancer.Lab.Tests.Infrastructure;
+
+namespace LoadBalancer.Lab.Tests.Nat;
+
+/// <summary>NAT end to end: client → router → balancer (front) … (back) → real servers whose gateway is
+/// the balancer, with real nginx, curl and a UDP echo server. rs2 serves "web" on port 8081.</summary>
+public sealed class NatTests(NatLab fixture) : IClassFixture<NatLab>
+{
+    private NamespaceLab Lab => fixture.Lab;
+
+    [LabFact]
+    public void NewConnections_Hundred_AllSucceedAndReachEveryBackendIncludingOneOnAnotherPort()
+    {
+        var r = Lab.InClient($"for i in $(seq 100); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/ || echo FAILED; done", 400);
+        var answers = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(100, answers.Length);
+        Assert.DoesNotContain("FAILED", answers);
+        Assert.Contains("rs1", answers);
+        Assert.Contains("rs2", answers); // rs2 listens on 8081 for this service: the port was translated
+    }
+
+    [LabFact]
+    public void Download_TenMegabytes_ByteIdentical()
+    {
+        var r = Lab.InClient($"curl -s --noproxy '*' --max-time 30 http://{Lab.Vip}/big | sha256sum", 60);
+        Assert.Equal(Lab.Env["LAB_BIG_SHA256"], r.Stdout.Split(' ')[0]);
+    }
+
+    [LabFact]
+    public void Upload_TenMegabytes_ByteIdentical()
+    {
+        var file = Path.Combine(Lab.Dir, "nat-upload.bin");
+        var bytes = new byte[10 * 1024 * 1024];
+        Random.Shared.NextBytes(bytes);
+        File.WriteAllBytes(file, bytes);
+        var expected = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+        for (var i = 0; i < 3; i++)
+        {
+            var parts = Lab.InClient($"curl -s --noproxy '*' --max-time 30 --data-binary @{file} http://{Lab.Vip}:8080/upload", 60).Stdout.Trim().Split(' ');
+            Assert.Equal(3, parts.Length);
+            Assert.Equal(expected, parts[1]);
+        }
+    }
+
+    [LabFact]
+    public void Client_SeesOnlyTheVip_BackendsSeeTheRealClient()
+    {
+        var pcap = Path.Combine(Lab.Dir, "client.pcap");
+        var curl = "";
+        using (PacketCapture.Start(Lab.ClientNs, Lab.Env["LAB_CLIENT_IF"], pcap, "tcp"))
+        {
+            curl = Lab.InClient($"for i in $(seq 10); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/ || echo FAILED; done").Output;
+            Assert.DoesNotContain("FAILED", curl);
+        }
+        var decoded = Shell.Run("tshark", ["-r", pcap, "-T", "fields", "-e", "ip.src", "-e", "ip.dst"]);
+        var peers = decoded.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).SelectMany(l => l.Split('\t')).ToHashSet();
+        Assert.True(peers.SetEquals([Lab.Env["LAB_CLIENT_ADDR"], Lab.Vip]),
+            $"peers [{string.Join(' ', peers)}], capture {new FileInfo(pcap).Length} bytes, tshark: {decoded.Stderr}, curl: {curl}");
+
+        // Requests from the balancer's own back address are the lab's readiness checks; every other one
+        // came through the VIP and must carry the real client address.
+        var logs = Lab.ServerNames.SelectMany(n => File.ReadAllLines(Path.Combine(Lab.Dir, $"{n}-access.log")))
+            .Where(l => !l.StartsWith(Lab.Env["LAB_BALANCER_BACK_ADDR"] + " ", StringComparison.Ordinal)).ToArray();
+        Assert.True(logs.Length >= 10, $"{logs.Length} requests logged");
+        Assert.All(logs, l => Assert.StartsWith(Lab.Env["LAB_CLIENT_ADDR"] + " ", l));
+    }
+
+    [LabFact]
+    public void Udp_RequestResponse_Works()
+    {
+        var r = Lab.InClient($"/usr/bin/python3 {LabEnvironment.RepositoryRoot}/lab/servers/udp_echo.py --query {Lab.Vip} --port 5353 --payload hello-nat", 30);
+        Assert.Matches(@"^rs\d hello-nat", r.Stdout.Trim());
+    }
+
+    [LabFact]
+    public void Status_Json_HasSessionsPerServiceAndBackend()
+    {
+        Lab.InClient($"curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/");
+        using var doc = fixture.Engine.Status();
+        var web = doc.RootElement.GetProperty("services").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "web");
+        Assert.Equal("nat", web.GetProperty("mode").GetString());
+        Assert.True(web.GetProperty("sessions").GetInt64() >= 0);
+        Assert.All(web.GetProperty("backends").EnumerateArray(), b => Assert.True(b.GetProperty("sessions").GetInt64() >= 0));
+        Assert.Contains(web.GetProperty("backends").EnumerateArray(), b => b.GetProperty("port").GetInt32() == 8081);
+    }
+}
