@@ -76,6 +76,8 @@ public sealed class PacketProcessor
                 destinationPort = udp.DestinationPort;
                 checksumOffset = UdpDatagram.ChecksumOffset;
                 break;
+            case IpProtocols.Icmp when snapshot.NatBackendPorts != 0:
+                return NatIcmpError(frame, ref meta, eth.PayloadOffset, ip.HeaderLength, ip.TotalLength, ip.Source, ip.Destination, toVip, snapshot, nowMs);
             default:
                 return Pass(c);
         }
@@ -269,6 +271,70 @@ public sealed class PacketProcessor
         c.BackendPackets[session.BackendId]++;
         c.BackendBytes[session.BackendId] += frame.Length;
         return Verdict.Transmit;
+    }
+
+    /// <summary>NAT, an ICMP error about a session. From the client side (to the VIP) it quotes a reply we
+    /// sent as VIP:port and goes on to the backend; from the backend side it quotes a packet we sent to the
+    /// backend and goes back to the client as if the VIP had sent it. Other ICMP is left to the kernel.</summary>
+    private Verdict NatIcmpError(Span<byte> frame, ref FrameMeta meta, int ipOffset, int ipHeaderLength, int totalLength, uint source, uint destination,
+        bool toVip, DataPlaneSnapshot snapshot, long nowMs)
+    {
+        var c = Counters;
+        var icmpOffset = ipOffset + ipHeaderLength;
+        var end = ipOffset + totalLength;
+        if (IcmpMessage.TryParse(frame[icmpOffset..end], out var icmp) != DropReason.None) return toVip ? Drop(c, DropReason.IcmpTruncated) : Pass(c);
+        if (!NatIcmp.IsError(icmp.Type)) return Pass(c);
+        if (!NatIcmp.TryReadQuote(frame, icmpOffset, end, out var q)) return toVip ? Drop(c, DropReason.IcmpTruncated) : Pass(c);
+        var packet = new PacketInfo(ipOffset, icmpOffset, IpProtocols.Icmp, PartialChecksum: false);
+
+        if (toVip)
+        {
+            var key = new FlowKey(q.Protocol, q.Destination, q.Source, q.DestinationPort, q.SourcePort);
+            ref var session = ref Sessions.FindForward(key, FlowHash.Compute(key, snapshot.HashSeed), nowMs);
+            if (Unsafe.IsNullRef(ref session)) return Drop(c, DropReason.NatNoSession);
+            var service = snapshot.Services[session.ServiceIndex];
+            var backend = service.BackendById(session.BackendId);
+            if (backend is null) return Drop(c, DropReason.NoBackend);
+            var mac = _neighbors.Mac(backend.NeighborIndex);
+            if (mac.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
+            if (!NatRewriter.DecrementTtl(frame, packet)) return Drop(c, DropReason.TtlExpired);
+            NatIcmp.Translate(frame, ipOffset, icmpOffset, q, quotedSource: true, backend.Address, backend.Port,
+                outerSource: false, destination == session.Forward.DestinationAddress ? backend.Address : null);
+            mac.Write(frame);
+            _interfaces.Mac(service.EgressPort).Write(frame[6..]);
+            meta.EgressPort = service.EgressPort;
+            c.ServicePackets[service.Index]++;
+            c.ServiceBytes[service.Index] += frame.Length;
+            return Verdict.Transmit;
+        }
+        else
+        {
+            var key = new FlowKey(q.Protocol, q.Destination, q.Source, q.DestinationPort, q.SourcePort);
+            ref var session = ref Sessions.FindReverse(key, FlowHash.Compute(key, snapshot.HashSeed), nowMs);
+            if (Unsafe.IsNullRef(ref session))
+            {
+                if (destination != _interfaces.Address(meta.IngressPort)) c.NatRepliesWithoutSession++;
+                return Pass(c);
+            }
+            var service = snapshot.Services[session.ServiceIndex];
+            var nextHop = session.ClientHop;
+            if (service.GatewayNeighborIndex >= 0)
+            {
+                var gateway = _neighbors.Mac(service.GatewayNeighborIndex);
+                if (gateway.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
+                nextHop = gateway;
+            }
+            if (!NatRewriter.DecrementTtl(frame, packet)) return Drop(c, DropReason.TtlExpired);
+            // An error from the backend itself speaks for the VIP; one from a router behind it keeps its source.
+            NatIcmp.Translate(frame, ipOffset, icmpOffset, q, quotedSource: false, session.Forward.DestinationAddress, session.Forward.DestinationPort,
+                outerSource: true, source == session.Reverse.SourceAddress ? session.Forward.DestinationAddress : null);
+            nextHop.Write(frame);
+            _interfaces.Mac(service.IngressPort).Write(frame[6..]);
+            meta.EgressPort = service.IngressPort;
+            c.ServicePackets[service.Index]++;
+            c.ServiceBytes[service.Index] += frame.Length;
+            return Verdict.Transmit;
+        }
     }
 
     /// <summary>Completes a checksum the sender left partial, unless the frame leaves as GSO (then the

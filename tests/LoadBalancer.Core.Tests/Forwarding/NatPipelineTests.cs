@@ -215,4 +215,59 @@ public sealed class NatPipelineTests
         Checksum.CompletePartial(output, 34, 16, isUdp: false);
         AssertChecksumsValid(output);
     }
+
+    [Fact]
+    public void IcmpPortUnreachable_FromBackend_ReachesClientFromVipWithQuoteTranslated()
+    {
+        var engine = Engine();
+        var request = FrameBuilder.Udp(Client, 50001, Vip, 5353).Payload("are you there").EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
+        var forwarded = engine.Send(request).Output!;
+
+        // The backend quotes the datagram as it received it (client -> backend:5353), the whole of it.
+        var quoted = forwarded.AsSpan(14).ToArray();
+        var error = FrameBuilder.Icmp("10.99.4.11", Client).IcmpHeader(3, 3).Payload(quoted).EthernetDestination(BackMac).Build();
+        var r = engine.Send(error, new FrameMeta { IngressPort = 1 });
+
+        Assert.Equal(Verdict.Transmit, r.Verdict);
+        Assert.Equal(0, r.OutputMeta.EgressPort);
+        // An independent decoder reads what the client receives: outer and quoted headers and every checksum.
+        var decoded = ExternalTools.RunPython("""
+            import sys
+            from scapy.all import Ether, IP, UDP, ICMP, IPerror, UDPerror, raw
+            f = Ether(bytes.fromhex(sys.argv[1]))
+            ip = f[IP]; icmp = f[ICMP]; inner = f[IPerror]; udp = f[UDPerror]
+            def ok(layer, field):
+                copy = layer.copy(); setattr(copy, field, None)
+                return getattr(layer, field) == getattr(copy.__class__(raw(copy)), field)
+            print(ip.src, ip.dst, icmp.type, icmp.code, inner.src, inner.dst, udp.sport, udp.dport,
+                  ok(ip, "chksum"), ok(icmp, "chksum"), ok(inner, "chksum"), bytes(udp.payload).decode())
+            """, Convert.ToHexString(r.Output!)).Trim();
+        Assert.Equal($"{Vip} {Client} 3 3 {Client} {Vip} 50001 5353 True True True are you there", decoded);
+    }
+
+    [Fact]
+    public void IcmpError_FromClientSideAboutAReply_ReachesTheBackendWithQuoteTranslated()
+    {
+        var engine = Engine();
+        var forward = engine.Send(FrameBuilder.Udp(Client, 50002, Vip, 5353).Payload("x").EthernetSource(RouterMac).EthernetDestination(FrontMac).Build());
+        var reply = engine.Send(FrameBuilder.Udp("10.99.4.11", 5353, Client, 50002).Payload("e1 x").EthernetDestination(BackMac).Build(),
+            new FrameMeta { IngressPort = 1 }).Output!;
+        Assert.NotNull(forward.Output);
+
+        // A router in front of the client says the reply (VIP:5353 -> client) could not be delivered.
+        var error = FrameBuilder.Icmp("10.99.1.1", Vip).IcmpHeader(3, 1).Payload(reply.AsSpan(14).ToArray())
+            .EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
+        var r = engine.Send(error);
+
+        Assert.Equal(Verdict.Transmit, r.Verdict);
+        Assert.Equal(1, r.OutputMeta.EgressPort);
+        Assert.Equal(Rs1Mac, MacAddress.Read(r.Output!));
+        var decoded = ExternalTools.RunPython("""
+            import sys
+            from scapy.all import Ether, IP, ICMP, IPerror, UDPerror
+            f = Ether(bytes.fromhex(sys.argv[1]))
+            print(f[IP].src, f[IP].dst, f[IPerror].src, f[IPerror].dst, f[UDPerror].sport, f[UDPerror].dport)
+            """, Convert.ToHexString(r.Output!)).Trim();
+        Assert.Equal($"10.99.1.1 10.99.4.11 10.99.4.11 {Client} 5353 50002", decoded);
+    }
 }

@@ -1,0 +1,80 @@
+using System.Buffers.Binary;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Forwarding;
+
+/// <summary>The datagram an ICMP error quotes: its IPv4 header (the original's, possibly longer than what
+/// is quoted) and the first bytes of its transport header. Offsets are absolute in the frame.</summary>
+public readonly record struct QuotedDatagram(int IpOffset, int L4Offset, int End, byte Protocol, uint Source, uint Destination,
+    ushort SourcePort, ushort DestinationPort);
+
+/// <summary>NAT for ICMP errors (destination unreachable, time exceeded, parameter problem) about a session,
+/// in either direction. Rules: the quoted datagram is the packet as it travelled on the far side of the
+/// balancer, so its address and port are translated back (with its IP header checksum and, when the quote
+/// reaches it, its TCP/UDP checksum, incrementally); the outer address that stood for the session is
+/// translated too; the ICMP checksum is recomputed over the message, which is short.</summary>
+public static class NatIcmp
+{
+    public const int MinimumQuote = 8;
+
+    public static bool IsError(byte type) => type is 3 or 4 or 11 or 12;
+
+    /// <summary>Reads the datagram quoted by the ICMP error at <paramref name="icmpOffset"/>; false if it is
+    /// not an IPv4 TCP/UDP datagram with at least its ports quoted.</summary>
+    public static bool TryReadQuote(ReadOnlySpan<byte> frame, int icmpOffset, int end, out QuotedDatagram quote)
+    {
+        quote = default;
+        var ip = icmpOffset + IcmpMessage.HeaderLength;
+        if (end - ip < Ipv4Packet.MinimumHeaderLength) return false;
+        if (frame[ip] >> 4 != 4) return false;
+        var ihl = (frame[ip] & 0x0F) * 4;
+        if (ihl < Ipv4Packet.MinimumHeaderLength) return false;
+        var l4 = ip + ihl;
+        var protocol = frame[ip + 9];
+        if (protocol is not (IpProtocols.Tcp or IpProtocols.Udp) || end - l4 < MinimumQuote) return false;
+        quote = new QuotedDatagram(ip, l4, end, protocol,
+            BinaryPrimitives.ReadUInt32BigEndian(frame[(ip + 12)..]), BinaryPrimitives.ReadUInt32BigEndian(frame[(ip + 16)..]),
+            BinaryPrimitives.ReadUInt16BigEndian(frame[l4..]), BinaryPrimitives.ReadUInt16BigEndian(frame[(l4 + 2)..]));
+        return true;
+    }
+
+    /// <summary>Rewrites the quoted datagram's source (<paramref name="quotedSource"/> true) or destination
+    /// address and port, and the matching outer address, then recomputes the ICMP checksum.</summary>
+    public static void Translate(Span<byte> frame, int outerIpOffset, int icmpOffset, in QuotedDatagram q, bool quotedSource, uint address, ushort port,
+        bool outerSource, uint? outerAddress)
+    {
+        // The quoted datagram: address (+ its header checksum) and port (+ its L4 checksum when quoted).
+        var addressAt = q.IpOffset + (quotedSource ? 12 : 16);
+        var portAt = q.L4Offset + (quotedSource ? 0 : 2);
+        var oldAddress = BinaryPrimitives.ReadUInt32BigEndian(frame[addressAt..]);
+        var oldPort = BinaryPrimitives.ReadUInt16BigEndian(frame[portAt..]);
+        BinaryPrimitives.WriteUInt32BigEndian(frame[addressAt..], address);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[portAt..], port);
+        var headerChecksum = frame[(q.IpOffset + 10)..];
+        BinaryPrimitives.WriteUInt16BigEndian(headerChecksum, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(headerChecksum), oldAddress, address));
+        var l4ChecksumAt = q.L4Offset + (q.Protocol == IpProtocols.Tcp ? TcpSegment.ChecksumOffset : UdpDatagram.ChecksumOffset);
+        if (l4ChecksumAt + 2 <= q.End)
+        {
+            var old = BinaryPrimitives.ReadUInt16BigEndian(frame[l4ChecksumAt..]);
+            if (!(q.Protocol == IpProtocols.Udp && old == 0))
+            {
+                var updated = Checksum.Update(Checksum.Update(old, oldAddress, address), oldPort, port);
+                if (q.Protocol == IpProtocols.Udp && updated == 0) updated = 0xFFFF;
+                BinaryPrimitives.WriteUInt16BigEndian(frame[l4ChecksumAt..], updated);
+            }
+        }
+
+        if (outerAddress is { } outer)
+        {
+            var at = outerIpOffset + (outerSource ? 12 : 16);
+            var before = BinaryPrimitives.ReadUInt32BigEndian(frame[at..]);
+            BinaryPrimitives.WriteUInt32BigEndian(frame[at..], outer);
+            var outerChecksum = frame[(outerIpOffset + 10)..];
+            BinaryPrimitives.WriteUInt16BigEndian(outerChecksum, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(outerChecksum), before, outer));
+        }
+
+        var icmp = frame[icmpOffset..q.End];
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+    }
+}

@@ -1,0 +1,65 @@
+using LoadBalancer.Lab.Tests.Infrastructure;
+
+namespace LoadBalancer.Lab.Tests.Nat;
+
+/// <summary>ICMP errors through NAT, with the real kernel as the client and the backends.</summary>
+public sealed class NatIcmpTests
+{
+    [LabFact]
+    public void UdpToPortWithoutListener_ClientGetsPortUnreachableFromVipQuotingItsDatagram()
+    {
+        using var lab = NamespaceLab.UpNat(2);
+        var config = lab.WriteNatConfig();
+        // A UDP service whose backend port has no listener: the backend answers with port unreachable.
+        File.AppendAllText(config, $"""
+              - name: void
+                vip: {lab.Vip}
+                port: 9999
+                protocol: udp
+                mode: nat
+                interface: {lab.BalancerIf}
+                backend_interface: {lab.Env["LAB_BALANCER_BACK_IF"]}
+                gateway: {lab.Env["LAB_ROUTER_FRONT_ADDR"]}
+                backends:
+                  - {"{"}name: rs1, address: 10.99.4.11{"}"}
+
+            """);
+        using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
+        var pcap = Path.Combine(lab.Dir, "icmp.pcap");
+
+        string result;
+        using (PacketCapture.Start(lab.ClientNs, lab.Env["LAB_CLIENT_IF"], pcap, "icmp or udp"))
+        {
+            // A connected UDP socket hears ICMP errors as ECONNREFUSED, but only if the error names the
+            // VIP and this very socket in its quote: the kernel itself checks the translation.
+            result = lab.InClient($$"""
+                /usr/bin/python3 -c '
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(3)
+                s.connect(("{{lab.Vip}}", 9999))
+                s.send(b"anyone")
+                try:
+                    s.recv(100); print("ANSWERED")
+                except ConnectionRefusedError:
+                    print("REFUSED", s.getsockname()[1])
+                except socket.timeout:
+                    print("TIMEOUT")
+                '
+                """, 30).Stdout.Trim();
+        }
+        Assert.StartsWith("REFUSED", result);
+        var clientPort = result.Split(' ')[1];
+
+        var fields = Shell.Run("tshark", ["-r", pcap, "-Y", "icmp.type == 3 && icmp.code == 3", "-o", "ip.check_checksum:TRUE", "-T", "fields",
+            "-e", "ip.src", "-e", "ip.dst", "-e", "udp.srcport", "-e", "udp.dstport", "-e", "ip.checksum.status", "-e", "icmp.checksum.status"]).Stdout.Trim();
+        var parts = fields.Split('\t');
+        // ip.src/ip.dst list the outer then the quoted header; the quoted UDP header is the client's datagram.
+        Assert.Equal($"{lab.Vip},{lab.Env["LAB_CLIENT_ADDR"]}", parts[0]);
+        Assert.Equal($"{lab.Env["LAB_CLIENT_ADDR"]},{lab.Vip}", parts[1]);
+        Assert.Equal(clientPort, parts[2]);
+        Assert.Equal("9999", parts[3]);
+        Assert.DoesNotContain("0", parts[4].Split(','));   // 1 = good for both IP headers
+        Assert.Equal("1", parts[5]);
+    }
+}
