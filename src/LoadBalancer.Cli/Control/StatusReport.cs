@@ -91,6 +91,7 @@ internal static class StatusReport
             w.WriteNumber("ring_drops", host.KernelRingDrops);
             w.WriteNumber("arp_replies", host.Responders.Sum(r => r.RepliesSent));
             w.WriteNumber("nat_replies_without_session", Sum(host, c => c.NatRepliesWithoutSession));
+            w.WriteNumber("icmp_sent", Sum(host, c => c.IcmpSent));
             w.WriteEndObject();
             w.WriteStartObject("drops");
             for (var r = 1; r < (int)DropReason.Count; r++)

@@ -83,7 +83,7 @@ internal sealed class EngineHost : IDisposable
             foreach (var name in new[] { s.Interface, s.EffectiveBackendInterface })
             {
                 var link = LinkInfo.Read(name);
-                Plan.Add(name, link.Mac, link.Ipv4Address);
+                Plan.Add(name, link.Mac, link.Ipv4Address, link.Mtu);
             }
         State = new DataPlaneState(Builder.Build(_config, Backends.Runtime));
         var snapshot = State.Current;

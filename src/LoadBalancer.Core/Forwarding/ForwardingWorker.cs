@@ -64,7 +64,7 @@ public sealed class ForwardingWorker : IFrameHandler
         var verdict = _processor.Process(frame, ref meta, _nowMs);
         if (verdict == Verdict.Transmit)
         {
-            _transmitters[meta.EgressPort].Enqueue(frame, meta);
+            _transmitters[meta.EgressPort].Enqueue(meta.TransmitLength > 0 ? frame[..meta.TransmitLength] : frame, meta);
             _processor.Counters.TxFrames++;
         }
         return verdict;

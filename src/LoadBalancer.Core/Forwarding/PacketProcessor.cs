@@ -58,7 +58,7 @@ public sealed class PacketProcessor
 
         ushort sourcePort, destinationPort;
         var tcpFlags = TcpFlags.None;
-        int checksumOffset;
+        int checksumOffset, l4HeaderLength;
         switch (ip.Protocol)
         {
             case IpProtocols.Tcp:
@@ -68,6 +68,7 @@ public sealed class PacketProcessor
                 destinationPort = tcp.DestinationPort;
                 tcpFlags = tcp.Flags;
                 checksumOffset = TcpSegment.ChecksumOffset;
+                l4HeaderLength = tcp.HeaderLength;
                 break;
             case IpProtocols.Udp:
                 reason = UdpDatagram.TryParse(ip.Payload, out var udp);
@@ -75,6 +76,7 @@ public sealed class PacketProcessor
                 sourcePort = udp.SourcePort;
                 destinationPort = udp.DestinationPort;
                 checksumOffset = UdpDatagram.ChecksumOffset;
+                l4HeaderLength = UdpDatagram.HeaderLength;
                 break;
             case IpProtocols.Icmp when snapshot.NatBackendPorts != 0:
                 return NatIcmpError(frame, ref meta, eth.PayloadOffset, ip.HeaderLength, ip.TotalLength, ip.Source, ip.Destination, toVip, snapshot, nowMs);
@@ -122,6 +124,13 @@ public sealed class PacketProcessor
         var mac = _neighbors.Mac(backend!.NeighborIndex);
         if (mac.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
 
+        if (service.Mode == ForwardingMode.Nat)
+        {
+            // The balancer is a router hop in NAT: what does not fit the backend side is answered, not lost.
+            var l3Length = meta.Vnet.IsGso ? ip.HeaderLength + l4HeaderLength + meta.Vnet.GsoSize : ip.TotalLength;
+            var mtu = _interfaces.Mtu(service.EgressPort);
+            if (l3Length > mtu) return FragmentationNeeded(frame, ref meta, eth.PayloadOffset, ip.HeaderLength, ip.DontFragment || meta.Vnet.IsGso, mtu, service);
+        }
         if (!CompleteChecksum(frame, ref meta, l4Offset, checksumOffset, datagramEnd, isTcp)) return Drop(c, DropReason.ChecksumOffsetInvalid);
         if (service.Mode == ForwardingMode.Nat && !NatRewriter.DecrementTtl(frame, packet)) return Drop(c, DropReason.TtlExpired);
 
@@ -335,6 +344,53 @@ public sealed class PacketProcessor
             c.ServiceBytes[service.Index] += frame.Length;
             return Verdict.Transmit;
         }
+    }
+
+    /// <summary>Turns an oversized frame into ICMP fragmentation-needed (type 3, code 4, next-hop MTU) back
+    /// to the client, built in place: the original IP header and first 8 bytes of its payload are quoted as
+    /// the client sent them (to the VIP), the source is our client-side address. Without DF there is nothing
+    /// to ask for, and we do not fragment: the frame is dropped. Either way it counts as <c>mtu_exceeded</c>.</summary>
+    private Verdict FragmentationNeeded(Span<byte> frame, ref FrameMeta meta, int ipOffset, int ipHeaderLength, bool dontFragment, int mtu,
+        ServiceSnapshot service)
+    {
+        var c = Counters;
+        c.Drop(DropReason.MtuExceeded);
+        if (!dontFragment) return Verdict.Drop;
+        var quoteLength = ipHeaderLength + 8;
+        Span<byte> quote = stackalloc byte[60 + 8];
+        frame.Slice(ipOffset, quoteLength).CopyTo(quote);
+        var clientHop = MacAddress.Read(frame[6..]);
+        var client = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(quote[12..]);
+        var source = _interfaces.Address(service.IngressPort);
+        if (source == 0) source = service.Vip;
+
+        var total = Ipv4Packet.MinimumHeaderLength + IcmpMessage.HeaderLength + quoteLength;
+        clientHop.Write(frame);
+        _interfaces.Mac(service.IngressPort).Write(frame[6..]);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame[12..], EtherTypes.Ipv4);
+        var ip = frame.Slice(EthernetFrame.HeaderLength, total);
+        ip.Clear();
+        ip[0] = 0x45;
+        ip[1] = 0xC0; // internetwork control, as routers send ICMP errors
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)total);
+        ip[8] = 64;
+        ip[9] = IpProtocols.Icmp;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(ip[12..], source);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(ip[16..], client);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..Ipv4Packet.MinimumHeaderLength]));
+        var icmp = ip[Ipv4Packet.MinimumHeaderLength..];
+        icmp[0] = 3;
+        icmp[1] = 4;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)mtu);
+        quote[..quoteLength].CopyTo(icmp[IcmpMessage.HeaderLength..]);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+
+        meta.TransmitLength = EthernetFrame.HeaderLength + total;
+        meta.Vnet = default;
+        meta.ChecksumNotReady = false;
+        meta.EgressPort = service.IngressPort;
+        c.IcmpSent++;
+        return Verdict.Transmit;
     }
 
     /// <summary>Completes a checksum the sender left partial, unless the frame leaves as GSO (then the

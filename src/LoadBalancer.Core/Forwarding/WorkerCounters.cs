@@ -25,6 +25,8 @@ public sealed class WorkerCounters
     public readonly long[] BackendSessions = new long[MaxBackendIds];
     /// <summary>Frames on a NAT backend interface from a backend port that belong to no session (left to the kernel).</summary>
     public long NatRepliesWithoutSession;
+    /// <summary>ICMP errors the engine built itself (fragmentation needed).</summary>
+    public long IcmpSent;
 
     public void Drop(DropReason reason) => Drops[(int)reason]++;
 }

@@ -48,4 +48,7 @@ public struct FrameMeta
     /// (unless the frame leaves as GSO with <see cref="VnetHeader.FlagNeedsChecksum"/>).</summary>
     public bool ChecksumNotReady;
     public VnetHeader Vnet;
+    /// <summary>When set, only this many bytes from the start of the frame are sent: the processor
+    /// built a shorter frame (an ICMP error) in the received frame's buffer.</summary>
+    public int TransmitLength;
 }

@@ -153,16 +153,21 @@ public sealed class InterfacePlan
     private readonly List<string> _names = new();
     private readonly List<MacAddress> _macs = new();
     private readonly List<uint> _addresses = new();
+    private readonly List<int> _mtus = new();
 
-    public int Add(string name, MacAddress mac, uint address)
+    public int Add(string name, MacAddress mac, uint address, int mtu = 1500)
     {
         var i = _names.IndexOf(name);
         if (i >= 0) return i;
         _names.Add(name);
         _macs.Add(mac);
         _addresses.Add(address);
+        _mtus.Add(mtu);
         return _names.Count - 1;
     }
+
+    /// <summary>The interface's MTU: NAT answers larger frames with fragmentation-needed.</summary>
+    public int Mtu(int port) => _mtus[port];
 
     public int IndexOf(string name)
     {

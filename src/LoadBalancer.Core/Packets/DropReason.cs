@@ -29,6 +29,7 @@ public enum DropReason : byte
     SessionTableFull,
     NatNoSession,
     TtlExpired,
+    MtuExceeded,
     TransmitFailed,
     Count,
 }

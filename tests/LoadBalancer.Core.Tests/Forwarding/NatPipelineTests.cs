@@ -270,4 +270,55 @@ public sealed class NatPipelineTests
             """, Convert.ToHexString(r.Output!)).Trim();
         Assert.Equal($"10.99.1.1 10.99.4.11 10.99.4.11 {Client} 5353 50002", decoded);
     }
+
+    [Fact]
+    public void Forward_LargerThanBackendMtuWithDf_AnsweredWithFragmentationNeeded()
+    {
+        var engine = Engine();
+        engine.Send(ClientTcp(40030, TcpFlags.Syn));
+        var big = FrameBuilder.Tcp(Client, 40030, Vip, 80).Flags(TcpFlags.Ack).DontFragment().Payload(new byte[1500])
+            .EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
+
+        var r = engine.Send(big);
+
+        Assert.Equal(Verdict.Transmit, r.Verdict);
+        Assert.Equal(0, r.OutputMeta.EgressPort);
+        Assert.Equal(1, engine.Counters.Drops[(int)DropReason.MtuExceeded]);
+        var decoded = ExternalTools.RunPython("""
+            import sys
+            from scapy.all import Ether, IP, ICMP, IPerror, TCPerror, raw
+            f = Ether(bytes.fromhex(sys.argv[1]))
+            c = f[ICMP].copy(); c.chksum = None
+            good = ICMP(raw(c)).chksum == f[ICMP].chksum
+            print(f.dst, f[IP].src, f[IP].dst, f[ICMP].type, f[ICMP].code, f[ICMP].nexthopmtu, f[IPerror].dst, f[TCPerror].sport, good)
+            """, Convert.ToHexString(r.Output!)).Trim();
+        Assert.Equal($"{RouterMac} 10.99.1.10 {Client} 3 4 1500 {Vip} 40030 True", decoded);
+    }
+
+    [Fact]
+    public void Forward_GsoWhoseSegmentsExceedBackendMtu_AnsweredWithFragmentationNeeded()
+    {
+        var engine = Engine();
+        engine.Send(ClientTcp(40031, TcpFlags.Syn));
+        var frame = FrameBuilder.Tcp(Client, 40031, Vip, 80).Flags(TcpFlags.Ack).DontFragment().Payload(new byte[4000])
+            .EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
+        FrameMeta Gso(ushort size) => new() { Vnet = new VnetHeader { GsoType = VnetHeader.GsoTcpV4, GsoSize = size } };
+
+        Assert.Equal(Verdict.Transmit, engine.Send(frame, Gso(1460)).Verdict);
+        Assert.Equal(1, engine.Transmitters[1].Sent.Count(f => f.Frame.Length == frame.Length));
+
+        var r = engine.Send(frame, Gso(1480));
+        Assert.Equal(0, r.OutputMeta.EgressPort);
+        Assert.Equal(1, engine.Counters.IcmpSent);
+    }
+
+    [Fact]
+    public void Forward_LargerThanMtuWithoutDf_DroppedAndCounted()
+    {
+        var engine = Engine();
+        engine.Send(ClientTcp(40032, TcpFlags.Syn));
+        var big = FrameBuilder.Tcp(Client, 40032, Vip, 80).Flags(TcpFlags.Ack).DontFragment(false).Payload(new byte[1500])
+            .EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
+        Assert.Equal(DropReason.MtuExceeded, engine.Send(big).Drop);
+    }
 }

@@ -62,4 +62,31 @@ public sealed class NatIcmpTests
         Assert.DoesNotContain("0", parts[4].Split(','));   // 1 = good for both IP headers
         Assert.Equal("1", parts[5]);
     }
+
+    [LabFact]
+    public void SmallerMtuBehindBalancer_ClientGetsFragmentationNeeded_UploadStillCompletes()
+    {
+        using var lab = NamespaceLab.UpNat(2);
+        var config = lab.WriteNatConfig();
+        // The path behind the balancer narrows to 1400 bytes; the client and the servers still think 1500.
+        var back = lab.Env["LAB_BALANCER_BACK_IF"];
+        Assert.Equal(0, lab.In(lab.BalancerNs, $"ip link set dev {back} mtu 1400").ExitCode);
+        using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
+        var pcap = Path.Combine(lab.Dir, "mtu.pcap");
+        var file = Path.Combine(lab.Dir, "mtu-upload.bin");
+        var bytes = new byte[10 * 1024 * 1024];
+        Random.Shared.NextBytes(bytes);
+        File.WriteAllBytes(file, bytes);
+        var expected = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+
+        string answer;
+        using (PacketCapture.Start(lab.ClientNs, lab.Env["LAB_CLIENT_IF"], pcap, "icmp"))
+            answer = lab.InClient($"curl -s --noproxy '*' --max-time 60 --data-binary @{file} http://{lab.Vip}:8080/upload", 90).Stdout.Trim();
+
+        Assert.Equal(expected, answer.Split(' ')[1]);
+        var icmp = Shell.Run("tshark", ["-r", pcap, "-Y", "icmp.type == 3 && icmp.code == 4", "-T", "fields", "-e", "ip.src", "-e", "icmp.mtu"]).Stdout;
+        var first = icmp.Split('\n', StringSplitOptions.RemoveEmptyEntries).First().Split('\t');
+        Assert.StartsWith(lab.Env["LAB_BALANCER_ADDR"], first[0]);
+        Assert.Equal("1400", first[1]);
+    }
 }
