@@ -98,6 +98,8 @@ public sealed class PacketProcessor
                 if (ip.Destination != _interfaces.Address(meta.IngressPort)) c.NatRepliesWithoutSession++;
                 return Pass(c);
             }
+            // NAT updates checksums incrementally, which would carry a bad header checksum along unnoticed.
+            if (!ip.HeaderChecksumValid) return Drop(c, DropReason.Ipv4BadChecksum);
             return NatReply(frame, ref meta, ref session, snapshot, eth.PayloadOffset, l4Offset, datagramEnd, ip.Protocol, checksumOffset, tcpFlags, nowMs);
         }
 
@@ -112,6 +114,7 @@ public sealed class PacketProcessor
         BackendSnapshot? backend;
         if (service.Mode == ForwardingMode.Nat)
         {
+            if (!ip.HeaderChecksumValid) return Drop(c, DropReason.Ipv4BadChecksum);
             reason = NatSessionFor(service, key, hash, isTcp, isNewSyn, tcpFlags, eth.Source, nowMs, out backend);
             if (reason != DropReason.None) return Drop(c, reason);
         }

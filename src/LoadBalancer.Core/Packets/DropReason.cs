@@ -13,6 +13,7 @@ public enum DropReason : byte
     Ipv4BadVersion,
     Ipv4BadHeaderLength,
     Ipv4BadTotalLength,
+    Ipv4BadChecksum,
     Ipv4Fragment,
     Ipv6Truncated,
     Ipv6BadVersion,
