@@ -2,7 +2,11 @@
 # Highest loss-free forwarding rate, RFC 2544 style, of plain kernel IP forwarding and of our DR engine,
 # measured in the same run on the same topology (lab/lib/topology.sh). Needs root.
 #
-#   ./lab/pps.sh [--size 64] [--loss 2] [--duration 2] [--trials 3] [--flows 1020]
+#   ./lab/pps.sh [--mode dr|nat] [--size 64] [--loss 2] [--duration 2] [--trials 3] [--flows 1020]
+#
+# --mode nat measures our NAT against the in-kernel peer: nftables DNAT with a jhash map and conntrack,
+# on the two-armed NAT lab (lab_up_nat). There the router's front link is a direct veth to the balancer
+# (no bridge), so the generator runs in the router namespace on that link.
 #
 # Topology: the DR lab plus a generator namespace wired straight to the balancer (lab_add_generator), so
 # both paths are  generator -> [balancer: <P>b1 in, <P>b0 out] -> LAN bridge -> real servers.
@@ -19,15 +23,16 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=lib/topology.sh
 source "$ROOT/lab/lib/topology.sh"
 
-SIZE=64 LOSS=2 DURATION=2 TRIALS=3 FLOWS=1020
+MODE=dr SIZE=64 LOSS=2 DURATION=2 TRIALS=3 FLOWS=1020
 while (( $# )); do
     case "$1" in
+        --mode) MODE="$2"; shift 2 ;;
         --size) SIZE="$2"; shift 2 ;;
         --loss) LOSS="$2"; shift 2 ;;
         --duration) DURATION="$2"; shift 2 ;;
         --trials) TRIALS="$2"; shift 2 ;;
         --flows) FLOWS="$2"; shift 2 ;;
-        *) echo "usage: $0 [--size N] [--loss PCT] [--duration S] [--trials N] [--flows N]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--mode dr|nat] [--size N] [--loss PCT] [--duration S] [--trials N] [--flows N]" >&2; exit 2 ;;
     esac
 done
 
@@ -46,11 +51,26 @@ stop_engine() {
     ENGINE_PID=""
 }
 lab_setup_traps "stop_engine; lab_down $P"
-lab_up "$P" 2
-lab_add_generator "$P"
+case "$MODE" in
+    dr)
+        lab_up "$P" 2
+        lab_add_generator "$P"
+        GEN_NS="$LAB_GEN_NS" GEN_IF="$LAB_GEN_IF" GEN_SRC="$LAB_GEN_ADDR"
+        IN_IF="$LAB_BALANCER_GEN_IF" OUT_IF="$LAB_BALANCER_IF"
+        ;;
+    nat)
+        lab_up_nat "$P" 2
+        GEN_NS="$LAB_ROUTER_NS" GEN_IF="$LAB_ROUTER_LAN_IF" GEN_SRC="$LAB_CLIENT_ADDR"
+        IN_IF="$LAB_BALANCER_IF" OUT_IF="$LAB_BALANCER_BACK_IF"
+        ;;
+    *) echo "mode must be dr or nat" >&2; exit 2 ;;
+esac
 
 B="$LAB_BALANCER_NS"
-BMAC="$(ip netns exec "$B" cat "/sys/class/net/$LAB_BALANCER_GEN_IF/address")"
+BMAC="$(ip netns exec "$B" cat "/sys/class/net/$IN_IF/address")"
+# All of the device-under-test's receive work on CPU 1 (lab_add_generator already does this for dr).
+ip netns exec "$B" sh -c "echo 2 > /sys/class/net/$IN_IF/queues/rx-0/rps_cpus"
+ip netns exec "$B" sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$IN_IF.rp_filter=0"
 read -r -a SERVER_NS <<< "$LAB_SERVER_NS"
 read -r -a SERVER_IFS <<< "$LAB_SERVER_IFS"
 read -r -a SERVER_ADDRS <<< "$LAB_SERVER_ADDRS"
@@ -78,8 +98,8 @@ trial() {
     local dsts=() d before after prev gen
     for d in "$@"; do dsts+=(--dst "$d"); done
     before="$(rx_total)"
-    gen="$(ip netns exec "$LAB_GEN_NS" taskset -c 0 dotnet "$LB_DLL" generate --interface "$LAB_GEN_IF" \
-        --dst-mac "$BMAC" --src "$LAB_GEN_ADDR" "${dsts[@]}" --flows $(( FLOWS / $# )) --size "$SIZE" \
+    gen="$(ip netns exec "$GEN_NS" taskset -c 0 dotnet "$LB_DLL" generate --interface "$GEN_IF" \
+        --dst-mac "$BMAC" --src "$GEN_SRC" "${dsts[@]}" --flows $(( FLOWS / $# )) --size "$SIZE" \
         --rate "$rate" --duration "$DURATION")"
     # Wait (bounded) until the receivers' counters stop moving: frames still in flight count as delivered.
     prev=-1
@@ -133,9 +153,9 @@ CFG="$LAB_DIR/pps.yaml"
     echo "    vip: $LAB_VIP"
     echo "    port: 9"
     echo "    protocol: udp"
-    echo "    mode: dr"
-    echo "    interface: $LAB_BALANCER_GEN_IF"
-    echo "    backend_interface: $LAB_BALANCER_IF"
+    echo "    mode: $MODE"
+    echo "    interface: $IN_IF"
+    echo "    backend_interface: $OUT_IF"
     echo "    backends:"
     for i in "${!SERVER_ADDRS[@]}"; do
         echo "      - name: rs$(( i + 1 ))"
@@ -150,20 +170,45 @@ start_engine() {
     trial 1000 "$LAB_VIP" > /dev/null   # warm-up: tiered JIT, first flows
 }
 
-# Searches alternate (kernel, DR, kernel, DR, ...) so slow drift on a shared VM hits both alike.
-# Kernel forwarding runs with the engine stopped: its ETH_P_ALL ring would otherwise tax every frame.
+# The in-kernel peer of each mode. dr: plain IP forwarding to the servers' addresses (the ceiling of the
+# path). nat: nftables DNAT of the VIP with a jhash map over the servers, with conntrack.
+kernel_on() {
+    ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+        "net.ipv4.conf.$IN_IF.send_redirects=0" "net.ipv4.conf.$OUT_IF.rp_filter=0"
+    if [[ "$MODE" == nat ]]; then
+        ip netns exec "$B" nft -f - <<NFT
+table ip lbpeer {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr $LAB_VIP udp dport 9 dnat to jhash ip saddr . udp sport mod ${#SERVER_ADDRS[@]} seed 0x5eed map { $(for i in "${!SERVER_ADDRS[@]}"; do printf '%s%d : %s' "$([[ $i == 0 ]] || echo ', ')" "$i" "${SERVER_ADDRS[$i]}"; done) }
+  }
+}
+NFT
+    fi
+}
+kernel_off() {
+    ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=0
+    if [[ "$MODE" == nat ]]; then
+        ip netns exec "$B" nft delete table ip lbpeer 2>/dev/null || true
+        ip netns exec "$B" sh -c 'command -v conntrack >/dev/null && conntrack -F' >/dev/null 2>&1 || true
+    fi
+}
+if [[ "$MODE" == nat ]]; then KERNEL_LABEL="nftables DNAT (jhash map, conntrack)" KERNEL_DSTS=("$LAB_VIP")
+else KERNEL_LABEL="kernel IP forwarding" KERNEL_DSTS=("${SERVER_ADDRS[@]}"); fi
+
+# Searches alternate (kernel, ours, kernel, ours, ...) so slow drift on a shared VM hits both alike.
+# The kernel peer runs with the engine stopped: its ETH_P_ALL ring would otherwise tax every frame.
 KERNEL=() DR=()
 for t in $(seq "$TRIALS"); do
-    echo "== trial $t/$TRIALS: kernel IP forwarding (balancer namespace routes to the real servers)"
-    ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-        "net.ipv4.conf.$LAB_BALANCER_IF.send_redirects=0" net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$LAB_BALANCER_IF.rp_filter=0"
-    trial 1000 "${SERVER_ADDRS[@]}" > /dev/null   # warm-up: ARP for the servers
-    KERNEL+=("$(search kernel "${SERVER_ADDRS[@]}")")
-    ip netns exec "$B" sysctl -qw net.ipv4.ip_forward=0
+    echo "== trial $t/$TRIALS: $KERNEL_LABEL"
+    kernel_on
+    trial 1000 "${KERNEL_DSTS[@]}" > /dev/null   # warm-up: ARP for the servers, first conntrack entries
+    KERNEL+=("$(search kernel "${KERNEL_DSTS[@]}")")
+    kernel_off
 
-    echo "== trial $t/$TRIALS: lb DR (lb run two-armed, pinned to CPU 1)"
+    echo "== trial $t/$TRIALS: lb $MODE (lb run, pinned to CPU 1)"
     start_engine
-    DR+=("$(search dr "$LAB_VIP")")
+    DR+=("$(search "$MODE" "$LAB_VIP")")
     dotnet "$LB_DLL" status --socket "$LAB_DIR/lb.sock" | tail -3 | head -1
     stop_engine
 done
@@ -172,6 +217,6 @@ k="$(median "${KERNEL[@]}")"
 d="$(median "${DR[@]}")"
 echo
 echo "== highest loss-free rate (loss < ${LOSS} %), ${SIZE}-byte frames, ${TRIALS} searches each"
-printf '%-22s %s   median %s\n' "kernel IP forwarding" "${KERNEL[*]}" "$k"
-printf '%-22s %s   median %s\n' "lb DR" "${DR[*]}" "$d"
-/usr/bin/python3 -c 'import sys; k,d=map(float,sys.argv[1:]); print("DR / kernel forwarding = %.2f" % (d/k if k else 0))' "$k" "$d"
+printf '%-38s %s   median %s\n' "$KERNEL_LABEL" "${KERNEL[*]}" "$k"
+printf '%-38s %s   median %s\n' "lb $MODE" "${DR[*]}" "$d"
+/usr/bin/python3 -c 'import sys; k,d,m,l=sys.argv[1:]; k,d=float(k),float(d); print("lb %s / %s = %.2f" % (m, l, d/k if k else 0))' "$k" "$d" "$MODE" "$KERNEL_LABEL"
