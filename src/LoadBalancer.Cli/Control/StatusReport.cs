@@ -20,6 +20,15 @@ internal static class StatusReport
             w.WriteString("version", VersionInfo.Text);
             w.WriteNumber("uptime_seconds", (long)(DateTime.UtcNow - host.StartedAt).TotalSeconds);
             w.WriteNumber("workers", host.Workers.Count);
+            w.WriteStartArray("worker_frames");
+            foreach (var worker in host.Workers)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("rx", worker.Processor.Counters.RxFrames);
+                w.WriteNumber("tx", worker.Processor.Counters.TxFrames);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteNumber("hash_seed", snapshot.HashSeed);
             w.WriteStartArray("services");
             foreach (var s in snapshot.Services)

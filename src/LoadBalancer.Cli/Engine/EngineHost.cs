@@ -92,21 +92,24 @@ internal sealed class EngineHost : IDisposable
         // NAT replies arrive on the backend side: a worker reads that interface too, so both directions of
         // a flow meet the same session table.
         var natBackend = snapshot.Services.Where(s => s.Mode == ForwardingMode.Nat).Select(s => s.EgressPort).Distinct().ToArray();
-        if (natBackend.Length > 0 && (_config.Workers > 1 || ingress.Length > 1))
-            throw new InvalidOperationException("NAT services need workers: 1 and a single client-side interface for now " +
+        if (natBackend.Length > 0 && ingress.Length > 1)
+            throw new InvalidOperationException("NAT services need a single client-side interface for now " +
                                                 "(both directions of a flow must reach the same worker)");
+        var nat = natBackend.Length > 0;
         var ring = new RingOptions();
         foreach (var port in ingress)
         {
             var name = Plan.Name(port);
             for (var w = 0; w < _config.Workers; w++)
             {
-                var options = _config.Workers > 1
-                    ? ring with { FanoutGroup = (Environment.ProcessId ^ (port << 12)) & 0xFFFF }
+                // With NAT, workers are chosen by the client's address and port on both sides, so a reply
+                // reaches the worker holding its session; every worker joins the groups in the same order.
+                RingOptions Fanout(int p, FanoutKey key) => _config.Workers > 1
+                    ? ring with { FanoutGroup = (Environment.ProcessId ^ (p << 12)) & 0xFFFF, FanoutKey = key }
                     : ring;
-                var ports = new List<AfPacketPort> { AfPacketPort.Open(name, port, options) };
+                var ports = new List<AfPacketPort> { AfPacketPort.Open(name, port, Fanout(port, nat ? FanoutKey.ClientIsSource : FanoutKey.FlowHash)) };
                 foreach (var back in natBackend.Where(b => b != port))
-                    ports.Add(AfPacketPort.Open(Plan.Name(back), back, ring));
+                    ports.Add(AfPacketPort.Open(Plan.Name(back), back, Fanout(back, FanoutKey.ClientIsDestination)));
                 foreach (var p in ports)
                 {
                     _resources.Add(p);

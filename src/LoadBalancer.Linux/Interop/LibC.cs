@@ -214,6 +214,22 @@ internal unsafe struct tpacket3_hdr
     public fixed byte tp_padding2[8];
 }
 
+[StructLayout(LayoutKind.Sequential)]
+internal struct sock_filter
+{
+    public ushort code;
+    public byte jt;
+    public byte jf;
+    public uint k;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct sock_fprog
+{
+    public ushort len;
+    public sock_filter* filter;
+}
+
 /// <summary>struct virtio_net_hdr (legacy, little-endian on the hosts we run on).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct virtio_net_hdr
@@ -242,6 +258,7 @@ internal static class PacketConstants
     public const int PACKET_VNET_HDR = 15;
     public const int PACKET_FANOUT = 18;
     public const int PACKET_QDISC_BYPASS = 20;
+    public const int PACKET_FANOUT_DATA = 22;
     public const int PACKET_IGNORE_OUTGOING = 23;
 
     public const int PACKET_MR_MULTICAST = 0;
@@ -251,6 +268,7 @@ internal static class PacketConstants
     public const int TPACKET_ALIGNMENT = 16;
 
     public const int PACKET_FANOUT_HASH = 0;
+    public const int PACKET_FANOUT_CBPF = 6;
     public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
 
     public const uint TP_STATUS_AVAILABLE = 0;

@@ -65,8 +65,11 @@ public sealed unsafe class AfPacketPort : IFramePort
             if (options.QdiscBypass) socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
             socket.Bind(PacketConstants.ETH_P_ALL);
             if (options.FanoutGroup is { } group)
-                socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_FANOUT,
-                    (group & 0xFFFF) | (PacketConstants.PACKET_FANOUT_HASH << 16), "PACKET_FANOUT");
+            {
+                var mode = options.FanoutKey == FanoutKey.FlowHash ? PacketConstants.PACKET_FANOUT_HASH : PacketConstants.PACKET_FANOUT_CBPF;
+                socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_FANOUT, (group & 0xFFFF) | (mode << 16), "PACKET_FANOUT");
+                if (mode == PacketConstants.PACKET_FANOUT_CBPF) ClientFanout.Attach(socket, options.FanoutKey == FanoutKey.ClientIsSource);
+            }
             return new AfPacketPort(socket, (byte*)map, length, options, portIndex);
         }
         catch

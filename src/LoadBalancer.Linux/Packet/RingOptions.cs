@@ -13,6 +13,19 @@ public sealed record RingOptions
     public int BlockTimeoutMs { get; init; } = 1;
     public bool VnetHeader { get; init; } = true;
     public bool QdiscBypass { get; init; } = true;
-    /// <summary>PACKET_FANOUT group (hash mode) when several workers share an interface; null for none.</summary>
+    /// <summary>PACKET_FANOUT group when several workers share an interface; null for none.</summary>
     public int? FanoutGroup { get; init; }
+    /// <summary>How the group picks a worker. NAT needs both directions of a flow on one worker, which the
+    /// kernel's flow hash does not give (the reply's addresses differ from the request's).</summary>
+    public FanoutKey FanoutKey { get; init; } = FanoutKey.FlowHash;
+}
+
+public enum FanoutKey
+{
+    /// <summary>PACKET_FANOUT_HASH: the kernel's flow hash (DR: one direction only).</summary>
+    FlowHash,
+    /// <summary>Client-side interface of NAT: the client is the source (address and port).</summary>
+    ClientIsSource,
+    /// <summary>Backend-side interface of NAT: the client is the destination (address and port).</summary>
+    ClientIsDestination,
 }

@@ -19,9 +19,15 @@ public sealed class StructLayoutTests
         #include <sys/uio.h>
         #include <linux/if_packet.h>
         #include <linux/virtio_net.h>
+        #include <linux/filter.h>
         #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
         int main(void) {
+          printf("sizeof sock_filter %zu\nsizeof sock_fprog %zu\n", sizeof(struct sock_filter), sizeof(struct sock_fprog));
+          printf("offsetof sock_fprog.filter %zu\n", offsetof(struct sock_fprog, filter));
+          printf("const PACKET_FANOUT_DATA %d\nconst PACKET_FANOUT_CBPF %d\n", PACKET_FANOUT_DATA, PACKET_FANOUT_CBPF);
+          printf("const BPF_LDX_B_MSH %d\nconst BPF_LD_H_IND %d\nconst BPF_LD_W_ABS %d\nconst BPF_LDX_W_MEM %d\nconst BPF_XOR_X %d\nconst BPF_RET_A %d\nconst BPF_TAX %d\n",
+                 BPF_LDX|BPF_B|BPF_MSH, BPF_LD|BPF_H|BPF_IND, BPF_LD|BPF_W|BPF_ABS, BPF_LDX|BPF_W|BPF_MEM, BPF_ALU|BPF_XOR|BPF_X, BPF_RET|BPF_A, BPF_MISC|BPF_TAX);
           S(tpacket_req) S(tpacket2_hdr) O(tpacket2_hdr, tp_len) O(tpacket2_hdr, tp_mac) O(tpacket2_hdr, tp_vlan_tci)
           printf("tpacket2_data_offset %d\n", (int)(TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)));
           printf("const PACKET_TX_RING %d\nconst PACKET_LOSS %d\nconst TPACKET_V2 %d\nconst TP_STATUS_SEND_REQUEST %d\nconst TP_STATUS_WRONG_FORMAT %d\n",
@@ -102,6 +108,9 @@ public sealed class StructLayoutTests
         Assert.Equal(n["virtio_net_hdr"], SizeOf<virtio_net_hdr>());
         Assert.Equal(PacketConstants.SockaddrLlOffset, n["tpacket_align_hdr3"]);
         Assert.Equal(n["tpacket_req"], SizeOf<tpacket_req>());
+        Assert.Equal(n["sock_filter"], SizeOf<sock_filter>());
+        Assert.Equal(n["sock_fprog"], SizeOf<sock_fprog>());
+        Assert.Equal(n["sock_fprog.filter"], OffsetOf<sock_fprog>(nameof(sock_fprog.filter)));
         Assert.Equal(n["tpacket2_hdr"], SizeOf<tpacket2_hdr>());
         Assert.Equal(PacketConstants.TxDataOffset, n["tpacket2_data_offset"]);
         Assert.Equal(n["tpacket2_hdr.tp_len"], OffsetOf<tpacket2_hdr>(nameof(tpacket2_hdr.tp_len)));
@@ -155,6 +164,17 @@ public sealed class StructLayoutTests
         Assert.Equal(PacketConstants.PACKET_STATISTICS, n["PACKET_STATISTICS"]);
         Assert.Equal(LibC.SOL_PACKET, n["SOL_PACKET"]);
         Assert.Equal(PacketConstants.PACKET_TX_RING, n["PACKET_TX_RING"]);
+        Assert.Equal(PacketConstants.PACKET_FANOUT_DATA, n["PACKET_FANOUT_DATA"]);
+        Assert.Equal(PacketConstants.PACKET_FANOUT_CBPF, n["PACKET_FANOUT_CBPF"]);
+        // The opcodes of the fanout program, against the kernel's own macros.
+        var program = LoadBalancer.Linux.Packet.ClientFanout.Program(clientIsSource: true);
+        Assert.Equal(n["BPF_LDX_B_MSH"], program[0].code);
+        Assert.Equal(n["BPF_LD_H_IND"], program[1].code);
+        Assert.Equal(n["BPF_LD_W_ABS"], program[3].code);
+        Assert.Equal(n["BPF_LDX_W_MEM"], program[4].code);
+        Assert.Equal(n["BPF_XOR_X"], program[5].code);
+        Assert.Equal(n["BPF_TAX"], program[7].code);
+        Assert.Equal(n["BPF_RET_A"], program[^1].code);
         Assert.Equal(PacketConstants.PACKET_LOSS, n["PACKET_LOSS"]);
         Assert.Equal(PacketConstants.TPACKET_V2, n["TPACKET_V2"]);
         Assert.Equal((int)PacketConstants.TP_STATUS_SEND_REQUEST, n["TP_STATUS_SEND_REQUEST"]);
