@@ -50,5 +50,12 @@ public sealed class NatSessionTableTests
         Assert.True(status.RootElement.GetProperty("drops").GetProperty("session_table_full").GetInt64() >= 8);
         var echo = status.RootElement.GetProperty("services").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "echo");
         Assert.Equal(16, echo.GetProperty("sessions").GetInt64());
+
+        // Both sides had an ingress drop while the engine ran; neither survives it.
+        var tables = lab.In(lab.BalancerNs, "nft list tables netdev").Stdout;
+        Assert.Contains("lb_" + lab.BalancerIf, tables);
+        Assert.Contains("lb_" + lab.Env["LAB_BALANCER_BACK_IF"], tables);
+        Assert.Equal(0, engine.Stop());
+        Assert.DoesNotContain("lb_", lab.In(lab.BalancerNs, "nft list tables netdev").Stdout);
     }
 }
