@@ -81,23 +81,24 @@ internal sealed class BackendStateTable
     }
 
     /// <summary>Sets the operator's intent; returns whether it changed, or an error.</summary>
-    public bool SetIntent(string service, string backend, BackendIntent intent, out string? error)
-    {
-        lock (_gate)
+    public bool SetIntent(string service, string backend, BackendIntent intent, out string? error) =>
+        Change(service, backend, e =>
         {
-            if (!_entries.TryGetValue((service, backend), out var e))
-            {
-                error = $"no backend {backend} in service {service}";
-                return false;
-            }
-            error = null;
-            if (e.Intent == intent) return false;
+            var changed = e.Intent != intent;
             e.Intent = intent;
-            return true;
-        }
-    }
+            return changed;
+        }, out error);
 
-    public bool SetWeight(string service, string backend, int weight, out string? error)
+    public bool SetWeight(string service, string backend, int weight, out string? error) =>
+        Change(service, backend, e =>
+        {
+            var changed = e.Weight != weight;
+            e.Weight = weight;
+            return changed;
+        }, out error);
+
+    /// <summary>Applies an operator change under the lock; the change returns whether anything differed.</summary>
+    private bool Change(string service, string backend, Func<Entry, bool> change, out string? error)
     {
         lock (_gate)
         {
@@ -107,9 +108,7 @@ internal sealed class BackendStateTable
                 return false;
             }
             error = null;
-            if (e.Weight == weight) return false;
-            e.Weight = weight;
-            return true;
+            return change(e);
         }
     }
 }

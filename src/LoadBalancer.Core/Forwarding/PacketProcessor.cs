@@ -140,12 +140,7 @@ public sealed class PacketProcessor
         reason = service.Forwarder.Rewrite(frame, packet, backend, mac, _interfaces.Mac(service.EgressPort));
         if (reason != DropReason.None) return Drop(c, reason);
 
-        meta.EgressPort = service.EgressPort;
-        c.ServicePackets[service.Index]++;
-        c.ServiceBytes[service.Index] += frame.Length;
-        c.BackendPackets[backend.Id]++;
-        c.BackendBytes[backend.Id] += frame.Length;
-        return Verdict.Transmit;
+        return Transmitted(ref meta, service.EgressPort, service.Index, backend.Id, frame.Length);
     }
 
     /// <summary>DR: the flow's backend from the flow table, else from Maglev (and remembered).</summary>
@@ -260,13 +255,8 @@ public sealed class PacketProcessor
         var isTcp = protocol == IpProtocols.Tcp;
         if (backend is { IsDown: true } && service.OnBackendDown == BackendDownAction.Drop) return Drop(c, DropReason.BackendDown);
 
-        var nextHop = session.ClientHop;
-        if (service.GatewayNeighborIndex >= 0)
-        {
-            var gateway = _neighbors.Mac(service.GatewayNeighborIndex);
-            if (gateway.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
-            nextHop = gateway;
-        }
+        var nextHop = ReplyNextHop(service, session);
+        if (nextHop.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
 
         var packet = new PacketInfo(ipOffset, l4Offset, protocol, meta.Vnet.IsGso && meta.Vnet.NeedsChecksum);
         if (!CompleteChecksum(frame, ref meta, l4Offset, checksumOffset, datagramEnd, isTcp)) return Drop(c, DropReason.ChecksumOffsetInvalid);
@@ -277,13 +267,28 @@ public sealed class PacketProcessor
 
         if (isTcp && (tcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0) session.State = FlowState.TcpClosing;
         session.LastSeenMs = nowMs;
-        meta.EgressPort = service.IngressPort;
-        c.ServicePackets[service.Index]++;
-        c.ServiceBytes[service.Index] += frame.Length;
-        c.BackendPackets[session.BackendId]++;
-        c.BackendBytes[session.BackendId] += frame.Length;
+        return Transmitted(ref meta, service.IngressPort, service.Index, session.BackendId, frame.Length);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Verdict Transmitted(ref FrameMeta meta, int egressPort, int serviceIndex, int backendId, int length)
+    {
+        var c = Counters;
+        meta.EgressPort = egressPort;
+        c.ServicePackets[serviceIndex]++;
+        c.ServiceBytes[serviceIndex] += length;
+        if (backendId >= 0)
+        {
+            c.BackendPackets[backendId]++;
+            c.BackendBytes[backendId] += length;
+        }
         return Verdict.Transmit;
     }
+
+    /// <summary>Where a NAT reply goes on the client side: the configured gateway (zero while unresolved),
+    /// else the hop the client's frames came from.</summary>
+    private MacAddress ReplyNextHop(ServiceSnapshot service, in NatSession session) =>
+        service.GatewayNeighborIndex >= 0 ? _neighbors.Mac(service.GatewayNeighborIndex) : session.ClientHop;
 
     /// <summary>NAT, an ICMP error about a session. From the client side (to the VIP) it quotes a reply we
     /// sent as VIP:port and goes on to the backend; from the backend side it quotes a packet we sent to the
@@ -314,10 +319,7 @@ public sealed class PacketProcessor
                 outerSource: false, destination == session.Forward.DestinationAddress ? backend.Address : null);
             mac.Write(frame);
             _interfaces.Mac(service.EgressPort).Write(frame[6..]);
-            meta.EgressPort = service.EgressPort;
-            c.ServicePackets[service.Index]++;
-            c.ServiceBytes[service.Index] += frame.Length;
-            return Verdict.Transmit;
+            return Transmitted(ref meta, service.EgressPort, service.Index, backendId: -1, frame.Length);
         }
         else
         {
@@ -329,23 +331,15 @@ public sealed class PacketProcessor
                 return Pass(c);
             }
             var service = snapshot.Services[session.ServiceIndex];
-            var nextHop = session.ClientHop;
-            if (service.GatewayNeighborIndex >= 0)
-            {
-                var gateway = _neighbors.Mac(service.GatewayNeighborIndex);
-                if (gateway.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
-                nextHop = gateway;
-            }
+            var nextHop = ReplyNextHop(service, session);
+            if (nextHop.IsZero) return Drop(c, DropReason.BackendMacUnresolved);
             if (!NatRewriter.DecrementTtl(frame, packet)) return Drop(c, DropReason.TtlExpired);
             // An error from the backend itself speaks for the VIP; one from a router behind it keeps its source.
             NatIcmp.Translate(frame, ipOffset, icmpOffset, q, quotedSource: false, session.Forward.DestinationAddress, session.Forward.DestinationPort,
                 outerSource: true, source == session.Reverse.SourceAddress ? session.Forward.DestinationAddress : null);
             nextHop.Write(frame);
             _interfaces.Mac(service.IngressPort).Write(frame[6..]);
-            meta.EgressPort = service.IngressPort;
-            c.ServicePackets[service.Index]++;
-            c.ServiceBytes[service.Index] += frame.Length;
-            return Verdict.Transmit;
+            return Transmitted(ref meta, service.IngressPort, service.Index, backendId: -1, frame.Length);
         }
     }
 
