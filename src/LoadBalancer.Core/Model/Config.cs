@@ -7,6 +7,36 @@ public enum ForwardingMode
 {
     DirectRouting,
     Nat,
+    ClusterIp,
+}
+
+/// <summary>The packet fields a CLUSTERIP node hashes to find a flow's owner (the original target's three modes).</summary>
+public enum ClusterHash
+{
+    SourceIp,
+    SourceIpSourcePort,
+    SourceIpSourcePortDestinationPort,
+}
+
+/// <summary>One node of a CLUSTERIP cluster, as written in <c>cluster.nodes</c>.</summary>
+public sealed record ClusterNodeConfig
+{
+    public required int Id { get; init; }
+    public required IPAddress Address { get; init; }
+    public int Weight { get; init; } = BackendConfig.DefaultWeight;
+    public int Line { get; init; }
+}
+
+/// <summary>A service's <c>cluster:</c> section (mode clusterip).</summary>
+public sealed record ClusterConfig
+{
+    /// <summary>The shared multicast MAC the VIP answers ARP with, so the switch floods every frame to every node.</summary>
+    public required MacAddress Mac { get; init; }
+    public ClusterHash Hash { get; init; } = ClusterHash.SourceIpSourcePort;
+    /// <summary>The id of the node this config runs on.</summary>
+    public required int LocalNode { get; init; }
+    public required IReadOnlyList<ClusterNodeConfig> Nodes { get; init; }
+    public int Line { get; init; }
 }
 
 /// <summary>Idle timeouts of NAT sessions (<c>timeouts:</c>), per protocol and TCP state.</summary>
@@ -151,6 +181,8 @@ public sealed record ServiceConfig
     public IPAddress? Gateway { get; init; }
     /// <summary>NAT: idle timeouts of sessions.</summary>
     public SessionTimeouts Timeouts { get; init; } = SessionTimeouts.Default;
+    /// <summary>CLUSTERIP: the cluster this node is part of; null for other modes.</summary>
+    public ClusterConfig? Cluster { get; init; }
     /// <summary>NAT: create sessions from mid-stream TCP packets too (conntrack's "loose" pickup). Off by
     /// default: only a SYN opens a session; other packets of unknown flows are dropped and counted.</summary>
     public bool TcpPickup { get; init; }
@@ -180,6 +212,7 @@ public static class ModeNames
     {
         ForwardingMode.DirectRouting => "dr",
         ForwardingMode.Nat => "nat",
+        ForwardingMode.ClusterIp => "clusterip",
         _ => mode.ToString().ToLowerInvariant(),
     };
 
@@ -195,4 +228,11 @@ public static class ModeNames
     public static string Name(BackendIntent intent) => intent == BackendIntent.Draining ? "draining" : "active";
 
     public static string Name(HealthCheckType type) => type.ToString().ToLowerInvariant();
+
+    public static string Name(ClusterHash hash) => hash switch
+    {
+        ClusterHash.SourceIp => "sourceip",
+        ClusterHash.SourceIpSourcePort => "sourceip-sourceport",
+        _ => "sourceip-sourceport-destport",
+    };
 }
