@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Lab topologies in network namespaces (DR and NAT). Source it; it only defines functions.
+# Lab topologies in network namespaces (DR, NAT and CLUSTERIP). Source it; it only defines functions.
 #
 # DR lab (lab_up):
 #
@@ -30,6 +30,22 @@
 #                                 UDP echo :5353 ("rsI <payload>")
 #   No route to 10.99.4.0/24 on the router: the client reaches the servers only through the engine.
 #
+# CLUSTERIP lab (lab_up_cluster): no balancer; every node runs its own engine and owns a share of the flows.
+#
+#   client ns  <P>-c   <P>c0 10.99.2.2/24, default via 10.99.2.1
+#        |
+#   router ns  <P>-r   <P>r0 10.99.2.1/24   <P>r1 10.99.1.1/24 (LAN), ip_forward=1, rp_filter=2,
+#        |             arp_accept=1 on <P>r1, route 10.99.0.100/32 dev <P>r1 (VIP found by ARP: the
+#        |             nodes' engines answer it with the multicast cluster MAC 01:00:5e:7f:00:64;
+#        |             no static neighbour entry)
+#   switch ns  <P>-s   bridge <P>br (no STP, forward delay 0, bridge-nf off, mcast_snooping 0 so frames
+#        |             to the cluster MAC are flooded to every port), ports <P>sr (router), <P>s1..<P>sN
+#        +-- node ns      <P>-nI  <P>nI 10.99.1.(10+I)/24, default via 10.99.1.1, VIP 10.99.0.100/32 on lo,
+#                                 arp_ignore=1, arp_announce=2 (the node's kernel never answers ARP for the
+#                                 VIP: its engine does), rp_filter=0 on all/default/lo/<P>nI (re-injection
+#                                 through a TAP the engine creates), nginx :80 ("nodeI\n" on /, 10 MB /big),
+#                                 upload server :8080
+#
 # Usage:
 #   source lab/lib/topology.sh
 #   P=$(lab_new_prefix)
@@ -38,14 +54,16 @@
 #   lab_write_dr_config "$P" "$LAB_DIR/lb.yaml"
 #   ...
 #   lab_down "$P"                      # idempotent; also fine on a half-built lab
-# or, for NAT, lab_up_nat "$P" 2 and lab_write_nat_config "$P" "$LAB_DIR/lb.yaml".
+# or, for NAT, lab_up_nat "$P" 2 and lab_write_nat_config "$P" "$LAB_DIR/lb.yaml";
+# or, for CLUSTERIP, lab_up_cluster "$P" 3 and, per node I, lab_write_cluster_config "$P" I "$LAB_DIR/lb-nodeI.yaml".
 #
-# Functions: lab_new_prefix, lab_set_env, lab_up, lab_up_nat, lab_down, lab_write_dr_config,
-#            lab_write_nat_config, lab_namespaces, lab_server_{stop,start,softstop,softstart},
-#            lab_add_generator (DR lab only: it uses the name <P>b1) (plus everything from common.sh).
+# Functions: lab_new_prefix, lab_set_env, lab_up, lab_up_nat, lab_up_cluster, lab_down, lab_write_dr_config,
+#            lab_write_nat_config, lab_write_cluster_config, lab_namespaces,
+#            lab_server_{stop,start,softstop,softstart} (DR/NAT servers), lab_node_{stop,start} (CLUSTERIP
+#            nodes), lab_add_generator (DR lab only: it uses the name <P>b1) (plus everything from common.sh).
 #
-# Exported by lab_up / lab_up_nat / lab_set_env (lists are space-separated, in server order):
-#   LAB_MODE (dr or nat)
+# Exported by lab_up / lab_up_nat / lab_up_cluster / lab_set_env (lists are space-separated, in server order):
+#   LAB_MODE (dr, nat or clusterip)
 #   LAB_PREFIX LAB_DIR LAB_N LAB_VIP LAB_HTTP_PORT LAB_UPLOAD_PORT
 #   LAB_CLIENT_NS LAB_CLIENT_IF LAB_CLIENT_ADDR
 #   LAB_ROUTER_NS LAB_ROUTER_CLIENT_IF LAB_ROUTER_CLIENT_ADDR LAB_ROUTER_LAN_IF LAB_ROUTER_LAN_ADDR
@@ -58,10 +76,16 @@
 #   LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR (<P>b1, 10.99.4.1)
 #   LAB_UDP_PORT (5353, UDP echo on every server) LAB_HTTP_ALT_PORT (8081, nginx on rs2 only)
 #   In a NAT lab LAB_SERVER_ADDRS are 10.99.4.11 ...; LAB_BALANCER_IF is the front <P>b0.
-# lab_up / lab_up_nat also write them as KEY="VALUE" lines to $LAB_DIR/lab.env.
+# CLUSTERIP lab only (unset in the others):
+#   LAB_NODE_NS LAB_NODE_IFS LAB_NODE_ADDRS LAB_NODE_NAMES (<P>-n1 ..., <P>n1 ..., 10.99.1.11 ..., node1 ...)
+#   LAB_CLUSTER_MAC (01:00:5e:7f:00:64)
+#   In a CLUSTERIP lab there is no balancer: LAB_BALANCER_NS/IF/ADDR are unset, and LAB_SERVER_NS/IFS/
+#   ADDRS/NAMES hold the same lists as LAB_NODE_* (the nodes are the real servers).
+# lab_up / lab_up_nat / lab_up_cluster also write them as KEY="VALUE" lines to $LAB_DIR/lab.env.
 #
-# Real-server VIP setup (DR only) runs `dotnet $LB_DLL realserver setup --vip 10.99.0.100` in each
-# server namespace; with LB_REALSERVER_FALLBACK=1 the same is done here with sysctl + ip.
+# Real-server VIP setup (DR servers and CLUSTERIP nodes) runs `dotnet $LB_DLL realserver setup --vip
+# 10.99.0.100` in each server/node namespace; with LB_REALSERVER_FALLBACK=1 the same is done here with
+# sysctl + ip. lab_down runs `realserver teardown` there when LB_DLL exists.
 # The NAT lab needs neither LB_DLL nor LB_REALSERVER_FALLBACK.
 
 # shellcheck source-path=SCRIPTDIR
@@ -103,21 +127,33 @@ lab_new_prefix() {
 _LAB_NAT_VARS=(LAB_ROUTER_FRONT_IF LAB_ROUTER_FRONT_ADDR LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR
                LAB_UDP_PORT LAB_HTTP_ALT_PORT)
 
-# The kind of lab PREFIX is: "nat" when lab_up_nat made it (it writes /tmp/PREFIX/mode first), else "dr".
+# CLUSTERIP-only variables, unset by lab_set_env for a DR or NAT lab.
+_LAB_CLUSTER_VARS=(LAB_NODE_NS LAB_NODE_IFS LAB_NODE_ADDRS LAB_NODE_NAMES LAB_CLUSTER_MAC)
+
+# The kind of lab PREFIX is: "nat" when lab_up_nat made it, "clusterip" when lab_up_cluster made it
+# (both write /tmp/PREFIX/mode first), else "dr".
 _lab_mode_of() {
-    local f="/tmp/$1/mode"
-    if [[ -r "$f" && "$(< "$f")" == nat ]]; then echo nat; else echo dr; fi
+    local f="/tmp/$1/mode" m=""
+    [[ -r "$f" ]] && m="$(< "$f")"
+    case "$m" in
+        nat|clusterip) echo "$m" ;;
+        *) echo dr ;;
+    esac
 }
 
 # lab_set_env PREFIX [N] [MODE]: sets and exports the LAB_* variables for lab PREFIX.
-# MODE is dr or nat; without it, the mode the lab was built in (dr when there is no such lab).
+# MODE is dr, nat or clusterip; without it, the mode the lab was built in (dr when there is no such lab).
+# N defaults to 2 (3 for clusterip).
 lab_set_env() {
-    local P="$1" N="${2:-2}" mode="${3:-}" i
+    local P="$1" N="${2:-}" mode="${3:-}" i
     _lab_check_prefix "$P" || return 1
     [[ -n "$mode" ]] || mode="$(_lab_mode_of "$P")"
-    if [[ "$mode" != dr && "$mode" != nat ]]; then
-        lab_warn "lab_set_env: mode must be dr or nat, got '$mode'"
+    if [[ "$mode" != dr && "$mode" != nat && "$mode" != clusterip ]]; then
+        lab_warn "lab_set_env: mode must be dr, nat or clusterip, got '$mode'"
         return 1
+    fi
+    if [[ -z "$N" ]]; then
+        if [[ "$mode" == clusterip ]]; then N=3; else N=2; fi
     fi
     export LAB_MODE="$mode"
     export LAB_PREFIX="$P"
@@ -141,9 +177,21 @@ lab_set_env() {
         unset "${_LAB_NAT_VARS[@]}"
     fi
     local nsl=() ifs=() addrs=() names=()
-    for (( i = 1; i <= N; i++ )); do
-        nsl+=("$P-w$i"); ifs+=("${P}w$i"); addrs+=("$net.$(( 10 + i ))"); names+=("rs$i")
-    done
+    if [[ "$mode" == clusterip ]]; then
+        # No balancer: every node runs an engine. The nodes are also the lab's "servers".
+        unset LAB_BALANCER_NS LAB_BALANCER_IF LAB_BALANCER_ADDR
+        for (( i = 1; i <= N; i++ )); do
+            nsl+=("$P-n$i"); ifs+=("${P}n$i"); addrs+=("$net.$(( 10 + i ))"); names+=("node$i")
+        done
+        export LAB_NODE_NS="${nsl[*]}" LAB_NODE_IFS="${ifs[*]}"
+        export LAB_NODE_ADDRS="${addrs[*]}" LAB_NODE_NAMES="${names[*]}"
+        export LAB_CLUSTER_MAC=01:00:5e:7f:00:64
+    else
+        unset "${_LAB_CLUSTER_VARS[@]}"
+        for (( i = 1; i <= N; i++ )); do
+            nsl+=("$P-w$i"); ifs+=("${P}w$i"); addrs+=("$net.$(( 10 + i ))"); names+=("rs$i")
+        done
+    fi
     export LAB_SERVER_NS="${nsl[*]}" LAB_SERVER_IFS="${ifs[*]}"
     export LAB_SERVER_ADDRS="${addrs[*]}" LAB_SERVER_NAMES="${names[*]}"
     export LAB_BIG_FILE="$LAB_DIR/www/big"
@@ -377,6 +425,79 @@ _lab_create_nat() {
     done
 }
 
+# The CLUSTERIP lab (see the drawing at the top). Runs in its own bash (see lab_up_cluster) under set -e.
+_lab_create_cluster() {
+    set -euo pipefail
+    trap 'echo "[lab] error: lab setup failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+    local P="$1" N="$2" i ns dev name addr
+    lab_set_env "$P" "$N" clusterip
+    read -r -a NNS <<< "$LAB_NODE_NS"
+    read -r -a NIFS <<< "$LAB_NODE_IFS"
+    read -r -a NADDRS <<< "$LAB_NODE_ADDRS"
+    read -r -a NNAMES <<< "$LAB_NODE_NAMES"
+
+    mkdir -m 0755 "$LAB_DIR"
+    # First, so that lab_down and lab_set_env know this lab for a CLUSTERIP one even half-built.
+    echo clusterip > "$LAB_DIR/mode"
+    mkdir -m 0755 "$LAB_DIR/www"
+
+    _lab_add_namespaces "$LAB_CLIENT_NS" "$LAB_ROUTER_NS" "$LAB_SWITCH_NS" "${NNS[@]}"
+    _lab_switch_setup
+    # Without snooping the bridge floods frames to the multicast cluster MAC to every port.
+    ip -n "$LAB_SWITCH_NS" link set "$LAB_BRIDGE" type bridge mcast_snooping 0
+
+    # veths are created straight into their namespaces: nothing shows in the root namespace.
+    ip link add "$LAB_CLIENT_IF" netns "$LAB_CLIENT_NS" type veth peer name "$LAB_ROUTER_CLIENT_IF" netns "$LAB_ROUTER_NS"
+    ip link add "$LAB_ROUTER_LAN_IF" netns "$LAB_ROUTER_NS" type veth peer name "${P}sr" netns "$LAB_SWITCH_NS"
+    for (( i = 0; i < N; i++ )); do
+        ip link add "${NIFS[i]}" netns "${NNS[i]}" type veth peer name "${P}s$(( i + 1 ))" netns "$LAB_SWITCH_NS"
+    done
+    # shellcheck disable=SC2046
+    _lab_bridge_ports "${P}sr" $(for (( i = 1; i <= N; i++ )); do echo "${P}s$i"; done)
+
+    _lab_client_router_setup
+    # The VIP's neighbour entry comes from the engines' ARP replies (multicast cluster MAC); accept
+    # them. No static neighbour entry: whether ARP works is part of what the lab shows.
+    _lab_sysctl "$LAB_ROUTER_NS" "net.ipv4.conf.$LAB_ROUTER_LAN_IF.arp_accept=1"
+
+    _lab_make_big_file
+
+    for (( i = 0; i < N; i++ )); do
+        ns="${NNS[i]}"; dev="${NIFS[i]}"; addr="${NADDRS[i]}"; name="${NNAMES[i]}"
+        ip -n "$ns" addr add "$addr/24" dev "$dev"
+        ip -n "$ns" link set "$dev" up
+        ip -n "$ns" route add default via "$LAB_ROUTER_LAN_ADDR"
+
+        # VIP on lo, the kernel silent on ARP for it (the engine answers), as for a DR real server.
+        if [[ "${LB_REALSERVER_FALLBACK:-}" == 1 ]]; then
+            _lab_realserver_fallback "$ns" "$dev" "$LAB_VIP"
+        else
+            ip netns exec "$ns" dotnet "$LB_DLL" realserver setup --vip "$LAB_VIP" \
+                </dev/null >> "$LAB_DIR/$name-realserver.log" 2>&1 || {
+                echo "[lab] error: 'lb realserver setup' failed in $ns:" >&2
+                cat "$LAB_DIR/$name-realserver.log" >&2
+                return 1
+            }
+        fi
+        if ! ip -n "$ns" -4 addr show dev lo | grep -q "inet $LAB_VIP/32"; then
+            echo "[lab] error: VIP $LAB_VIP/32 is not on lo in $ns after real-server setup" >&2
+            return 1
+        fi
+        if [[ "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_ignore)" != 1 ||
+              "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_announce)" != 2 ||
+              "$(ip netns exec "$ns" sysctl -n "net.ipv4.conf.$dev.arp_ignore")" != 1 ||
+              "$(ip netns exec "$ns" sysctl -n "net.ipv4.conf.$dev.arp_announce")" != 2 ]]; then
+            echo "[lab] error: arp_ignore/arp_announce not set in $ns after real-server setup" >&2
+            return 1
+        fi
+        # Re-injected frames come in through a TAP the engine creates later (it inherits default).
+        _lab_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+            net.ipv4.conf.lo.rp_filter=0 "net.ipv4.conf.$dev.rp_filter=0"
+
+        _lab_start_servers "$ns" "$name"
+    done
+}
+
 # True when server I (1-based) answers its name on :80 and :8080 from the client.
 _lab_server_ready() {
     local i="$1" addr name out
@@ -406,6 +527,18 @@ _lab_server_ready_nat() {
     [[ "$out" == "$name ready" ]]
 }
 
+# True when node I (1-based) of a CLUSTERIP lab answers its name on :80 and :8080 on its own address,
+# from the router namespace (not through the VIP: that needs the engines).
+_lab_node_ready() {
+    local i="$1" addr name out port
+    addr="$(echo "$LAB_NODE_ADDRS" | cut -d' ' -f"$i")"
+    name="$(echo "$LAB_NODE_NAMES" | cut -d' ' -f"$i")"
+    for port in "$LAB_HTTP_PORT" "$LAB_UPLOAD_PORT"; do
+        out="$(ip netns exec "$LAB_ROUTER_NS" curl -s --noproxy '*' --max-time 1 "http://$addr:$port/")" || return 1
+        [[ "$out" == "$name" ]] || return 1
+    done
+}
+
 # True when the balancer's two arms report operstate UP (the kernel sets it a little after link up;
 # an engine that looks at it at start must not see DOWN).
 _lab_nat_links_up() {
@@ -416,13 +549,17 @@ _lab_nat_links_up() {
 }
 
 _lab_write_env_file() {
-    local v extra=()
+    local v extra=() balancer=(LAB_BALANCER_NS LAB_BALANCER_IF LAB_BALANCER_ADDR)
     [[ "${LAB_MODE:-dr}" == nat ]] && extra=("${_LAB_NAT_VARS[@]}")
+    if [[ "${LAB_MODE:-dr}" == clusterip ]]; then
+        extra=("${_LAB_CLUSTER_VARS[@]}")
+        balancer=()   # no balancer in a CLUSTERIP lab
+    fi
     {
         for v in LAB_MODE LAB_PREFIX LAB_DIR LAB_N LAB_VIP LAB_HTTP_PORT LAB_UPLOAD_PORT \
                  LAB_CLIENT_NS LAB_CLIENT_IF LAB_CLIENT_ADDR \
                  LAB_ROUTER_NS LAB_ROUTER_CLIENT_IF LAB_ROUTER_CLIENT_ADDR LAB_ROUTER_LAN_IF LAB_ROUTER_LAN_ADDR \
-                 LAB_SWITCH_NS LAB_BRIDGE LAB_BALANCER_NS LAB_BALANCER_IF LAB_BALANCER_ADDR \
+                 LAB_SWITCH_NS LAB_BRIDGE "${balancer[@]}" \
                  LAB_SERVER_NS LAB_SERVER_IFS LAB_SERVER_ADDRS LAB_SERVER_NAMES \
                  LAB_BIG_FILE LAB_BIG_SHA256 LB_DLL "${extra[@]}"; do
             printf '%s="%s"\n' "$v" "${!v}"
@@ -508,6 +645,44 @@ lab_up_nat() {
     lab_log "NAT lab $P is up (LAB_DIR=$LAB_DIR)"
 }
 
+# lab_up_cluster PREFIX [N]: builds the CLUSTERIP lab with N nodes (default 3) and waits (bounded)
+# until each node answers on its own address from the router namespace. Starts no engine.
+# On failure it prints what it knows, tears the half-built lab down and returns 1.
+lab_up_cluster() {
+    local P="$1" N="${2:-3}" i
+    _lab_check_prefix "$P" || return 1
+    if [[ ! "$N" =~ ^[0-9]+$ ]] || (( N < 1 || N > 99 )); then
+        lab_warn "lab_up_cluster: node count must be 1..99, got '$N'"
+        return 1
+    fi
+    if [[ -n "$(lab_namespaces "$P")" || -e "/tmp/$P" ]]; then
+        lab_warn "lab_up_cluster: lab $P already exists"
+        return 1
+    fi
+    if [[ "${LB_REALSERVER_FALLBACK:-}" != 1 && ! -f "$LB_DLL" ]]; then
+        lab_warn "lab_up_cluster: $LB_DLL not found (needed for 'lb realserver setup'): build first (lab_build) or set LB_REALSERVER_FALLBACK=1"
+        return 1
+    fi
+    lab_log "creating CLUSTERIP lab $P with $N nodes"
+    if ! LB_REALSERVER_FALLBACK="${LB_REALSERVER_FALLBACK:-}" LB_DLL="$LB_DLL" \
+        bash -c 'source "$1"; shift; _lab_create_cluster "$@"' _lab_create_cluster "$_LAB_TOPOLOGY_SH" "$P" "$N"; then
+        lab_warn "lab_up_cluster: setup of $P failed; tearing it down"
+        lab_down "$P"
+        return 1
+    fi
+    lab_set_env "$P" "$N" clusterip
+    for (( i = 1; i <= N; i++ )); do
+        if ! lab_wait_for 20 _lab_node_ready "$i"; then
+            lab_warn "lab_up_cluster: node$i did not answer from the router within 20 s"
+            tail -n 20 "$LAB_DIR/node$i-error.log" "$LAB_DIR/node$i-upload.log" >&2 2>/dev/null || true
+            lab_down "$P"
+            return 1
+        fi
+    done
+    _lab_write_env_file
+    lab_log "CLUSTERIP lab $P is up (LAB_DIR=$LAB_DIR)"
+}
+
 # PIDs of processes in the given namespaces (never this shell).
 _lab_ns_pids() {
     local n
@@ -543,11 +718,13 @@ lab_down() {
     mapfile -t nss < <(lab_namespaces "$P")
     if (( ${#nss[@]} > 0 )); then
         # Undo the real-server setup the way an operator would, so lb's per-namespace state file
-        # under /run/lb does not outlive the namespace. A NAT lab had none.
+        # under /run/lb does not outlive the namespace. A NAT lab had none; in a CLUSTERIP lab the
+        # nodes had it. (Engines still running in the nodes are stopped by the SIGTERM below.)
         local mode
         mode="$(_lab_mode_of "$P")"
         for ns in "${nss[@]}"; do
-            if [[ "$mode" == dr && "$ns" == "$P"-w* && -n "${LB_DLL:-}" && -f "$LB_DLL" ]]; then
+            if [[ ( ( "$mode" == dr && "$ns" == "$P"-w* ) || ( "$mode" == clusterip && "$ns" == "$P"-n* ) ) &&
+                  -n "${LB_DLL:-}" && -f "$LB_DLL" ]]; then
                 timeout 20 ip netns exec "$ns" dotnet "$LB_DLL" realserver teardown --vip "${LAB_VIP:-10.99.0.100}" >/dev/null 2>&1 || true
             fi
         done
@@ -631,6 +808,36 @@ lab_write_nat_config() {
     } > "$file"
 }
 
+# lab_write_cluster_config PREFIX NODE FILE: node NODE's (1-based) engine config for this CLUSTERIP lab:
+# web on :80 in clusterip mode on <P>nNODE, every node of the lab listed, own control socket.
+lab_write_cluster_config() {
+    local P="$1" node="$2" file="$3" N i nodes=""
+    _lab_check_prefix "$P" || return 1
+    if [[ "${LAB_PREFIX:-}" == "$P" && "${LAB_MODE:-}" == clusterip && -n "${LAB_N:-}" ]]; then
+        N="$LAB_N"
+    else
+        N="$(lab_namespaces "$P" | grep -cE -- "-n[0-9]+$" || true)"
+        (( N > 0 )) || N=3
+    fi
+    if [[ ! "$node" =~ ^[0-9]+$ ]] || (( node < 1 || node > N )); then
+        lab_warn "lab_write_cluster_config: node must be 1..$N, got '$node'"
+        return 1
+    fi
+    for (( i = 1; i <= N; i++ )); do
+        nodes+="        - {id: $i, address: 10.99.1.$(( 10 + i ))}"$'\n'
+    done
+    {
+        printf 'hash_seed: 0x5eed\n'
+        printf 'workers: 1\n'
+        printf 'control_socket: /tmp/%s/lb-node%s.sock\n' "$P" "$node"
+        printf 'services:\n'
+        printf '  - name: web\n    vip: 10.99.0.100\n    port: 80\n    protocol: tcp\n    mode: clusterip\n    interface: %sn%s\n' "$P" "$node"
+        printf '    cluster:\n      mac: 01:00:5e:7f:00:64\n      hash: sourceip-sourceport\n      local_node: %s\n      nodes:\n' "$node"
+        printf '%s' "$nodes"
+        printf '    health: {type: tcp, port: 80, interval: 1s, timeout: 500ms, rise: 2, fall: 2}\n'
+    } > "$file"
+}
+
 # Real server I (1-based) of the current lab (lab_set_env first): stop or start its nginx, or remove /
 # restore its soft-stop file /running.
 lab_server_stop() { local d="$LAB_DIR/rs$1"; ip netns exec "$LAB_PREFIX-w$1" nginx -c "$d/nginx.conf" -p "$d/" -s stop; }
@@ -640,6 +847,13 @@ lab_server_start() {
 }
 lab_server_softstop() { rm -f "$LAB_DIR/rs$1/running"; }
 lab_server_softstart() { echo "rs$1" > "$LAB_DIR/rs$1/running"; }
+
+# Node I (1-based) of the current CLUSTERIP lab (lab_set_env first): stop or start its nginx.
+lab_node_stop() { local d="$LAB_DIR/node$1"; ip netns exec "$LAB_PREFIX-n$1" nginx -c "$d/nginx.conf" -p "$d/" -s stop; }
+lab_node_start() {
+    local d="$LAB_DIR/node$1"
+    ip netns exec "$LAB_PREFIX-n$1" nginx -c "$d/nginx.conf" -p "$d/" -e "$LAB_DIR/node$1-error.log" -g 'daemon on;' </dev/null
+}
 
 # lab_add_generator PREFIX: a traffic-generator namespace <P>-g wired straight to the balancer by its own
 # veth (<P>g0 10.99.3.2/24 <-> <P>b1 10.99.3.1/24 in the balancer namespace), so a pps run's generator

@@ -74,6 +74,21 @@ internal static unsafe partial class LibC
     public static partial int ioctl(int fd, ulong request, void* arg);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint write(int fd, void* buf, nuint count);
+
+    public const int O_RDWR = 2;
+    public const int O_CLOEXEC = 0x80000;
+
+    /// <summary>linux/if_tun.h: _IOW('T', 202, int).</summary>
+    public const ulong TUNSETIFF = 0x400454ca;
+    public const short IFF_TAP = 0x0002;
+    public const short IFF_NO_PI = 0x1000;
+    public const short IFF_VNET_HDR = 0x4000;
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial uint if_nametoindex([MarshalAs(UnmanagedType.LPUTF8Str)] string ifname);
 
     public static ushort htons(ushort value) => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value);

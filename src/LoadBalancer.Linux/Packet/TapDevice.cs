@@ -1,0 +1,79 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Linux.Interop;
+
+namespace LoadBalancer.Linux.Packet;
+
+/// <summary>A TAP device the engine writes frames into, so the local IP stack receives them as if they had
+/// arrived on a NIC (CLUSTERIP re-injects the flows this node owns; shared/LAB.md item 5). Created with
+/// IFF_VNET_HDR so a GSO super-frame goes in whole with its segmentation and checksum state, and
+/// IFF_NO_PI (no extra header). Not persistent: it disappears when the engine closes it.
+/// Invariant, as for <see cref="AfPacketTransmitter"/>: a frame handed to <see cref="Enqueue"/> lives in
+/// ring memory with the 10-byte vnet header slot in front of it; it is written at once (one write per frame).</summary>
+public sealed unsafe class TapDevice : IFrameTransmitter, IDisposable
+{
+    private readonly FileDescriptor _handle;
+    private int _failed;
+
+    private TapDevice(FileDescriptor handle, string name)
+    {
+        _handle = handle;
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public static TapDevice Create(string name)
+    {
+        if (name.Length is 0 or > 15) throw new ArgumentException($"'{name}' is not a valid interface name", nameof(name));
+        var fd = LibC.open("/dev/net/tun", LibC.O_RDWR | LibC.O_CLOEXEC);
+        if (fd < 0) throw NativeException.Last("open(/dev/net/tun)");
+        var handle = new FileDescriptor(fd);
+        // struct ifreq: char ifr_name[16], then short ifr_flags.
+        var ifreq = stackalloc byte[40];
+        new Span<byte>(ifreq, 40).Clear();
+        System.Text.Encoding.ASCII.GetBytes(name).CopyTo(new Span<byte>(ifreq, 16));
+        *(short*)(ifreq + 16) = (short)(LibC.IFF_TAP | LibC.IFF_NO_PI | LibC.IFF_VNET_HDR);
+        if (LibC.ioctl(fd, LibC.TUNSETIFF, ifreq) != 0)
+        {
+            var error = NativeException.Last($"ioctl(TUNSETIFF {name})");
+            handle.Dispose();
+            throw error;
+        }
+        return new TapDevice(handle, name);
+    }
+
+    public void Enqueue(Span<byte> frame, in FrameMeta meta)
+    {
+        var p = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(frame));
+        var h = (virtio_net_hdr*)(p - sizeof(virtio_net_hdr));
+        VnetHeaderWriter.Write(h, meta, frame.Length);
+        var length = (nuint)(frame.Length + sizeof(virtio_net_hdr));
+        while (LibC.write(_handle.Fd, h, length) < 0)
+        {
+            if (Marshal.GetLastPInvokeError() == LibC.EINTR) continue;
+            _failed++;
+            break;
+        }
+    }
+
+    /// <summary>Writes are immediate; this reports the ones refused since the last call.</summary>
+    public int Flush()
+    {
+        var failed = _failed;
+        _failed = 0;
+        return failed;
+    }
+
+    /// <summary>Writes one frame from ordinary memory (tests, control plane): copies it behind a zero vnet header.</summary>
+    public bool Write(ReadOnlySpan<byte> frame)
+    {
+        var buffer = new byte[frame.Length + sizeof(virtio_net_hdr)];
+        frame.CopyTo(buffer.AsSpan(sizeof(virtio_net_hdr)));
+        fixed (byte* b = buffer)
+            return LibC.write(_handle.Fd, b, (nuint)buffer.Length) == buffer.Length;
+    }
+
+    public void Dispose() => _handle.Dispose();
+}
