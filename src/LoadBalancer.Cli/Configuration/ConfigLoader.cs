@@ -23,6 +23,7 @@ public static class ConfigLoader
     public const int MinSessionTableSize = 16, MaxSessionTableSize = 64 * 1024 * 1024;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
+    public const int MinNodeId = 1, MaxNodeId = 255;
     public const int MinRiseFall = 1, MaxRiseFall = 100;
     public static readonly TimeSpan MaxHealthInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan MaxSessionTimeout = TimeSpan.FromDays(7);
@@ -89,13 +90,19 @@ public static class ConfigLoader
         public static readonly string[] Root = ["hash_seed", "workers", "control_socket", "flow_table_size", "session_table_size",
                                                 "maglev_table_size", "services"];
         public static readonly string[] Service = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
-                                                   "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup"];
+                                                   "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster"];
         public static readonly string[] Backend = ["name", "address", "weight", "mac", "backup", "port"];
         public static readonly string[] Timeouts = ["tcp_syn", "tcp_established", "tcp_closing", "udp"];
+        public static readonly string[] Cluster = ["mac", "hash", "local_node", "nodes"];
+        public static readonly string[] Node = ["id", "address", "weight"];
 
         /// <summary>Service keys that only mode nat uses; with another mode they are errors (their values
         /// are not read), as a backend's 'port' is.</summary>
         public static readonly string[] NatOnlyService = ["gateway", "timeouts", "tcp_pickup"];
+
+        /// <summary>Service keys that mode clusterip does not use (besides the NAT-only ones): a CLUSTERIP
+        /// node answers on its own interface and serves the flows it owns itself.</summary>
+        public static readonly string[] NotClusterIpService = ["backend_interface"];
         public static readonly string[] Health = ["type", "port", "request", "host", "expect", "soft_stop", "payload", "reply", "command", "verify_tls",
                                                   "interval", "timeout", "rise", "fall", "initial"];
 
@@ -117,9 +124,13 @@ public static class ConfigLoader
     /// <summary>The words each enumerated key accepts, in the order error messages list them.</summary>
     private static class Choices
     {
-        /// <summary>Modes that work; 'clusterip' is known but refused as not implemented.</summary>
         public static readonly (string Name, ForwardingMode Value)[] Mode =
-            [("dr", ForwardingMode.DirectRouting), ("nat", ForwardingMode.Nat)];
+            [("dr", ForwardingMode.DirectRouting), ("nat", ForwardingMode.Nat), ("clusterip", ForwardingMode.ClusterIp)];
+        public static readonly (string Name, ClusterHash Value)[] ClusterHash =
+        [
+            ("sourceip", Core.Model.ClusterHash.SourceIp), ("sourceip-sourceport", Core.Model.ClusterHash.SourceIpSourcePort),
+            ("sourceip-sourceport-destport", Core.Model.ClusterHash.SourceIpSourcePortDestinationPort),
+        ];
         public static readonly (string Name, TransportProtocol Value)[] Protocol =
             [("tcp", TransportProtocol.Tcp), ("udp", TransportProtocol.Udp)];
         public static readonly (string Name, BackendDownAction Value)[] OnBackendDown =
@@ -351,8 +362,7 @@ public static class ConfigLoader
             if (entries.TryGetValue("mode", out var modeEntry))
             {
                 mode = null;
-                if (modeEntry.Value is YamlScalarNode { Value: "clusterip" }) ok = ReportIf(modeEntry, "mode 'clusterip' is not implemented yet");
-                else if (TryChoice(modeEntry, Choices.Mode, out var value)) mode = value;
+                if (TryChoice(modeEntry, Choices.Mode, out var value)) mode = value;
                 else ok = false;
             }
             if (mode is { } known && known != ForwardingMode.Nat)
@@ -363,6 +373,30 @@ public static class ConfigLoader
                     entries.Remove(misplaced.Key);
                     ok = false;
                 }
+            }
+            if (mode == ForwardingMode.ClusterIp)
+            {
+                foreach (var misplaced in Keys.NotClusterIpService.Where(entries.ContainsKey).Select(k => entries[k]).ToArray())
+                {
+                    Error(misplaced.KeyNode, $"'{misplaced.Key}' does not apply to mode clusterip");
+                    entries.Remove(misplaced.Key);
+                    ok = false;
+                }
+                if (entries.Remove("backends", out var misplacedBackends))
+                {
+                    Error(misplacedBackends.KeyNode, "'backends' does not apply to mode clusterip (nodes are listed under cluster)");
+                    ok = false;
+                }
+                if (!entries.ContainsKey("cluster"))
+                {
+                    Error(map, "mode clusterip needs a cluster: section");
+                    ok = false;
+                }
+            }
+            else if (mode is not null && entries.Remove("cluster", out var misplacedCluster))
+            {
+                Error(misplacedCluster.KeyNode, "'cluster' applies only to mode clusterip");
+                ok = false;
             }
 
             var iface = RequiredInterface(map, entries, "interface");
@@ -375,8 +409,9 @@ public static class ConfigLoader
                 ok &= backendIface is not null;
             }
 
-            List<BackendConfig>? backends = null;
-            if (Required(map, entries, "backends") is { } backendsEntry)
+            // Mode clusterip lists nodes instead of backends; with an unusable mode whichever is there is checked.
+            List<BackendConfig>? backends = mode == ForwardingMode.ClusterIp || (mode is null && !entries.ContainsKey("backends")) ? [] : null;
+            if ((backends is null ? Required(map, entries, "backends") : null) is { } backendsEntry)
             {
                 backends = ReadBackends(backendsEntry, vip, port == 0 ? null : port, mode);
                 if (backends is not null && backends.Count > maglevSize)
@@ -439,6 +474,13 @@ public static class ConfigLoader
                 else ok = false;
             }
 
+            ClusterConfig? cluster = null;
+            if (entries.TryGetValue("cluster", out var clusterEntry))
+            {
+                cluster = ReadCluster(clusterEntry, vip);
+                ok &= cluster is not null;
+            }
+
             if (!ok) return null;
             return new ServiceConfig
             {
@@ -456,8 +498,130 @@ public static class ConfigLoader
                 Gateway = gateway,
                 Timeouts = timeouts!,
                 TcpPickup = tcpPickup,
+                Cluster = cluster,
                 Line = LineOf(map),
             };
+        }
+
+        /// <summary>A service's <c>cluster:</c> mapping (mode clusterip): the shared multicast MAC, the hash
+        /// mode, the nodes and which of them this one is.</summary>
+        private ClusterConfig? ReadCluster(Entry clusterEntry, IPAddress? vip)
+        {
+            if (!TryMapping(clusterEntry, out var map)) return null;
+            var entries = Entries(map, Keys.Cluster);
+            var ok = true;
+
+            MacAddress? mac = null;
+            if (Required(clusterEntry.KeyNode, entries, "mac") is { } macEntry)
+            {
+                if (!TryScalar(macEntry, out var text)) ok = false;
+                else if (!MacAddress.TryParse(text, out var parsed)) ok = ReportIf(macEntry, $"mac must look like 01:00:5e:7f:00:64 (got {Quoted(text)})");
+                else if (parsed == MacAddress.Broadcast) ok = ReportIf(macEntry, $"cluster mac {parsed} is the broadcast MAC");
+                else if (!parsed.IsMulticast)
+                    ok = ReportIf(macEntry, $"cluster mac {parsed} is not a multicast MAC (its first byte must be odd, e.g. 01:00:5e:...)");
+                else mac = parsed;
+            }
+            else ok = false;
+
+            var hash = ClusterHash.SourceIpSourcePort;
+            if (entries.TryGetValue("hash", out var hashEntry))
+            {
+                if (TryChoice(hashEntry, Choices.ClusterHash, out var value)) hash = value;
+                else ok = false;
+            }
+
+            int? localNode = null;
+            Entry localEntry = default;
+            if (Required(clusterEntry.KeyNode, entries, "local_node") is { } found)
+            {
+                localEntry = found;
+                if (TryInt(found, MinNodeId, MaxNodeId, out var value)) localNode = value;
+                else ok = false;
+            }
+            else ok = false;
+
+            List<ClusterNodeConfig>? nodes = null;
+            if (Required(clusterEntry.KeyNode, entries, "nodes") is { } nodesEntry) nodes = ReadNodes(nodesEntry, vip);
+            ok &= nodes is not null;
+
+            if (localNode is { } local && nodes is not null && !nodes.Any(n => n.Id == local))
+                ok = ReportIf(localEntry, $"local_node {local} is not one of the nodes ({string.Join(", ", nodes.Select(n => n.Id))})");
+
+            if (!ok) return null;
+            return new ClusterConfig
+            {
+                Mac = mac!.Value,
+                Hash = hash,
+                LocalNode = localNode!.Value,
+                Nodes = nodes!,
+                Line = LineOf(clusterEntry.KeyNode),
+            };
+        }
+
+        private List<ClusterNodeConfig>? ReadNodes(Entry entry, IPAddress? vip)
+        {
+            if (!TrySequence(entry, out var sequence)) return null;
+            if (sequence.Children.Count == 0)
+            {
+                Error(entry.Value, "nodes must list at least one node");
+                return null;
+            }
+
+            var ok = true;
+            var nodes = new List<ClusterNodeConfig>();
+            var ids = new Dictionary<int, int>();
+            var addresses = new Dictionary<IPAddress, int>();
+            foreach (var item in sequence.Children)
+            {
+                if (item is not YamlMappingNode nodeMap)
+                {
+                    Error(item, "each node must be a mapping (id: ..., address: ...)");
+                    ok = false;
+                    continue;
+                }
+                var entries = Entries(nodeMap, Keys.Node);
+                var nodeOk = true;
+
+                int? id = null;
+                if (Required(nodeMap, entries, "id") is { } idEntry && TryInt(idEntry, MinNodeId, MaxNodeId, out var idValue))
+                {
+                    var line = LineOf(idEntry.Value);
+                    if (ids.TryGetValue(idValue, out var first)) nodeOk = ReportIf(idEntry, $"node id {idValue} is used twice (first at line {first})");
+                    else
+                    {
+                        ids[idValue] = line;
+                        id = idValue;
+                    }
+                }
+                else nodeOk = false;
+
+                IPAddress? address = null;
+                if (Required(nodeMap, entries, "address") is { } addressEntry)
+                {
+                    address = ReadAddress(addressEntry, "node addresses", "address");
+                    if (address is null) nodeOk = false;
+                    else if (vip is not null && address.Equals(vip)) nodeOk = ReportIf(addressEntry, $"node address {address} is the service's VIP");
+                    else if (addresses.TryGetValue(address, out var first))
+                        nodeOk = ReportIf(addressEntry, $"node address {address} is used twice (first at line {first})");
+                    else addresses[address] = LineOf(addressEntry.Value);
+                }
+                else nodeOk = false;
+
+                var weight = BackendConfig.DefaultWeight;
+                if (entries.TryGetValue("weight", out var weightEntry))
+                {
+                    if (TryInt(weightEntry, MinWeight, MaxWeight, out var value)) weight = value;
+                    else nodeOk = false;
+                }
+
+                if (!nodeOk)
+                {
+                    ok = false;
+                    continue;
+                }
+                nodes.Add(new ClusterNodeConfig { Id = id!.Value, Address = address!, Weight = weight, Line = LineOf(nodeMap) });
+            }
+            return ok ? nodes : null;
         }
 
         /// <summary>The service's backends. <paramref name="servicePort"/> (null when not known) is a NAT

@@ -232,8 +232,8 @@ public class ConfigLoaderTests
     [InlineData("port: 80", "port: http", "lb.yaml:5: port must be an integer (got 'http')")]
     [InlineData("port: 80", "port: 80\n    protocol: sctp", "lb.yaml:6: protocol must be 'tcp' or 'udp' (got 'sctp')")]
     [InlineData("port: 80", "port: 80\n    protocol: TCP", "lb.yaml:6: protocol must be 'tcp' or 'udp' (got 'TCP')")]
-    [InlineData("port: 80", "port: 80\n    mode: clusterip", "lb.yaml:6: mode 'clusterip' is not implemented yet")]
-    [InlineData("port: 80", "port: 80\n    mode: tunnel", "lb.yaml:6: mode must be 'dr' or 'nat' (got 'tunnel')")]
+    [InlineData("port: 80", "port: 80\n    mode: clusterIP", "lb.yaml:6: mode must be one of 'dr', 'nat' or 'clusterip' (got 'clusterIP')")]
+    [InlineData("port: 80", "port: 80\n    mode: tunnel", "lb.yaml:6: mode must be one of 'dr', 'nat' or 'clusterip' (got 'tunnel')")]
     [InlineData("port: 80", "port: 80\n    colour: blue", "lb.yaml:6: unknown key 'colour'")]
     [InlineData("port: 80", "port: 80\n    backendInterface: eth1", "lb.yaml:6: unknown key 'backendInterface' (did you mean 'backend_interface'?)")]
     [InlineData("interface: eth0", "interface: averyveryverylongname", "lb.yaml:6: interface 'averyveryverylongname' is not a valid interface name (1 to 15 characters, no '/', ':' or whitespace)")]
@@ -416,7 +416,7 @@ public class ConfigLoaderTests
               - name: web
                 vip: fd00::1
                 port: 99999
-                mode: clusterip
+                mode: tunnel
                 interface: eth0
                 extra: 1
                 backends:
@@ -433,7 +433,7 @@ public class ConfigLoaderTests
             "lb.yaml:2: unknown key 'bogus'",
             "lb.yaml:5: IPv6 VIPs are not supported yet",
             "lb.yaml:6: port must be between 1 and 65535 (got 99999)",
-            "lb.yaml:7: mode 'clusterip' is not implemented yet",
+            "lb.yaml:7: mode must be one of 'dr', 'nat' or 'clusterip' (got 'tunnel')",
             "lb.yaml:9: unknown key 'extra'",
             "lb.yaml:12: address must be an IPv4 address like 10.0.0.1 (got '10.99.1')",
             "lb.yaml:13: weight must be between 0 and 1000000 (got 5000000)",

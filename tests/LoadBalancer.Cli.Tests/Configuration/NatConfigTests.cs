@@ -298,16 +298,22 @@ public class NatConfigTests
         // With no usable mode the NAT keys are neither accepted nor refused; their values are still checked.
         Assert.Equal(
         [
-            "lb.yaml:6: mode must be 'dr' or 'nat' (got 'tunnel')",
+            "lb.yaml:6: mode must be one of 'dr', 'nat' or 'clusterip' (got 'tunnel')",
             "lb.yaml:13: port must be between 1 and 65535 (got 0)",
             "lb.yaml:14: gateway must be an IPv4 address like 10.0.0.1 (got 'bogus')",
         ], Errors(Service("gateway: bogus\ntcp_pickup: true", web2: "port: 0", mode: "tunnel")));
     }
 
     [Fact]
-    public void Parse_ClusterIpMode_IsStillNotImplemented()
+    public void Parse_NatKeysUnderClusterIp_AreRefusedLikeUnderDr()
     {
-        Assert.Equal(["lb.yaml:6: mode 'clusterip' is not implemented yet"], Errors(Service(mode: "clusterip")));
+        Assert.Equal(
+        [
+            "lb.yaml:3: mode clusterip needs a cluster: section",
+            "lb.yaml:8: 'backends' does not apply to mode clusterip (nodes are listed under cluster)",
+            "lb.yaml:13: 'gateway' applies only to mode nat",
+            "lb.yaml:14: 'tcp_pickup' applies only to mode nat",
+        ], Errors(Service("gateway: 10.99.0.1\ntcp_pickup: true", mode: "clusterip")));
     }
 
     // ---- backends of a NAT service -------------------------------------------------------------
