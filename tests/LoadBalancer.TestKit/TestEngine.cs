@@ -29,15 +29,17 @@ public sealed record EngineResult(Verdict Verdict, DropReason Drop, byte[]? Outp
 public sealed class TestEngine
 {
     public TestEngine(BalancerConfig config, IReadOnlyList<TestInterface>? interfaces = null, FlowTimeouts? timeouts = null, FakeClock? clock = null,
-        int sessionCapacity = 4096)
+        int sessionCapacity = 4096, Func<ServiceConfig, int>? reinjectPort = null,
+        Func<ServiceConfig, BackendConfig, BackendRuntime>? runtime = null)
     {
         Clock = clock ?? new FakeClock();
         Interfaces = new InterfacePlan();
         foreach (var i in interfaces ?? Fixtures.Interfaces)
             Interfaces.Add(i.Name, i.Mac, i.Address);
         Neighbors = new NeighborTable();
-        Builder = new SnapshotBuilder(Neighbors, Interfaces);
-        State = new DataPlaneState(Builder.Build(config));
+        Builder = new SnapshotBuilder(Neighbors, Interfaces) { ReinjectPortFor = reinjectPort };
+        Builder.Clock = () => Clock.NowMs;
+        State = new DataPlaneState(Builder.Build(config, runtime));
         Config = config;
         Flows = new FlowTable(config.FlowTableSize, timeouts ?? FlowTimeouts.Default);
         Counters = new WorkerCounters();

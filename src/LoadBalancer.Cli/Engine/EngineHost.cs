@@ -79,6 +79,11 @@ internal sealed class EngineHost : IDisposable
 
     public void Start()
     {
+        // The data path and ownership rules of CLUSTERIP exist (and are tested), but the engine does not yet
+        // create the TAP, join the cluster MAC, answer ARP with it or probe the nodes: refuse rather than run
+        // a node that would accept nothing.
+        if (_config.Services.FirstOrDefault(s => s.Mode == ForwardingMode.ClusterIp) is { } cluster)
+            throw new InvalidOperationException($"service {cluster.Name}: mode clusterip is accepted by lb check but not run by the engine yet");
         foreach (var s in _config.Services)
             foreach (var name in new[] { s.Interface, s.EffectiveBackendInterface })
             {

@@ -3,6 +3,7 @@ using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
+using LoadBalancer.Core.Scheduling;
 
 namespace LoadBalancer.Core.Forwarding;
 
@@ -111,6 +112,9 @@ public sealed class PacketProcessor
         var isNewSyn = isTcp && (tcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
         var packet = new PacketInfo(eth.PayloadOffset, l4Offset, ip.Protocol, meta.Vnet.IsGso && meta.Vnet.NeedsChecksum);
 
+        if (service.Mode == ForwardingMode.ClusterIp)
+            return ClusterIp(frame, ref meta, service, key, hash, isTcp, isNewSyn, tcpFlags, packet, l4Offset, checksumOffset, datagramEnd, snapshot.HashSeed, nowMs);
+
         BackendSnapshot? backend;
         if (service.Mode == ForwardingMode.Nat)
         {
@@ -193,6 +197,44 @@ public sealed class PacketProcessor
         }
         flow.LastSeenMs = nowMs;
         return DropReason.None;
+    }
+
+    /// <summary>CLUSTERIP: accept (re-inject through the TAP) or refuse a frame every node received.
+    /// A flow this node accepted before stays accepted, whatever the table says now, so a membership change
+    /// never breaks it. Otherwise the node accepts a flow whose bucket it owns, except in a bucket it gained
+    /// in the last change while the transition lasts (the previous owner may still carry flows there): then
+    /// only new flows (a TCP SYN; UDP only once the previous owner is dead). Everything else is <c>not_owner</c>.</summary>
+    private Verdict ClusterIp(Span<byte> frame, ref FrameMeta meta, ServiceSnapshot service, in FlowKey key, uint flowHash, bool isTcp, bool isNewSyn,
+        TcpFlags tcpFlags, in PacketInfo packet, int l4Offset, int checksumOffset, int datagramEnd, uint seed, long nowMs)
+    {
+        var c = Counters;
+        if (service.ReinjectPort < 0 || service.Cluster is null) return Drop(c, DropReason.NoBackend);
+        ref var flow = ref _flows.Find(key, flowHash, nowMs);
+        if (Unsafe.IsNullRef(ref flow) || (isNewSyn && flow.State == FlowState.TcpClosing))
+        {
+            var h = ClusterFlowHash.Compute(service.ClusterHash, key.SourceAddress, key.SourcePort, key.DestinationPort, seed);
+            if (service.Cluster.OwnerOf(h) != service.LocalNode) return Drop(c, DropReason.NotOwner);
+            if (service.PreviousCluster is { } previous && nowMs - service.ClusterChangedAtMs < service.ClusterTransitionMs)
+            {
+                var previousOwner = previous.OwnerOf(h);
+                if (previousOwner >= 0 && previousOwner != service.LocalNode
+                    && (isTcp ? !isNewSyn : service.Cluster.IsAlive(previousOwner)))
+                    return Drop(c, DropReason.NotOwner);
+            }
+            var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
+            if (Unsafe.IsNullRef(ref flow)) flow = ref _flows.Insert(key, flowHash, service.LocalNode, state, nowMs);
+            else flow.State = state;
+            c.ServiceFlows[service.Index]++;
+        }
+        else if (isTcp)
+        {
+            flow.State = FlowTable.NextTcpState(flow.State, tcpFlags);
+        }
+        flow.LastSeenMs = nowMs;
+
+        if (!CompleteChecksum(frame, ref meta, l4Offset, checksumOffset, datagramEnd, isTcp)) return Drop(c, DropReason.ChecksumOffsetInvalid);
+        service.Forwarder.Rewrite(frame, packet, null!, default, _interfaces.Mac(service.ReinjectPort));
+        return Transmitted(ref meta, service.ReinjectPort, service.Index, backendId: -1, frame.Length);
     }
 
     /// <summary>NAT, client side: the session's backend, or a new session (TCP: only on a SYN unless the

@@ -50,6 +50,17 @@ public sealed class ServiceSnapshot
     public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
     /// <summary>No backend is usable (the table is empty, or spans unhealthy backends under use_all).</summary>
     public bool AllDown { get; init; }
+    /// <summary>CLUSTERIP: who owns which flows now, over the nodes alive.</summary>
+    public ClusterTable? Cluster { get; init; }
+    /// <summary>CLUSTERIP: the table before the last membership change, and when that change happened; a
+    /// bucket this node gained then accepts only new flows until <see cref="ClusterTransitionMs"/> has passed.</summary>
+    public ClusterTable? PreviousCluster { get; init; }
+    public long ClusterChangedAtMs { get; init; }
+    public long ClusterTransitionMs { get; init; }
+    public int LocalNode { get; init; }
+    public ClusterHash ClusterHash { get; init; }
+    /// <summary>CLUSTERIP: the port (a TAP device) accepted frames are re-injected through.</summary>
+    public int ReinjectPort { get; init; } = -1;
     /// <summary>NAT: idle timeouts of this service's sessions.</summary>
     public FlowTimeouts SessionTimeouts { get; init; } = Flows.FlowTimeouts.Default;
     /// <summary>NAT: open sessions from mid-stream TCP packets too.</summary>

@@ -9,6 +9,17 @@ namespace LoadBalancer.Core.Model;
 public sealed class SnapshotBuilder
 {
     private readonly Dictionary<(string Service, string Backend), int> _backendIds = new();
+    private readonly Dictionary<string, (ClusterTable? Table, ClusterTable? Previous, long ChangedAtMs)> _clusters = new();
+
+    /// <summary>The engine's clock for membership-change times (the workers' clock); injectable for tests.</summary>
+    public Func<long> Clock { get; set; } = () => Environment.TickCount64;
+
+    /// <summary>CLUSTERIP: the port of the TAP device a service re-injects through (set by the engine).</summary>
+    public Func<ServiceConfig, int>? ReinjectPortFor { get; set; }
+
+    /// <summary>A cluster node seen as a backend, so health, intent and the state table treat it like one.</summary>
+    public static BackendConfig NodeAsBackend(int id, ClusterConfig cluster) =>
+        new() { Name = ClusterTable.NodeName(id), Address = cluster.Nodes.First(n => n.Id == id).Address, Weight = cluster.Nodes.First(n => n.Id == id).Weight };
     private long _version;
 
     public SnapshotBuilder(NeighborTable neighbors, InterfacePlan interfaces)
@@ -76,6 +87,22 @@ public sealed class SnapshotBuilder
             var slotById = new int[maxId + 1];
             Array.Fill(slotById, -1);
             for (var b = 0; b < backends.Length; b++) slotById[backends[b].Id] = b;
+            ClusterTable? cluster = null, previousCluster = null;
+            var clusterChangedAt = 0L;
+            if (sc.Cluster is { } cc)
+            {
+                // A node is alive when its health (as a backend-like target named node-<id>) says so.
+                cluster = ClusterTable.Build(cc.Nodes, id => (runtime?.Invoke(sc, NodeAsBackend(id, cc)) ?? DefaultRuntime(sc, NodeAsBackend(id, cc))).Health == BackendHealth.Healthy,
+                    config.MaglevTableSize);
+                _clusters.TryGetValue(sc.Name, out var last);
+                if (last.Table is not null && last.Table.Digest == cluster.Digest)
+                    (previousCluster, clusterChangedAt) = (last.Previous, last.ChangedAtMs);
+                else
+                {
+                    (previousCluster, clusterChangedAt) = (last.Table, Clock());
+                    _clusters[sc.Name] = (cluster, previousCluster, clusterChangedAt);
+                }
+            }
             var (tableWeights, allDown) = TableWeights(sc, backends);
             for (var b = 0; b < backends.Length; b++) backends[b].TableWeight = tableWeights[b];
             var table = MaglevTable.Build(backends.Select((b, i) => new MaglevBackend(b.Name, tableWeights[i])).ToArray(), config.MaglevTableSize);
@@ -99,11 +126,19 @@ public sealed class SnapshotBuilder
                 {
                     ForwardingMode.DirectRouting => DirectRoutingForwarder.Instance,
                     ForwardingMode.Nat => NatForwarder.Instance,
-                    _ => throw new NotSupportedException($"mode {sc.Mode} is not implemented"),
+                    ForwardingMode.ClusterIp => ClusterIpForwarder.Instance,
+                    _ => throw new InvalidOperationException($"service {sc.Name}: mode {ModeNames.Name(sc.Mode)} is not implemented"),
                 },
                 SessionTimeouts = new Flows.FlowTimeouts((long)sc.Timeouts.TcpSyn.TotalMilliseconds, (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
                     (long)sc.Timeouts.TcpClosing.TotalMilliseconds, (long)sc.Timeouts.Udp.TotalMilliseconds),
                 TcpPickup = sc.TcpPickup,
+                Cluster = cluster,
+                PreviousCluster = previousCluster,
+                ClusterChangedAtMs = clusterChangedAt,
+                ClusterTransitionMs = (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
+                LocalNode = sc.Cluster?.LocalNode ?? 0,
+                ClusterHash = sc.Cluster?.Hash ?? ClusterHash.SourceIpSourcePort,
+                ReinjectPort = sc.Mode == ForwardingMode.ClusterIp && ReinjectPortFor is { } reinject ? reinject(sc) : -1,
                 GatewayNeighborIndex = sc.Mode == ForwardingMode.Nat && sc.Gateway is { } gateway
                     ? Neighbors.Register(Interfaces.IndexOf(sc.Interface), Ipv4.ToUInt32(gateway), null)
                     : -1,

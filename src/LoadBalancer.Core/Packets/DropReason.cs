@@ -31,6 +31,7 @@ public enum DropReason : byte
     NatNoSession,
     TtlExpired,
     MtuExceeded,
+    NotOwner,
     TransmitFailed,
     Count,
 }

@@ -36,6 +36,9 @@ public sealed class ClusterTable
 
     public static string NodeName(int id) => "node-" + id.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>Whether the node is in this table (alive). Allocation-free, for the packet path.</summary>
+    public bool IsAlive(int nodeId) => Array.IndexOf(_nodeIds, nodeId) >= 0;
+
     /// <summary>The node that owns a flow hash, or -1 when no node is alive.</summary>
     public int OwnerOf(uint hash)
     {

@@ -1,0 +1,166 @@
+using System.Net;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Core.Scheduling;
+using LoadBalancer.TestKit;
+
+namespace LoadBalancer.Core.Tests.Forwarding;
+
+/// <summary>CLUSTERIP ownership through the real pipeline: three nodes' engines see the same frames.</summary>
+public sealed class ClusterIpPipelineTests
+{
+    private static readonly MacAddress NodeMac = MacAddress.Parse("02:00:00:00:01:01");
+    private static readonly MacAddress TapMac = MacAddress.Parse("02:00:00:00:7a:01");
+    private static readonly MacAddress ClusterMac = MacAddress.Parse("01:00:5e:7f:00:64");
+    private const string Vip = "10.99.0.100";
+    private static readonly long Transition = (long)SessionTimeouts.Default.TcpEstablished.TotalMilliseconds;
+
+    private static BalancerConfig Config(int local, ushort port = 80, TransportProtocol protocol = TransportProtocol.Tcp) => new()
+    {
+        Services =
+        [
+            new ServiceConfig
+            {
+                Name = "web", Vip = IPAddress.Parse(Vip), Port = port, Protocol = protocol, Mode = ForwardingMode.ClusterIp, Interface = "eth",
+                Health = new HealthCheckConfig { Type = HealthCheckType.Tcp },
+                Cluster = new ClusterConfig
+                {
+                    Mac = ClusterMac, LocalNode = local,
+                    Nodes = new[] { 1, 2, 3 }.Select(id => new ClusterNodeConfig { Id = id, Address = IPAddress.Parse($"10.99.1.{10 + id}") }).ToArray(),
+                },
+            },
+        ],
+    };
+
+    private static Func<ServiceConfig, BackendConfig, BackendRuntime> Alive(params int[] ids) =>
+        (_, b) => new BackendRuntime(ids.Any(id => b.Name == ClusterTable.NodeName(id)) ? BackendHealth.Healthy : BackendHealth.Unhealthy, BackendIntent.Active, b.Weight);
+
+    private static TestEngine Node(int id, FakeClock clock, ushort port = 80, TransportProtocol protocol = TransportProtocol.Tcp) =>
+        new(Config(id, port, protocol), [new("eth", NodeMac, FrameBuilder.Ip($"10.99.1.{10 + id}")), new("tap", TapMac, 0)], clock: clock,
+            reinjectPort: _ => 1, runtime: Alive(1, 2, 3));
+
+    private static byte[] Tcp(int i, TcpFlags flags) =>
+        FrameBuilder.Tcp($"198.51.100.{1 + i / 1000}", (ushort)(20000 + i % 1000), Vip, 80).Flags(flags).EthernetDestination(ClusterMac).Build();
+
+    [Fact]
+    public void ThreeNodes_EachNewFlowAcceptedByExactlyOne_AndReinjectedToTheTap()
+    {
+        var clock = new FakeClock();
+        var nodes = new[] { Node(1, clock), Node(2, clock), Node(3, clock) };
+        var accepted = new int[3];
+        for (var i = 0; i < 3000; i++)
+        {
+            var frame = Tcp(i, TcpFlags.Syn);
+            var takers = 0;
+            for (var n = 0; n < 3; n++)
+            {
+                var r = nodes[n].Send(frame);
+                if (r.Verdict == Verdict.Transmit)
+                {
+                    takers++;
+                    accepted[n]++;
+                    Assert.Equal(1, r.OutputMeta.EgressPort);
+                    Assert.Equal(TapMac, MacAddress.Read(r.Output!));
+                    Assert.Equal(frame.AsSpan(6).ToArray(), r.Output!.AsSpan(6).ToArray());
+                }
+                else Assert.Equal(DropReason.NotOwner, r.Drop);
+            }
+            Assert.Equal(1, takers);
+        }
+        Assert.All(accepted, a => Assert.InRange(a, 900, 1100));
+        Assert.Equal(nodes[0].Service("web").Cluster!.Digest, nodes[2].Service("web").Cluster!.Digest);
+    }
+
+    [Fact]
+    public void NodeDies_SurvivorsTakeItsNewFlowsAtOnce_KeepTheirOwnEstablishedOnes()
+    {
+        var clock = new FakeClock();
+        var nodes = new[] { Node(1, clock), Node(2, clock), Node(3, clock) };
+        var owner = new int[3000];
+        for (var i = 0; i < owner.Length; i++)
+            for (var n = 0; n < 3; n++)
+                if (nodes[n].Send(Tcp(i, TcpFlags.Syn)).Verdict == Verdict.Transmit) owner[i] = n + 1;
+
+        foreach (var node in nodes) node.Reload(node.Config, Alive(1, 3));
+        for (var i = 0; i < owner.Length; i++)
+        {
+            // Established flows of the survivors: still accepted by their node, refused by the other survivor.
+            if (owner[i] == 2) continue;
+            var other = owner[i] == 1 ? nodes[2] : nodes[0];
+            Assert.Equal(Verdict.Transmit, nodes[owner[i] - 1].Send(Tcp(i, TcpFlags.Ack)).Verdict);
+            Assert.Equal(DropReason.NotOwner, other.Send(Tcp(i, TcpFlags.Ack)).Drop);
+        }
+        // New connections that node 2 would have taken now go to exactly one survivor.
+        for (var i = 3000; i < 4000; i++)
+        {
+            var takers = new[] { nodes[0], nodes[2] }.Count(n => n.Send(Tcp(i, TcpFlags.Syn)).Verdict == Verdict.Transmit);
+            Assert.Equal(1, takers);
+        }
+    }
+
+    [Fact]
+    public void GainedBucket_DuringTransition_TcpOnlyNewFlows_ThenEverything()
+    {
+        var clock = new FakeClock();
+        var node1 = Node(1, clock);
+        var before = node1.Service("web").Cluster!;
+        node1.Reload(node1.Config, Alive(1, 3));
+        var after = node1.Service("web").Cluster!;
+        // Flows in buckets node 1 gained from node 2.
+        var gained = Enumerable.Range(0, 5000).Where(i =>
+        {
+            var h = ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort, FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 80, 0x5eed);
+            return before.OwnerOf(h) == 2 && after.OwnerOf(h) == 1;
+        }).Take(2).ToArray();
+        Assert.Equal(2, gained.Length);
+
+        Assert.Equal(DropReason.NotOwner, node1.Send(Tcp(gained[0], TcpFlags.Ack)).Drop);   // node 2's established flow: not ours
+        Assert.Equal(Verdict.Transmit, node1.Send(Tcp(gained[0], TcpFlags.Syn)).Verdict);  // a new connection is
+        Assert.Equal(Verdict.Transmit, node1.Send(Tcp(gained[0], TcpFlags.Ack)).Verdict);  // and then remembered
+        Assert.Equal(DropReason.NotOwner, node1.Send(Tcp(gained[1], TcpFlags.Ack)).Drop);
+        clock.Advance(Transition + 1);
+        Assert.Equal(Verdict.Transmit, node1.Send(Tcp(gained[1], TcpFlags.Ack)).Verdict);  // transition over: the bucket is wholly ours
+    }
+
+    [Fact]
+    public void NodeReturns_FlowsAcceptedMeanwhileStayWithTheirNode()
+    {
+        var clock = new FakeClock();
+        var node1 = Node(1, clock);
+        var node2 = Node(2, clock);
+        foreach (var n in new[] { node1, node2 }) n.Reload(n.Config, Alive(1, 3));
+        // While node 2 is away, node 1 accepts new connections in node 2's former buckets.
+        var meanwhile = Enumerable.Range(0, 3000).Where(i => node1.Send(Tcp(i, TcpFlags.Syn)).Verdict == Verdict.Transmit).ToArray();
+
+        foreach (var n in new[] { node1, node2 }) n.Reload(n.Config, Alive(1, 2, 3));
+        foreach (var i in meanwhile)
+        {
+            Assert.Equal(Verdict.Transmit, node1.Send(Tcp(i, TcpFlags.Ack)).Verdict);       // remembered: still node 1's
+            Assert.Equal(DropReason.NotOwner, node2.Send(Tcp(i, TcpFlags.Ack)).Drop);      // node 2 takes only new flows there
+        }
+    }
+
+    [Fact]
+    public void Udp_BucketGainedFromDeadNode_AcceptedAtOnce_FromLiveNode_AfterTransition()
+    {
+        var clock = new FakeClock();
+        var node1 = Node(1, clock, 53, TransportProtocol.Udp);
+        byte[] Udp(int i) => FrameBuilder.Udp($"198.51.100.{1 + i / 1000}", (ushort)(20000 + i % 1000), Vip, 53).Payload("q").EthernetDestination(ClusterMac).Build();
+        var full = node1.Service("web").Cluster!;
+        node1.Reload(node1.Config, Alive(1, 3));
+        var fromDead = Enumerable.Range(0, 3000).Where(i => node1.Send(Udp(i)).Verdict == Verdict.Transmit).Count();
+        Assert.InRange(fromDead, 1300, 1700); // about half: its own third and most of node 2's, at once
+
+        // Node 2 back: node 1 gives buckets back; a node that regains buckets from a live node (node 1)
+        // waits for the transition before taking UDP there.
+        var node2 = Node(2, clock, 53, TransportProtocol.Udp);
+        node2.Reload(node2.Config, Alive(1, 3));
+        node2.Reload(node2.Config, Alive(1, 2, 3));
+        var regained = Enumerable.Range(5000, 3000).Where(i =>
+            full.OwnerOf(ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort, FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 53, 0x5eed)) == 2).ToArray();
+        Assert.All(regained, i => Assert.Equal(DropReason.NotOwner, node2.Send(Udp(i)).Drop));
+        clock.Advance(Transition + 1);
+        Assert.All(regained, i => Assert.Equal(Verdict.Transmit, node2.Send(Udp(i)).Verdict));
+    }
+}
