@@ -3,6 +3,7 @@ using System.Text.Json;
 using LoadBalancer.Cli.Engine;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
+using LoadBalancer.Core.Scheduling;
 
 namespace LoadBalancer.Cli.Control;
 
@@ -55,6 +56,26 @@ internal static class StatusReport
                 });
                 w.WriteString("when_all_down", sc.WhenAllDown == AllDownAction.UseAll ? "use_all" : "drop");
                 w.WriteBoolean("all_down", s.AllDown);
+                if (s.Cluster is { } cluster && sc.Cluster is { } cc)
+                {
+                    w.WriteString("digest", cluster.Digest);
+                    w.WriteNumber("local_node", s.LocalNode);
+                    w.WriteNumber("accepted", Sum(host, c => c.ServicePackets[s.Index]));
+                    w.WriteNumber("dropped", Sum(host, c => c.Drops[(int)DropReason.NotOwner]));
+                    w.WriteStartArray("nodes");
+                    foreach (var n in cc.Nodes)
+                    {
+                        var view = host.Backends.Get(s.Name, ClusterTable.NodeName(n.Id));
+                        w.WriteStartObject();
+                        w.WriteNumber("id", n.Id);
+                        w.WriteString("address", n.Address.ToString());
+                        w.WriteBoolean("alive", cluster.IsAlive(n.Id));
+                        w.WriteNumber("share", Math.Round(cluster.Share(n.Id), 4));
+                        w.WriteString("health", ModeNames.Name(view?.Health ?? BackendHealth.Unknown));
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
                 w.WriteStartArray("backends");
                 foreach (var b in s.Backends)
                 {

@@ -29,7 +29,9 @@ internal sealed class ArpService(ArpSocket socket, int port, ArpResponder respon
             {
                 foreach (var vip in responder.VipsOn(port))
                 {
-                    var n = ArpPacket.WriteFrame(frame, ArpPacket.OperationRequest, MacAddress.Broadcast, plan.Mac(port), vip, MacAddress.Zero, vip);
+                    var n = ArpPacket.WriteFrame(frame, ArpPacket.OperationRequest, MacAddress.Broadcast, responder.AnswerMac(vip, port), vip, MacAddress.Zero, vip);
+                    // The Ethernet source must stay unicast even when the payload announces a cluster MAC.
+                    plan.Mac(port).Write(frame.AsSpan(6));
                     socket.Send(frame.AsSpan(0, Pad(frame, n)));
                 }
                 announcements++;

@@ -30,7 +30,7 @@ internal sealed class BackendStateTable
     public BackendStateTable(BalancerConfig config)
     {
         foreach (var s in config.Services)
-            foreach (var b in s.Backends)
+            foreach (var b in Health.HealthTargets.BackendsOf(s))
             {
                 var initial = SnapshotBuilder.DefaultRuntime(s, b);
                 _entries[(s.Name, b.Name)] = new Entry { Health = initial.Health, Intent = initial.Intent, Weight = initial.Weight };

@@ -79,17 +79,25 @@ internal sealed class EngineHost : IDisposable
 
     public void Start()
     {
-        // The data path and ownership rules of CLUSTERIP exist (and are tested), but the engine does not yet
-        // create the TAP, join the cluster MAC, answer ARP with it or probe the nodes: refuse rather than run
-        // a node that would accept nothing.
-        if (_config.Services.FirstOrDefault(s => s.Mode == ForwardingMode.ClusterIp) is { } cluster)
-            throw new InvalidOperationException($"service {cluster.Name}: mode clusterip is accepted by lb check but not run by the engine yet");
         foreach (var s in _config.Services)
             foreach (var name in new[] { s.Interface, s.EffectiveBackendInterface })
             {
                 var link = LinkInfo.Read(name);
                 Plan.Add(name, link.Mac, link.Ipv4Address, link.Mtu);
             }
+        // CLUSTERIP: one TAP per engine re-injects the frames this node owns into its own stack.
+        TapDevice? tap = null;
+        if (_config.Services.Any(s => s.Mode == ForwardingMode.ClusterIp))
+        {
+            var tapName = "lbc" + LinkInfo.Read(_config.Services.First(s => s.Mode == ForwardingMode.ClusterIp).Interface).IfIndex.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            tap = TapDevice.Create(tapName);
+            _resources.Add(tap);
+            ConfigureTap(tapName);
+            var tapLink = LinkInfo.Read(tapName);
+            var tapPort = Plan.Add(tapName, tapLink.Mac, 0, tapLink.Mtu);
+            Builder.ReinjectPortFor = _ => tapPort;
+            _log.Info($"re-injecting owned CLUSTERIP flows through TAP {tapName} ({tapLink.Mac})");
+        }
         State = new DataPlaneState(Builder.Build(_config, Backends.Runtime));
         var snapshot = State.Current;
 
@@ -113,6 +121,8 @@ internal sealed class EngineHost : IDisposable
                     ? ring with { FanoutGroup = (Environment.ProcessId ^ (p << 12)) & 0xFFFF, FanoutKey = key }
                     : ring;
                 var ports = new List<AfPacketPort> { AfPacketPort.Open(name, port, Fanout(port, nat ? FanoutKey.ClientIsSource : FanoutKey.FlowHash)) };
+                foreach (var s in snapshot.Services.Where(s => s.Mode == ForwardingMode.ClusterIp && s.IngressPort == port))
+                    ports[0].JoinMulticast(s.ClusterMac);
                 foreach (var back in natBackend.Where(b => b != port))
                     ports.Add(AfPacketPort.Open(Plan.Name(back), back, Fanout(back, FanoutKey.ClientIsDestination)));
                 foreach (var p in ports)
@@ -123,6 +133,11 @@ internal sealed class EngineHost : IDisposable
                 var transmitters = new IFrameTransmitter[Plan.Count];
                 for (var p = 0; p < Plan.Count; p++)
                 {
+                    if (tap is not null && Plan.Name(p) == tap.Name)
+                    {
+                        transmitters[p] = tap;
+                        continue;
+                    }
                     // Oversize (GSO) frames leave by sendmmsg, on a ring socket of that interface when we read it.
                     var reader = ports.FirstOrDefault(x => x.Name == Plan.Name(p));
                     AfPacketTransmitter oversize;
@@ -147,7 +162,10 @@ internal sealed class EngineHost : IDisposable
 
         for (var port = 0; port < Plan.Count; port++)
         {
+            if (tap is not null && Plan.Name(port) == tap.Name) continue; // no ARP on the TAP
             var socket = ArpSocket.Open(Plan.Name(port));
+            foreach (var s in snapshot.Services.Where(s => s.Mode == ForwardingMode.ClusterIp && s.IngressPort == port))
+                socket.JoinMulticast(s.ClusterMac);
             _resources.Add(socket);
             var responder = new ArpResponder(State, Neighbors, Plan);
             Responders.Add(responder);
@@ -170,6 +188,21 @@ internal sealed class EngineHost : IDisposable
         foreach (var s in snapshot.Services)
             _log.Info($"service {s.Name} {Core.Packets.Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +
                       $"mode {ModeNames.Name(s.Mode)} on {Plan.Name(s.IngressPort)} -> {Plan.Name(s.EgressPort)}, {s.Backends.Length} backends");
+    }
+
+    /// <summary>Up, and no reverse-path filter on it: re-injected frames come from clients whose route back
+    /// is through the node's own interface, not the TAP (shared/LAB.md item 3).</summary>
+    private static void ConfigureTap(string name)
+    {
+        File.WriteAllText($"/proc/sys/net/ipv4/conf/{name}/rp_filter", "0");
+        using var ip = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ip", ["link", "set", "dev", name, "up"])
+        {
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var error = ip.StandardError.ReadToEnd();
+        ip.WaitForExit();
+        if (ip.ExitCode != 0) throw new InvalidOperationException($"cannot bring TAP {name} up: {error.Trim()}");
     }
 
     private void StartThread(string name, Action body)

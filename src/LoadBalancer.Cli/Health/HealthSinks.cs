@@ -14,8 +14,12 @@ internal static class HealthTargets
     public static IReadOnlyList<HealthTarget> From(BalancerConfig config) =>
         config.Services
             .Where(s => s.Health.Type != HealthCheckType.None)
-            .SelectMany(s => s.Backends.Select(b => new HealthTarget(s.Name, b.Name, b.Address, s.Health.Port ?? s.Port, s.Health)))
+            .SelectMany(s => BackendsOf(s).Select(b => new HealthTarget(s.Name, b.Name, b.Address, s.Health.Port ?? s.Port, s.Health)))
             .ToArray();
+
+    /// <summary>A service's backends; for CLUSTERIP, its nodes (peers are probed like backends).</summary>
+    public static IEnumerable<BackendConfig> BackendsOf(ServiceConfig service) =>
+        service.Cluster is { } cluster ? cluster.Nodes.Select(n => SnapshotBuilder.NodeAsBackend(n.Id, cluster)) : service.Backends;
 }
 
 /// <summary>In-process: the checker inside <c>lb run</c> hands results straight to the engine.</summary>

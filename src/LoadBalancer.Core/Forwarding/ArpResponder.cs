@@ -37,14 +37,24 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
 
         var requesterIp = arp.SenderProtocolAddress;
         eth.Destination = sender;
+        // The Ethernet source stays our unicast MAC (a bridge drops frames from a multicast source); the
+        // ARP payload carries the address the VIP is reached at: ours, or a CLUSTERIP service's cluster MAC.
         eth.Source = ownMac;
         arp.Operation = ArpPacket.OperationReply;
         arp.TargetHardwareAddress = sender;
         arp.TargetProtocolAddress = requesterIp;
-        arp.SenderHardwareAddress = ownMac;
+        arp.SenderHardwareAddress = AnswerMac(target, port);
         arp.SenderProtocolAddress = target;
         RepliesSent++;
         return ArpAction.Reply;
+    }
+
+    /// <summary>The MAC a VIP is announced with on a port: the cluster MAC for CLUSTERIP, else the interface's.</summary>
+    public MacAddress AnswerMac(uint vip, int port)
+    {
+        foreach (var s in state.Current.Services)
+            if (s.Vip == vip && s.IngressPort == port && s.Mode == Model.ForwardingMode.ClusterIp) return s.ClusterMac;
+        return interfaces.Mac(port);
     }
 
     public bool AnswersFor(uint address, int port)

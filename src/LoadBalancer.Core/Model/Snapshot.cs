@@ -1,5 +1,6 @@
 using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Packets;
 using LoadBalancer.Core.Scheduling;
 
 namespace LoadBalancer.Core.Model;
@@ -58,6 +59,8 @@ public sealed class ServiceSnapshot
     public long ClusterChangedAtMs { get; init; }
     public long ClusterTransitionMs { get; init; }
     public int LocalNode { get; init; }
+    /// <summary>CLUSTERIP: the multicast MAC the VIP is announced with.</summary>
+    public MacAddress ClusterMac { get; init; }
     public ClusterHash ClusterHash { get; init; }
     /// <summary>CLUSTERIP: the port (a TAP device) accepted frames are re-injected through.</summary>
     public int ReinjectPort { get; init; } = -1;

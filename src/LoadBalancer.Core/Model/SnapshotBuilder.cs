@@ -92,8 +92,14 @@ public sealed class SnapshotBuilder
             if (sc.Cluster is { } cc)
             {
                 // A node is alive when its health (as a backend-like target named node-<id>) says so.
-                cluster = ClusterTable.Build(cc.Nodes, id => (runtime?.Invoke(sc, NodeAsBackend(id, cc)) ?? DefaultRuntime(sc, NodeAsBackend(id, cc))).Health == BackendHealth.Healthy,
-                    config.MaglevTableSize);
+                bool Alive(int id) => (runtime?.Invoke(sc, NodeAsBackend(id, cc)) ?? DefaultRuntime(sc, NodeAsBackend(id, cc))).Health == BackendHealth.Healthy;
+                // Quorum: a node that sees fewer than a majority of the cluster alive (itself included) is most
+                // likely the one cut off. It takes over nothing and keeps only its own share (the table with
+                // every node), so that when it comes back it does not accept flows the others now own.
+                // Two-node clusters have no majority to lose: there the survivor takes over.
+                var alive = cc.Nodes.Count(n => Alive(n.Id));
+                var quorum = cc.Nodes.Count >= 3 ? cc.Nodes.Count / 2 + 1 : 1;
+                cluster = ClusterTable.Build(cc.Nodes, alive >= quorum ? Alive : _ => true, config.MaglevTableSize);
                 _clusters.TryGetValue(sc.Name, out var last);
                 if (last.Table is not null && last.Table.Digest == cluster.Digest)
                     (previousCluster, clusterChangedAt) = (last.Previous, last.ChangedAtMs);
@@ -137,6 +143,7 @@ public sealed class SnapshotBuilder
                 ClusterChangedAtMs = clusterChangedAt,
                 ClusterTransitionMs = (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
                 LocalNode = sc.Cluster?.LocalNode ?? 0,
+                ClusterMac = sc.Cluster?.Mac ?? default,
                 ClusterHash = sc.Cluster?.Hash ?? ClusterHash.SourceIpSourcePort,
                 ReinjectPort = sc.Mode == ForwardingMode.ClusterIp && ReinjectPortFor is { } reinject ? reinject(sc) : -1,
                 GatewayNeighborIndex = sc.Mode == ForwardingMode.Nat && sc.Gateway is { } gateway

@@ -126,6 +126,14 @@ public sealed unsafe class AfPacketPort : IFramePort
         return count;
     }
 
+    /// <summary>Receive frames sent to a multicast MAC (the CLUSTERIP cluster MAC) even where the NIC filters them.</summary>
+    public void JoinMulticast(Core.Packets.MacAddress mac)
+    {
+        Span<byte> bytes = stackalloc byte[6];
+        mac.Write(bytes);
+        _socket.JoinMulticast(bytes);
+    }
+
     /// <summary>Frames the kernel dropped because the ring was full, accumulated since open.</summary>
     public long KernelDrops
     {

@@ -30,6 +30,14 @@ public sealed class ArpSocket : IDisposable
 
     public int Receive(Span<byte> buffer, int timeoutMs) => _socket.Receive(buffer, timeoutMs);
 
+    /// <summary>Also hear ARP sent to a multicast MAC (a router re-probing a CLUSTERIP VIP at its cluster MAC).</summary>
+    public void JoinMulticast(Core.Packets.MacAddress mac)
+    {
+        Span<byte> bytes = stackalloc byte[6];
+        mac.Write(bytes);
+        _socket.JoinMulticast(bytes);
+    }
+
     public bool Send(ReadOnlySpan<byte> frame) => _socket.Send(frame);
 
     public void Dispose() => _socket.Dispose();

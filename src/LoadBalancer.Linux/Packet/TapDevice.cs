@@ -53,7 +53,8 @@ public sealed unsafe class TapDevice : IFrameTransmitter, IDisposable
         while (LibC.write(_handle.Fd, h, length) < 0)
         {
             if (Marshal.GetLastPInvokeError() == LibC.EINTR) continue;
-            _failed++;
+            // Workers share one TAP: count with Interlocked.
+            Interlocked.Increment(ref _failed);
             break;
         }
     }
@@ -61,9 +62,7 @@ public sealed unsafe class TapDevice : IFrameTransmitter, IDisposable
     /// <summary>Writes are immediate; this reports the ones refused since the last call.</summary>
     public int Flush()
     {
-        var failed = _failed;
-        _failed = 0;
-        return failed;
+        return Interlocked.Exchange(ref _failed, 0);
     }
 
     /// <summary>Writes one frame from ordinary memory (tests, control plane): copies it behind a zero vnet header.</summary>

@@ -163,4 +163,18 @@ public sealed class ClusterIpPipelineTests
         clock.Advance(Transition + 1);
         Assert.All(regained, i => Assert.Equal(Verdict.Transmit, node2.Send(Udp(i)).Verdict));
     }
+
+    [Fact]
+    public void WithoutQuorum_IsolatedNodeKeepsOnlyItsOwnShare()
+    {
+        var clock = new FakeClock();
+        var node3 = Node(3, clock);
+        var full = node3.Service("web").Cluster!.Digest;
+        // Cut off, node 3 sees both peers dead: one of three is no majority, so it takes over nothing.
+        node3.Reload(node3.Config, Alive(3));
+        Assert.Equal(full, node3.Service("web").Cluster!.Digest);
+        // One peer dead, two of three alive: that is a majority, and the survivors take over.
+        node3.Reload(node3.Config, Alive(1, 3));
+        Assert.NotEqual(full, node3.Service("web").Cluster!.Digest);
+    }
 }
