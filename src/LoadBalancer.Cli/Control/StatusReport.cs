@@ -60,6 +60,7 @@ internal static class StatusReport
                 {
                     w.WriteString("digest", cluster.Digest);
                     w.WriteNumber("local_node", s.LocalNode);
+                    w.WriteBoolean("quorum", host.Builder.ClusterQuorum.GetValueOrDefault(s.Name));
                     w.WriteNumber("accepted", Sum(host, c => c.ServicePackets[s.Index]));
                     w.WriteNumber("dropped", Sum(host, c => c.Drops[(int)DropReason.NotOwner]));
                     w.WriteStartArray("nodes");
@@ -69,7 +70,8 @@ internal static class StatusReport
                         w.WriteStartObject();
                         w.WriteNumber("id", n.Id);
                         w.WriteString("address", n.Address.ToString());
-                        w.WriteBoolean("alive", cluster.IsAlive(n.Id));
+                        // Alive as this node sees it (its health checks); without quorum the table still lists everyone.
+                        w.WriteBoolean("alive", view?.Health == BackendHealth.Healthy);
                         w.WriteNumber("share", Math.Round(cluster.Share(n.Id), 4));
                         w.WriteString("health", ModeNames.Name(view?.Health ?? BackendHealth.Unknown));
                         w.WriteEndObject();

@@ -214,12 +214,17 @@ public sealed class PacketProcessor
         {
             var h = ClusterFlowHash.Compute(service.ClusterHash, key.SourceAddress, key.SourcePort, key.DestinationPort, seed);
             if (service.Cluster.OwnerOf(h) != service.LocalNode) return Drop(c, DropReason.NotOwner);
-            if (service.PreviousCluster is { } previous && nowMs - service.ClusterChangedAtMs < service.ClusterTransitionMs)
+            if (nowMs - service.ClusterChangedAtMs < service.ClusterTransitionMs)
             {
-                var previousOwner = previous.OwnerOf(h);
-                if (previousOwner >= 0 && previousOwner != service.LocalNode
-                    && (isTcp ? !isNewSyn : service.Cluster.IsAlive(previousOwner)))
-                    return Drop(c, DropReason.NotOwner);
+                // Back in the cluster (or just started): any TCP flow we do not remember may be someone else's.
+                if (service.ClusterRejoined && isTcp && !isNewSyn) return Drop(c, DropReason.NotOwner);
+                if (service.PreviousCluster is { } previous)
+                {
+                    var previousOwner = previous.OwnerOf(h);
+                    if (previousOwner >= 0 && previousOwner != service.LocalNode
+                        && (isTcp ? !isNewSyn : service.Cluster.IsAlive(previousOwner)))
+                        return Drop(c, DropReason.NotOwner);
+                }
             }
             var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
             if (Unsafe.IsNullRef(ref flow)) flow = ref _flows.Insert(key, flowHash, service.LocalNode, state, nowMs);

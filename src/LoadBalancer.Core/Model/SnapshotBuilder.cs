@@ -9,7 +9,10 @@ namespace LoadBalancer.Core.Model;
 public sealed class SnapshotBuilder
 {
     private readonly Dictionary<(string Service, string Backend), int> _backendIds = new();
-    private readonly Dictionary<string, (ClusterTable? Table, ClusterTable? Previous, long ChangedAtMs)> _clusters = new();
+    private readonly Dictionary<string, (ClusterTable? Table, ClusterTable? Previous, long ChangedAtMs, bool HadQuorum, bool Rejoined)> _clusters = new();
+
+    /// <summary>CLUSTERIP: whether this node saw a majority alive at the last build, per service (for status).</summary>
+    public Dictionary<string, bool> ClusterQuorum { get; } = new();
 
     /// <summary>The engine's clock for membership-change times (the workers' clock); injectable for tests.</summary>
     public Func<long> Clock { get; set; } = () => Environment.TickCount64;
@@ -89,6 +92,7 @@ public sealed class SnapshotBuilder
             for (var b = 0; b < backends.Length; b++) slotById[backends[b].Id] = b;
             ClusterTable? cluster = null, previousCluster = null;
             var clusterChangedAt = 0L;
+            var clusterRejoined = false;
             if (sc.Cluster is { } cc)
             {
                 // A node is alive when its health (as a backend-like target named node-<id>) says so.
@@ -99,15 +103,23 @@ public sealed class SnapshotBuilder
                 // Two-node clusters have no majority to lose: there the survivor takes over.
                 var alive = cc.Nodes.Count(n => Alive(n.Id));
                 var quorum = cc.Nodes.Count >= 3 ? cc.Nodes.Count / 2 + 1 : 1;
-                cluster = ClusterTable.Build(cc.Nodes, alive >= quorum ? Alive : _ => true, config.MaglevTableSize);
+                var hasQuorum = alive >= quorum;
+                cluster = ClusterTable.Build(cc.Nodes, hasQuorum ? Alive : _ => true, config.MaglevTableSize);
                 _clusters.TryGetValue(sc.Name, out var last);
-                if (last.Table is not null && last.Table.Digest == cluster.Digest)
-                    (previousCluster, clusterChangedAt) = (last.Previous, last.ChangedAtMs);
+                // Gaining quorum (a cold start, or coming back from being cut off) is a membership change for
+                // this node even when its table looks the same: while it was out, others may have accepted flows
+                // in its buckets, so every bucket counts as gained from someone else.
+                var rejoined = hasQuorum && !last.HadQuorum;
+                var now = Clock();
+                // A rejoin's protection lasts its whole transition, across the further changes that follow it
+                // (peers come back one by one): a later change must not make buckets look long-held again.
+                var rejoinActive = last.Rejoined && now - last.ChangedAtMs < (long)sc.Timeouts.TcpEstablished.TotalMilliseconds;
+                if (last.Table is not null && last.Table.Digest == cluster.Digest && !rejoined)
+                    (previousCluster, clusterChangedAt, clusterRejoined) = (last.Previous, last.ChangedAtMs, last.Rejoined);
                 else
-                {
-                    (previousCluster, clusterChangedAt) = (last.Table, Clock());
-                    _clusters[sc.Name] = (cluster, previousCluster, clusterChangedAt);
-                }
+                    (previousCluster, clusterChangedAt, clusterRejoined) = (last.Table, rejoinActive ? last.ChangedAtMs : now, rejoined || rejoinActive);
+                _clusters[sc.Name] = (cluster, previousCluster, clusterChangedAt, hasQuorum, clusterRejoined);
+                ClusterQuorum[sc.Name] = hasQuorum;
             }
             var (tableWeights, allDown) = TableWeights(sc, backends);
             for (var b = 0; b < backends.Length; b++) backends[b].TableWeight = tableWeights[b];
@@ -141,6 +153,7 @@ public sealed class SnapshotBuilder
                 Cluster = cluster,
                 PreviousCluster = previousCluster,
                 ClusterChangedAtMs = clusterChangedAt,
+                ClusterRejoined = clusterRejoined,
                 ClusterTransitionMs = (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
                 LocalNode = sc.Cluster?.LocalNode ?? 0,
                 ClusterMac = sc.Cluster?.Mac ?? default,

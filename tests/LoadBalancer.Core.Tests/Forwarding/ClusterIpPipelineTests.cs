@@ -177,4 +177,23 @@ public sealed class ClusterIpPipelineTests
         node3.Reload(node3.Config, Alive(1, 3));
         Assert.NotEqual(full, node3.Service("web").Cluster!.Digest);
     }
+
+    [Fact]
+    public void Rejoin_AfterBeingCutOff_OnlyNewTcpFlowsUntilTheTransitionEnds()
+    {
+        var clock = new FakeClock();
+        var node3 = Node(3, clock);
+        node3.Reload(node3.Config, Alive(3));          // cut off: no quorum, table unchanged
+        clock.Advance(Transition + 1);
+        node3.Reload(node3.Config, Alive(1, 3));       // back: peers return one by one...
+        node3.Reload(node3.Config, Alive(1, 2, 3));    // ...and the protection outlasts the second change
+        var ownFlows = Enumerable.Range(0, 3000).Where(i =>
+            node3.Service("web").Cluster!.OwnerOf(ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort,
+                FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 80, 0x5eed)) == 3).Take(2).ToArray();
+
+        Assert.Equal(DropReason.NotOwner, node3.Send(Tcp(ownFlows[0], TcpFlags.Ack)).Drop);
+        Assert.Equal(Verdict.Transmit, node3.Send(Tcp(ownFlows[1], TcpFlags.Syn)).Verdict);
+        clock.Advance(Transition + 1);
+        Assert.Equal(Verdict.Transmit, node3.Send(Tcp(ownFlows[0], TcpFlags.Ack)).Verdict);
+    }
 }

@@ -22,13 +22,17 @@ public sealed class EngineProcess : IDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    public static EngineProcess Start(NamespaceLab lab, string configPath, string socket, string extraArgs = "")
+    public static EngineProcess Start(NamespaceLab lab, string configPath, string socket, string extraArgs = "") =>
+        StartIn(lab, lab.BalancerNs, configPath, socket, extraArgs);
+
+    /// <summary>The engine in any namespace of the lab (a CLUSTERIP node runs its own).</summary>
+    public static EngineProcess StartIn(NamespaceLab lab, string ns, string configPath, string socket, string extraArgs = "")
     {
         var logPath = Path.Combine(lab.Dir, $"lb-{Guid.NewGuid():N}.log");
         // The shell redirects output to a file so the engine never blocks on a full pipe; exec keeps
         // the pid the engine's own, so SIGTERM reaches it.
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", lab.BalancerNs, "bash", "-c",
+        foreach (var a in new[] { "netns", "exec", ns, "bash", "-c",
                      $"exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs} > {Shell.Quote(logPath)} 2>&1" })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;

@@ -28,6 +28,18 @@ public sealed class NamespaceLab : IDisposable
 
     public static NamespaceLab Up(int servers = 2) => Up(servers, "lab_up");
 
+    /// <summary>The CLUSTERIP lab (lab_up_cluster): client, router and nodes on one bridge, no balancer.</summary>
+    public static NamespaceLab UpCluster(int nodes = 3) => Up(nodes, "lab_up_cluster");
+
+    public string WriteClusterConfig(int node)
+    {
+        var path = Path.Combine(Dir, $"node{node}.yaml");
+        var result = Shell.Bash($"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; " +
+                                $"lab_set_env {Prefix} {ServerNames.Length}; lab_write_cluster_config {Prefix} {node} {Shell.Quote(path)}");
+        if (result.ExitCode != 0) throw new InvalidOperationException(result.Output);
+        return path;
+    }
+
     private static NamespaceLab Up(int servers, string function)
     {
         // "lt" + 6 hex: unique per run, and short enough for interface names.
