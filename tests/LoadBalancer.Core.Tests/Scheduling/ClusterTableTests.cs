@@ -4,7 +4,7 @@ using LoadBalancer.Core.Scheduling;
 
 namespace LoadBalancer.Core.Tests.Scheduling;
 
-public sealed class ClusterTableTests
+public sealed class ClusterTableTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static ClusterNodeConfig Node(int id, int weight = 100) =>
         new() { Id = id, Address = IPAddress.Parse($"10.99.1.{10 + id}"), Weight = weight };
@@ -58,6 +58,8 @@ public sealed class ClusterTableTests
         // The original target: owner = hash mod N over the nodes alive.
         var modMoved = hashes.Count(h => new[] { 1, 2, 3 }[h % 3] != new[] { 1, 3 }[h % 2]) / (double)hashes.Length;
         Assert.InRange(modMoved, 0.6, 0.72);
+        output.WriteLine(System.FormattableString.Invariant(
+            $"node 2 of 3 dies: Maglev moves {moved:P2} of flows (its share {deadShare:P2}, survivors disturbed {survivors.Count(h => before.OwnerOf(h) != after.OwnerOf(h)) / (double)survivors.Length:P2}); hash mod N moves {modMoved:P2}"));
     }
 
     [Fact]
