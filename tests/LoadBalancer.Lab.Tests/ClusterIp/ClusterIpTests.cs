@@ -56,22 +56,7 @@ public sealed class ClusterIpTests : IDisposable
         _lab.InClient($"for i in $(seq {count}); do curl -s --noproxy '*' --max-time 3 http://{_lab.Vip}/ || echo FAILED; done", count * 5 + 10)
             .Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
-    private Func<(int Exit, string Sha)> Download(string name)
-    {
-        _lab.InClient("sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'");
-        var output = Path.Combine(_lab.Dir, name);
-        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", _lab.ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", "60", "--limit-rate", "1500k", "-o", output, $"http://{_lab.Vip}/big" })
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        return () =>
-        {
-            if (!p.WaitForExit(90_000)) p.Kill();
-            p.WaitForExit();
-            var sha = File.Exists(output) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(output))).ToLowerInvariant() : "";
-            return (p.ExitCode, sha);
-        };
-    }
+    private Func<(int Exit, string Sha)> Download(string name) => _lab.StartDownload(name);
 
     [LabFact]
     public void TwoHundredConnections_AllSucceed_EveryNodeServes_EachByExactlyOneNode()

@@ -97,30 +97,8 @@ public sealed class HealthLab : IDisposable
     public bool ServerRefuses(int i) =>
         Lab.InClient($"curl -s --noproxy '*' --max-time 1 http://10.99.1.{10 + i}/ >/dev/null").ExitCode == 7;
 
-    /// <summary>Starts a rate-limited download of /big through the VIP in the background; the returned
-    /// function waits for it and gives curl's exit code and the sha256 of what arrived.</summary>
-    public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60)
-    {
-        var output = Path.Combine(Lab.Dir, $"{name}.bin");
-        // curl's --limit-rate only slows its reads; with receive-buffer autotuning the server would push most
-        // of the file over the wire at once and the flow would go quiet early. A small receive buffer in the
-        // client's namespace keeps the transfer on the wire for as long as the download lasts.
-        Lab.InClient("sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'");
-        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", Lab.ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--limit-rate", rate,
-                     "-o", output, $"http://{Lab.Vip}/big" })
-            psi.ArgumentList.Add(a);
-        var process = Process.Start(psi)!;
-        return () =>
-        {
-            if (!process.WaitForExit(90_000)) process.Kill();
-            process.WaitForExit();
-            var sha = File.Exists(output)
-                ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(output))).ToLowerInvariant()
-                : "";
-            return (process.ExitCode, sha);
-        };
-    }
+    public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60) =>
+        Lab.StartDownload(name, rate, maxTimeSeconds);
 
     /// <summary>The backend whose packet counter moves while nothing but the given download runs.</summary>
     public string BackendCarryingTraffic()

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 namespace LoadBalancer.Lab.Tests.Infrastructure;
 
 /// <summary>A DR lab from lab/lib/topology.sh (client, router, bridge, balancer, real servers running
@@ -81,6 +82,31 @@ public sealed class NamespaceLab : IDisposable
                 .Where(p => p.Length == 2 && long.TryParse(p[0], out _))
                 .Select(p => (DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture)), p[1].Trim()))
                 .ToList();
+        };
+    }
+
+    /// <summary>Starts a rate-limited download of /big through the VIP in the background; the returned
+    /// function waits for it and gives curl's exit code and the sha256 of what arrived.</summary>
+    public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60)
+    {
+        var output = Path.Combine(Dir, $"{name}.bin");
+        // curl's --limit-rate only slows its reads; with receive-buffer autotuning the server would push most
+        // of the file over the wire at once and the flow would go quiet early. A small receive buffer in the
+        // client's namespace keeps the transfer on the wire for as long as the download lasts.
+        InClient("sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'");
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--limit-rate", rate,
+                     "-o", output, $"http://{Vip}/big" })
+            psi.ArgumentList.Add(a);
+        var process = Process.Start(psi)!;
+        return () =>
+        {
+            if (!process.WaitForExit(90_000)) process.Kill();
+            process.WaitForExit();
+            var sha = File.Exists(output)
+                ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(output))).ToLowerInvariant()
+                : "";
+            return (process.ExitCode, sha);
         };
     }
 
