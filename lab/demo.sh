@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LoadBalancer demo. Needs root: it builds a lab of network namespaces.
 #
-#   sudo lab/demo.sh [dr|nat]        (default dr)
+#   sudo lab/demo.sh [dr|nat|clusterip]        (default dr)
 #
 # Builds the solution, brings up a DR lab (client -> router -> switch -> balancer
 # + 2 real servers running nginx), starts the engine in the balancer namespace,
@@ -10,7 +10,13 @@
 # With nat: the same on a two-armed NAT lab (client -> router -> balancer ->
 # back bridge -> 2 real servers on 10.99.4.0/24 whose gateway is the balancer;
 # rs2 serves the web service on its port 8081). Everything it creates lives in
-# namespaces named lbXXXX-* and is torn down on exit, failure or Ctrl-C.
+# With clusterip: a CLUSTERIP lab of 3 nodes (no balancer: each node runs nginx
+# and its own engine, which answers ARP for the VIP with the multicast cluster MAC
+# and keeps only its share of the flows); the demo waits until every engine reports
+# the same table digest and all 3 nodes alive, then makes the same 100 connections
+# (answers are node1..node3) and shows each node's digest and shares.
+# Everything it creates lives in namespaces named lbXXXX-* and is torn down on
+# exit, failure or Ctrl-C.
 # Exit 0 only if all 100 requests succeeded and every real server answered.
 set -euo pipefail
 
@@ -20,12 +26,14 @@ source "$HERE/lib/topology.sh"
 
 MODE="${1:-dr}"
 case "$MODE" in
-    dr|nat) ;;
+    dr|nat|clusterip) ;;
     *) echo "mode $MODE is not available yet" >&2; exit 2 ;;
 esac
 
 REQUESTS=100
 READY_TIMEOUT=30
+CLUSTER_READY_TIMEOUT=60
+CLUSTER_NODES=3
 STOP_TIMEOUT=15
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -39,34 +47,219 @@ lab_build
 
 P="$(lab_new_prefix)"
 LB_PID=""
+# clusterip: the engine PID of node I is NODE_PIDS[I-1] ("" once stopped).
+NODE_PIDS=()
 
-# Stops the engine with SIGTERM (a background .NET process ignores SIGINT) and
-# waits for it, bounded; SIGKILL if it does not go. Prints its exit status.
-stop_engine() {
-    [[ -n "$LB_PID" ]] || return 0
-    local pid="$LB_PID" i rc=0
-    LB_PID=""
-    if kill -0 "$pid" 2>/dev/null; then
+# stop_pids LABEL PID...: sends SIGTERM to every PID (a background .NET process
+# ignores SIGINT), waits for them all, bounded; SIGKILL for any that does not go.
+# Prints each one's exit status as "LABEL exited with status N" (LABEL gets
+# " on nodeI" appended when there is more than one PID).
+stop_pids() {
+    local label="$1" i pid rc alive
+    shift
+    local pids=("$@")
+    for pid in "${pids[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
-        for (( i = 0; i < STOP_TIMEOUT * 10; i++ )); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
+    done
+    for (( i = 0; i < STOP_TIMEOUT * 10; i++ )); do
+        alive=0
+        for pid in "${pids[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
         done
+        (( alive )) || break
+        sleep 0.1
+    done
+    for i in "${!pids[@]}"; do
+        pid="${pids[$i]}"
+        local what="$label"
+        (( ${#pids[@]} > 1 )) && what="$label on node$(( i + 1 ))"
         if kill -0 "$pid" 2>/dev/null; then
-            echo "engine did not stop within ${STOP_TIMEOUT}s of SIGTERM: killing it" >&2
+            echo "$what did not stop within ${STOP_TIMEOUT}s of SIGTERM: killing it" >&2
             kill -KILL "$pid" 2>/dev/null || true
         fi
-    fi
-    wait "$pid" 2>/dev/null || rc=$?
-    echo "engine exited with status $rc"
+        rc=0
+        wait "$pid" 2>/dev/null || rc=$?
+        echo "$what exited with status $rc"
+    done
+}
+
+# Stops the engine with SIGTERM and waits for it, bounded; SIGKILL if it does
+# not go. Prints its exit status.
+stop_engine() {
+    [[ -n "$LB_PID" ]] || return 0
+    local pid="$LB_PID"
+    LB_PID=""
+    stop_pids engine "$pid"
+}
+
+# clusterip: stops every node's engine the same way, all at once.
+stop_node_engines() {
+    local pids=() pid
+    for pid in "${NODE_PIDS[@]}"; do
+        [[ -n "$pid" ]] && pids+=("$pid")
+    done
+    NODE_PIDS=()
+    (( ${#pids[@]} > 0 )) || return 0
+    stop_pids engine "${pids[@]}"
 }
 
 # shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
     stop_engine || true
+    stop_node_engines || true
     lab_down "$P"
 }
 lab_setup_traps cleanup
+
+# run_requests: REQUESTS new connections from the client to the VIP, then the
+# table of which server answered. Sets failures and missing (globals).
+run_requests() {
+    echo "== $REQUESTS new connections from the client to http://$LAB_VIP/"
+    local -a NAMES=()
+    local name out c i
+    read -r -a NAMES <<< "$LAB_SERVER_NAMES"
+    local -A COUNT=()
+    for name in "${NAMES[@]}"; do COUNT[$name]=0; done
+    failures=0
+    local others=0
+    for (( i = 0; i < REQUESTS; i++ )); do
+        if out="$(ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 3 "http://$LAB_VIP/")"; then
+            if [[ "$out" =~ ^[a-z0-9]+$ && -n "${COUNT[$out]+x}" ]]; then
+                COUNT[$out]=$(( COUNT[$out] + 1 ))
+            else
+                others=$(( others + 1 ))
+                failures=$(( failures + 1 ))
+            fi
+        else
+            failures=$(( failures + 1 ))
+        fi
+    done
+
+    echo
+    printf '%-8s %6s %7s\n' server count share
+    missing=0
+    for name in "${NAMES[@]}"; do
+        c=${COUNT[$name]}
+        printf '%-8s %6d %4d.%d%%\n' "$name" "$c" $(( c * 100 / REQUESTS )) $(( (c * 1000 / REQUESTS) % 10 ))
+        (( c > 0 )) || missing=$(( missing + 1 ))
+    done
+    if (( others > 0 )); then
+        echo "failures: $failures of $REQUESTS ($others answered with an unexpected body)"
+    else
+        echo "failures: $failures of $REQUESTS"
+    fi
+}
+
+# finish: the verdict line and exit status from failures and missing.
+finish() {
+    if (( failures == 0 && missing == 0 )); then
+        echo "demo OK: $REQUESTS/$REQUESTS requests answered, every real server used"
+        exit 0
+    fi
+    echo "demo FAILED: $failures failed requests, $missing real servers never answered" >&2
+    exit 1
+}
+
+# clusterip: `lb status --json` of every node, one document a line, on stdout
+# (an empty line for a node that does not answer).
+cluster_status_json() {
+    local i
+    for (( i = 1; i <= CLUSTER_NODES; i++ )); do
+        timeout 10 dotnet "$LB_DLL" status --socket "$LAB_DIR/lb-node$i.sock" --json 2>/dev/null | tr -d '\n' || true
+        echo
+    done
+}
+
+# clusterip: ready when every engine answers, all show the same non-empty digest
+# on services[0] and each lists all CLUSTER_NODES nodes with "alive": true.
+cluster_ready() {
+    cluster_status_json | "$LAB_PYTHON" -c '
+import json, sys
+want = int(sys.argv[1])
+digests = set()
+n = 0
+for line in sys.stdin:
+    n += 1
+    try:
+        svc = json.loads(line)["services"][0]
+    except Exception:
+        sys.exit(1)
+    nodes = svc.get("nodes") or []
+    if not svc.get("digest") or len(nodes) != want or not all(x.get("alive") is True for x in nodes):
+        sys.exit(1)
+    digests.add(svc["digest"])
+sys.exit(0 if n == want and len(digests) == 1 else 1)
+' "$CLUSTER_NODES"
+}
+
+# clusterip: one line per node: digest, quorum, accepted/dropped packets, shares.
+cluster_summary() {
+    cluster_status_json | "$LAB_PYTHON" -c '
+import json, sys
+for i, line in enumerate(sys.stdin, 1):
+    try:
+        s = json.loads(line)["services"][0]
+    except Exception:
+        print(f"node{i}: (lb status failed)")
+        continue
+    shares = " ".join("node%s=%s%s" % (x.get("id"), x.get("share"), "" if x.get("alive") else "(dead)")
+                      for x in s.get("nodes", []))
+    print("node%d: digest %s  quorum %s  accepted %s  dropped %s  flows %s  shares %s" % (
+        i, s.get("digest"), "yes" if s.get("quorum") else "no",
+        s.get("accepted"), s.get("dropped"), s.get("flows"), shares))
+'
+}
+
+if [[ "$MODE" == clusterip ]]; then
+    echo "== bringing up the CLUSTERIP lab ($P)"
+    lab_up_cluster "$P" "$CLUSTER_NODES"
+    read -r -a NODE_NSS <<< "$LAB_NODE_NS"
+    for (( n = 1; n <= CLUSTER_NODES; n++ )); do
+        lab_write_cluster_config "$P" "$n" "$LAB_DIR/node$n.yaml"
+    done
+    for (( n = 1; n <= CLUSTER_NODES; n++ )); do
+        echo "== starting the engine in ${NODE_NSS[n - 1]}"
+        ip netns exec "${NODE_NSS[n - 1]}" dotnet "$LB_DLL" run --config "$LAB_DIR/node$n.yaml" \
+            </dev/null > "$LAB_DIR/lb-node$n.log" 2>&1 &
+        NODE_PIDS+=("$!")
+    done
+
+    deadline=$(( SECONDS + CLUSTER_READY_TIMEOUT ))
+    ready=0
+    while (( SECONDS < deadline )); do
+        for (( n = 1; n <= CLUSTER_NODES; n++ )); do
+            if ! kill -0 "${NODE_PIDS[n - 1]}" 2>/dev/null; then
+                echo "the engine on node$n exited during startup; lb-node$n.log:" >&2
+                cat "$LAB_DIR/lb-node$n.log" >&2
+                exit 1
+            fi
+        done
+        if cluster_ready; then ready=1; break; fi
+        sleep 0.5
+    done
+    if (( ! ready )); then
+        echo "the cluster did not agree within ${CLUSTER_READY_TIMEOUT}s; status per node:" >&2
+        cluster_summary >&2 || true
+        for (( n = 1; n <= CLUSTER_NODES; n++ )); do
+            echo "--- lb-node$n.log (last 20 lines)" >&2
+            tail -n 20 "$LAB_DIR/lb-node$n.log" >&2 || true
+        done
+        exit 1
+    fi
+    echo "cluster ready: every engine has the same table, all $CLUSTER_NODES nodes alive"
+
+    run_requests
+
+    echo
+    echo "== lb status per node"
+    cluster_summary || echo "(lb status failed)" >&2
+
+    echo
+    echo "== stopping the engines (SIGTERM)"
+    stop_node_engines
+
+    finish
+fi
 
 case "$MODE" in
     nat) LAB_UP=lab_up_nat WRITE_CONFIG=lab_write_nat_config WHAT="NAT lab" ;;
@@ -130,38 +323,7 @@ if (( ! ready )); then
 fi
 echo "engine ready"
 
-echo "== $REQUESTS new connections from the client to http://$LAB_VIP/"
-read -r -a NAMES <<< "$LAB_SERVER_NAMES"
-declare -A COUNT=()
-for name in "${NAMES[@]}"; do COUNT[$name]=0; done
-failures=0
-others=0
-for (( i = 0; i < REQUESTS; i++ )); do
-    if out="$(ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 3 "http://$LAB_VIP/")"; then
-        if [[ "$out" =~ ^[a-z0-9]+$ && -n "${COUNT[$out]+x}" ]]; then
-            COUNT[$out]=$(( COUNT[$out] + 1 ))
-        else
-            others=$(( others + 1 ))
-            failures=$(( failures + 1 ))
-        fi
-    else
-        failures=$(( failures + 1 ))
-    fi
-done
-
-echo
-printf '%-8s %6s %7s\n' server count share
-missing=0
-for name in "${NAMES[@]}"; do
-    c=${COUNT[$name]}
-    printf '%-8s %6d %4d.%d%%\n' "$name" "$c" $(( c * 100 / REQUESTS )) $(( (c * 1000 / REQUESTS) % 10 ))
-    (( c > 0 )) || missing=$(( missing + 1 ))
-done
-if (( others > 0 )); then
-    echo "failures: $failures of $REQUESTS ($others answered with an unexpected body)"
-else
-    echo "failures: $failures of $REQUESTS"
-fi
+run_requests
 
 echo
 echo "== lb status"
@@ -171,9 +333,4 @@ echo
 echo "== stopping the engine (SIGTERM)"
 stop_engine
 
-if (( failures == 0 && missing == 0 )); then
-    echo "demo OK: $REQUESTS/$REQUESTS requests answered, every real server used"
-    exit 0
-fi
-echo "demo FAILED: $failures failed requests, $missing real servers never answered" >&2
-exit 1
+finish
