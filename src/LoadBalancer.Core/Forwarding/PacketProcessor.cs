@@ -201,9 +201,9 @@ public sealed class PacketProcessor
 
     /// <summary>CLUSTERIP: accept (re-inject through the TAP) or refuse a frame every node received.
     /// A flow this node accepted before stays accepted, whatever the table says now, so a membership change
-    /// never breaks it. Otherwise the node accepts a flow whose bucket it owns, except in a bucket it gained
-    /// in the last change while the transition lasts (the previous owner may still carry flows there): then
-    /// only new flows (a TCP SYN; UDP only once the previous owner is dead). Everything else is <c>not_owner</c>.</summary>
+    /// never breaks it. Otherwise the node accepts a flow whose bucket it owns, except while the transition after
+    /// a membership change lasts: then a TCP flow it does not remember only from a SYN (any bucket), and UDP in a
+    /// bucket it gained only once the previous owner is dead. Everything else is <c>not_owner</c>.</summary>
     private Verdict ClusterIp(Span<byte> frame, ref FrameMeta meta, ServiceSnapshot service, in FlowKey key, uint flowHash, bool isTcp, bool isNewSyn,
         TcpFlags tcpFlags, in PacketInfo packet, int l4Offset, int checksumOffset, int datagramEnd, uint seed, long nowMs)
     {
@@ -216,7 +216,8 @@ public sealed class PacketProcessor
             if (service.Cluster.OwnerOf(h) != service.LocalNode) return Drop(c, DropReason.NotOwner);
             if (nowMs - service.ClusterChangedAtMs < service.ClusterTransitionMs)
             {
-                // Back in the cluster (or just started): any TCP flow we do not remember may be someone else's.
+                // After a change (or a cold start, or coming back): a TCP flow we do not remember may be someone
+                // else's, whichever bucket it hashes to.
                 if (service.ClusterRejoined && isTcp && !isNewSyn) return Drop(c, DropReason.NotOwner);
                 if (service.PreviousCluster is { } previous)
                 {

@@ -57,7 +57,8 @@ public sealed class ServiceSnapshot
     /// bucket this node gained then accepts only new flows until <see cref="ClusterTransitionMs"/> has passed.</summary>
     public ClusterTable? PreviousCluster { get; init; }
     public long ClusterChangedAtMs { get; init; }
-    /// <summary>CLUSTERIP: the last change was this node (re)gaining quorum: every bucket counts as gained.</summary>
+    /// <summary>CLUSTERIP: during the transition, TCP flows this node does not remember are taken only from a SYN,
+    /// in every bucket (set by every membership change, and by regaining quorum).</summary>
     public bool ClusterRejoined { get; init; }
     public long ClusterTransitionMs { get; init; }
     public int LocalNode { get; init; }

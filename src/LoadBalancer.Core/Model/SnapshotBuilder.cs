@@ -106,18 +106,18 @@ public sealed class SnapshotBuilder
                 var hasQuorum = alive >= quorum;
                 cluster = ClusterTable.Build(cc.Nodes, hasQuorum ? Alive : _ => true, config.MaglevTableSize);
                 _clusters.TryGetValue(sc.Name, out var last);
-                // Gaining quorum (a cold start, or coming back from being cut off) is a membership change for
-                // this node even when its table looks the same: while it was out, others may have accepted flows
-                // in its buckets, so every bucket counts as gained from someone else.
-                var rejoined = hasQuorum && !last.HadQuorum;
-                var now = Clock();
-                // A rejoin's protection lasts its whole transition, across the further changes that follow it
-                // (peers come back one by one): a later change must not make buckets look long-held again.
-                var rejoinActive = last.Rejoined && now - last.ChangedAtMs < (long)sc.Timeouts.TcpEstablished.TotalMilliseconds;
-                if (last.Table is not null && last.Table.Digest == cluster.Digest && !rejoined)
+                // Any membership change, and gaining or losing quorum even when the table looks the same (a cold
+                // start, being cut off, coming back), guards every bucket for TCP during the transition: a node cannot
+                // tell whether it was the one cut off while others took over its buckets, and the owners of
+                // established flows remember them anyway.
+                // Losing quorum counts too: a node that cannot see the cluster may be the one cut off, and in the
+                // moments after it is reconnected, before its checks see the others again, its buckets may
+                // already carry flows the others accepted meanwhile.
+                var changed = last.Table is null || last.Table.Digest != cluster.Digest || hasQuorum != last.HadQuorum;
+                if (!changed)
                     (previousCluster, clusterChangedAt, clusterRejoined) = (last.Previous, last.ChangedAtMs, last.Rejoined);
                 else
-                    (previousCluster, clusterChangedAt, clusterRejoined) = (last.Table, rejoinActive ? last.ChangedAtMs : now, rejoined || rejoinActive);
+                    (previousCluster, clusterChangedAt, clusterRejoined) = (last.Table, Clock(), true);
                 _clusters[sc.Name] = (cluster, previousCluster, clusterChangedAt, hasQuorum, clusterRejoined);
                 ClusterQuorum[sc.Name] = hasQuorum;
             }

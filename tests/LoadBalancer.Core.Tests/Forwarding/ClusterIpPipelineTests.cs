@@ -196,4 +196,20 @@ public sealed class ClusterIpPipelineTests
         clock.Advance(Transition + 1);
         Assert.Equal(Verdict.Transmit, node3.Send(Tcp(ownFlows[0], TcpFlags.Ack)).Verdict);
     }
+
+    [Fact]
+    public void QuorumLost_OwnBucketsGuarded_UnknownTcpOnlyFromSyn()
+    {
+        var clock = new FakeClock();
+        var node3 = Node(3, clock);
+        clock.Advance(Transition + 1);                 // long settled
+        var own = Enumerable.Range(0, 3000).Where(i =>
+            node3.Service("web").Cluster!.OwnerOf(ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort,
+                FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 80, 0x5eed)) == 3).Take(2).ToArray();
+        Assert.Equal(Verdict.Transmit, node3.Send(Tcp(own[0], TcpFlags.Ack)).Verdict); // settled: its own bucket, taken
+
+        node3.Reload(node3.Config, Alive(3));          // cut off: same table, but the others may take its buckets now
+        Assert.Equal(DropReason.NotOwner, node3.Send(Tcp(own[1], TcpFlags.Ack)).Drop);
+        Assert.Equal(Verdict.Transmit, node3.Send(Tcp(own[0], TcpFlags.Ack)).Verdict); // remembered flows go on
+    }
 }
