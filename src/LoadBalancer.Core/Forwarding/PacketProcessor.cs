@@ -212,6 +212,8 @@ public sealed class PacketProcessor
         ref var flow = ref _flows.Find(key, flowHash, nowMs);
         if (Unsafe.IsNullRef(ref flow) || (isNewSyn && flow.State == FlowState.TcpClosing))
         {
+            // A node in the minority may be the one cut off: it serves what it remembers and takes nothing new.
+            if (!service.ClusterHasQuorum) return Drop(c, DropReason.NotOwner);
             var h = ClusterFlowHash.Compute(service.ClusterHash, key.SourceAddress, key.SourcePort, key.DestinationPort, seed);
             if (service.Cluster.OwnerOf(h) != service.LocalNode) return Drop(c, DropReason.NotOwner);
             if (nowMs - service.ClusterChangedAtMs < service.ClusterTransitionMs)

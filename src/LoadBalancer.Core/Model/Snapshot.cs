@@ -62,6 +62,8 @@ public sealed class ServiceSnapshot
     public bool ClusterRejoined { get; init; }
     public long ClusterTransitionMs { get; init; }
     public int LocalNode { get; init; }
+    /// <summary>CLUSTERIP: this node sees a majority alive. Without it, it takes no new flows at all.</summary>
+    public bool ClusterHasQuorum { get; init; } = true;
     /// <summary>CLUSTERIP: the multicast MAC the VIP is announced with.</summary>
     public MacAddress ClusterMac { get; init; }
     public ClusterHash ClusterHash { get; init; }

@@ -154,6 +154,7 @@ public sealed class SnapshotBuilder
                 PreviousCluster = previousCluster,
                 ClusterChangedAtMs = clusterChangedAt,
                 ClusterRejoined = clusterRejoined,
+                ClusterHasQuorum = sc.Cluster is null || ClusterQuorum.GetValueOrDefault(sc.Name),
                 ClusterTransitionMs = (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
                 LocalNode = sc.Cluster?.LocalNode ?? 0,
                 ClusterMac = sc.Cluster?.Mac ?? default,

@@ -210,6 +210,7 @@ public sealed class ClusterIpPipelineTests
 
         node3.Reload(node3.Config, Alive(3));          // cut off: same table, but the others may take its buckets now
         Assert.Equal(DropReason.NotOwner, node3.Send(Tcp(own[1], TcpFlags.Ack)).Drop);
+        Assert.Equal(DropReason.NotOwner, node3.Send(Tcp(own[1], TcpFlags.Syn)).Drop);  // in the minority: nothing new
         Assert.Equal(Verdict.Transmit, node3.Send(Tcp(own[0], TcpFlags.Ack)).Verdict); // remembered flows go on
     }
 }

@@ -58,6 +58,9 @@ public sealed class ClusterIpTests : IDisposable
 
     private Func<(int Exit, string Sha)> Download(string name) => _lab.StartDownload(name);
 
+    private int Established() =>
+        _lab.InClient($"ss -Htn state established dst {_lab.Vip}:80").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+
     [LabFact]
     public void TwoHundredConnections_AllSucceed_EveryNodeServes_EachByExactlyOneNode()
     {
@@ -98,6 +101,10 @@ public sealed class ClusterIpTests : IDisposable
 
         // Node 3 returns while new downloads run on the others.
         var meanwhile = Enumerable.Range(0, 4).Select(i => Download($"meanwhile-{i}.bin")).ToArray();
+        // They must be in progress (established) when node 3 comes back: that is what must not break them.
+        var watch = Stopwatch.StartNew();
+        while (Established() < 4 && watch.Elapsed < TimeSpan.FromSeconds(10)) Thread.Sleep(50);
+        Assert.True(Established() >= 4, "downloads did not start");
         Assert.Equal(0, _lab.In(_lab.Env["LAB_SWITCH_NS"], $"ip link set {_lab.Prefix}s3 up").ExitCode);
         WaitForAgreement(aliveNodes: 3, TimeSpan.FromSeconds(15));
         Assert.Contains("node3", Connect(30));
