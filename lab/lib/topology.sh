@@ -214,6 +214,40 @@ _lab_realserver_fallback() { # NS IF VIP
     ip -n "$ns" addr replace "$vip/32" dev lo
 }
 
+# _lab_host_up NS DEV ADDR GATEWAY: a lab host's address (/24), link and default route.
+_lab_host_up() {
+    ip -n "$1" addr add "$3/24" dev "$2"
+    ip -n "$1" link set "$2" up
+    ip -n "$1" route add default via "$4"
+}
+
+# _lab_vip_on_lo NS DEV NAME: the VIP on lo with ARP suppressed, by `lb realserver setup` (or, with
+# LB_REALSERVER_FALLBACK=1, by hand), then checked: a host that would answer ARP for the VIP steals it.
+_lab_vip_on_lo() {
+    local ns="$1" dev="$2" name="$3"
+    if [[ "${LB_REALSERVER_FALLBACK:-}" == 1 ]]; then
+        _lab_realserver_fallback "$ns" "$dev" "$LAB_VIP"
+    else
+        ip netns exec "$ns" dotnet "$LB_DLL" realserver setup --vip "$LAB_VIP" \
+            </dev/null >> "$LAB_DIR/$name-realserver.log" 2>&1 || {
+            echo "[lab] error: 'lb realserver setup' failed in $ns:" >&2
+            cat "$LAB_DIR/$name-realserver.log" >&2
+            return 1
+        }
+    fi
+    if ! ip -n "$ns" -4 addr show dev lo | grep -q "inet $LAB_VIP/32"; then
+        echo "[lab] error: VIP $LAB_VIP/32 is not on lo in $ns after real-server setup" >&2
+        return 1
+    fi
+    if [[ "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_ignore)" != 1 ||
+          "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_announce)" != 2 ||
+          "$(ip netns exec "$ns" sysctl -n "net.ipv4.conf.$dev.arp_ignore")" != 1 ||
+          "$(ip netns exec "$ns" sysctl -n "net.ipv4.conf.$dev.arp_announce")" != 2 ]]; then
+        echo "[lab] error: arp_ignore/arp_announce not set in $ns after real-server setup" >&2
+        return 1
+    fi
+}
+
 # Creates the lab's namespaces (lo up in each). Part of _lab_create / _lab_create_nat (set -e).
 _lab_add_namespaces() { # NS...
     local ns
@@ -341,29 +375,8 @@ _lab_create() {
 
     for (( i = 0; i < N; i++ )); do
         ns="${SNS[i]}"; dev="${SIFS[i]}"; addr="${SADDRS[i]}"; name="${SNAMES[i]}"
-        ip -n "$ns" addr add "$addr/24" dev "$dev"
-        ip -n "$ns" link set "$dev" up
-        ip -n "$ns" route add default via "$LAB_ROUTER_LAN_ADDR"
-
-        if [[ "${LB_REALSERVER_FALLBACK:-}" == 1 ]]; then
-            _lab_realserver_fallback "$ns" "$dev" "$LAB_VIP"
-        else
-            ip netns exec "$ns" dotnet "$LB_DLL" realserver setup --vip "$LAB_VIP" \
-                </dev/null >> "$LAB_DIR/$name-realserver.log" 2>&1 || {
-                echo "[lab] error: 'lb realserver setup' failed in $ns:" >&2
-                cat "$LAB_DIR/$name-realserver.log" >&2
-                return 1
-            }
-        fi
-        if ! ip -n "$ns" -4 addr show dev lo | grep -q "inet $LAB_VIP/32"; then
-            echo "[lab] error: VIP $LAB_VIP/32 is not on lo in $ns after real-server setup" >&2
-            return 1
-        fi
-        if [[ "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_ignore)" != 1 ||
-              "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_announce)" != 2 ]]; then
-            echo "[lab] error: arp_ignore/arp_announce not set in $ns after real-server setup" >&2
-            return 1
-        fi
+        _lab_host_up "$ns" "$dev" "$addr" "$LAB_ROUTER_LAN_ADDR"
+        _lab_vip_on_lo "$ns" "$dev" "$name"
 
         _lab_start_servers "$ns" "$name"
     done
@@ -414,9 +427,7 @@ _lab_create_nat() {
     # Real servers: plain hosts whose gateway is the balancer's back address. No VIP, no ARP settings.
     for (( i = 0; i < N; i++ )); do
         ns="${SNS[i]}"; dev="${SIFS[i]}"; addr="${SADDRS[i]}"; name="${SNAMES[i]}"
-        ip -n "$ns" addr add "$addr/24" dev "$dev"
-        ip -n "$ns" link set "$dev" up
-        ip -n "$ns" route add default via "$LAB_BALANCER_BACK_ADDR"
+        _lab_host_up "$ns" "$dev" "$addr" "$LAB_BALANCER_BACK_ADDR"
 
         extra=""
         [[ "$name" == rs2 ]] && extra="listen 0.0.0.0:$LAB_HTTP_ALT_PORT backlog=4096;"
@@ -464,32 +475,9 @@ _lab_create_cluster() {
 
     for (( i = 0; i < N; i++ )); do
         ns="${NNS[i]}"; dev="${NIFS[i]}"; addr="${NADDRS[i]}"; name="${NNAMES[i]}"
-        ip -n "$ns" addr add "$addr/24" dev "$dev"
-        ip -n "$ns" link set "$dev" up
-        ip -n "$ns" route add default via "$LAB_ROUTER_LAN_ADDR"
-
+        _lab_host_up "$ns" "$dev" "$addr" "$LAB_ROUTER_LAN_ADDR"
         # VIP on lo, the kernel silent on ARP for it (the engine answers), as for a DR real server.
-        if [[ "${LB_REALSERVER_FALLBACK:-}" == 1 ]]; then
-            _lab_realserver_fallback "$ns" "$dev" "$LAB_VIP"
-        else
-            ip netns exec "$ns" dotnet "$LB_DLL" realserver setup --vip "$LAB_VIP" \
-                </dev/null >> "$LAB_DIR/$name-realserver.log" 2>&1 || {
-                echo "[lab] error: 'lb realserver setup' failed in $ns:" >&2
-                cat "$LAB_DIR/$name-realserver.log" >&2
-                return 1
-            }
-        fi
-        if ! ip -n "$ns" -4 addr show dev lo | grep -q "inet $LAB_VIP/32"; then
-            echo "[lab] error: VIP $LAB_VIP/32 is not on lo in $ns after real-server setup" >&2
-            return 1
-        fi
-        if [[ "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_ignore)" != 1 ||
-              "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_announce)" != 2 ||
-              "$(ip netns exec "$ns" sysctl -n "net.ipv4.conf.$dev.arp_ignore")" != 1 ||
-              "$(ip netns exec "$ns" sysctl -n "net.ipv4.conf.$dev.arp_announce")" != 2 ]]; then
-            echo "[lab] error: arp_ignore/arp_announce not set in $ns after real-server setup" >&2
-            return 1
-        fi
+        _lab_vip_on_lo "$ns" "$dev" "$name"
         # Re-injected frames come in through a TAP the engine creates later (it inherits default).
         _lab_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
             net.ipv4.conf.lo.rp_filter=0 "net.ipv4.conf.$dev.rp_filter=0"
