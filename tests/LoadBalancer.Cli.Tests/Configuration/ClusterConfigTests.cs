@@ -4,13 +4,13 @@ using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 
+using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
+
 namespace LoadBalancer.Cli.Tests.Configuration;
 
 /// <summary><c>mode: clusterip</c> and its <c>cluster:</c> section (mac, hash, local_node, nodes).</summary>
 public class ClusterConfigTests
 {
-    private const string Source = "lb.yaml";
-
     /// <summary>The contract's example. Lines: services 1, service 2, vip 3, port 4, protocol 5, mode 6,
     /// interface 7, cluster 8, mac 9, hash 10, local_node 11, nodes 12, node 1 on 13, node 2 on 14,
     /// node 3 on 15, health 16.</summary>
@@ -37,22 +37,6 @@ public class ClusterConfigTests
     {
         Assert.Contains(from, Example);
         return Example.Replace(from, to);
-    }
-
-    private static BalancerConfig Load(string yaml)
-    {
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
-        return result.Config!;
-    }
-
-    private static ServiceConfig LoadService(string yaml) => Assert.Single(Load(yaml).Services);
-
-    private static string[] Errors(string yaml)
-    {
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.Null(result.Config);
-        return result.Errors.Select(e => e.ToString()).ToArray();
     }
 
     // ---- valid configs -------------------------------------------------------------------------

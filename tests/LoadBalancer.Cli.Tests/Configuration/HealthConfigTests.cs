@@ -1,14 +1,14 @@
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Core.Model;
 
+using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
+
 namespace LoadBalancer.Cli.Tests.Configuration;
 
 /// <summary>The service keys <c>on_backend_down</c>, <c>when_all_down</c> and <c>health:</c>, and the
 /// backend key <c>backup</c>.</summary>
 public class HealthConfigTests
 {
-    private const string Source = "lb.yaml";
-
     /// <summary>A valid service with two backends (web1 on line 7, web2 on line 9, backends: on line 6);
     /// <paramref name="extra"/> goes at service level from line 11 on.</summary>
     private static string Service(string extra = "", string web2 = "") =>
@@ -28,24 +28,7 @@ public class HealthConfigTests
     /// <summary><c>health:</c> on line 11 with <paramref name="lines"/> under it from line 12 on.</summary>
     private static string Health(params string[] lines) => Service("health:" + Indent(string.Join("\n", lines), 2));
 
-    private static string Indent(string text, int spaces) =>
-        text.Length == 0 ? "" : string.Concat(text.Split('\n').Select(l => "\n" + new string(' ', spaces) + l));
-
-    private static ServiceConfig LoadService(string yaml)
-    {
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
-        return Assert.Single(result.Config!.Services);
-    }
-
     private static HealthCheckConfig LoadHealth(params string[] lines) => LoadService(Health(lines)).Health;
-
-    private static string[] Errors(string yaml)
-    {
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.Null(result.Config);
-        return result.Errors.Select(e => e.ToString()).ToArray();
-    }
 
     private static void AssertHealthError(string expected, params string[] lines) =>
         Assert.Equal([expected], Errors(Health(lines)));

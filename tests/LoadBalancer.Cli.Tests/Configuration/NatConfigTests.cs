@@ -2,14 +2,14 @@ using System.Net;
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Core.Model;
 
+using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
+
 namespace LoadBalancer.Cli.Tests.Configuration;
 
 /// <summary><c>mode: nat</c> and its keys: <c>session_table_size</c> (top level), <c>gateway</c>,
 /// <c>timeouts:</c> and <c>tcp_pickup</c> (service), <c>port</c> (backend).</summary>
 public class NatConfigTests
 {
-    private const string Source = "lb.yaml";
-
     /// <summary>A valid service: <paramref name="top"/> on line 1, services on line 2, the service on line 3
     /// (vip 4, port 5, mode 6, interface 7, backends 8), web1 on line 9 (address 10), web2 on line 11
     /// (address 12); <paramref name="web2"/> goes in web2 from line 13 on, then <paramref name="extra"/>
@@ -29,25 +29,6 @@ public class NatConfigTests
               - name: web2
                 address: 10.99.1.12{Indent(web2, 8)}
         """ + Indent(extra, 4);
-
-    private static string Indent(string text, int spaces) =>
-        text.Length == 0 ? "" : string.Concat(text.Split('\n').Select(l => "\n" + new string(' ', spaces) + l));
-
-    private static BalancerConfig Load(string yaml)
-    {
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
-        return result.Config!;
-    }
-
-    private static ServiceConfig LoadService(string yaml) => Assert.Single(Load(yaml).Services);
-
-    private static string[] Errors(string yaml)
-    {
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.Null(result.Config);
-        return result.Errors.Select(e => e.ToString()).ToArray();
-    }
 
     // ---- valid configs -------------------------------------------------------------------------
 

@@ -1,0 +1,32 @@
+using LoadBalancer.Cli.Configuration;
+using LoadBalancer.Core.Model;
+
+namespace LoadBalancer.Cli.Tests.Configuration;
+
+/// <summary>What the config tests need to parse YAML text and look at the result or its error lines.</summary>
+internal static class ConfigParsing
+{
+    public const string Source = "lb.yaml";
+
+    /// <summary>Parses a config that must be valid.</summary>
+    public static BalancerConfig Load(string yaml)
+    {
+        var result = ConfigLoader.Parse(yaml, Source);
+        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
+        return result.Config!;
+    }
+
+    public static ServiceConfig LoadService(string yaml) => Assert.Single(Load(yaml).Services);
+
+    /// <summary>Parses a config that must be refused; its errors as <c>FILE:LINE: message</c>.</summary>
+    public static string[] Errors(string yaml)
+    {
+        var result = ConfigLoader.Parse(yaml, Source);
+        Assert.Null(result.Config);
+        return result.Errors.Select(e => e.ToString()).ToArray();
+    }
+
+    /// <summary>Each line of <paramref name="text"/> on a new line, indented.</summary>
+    public static string Indent(string text, int spaces) =>
+        text.Length == 0 ? "" : string.Concat(text.Split('\n').Select(l => "\n" + new string(' ', spaces) + l));
+}
