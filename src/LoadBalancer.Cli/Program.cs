@@ -38,11 +38,11 @@ internal static class Program
 
         var realserver = new Command("realserver", "Prepare a DR real server: VIP on lo, ARP suppressed");
         var setupVip = new Option<string[]>("--vip") { Description = "A VIP this server answers for (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };
-        var setupDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => "lo" };
+        var setupDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => RealServerSetup.DefaultDevice };
         var setup = new Command("setup", "Set arp_ignore=1, arp_announce=2 and add each VIP as /32 on the device (idempotent)") { setupVip, setupDev };
         setup.SetAction(r => RealServerSetup.Setup(r.GetValue(setupVip)!, r.GetValue(setupDev)!, Console.Out));
         var teardownVip = new Option<string[]>("--vip") { Description = "A VIP to remove (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };
-        var teardownDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => "lo" };
+        var teardownDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => RealServerSetup.DefaultDevice };
         var teardown = new Command("teardown", "Undo exactly what setup did for these VIPs") { teardownVip, teardownDev };
         teardown.SetAction(r => RealServerSetup.Teardown(r.GetValue(teardownVip)!, r.GetValue(teardownDev)!, Console.Out));
         realserver.Subcommands.Add(setup);

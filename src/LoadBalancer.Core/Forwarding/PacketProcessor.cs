@@ -119,7 +119,7 @@ public sealed class PacketProcessor
         if (service.Mode == ForwardingMode.Nat)
         {
             if (!ip.HeaderChecksumValid) return Drop(c, DropReason.Ipv4BadChecksum);
-            reason = NatSessionFor(service, key, hash, isTcp, isNewSyn, tcpFlags, eth.Source, nowMs, out backend);
+            reason = NatSessionFor(service, key, hash, isTcp, isNewSyn, tcpFlags, eth.Source, snapshot.HashSeed, nowMs, out backend);
             if (reason != DropReason.None) return Drop(c, reason);
         }
         else
@@ -249,7 +249,7 @@ public sealed class PacketProcessor
     /// service picks up mid-stream flows). A session whose backend died is dropped under
     /// <c>on_backend_down: reassign</c>, so the client's next SYN opens one to another backend.</summary>
     private DropReason NatSessionFor(ServiceSnapshot service, in FlowKey key, uint hash, bool isTcp, bool isNewSyn, TcpFlags tcpFlags,
-        MacAddress clientHop, long nowMs, out BackendSnapshot? backend)
+        MacAddress clientHop, uint seed, long nowMs, out BackendSnapshot? backend)
     {
         var c = Counters;
         backend = null;
@@ -279,7 +279,7 @@ public sealed class PacketProcessor
             if (_neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
             var reply = new FlowKey(key.Protocol, backend.Address, key.SourceAddress, backend.Port, key.SourcePort);
             var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
-            session = ref Sessions.Create(key, hash, reply, FlowHash.Compute(reply, _state.Current.HashSeed), service.Index, backend.Id,
+            session = ref Sessions.Create(key, hash, reply, FlowHash.Compute(reply, seed), service.Index, backend.Id,
                 clientHop, state, service.SessionTimeouts, nowMs);
             if (Unsafe.IsNullRef(ref session)) return DropReason.SessionTableFull;
             c.ServiceFlows[service.Index]++;

@@ -6,12 +6,8 @@ namespace LoadBalancer.Core.IO;
 public struct VnetHeader
 {
     public const byte FlagNeedsChecksum = 1;
-    public const byte FlagDataValid = 2;
     public const byte GsoNone = 0;
     public const byte GsoTcpV4 = 1;
-    public const byte GsoUdp = 3;
-    public const byte GsoTcpV6 = 4;
-    public const byte GsoUdpL4 = 5;
     public const byte GsoEcn = 0x80;
     public const int Size = 10;
 

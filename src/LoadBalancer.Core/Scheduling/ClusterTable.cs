@@ -21,9 +21,6 @@ public sealed class ClusterTable
         Digest = ComputeDigest();
     }
 
-    /// <summary>Ids of the nodes in the table (the live ones), ascending.</summary>
-    public IReadOnlyList<int> NodeIds => _nodeIds;
-
     /// <summary>A short fingerprint of the whole table: equal on every node that agrees on config and liveness.</summary>
     public string Digest { get; }
 

@@ -13,17 +13,11 @@ internal static unsafe partial class LibC
     public const int SOCK_DGRAM = 2;
     public const int SOCK_RAW = 3;
     public const int SOCK_CLOEXEC = 0x80000;
-    public const int SOCK_NONBLOCK = 0x800;
-    public const int SOL_SOCKET = 1;
-    public const int SO_RCVBUF = 8;
-    public const int SO_SNDBUF = 7;
-    public const int SO_RCVTIMEO = 20;
     public const int SOL_PACKET = 263;
 
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
     public const int MAP_SHARED = 1;
-    public const int MAP_LOCKED = 0x2000;
     public const int MAP_POPULATE = 0x8000;
 
     public const short POLLIN = 0x001;
@@ -32,7 +26,6 @@ internal static unsafe partial class LibC
     public const int MSG_DONTWAIT = 0x40;
 
     public const int EINTR = 4;
-    public const int EAGAIN = 11;
     public const int ENOBUFS = 105;
 
     public const ulong SIOCGIFADDR = 0x8915;
@@ -264,7 +257,6 @@ internal static class PacketConstants
     public const ushort ETH_P_ARP = 0x0806;
 
     public const int PACKET_ADD_MEMBERSHIP = 1;
-    public const int PACKET_DROP_MEMBERSHIP = 2;
     public const int PACKET_RX_RING = 5;
     public const int PACKET_STATISTICS = 6;
     public const int PACKET_VERSION = 10;
@@ -280,21 +272,16 @@ internal static class PacketConstants
 
     public const int TPACKET_V2 = 1;
     public const int TPACKET_V3 = 2;
-    public const int TPACKET_ALIGNMENT = 16;
 
     public const int PACKET_FANOUT_HASH = 0;
     public const int PACKET_FANOUT_CBPF = 6;
-    public const int PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
 
     public const uint TP_STATUS_AVAILABLE = 0;
     public const uint TP_STATUS_SEND_REQUEST = 1;
     public const uint TP_STATUS_WRONG_FORMAT = 4;
     public const uint TP_STATUS_KERNEL = 0;
     public const uint TP_STATUS_USER = 1;
-    public const uint TP_STATUS_LOSING = 4;
     public const uint TP_STATUS_CSUMNOTREADY = 8;
-    public const uint TP_STATUS_VLAN_VALID = 16;
-    public const uint TP_STATUS_CSUM_VALID = 128;
 
     /// <summary>TPACKET_ALIGN(sizeof(struct tpacket3_hdr)): where struct sockaddr_ll starts in a slot.</summary>
     public const int SockaddrLlOffset = 48;
