@@ -555,40 +555,66 @@ _lab_write_env_file() {
     } > "$LAB_DIR/lab.env"
 }
 
-# lab_up PREFIX [N]: builds the lab with N real servers (default 2) and waits
-# (bounded) until each server answers on its own address through the router.
-# On failure it prints what it knows, tears the half-built lab down and returns 1.
-lab_up() {
-    local P="$1" N="${2:-2}" i
+# Steps shared by lab_up, lab_up_nat and lab_up_cluster.
+
+# _lab_preflight WHO P N: a valid prefix, a host count of 1..99, and no lab of that prefix yet.
+_lab_preflight() {
+    local who="$1" P="$2" N="$3"
     _lab_check_prefix "$P" || return 1
     if [[ ! "$N" =~ ^[0-9]+$ ]] || (( N < 1 || N > 99 )); then
-        lab_warn "lab_up: server count must be 1..99, got '$N'"
+        lab_warn "$who: host count must be 1..99, got '$N'"
         return 1
     fi
     if [[ -n "$(lab_namespaces "$P")" || -e "/tmp/$P" ]]; then
-        lab_warn "lab_up: lab $P already exists"
+        lab_warn "$who: lab $P already exists"
         return 1
     fi
+}
+
+# _lab_need_lb WHO: labs whose hosts run `lb realserver setup` need the built CLI (or the fallback).
+_lab_need_lb() {
     if [[ "${LB_REALSERVER_FALLBACK:-}" != 1 && ! -f "$LB_DLL" ]]; then
-        lab_warn "lab_up: $LB_DLL not found (needed for 'lb realserver setup'): build first (lab_build) or set LB_REALSERVER_FALLBACK=1"
+        lab_warn "$1: $LB_DLL not found (needed for 'lb realserver setup'): build first (lab_build) or set LB_REALSERVER_FALLBACK=1"
         return 1
     fi
-    lab_log "creating lab $P with $N real servers"
+}
+
+# _lab_create_in_bash WHO P N CREATE_FN: runs the builder in its own bash under set -e (so the first
+# failing command stops it and says where); on failure tears the half-built lab down.
+_lab_create_in_bash() {
+    local who="$1" P="$2" N="$3" create="$4"
     if ! LB_REALSERVER_FALLBACK="${LB_REALSERVER_FALLBACK:-}" LB_DLL="$LB_DLL" \
-        bash -c 'source "$1"; shift; _lab_create "$@"' _lab_create "$_LAB_TOPOLOGY_SH" "$P" "$N"; then
-        lab_warn "lab_up: setup of $P failed; tearing it down"
+        bash -c 'source "$1"; fn="$2"; shift 2; "$fn" "$@"' "$create" "$_LAB_TOPOLOGY_SH" "$create" "$P" "$N"; then
+        lab_warn "$who: setup of $P failed; tearing it down"
         lab_down "$P"
         return 1
     fi
-    lab_set_env "$P" "$N"
+}
+
+# _lab_wait_hosts WHO P N READY_FN NAME WHERE: waits (bounded) until each host I answers (READY_FN I);
+# on a timeout shows NAME<I>'s logs, tears the lab down and fails.
+_lab_wait_hosts() {
+    local who="$1" P="$2" N="$3" ready="$4" name="$5" where="$6" i
     for (( i = 1; i <= N; i++ )); do
-        if ! lab_wait_for 20 _lab_server_ready "$i"; then
-            lab_warn "lab_up: rs$i did not answer from the client within 20 s"
-            tail -n 20 "$LAB_DIR/rs$i-error.log" "$LAB_DIR/rs$i-upload.log" >&2 2>/dev/null || true
+        if ! lab_wait_for 20 "$ready" "$i"; then
+            lab_warn "$who: $name$i did not answer from the $where within 20 s"
+            tail -n 20 "$LAB_DIR/$name$i-error.log" "$LAB_DIR/$name$i-upload.log" "$LAB_DIR/$name$i-udp.log" >&2 2>/dev/null || true
             lab_down "$P"
             return 1
         fi
     done
+}
+
+# lab_up PREFIX [N]: builds the lab with N real servers (default 2) and waits
+# (bounded) until each server answers on its own address through the router.
+# On failure it prints what it knows, tears the half-built lab down and returns 1.
+lab_up() {
+    local P="$1" N="${2:-2}"
+    _lab_preflight lab_up "$P" "$N" && _lab_need_lb lab_up || return 1
+    lab_log "creating lab $P with $N real servers"
+    _lab_create_in_bash lab_up "$P" "$N" _lab_create || return 1
+    lab_set_env "$P" "$N"
+    _lab_wait_hosts lab_up "$P" "$N" _lab_server_ready rs client || return 1
     _lab_write_env_file
     lab_log "lab $P is up (LAB_DIR=$LAB_DIR)"
 }
@@ -597,23 +623,10 @@ lab_up() {
 # until each server answers on its own address from the balancer namespace. Needs no lb.dll.
 # On failure it prints what it knows, tears the half-built lab down and returns 1.
 lab_up_nat() {
-    local P="$1" N="${2:-2}" i
-    _lab_check_prefix "$P" || return 1
-    if [[ ! "$N" =~ ^[0-9]+$ ]] || (( N < 1 || N > 99 )); then
-        lab_warn "lab_up_nat: server count must be 1..99, got '$N'"
-        return 1
-    fi
-    if [[ -n "$(lab_namespaces "$P")" || -e "/tmp/$P" ]]; then
-        lab_warn "lab_up_nat: lab $P already exists"
-        return 1
-    fi
+    local P="$1" N="${2:-2}"
+    _lab_preflight lab_up_nat "$P" "$N" || return 1
     lab_log "creating NAT lab $P with $N real servers"
-    if ! LB_DLL="$LB_DLL" \
-        bash -c 'source "$1"; shift; _lab_create_nat "$@"' _lab_create_nat "$_LAB_TOPOLOGY_SH" "$P" "$N"; then
-        lab_warn "lab_up_nat: setup of $P failed; tearing it down"
-        lab_down "$P"
-        return 1
-    fi
+    _lab_create_in_bash lab_up_nat "$P" "$N" _lab_create_nat || return 1
     lab_set_env "$P" "$N" nat
     if ! lab_wait_for 10 _lab_nat_links_up; then
         lab_warn "lab_up_nat: $LAB_BALANCER_IF/$LAB_BALANCER_BACK_IF not UP within 10 s"
@@ -621,14 +634,7 @@ lab_up_nat() {
         lab_down "$P"
         return 1
     fi
-    for (( i = 1; i <= N; i++ )); do
-        if ! lab_wait_for 20 _lab_server_ready_nat "$i"; then
-            lab_warn "lab_up_nat: rs$i did not answer from the balancer within 20 s"
-            tail -n 20 "$LAB_DIR/rs$i-error.log" "$LAB_DIR/rs$i-upload.log" "$LAB_DIR/rs$i-udp.log" >&2 2>/dev/null || true
-            lab_down "$P"
-            return 1
-        fi
-    done
+    _lab_wait_hosts lab_up_nat "$P" "$N" _lab_server_ready_nat rs balancer || return 1
     _lab_write_env_file
     lab_log "NAT lab $P is up (LAB_DIR=$LAB_DIR)"
 }
@@ -637,36 +643,12 @@ lab_up_nat() {
 # until each node answers on its own address from the router namespace. Starts no engine.
 # On failure it prints what it knows, tears the half-built lab down and returns 1.
 lab_up_cluster() {
-    local P="$1" N="${2:-3}" i
-    _lab_check_prefix "$P" || return 1
-    if [[ ! "$N" =~ ^[0-9]+$ ]] || (( N < 1 || N > 99 )); then
-        lab_warn "lab_up_cluster: node count must be 1..99, got '$N'"
-        return 1
-    fi
-    if [[ -n "$(lab_namespaces "$P")" || -e "/tmp/$P" ]]; then
-        lab_warn "lab_up_cluster: lab $P already exists"
-        return 1
-    fi
-    if [[ "${LB_REALSERVER_FALLBACK:-}" != 1 && ! -f "$LB_DLL" ]]; then
-        lab_warn "lab_up_cluster: $LB_DLL not found (needed for 'lb realserver setup'): build first (lab_build) or set LB_REALSERVER_FALLBACK=1"
-        return 1
-    fi
+    local P="$1" N="${2:-3}"
+    _lab_preflight lab_up_cluster "$P" "$N" && _lab_need_lb lab_up_cluster || return 1
     lab_log "creating CLUSTERIP lab $P with $N nodes"
-    if ! LB_REALSERVER_FALLBACK="${LB_REALSERVER_FALLBACK:-}" LB_DLL="$LB_DLL" \
-        bash -c 'source "$1"; shift; _lab_create_cluster "$@"' _lab_create_cluster "$_LAB_TOPOLOGY_SH" "$P" "$N"; then
-        lab_warn "lab_up_cluster: setup of $P failed; tearing it down"
-        lab_down "$P"
-        return 1
-    fi
+    _lab_create_in_bash lab_up_cluster "$P" "$N" _lab_create_cluster || return 1
     lab_set_env "$P" "$N" clusterip
-    for (( i = 1; i <= N; i++ )); do
-        if ! lab_wait_for 20 _lab_node_ready "$i"; then
-            lab_warn "lab_up_cluster: node$i did not answer from the router within 20 s"
-            tail -n 20 "$LAB_DIR/node$i-error.log" "$LAB_DIR/node$i-upload.log" >&2 2>/dev/null || true
-            lab_down "$P"
-            return 1
-        fi
-    done
+    _lab_wait_hosts lab_up_cluster "$P" "$N" _lab_node_ready node router || return 1
     _lab_write_env_file
     lab_log "CLUSTERIP lab $P is up (LAB_DIR=$LAB_DIR)"
 }
