@@ -74,7 +74,8 @@
 # NAT lab only (unset in a DR lab):
 #   LAB_ROUTER_FRONT_IF LAB_ROUTER_FRONT_ADDR (= <P>r1, 10.99.1.1: the LAN names above, too)
 #   LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR (<P>b1, 10.99.4.1)
-#   LAB_UDP_PORT (5353, UDP echo on every server) LAB_HTTP_ALT_PORT (8081, nginx on rs2 only)
+#   LAB_UDP_PORT (5353, UDP echo on every server; on every node in a CLUSTERIP lab too)
+#   LAB_HTTP_ALT_PORT (8081, nginx on rs2 only)
 #   In a NAT lab LAB_SERVER_ADDRS are 10.99.4.11 ...; LAB_BALANCER_IF is the front <P>b0.
 # CLUSTERIP lab only (unset in the others):
 #   LAB_NODE_NS LAB_NODE_IFS LAB_NODE_ADDRS LAB_NODE_NAMES (<P>-n1 ..., <P>n1 ..., 10.99.1.11 ..., node1 ...)
@@ -125,7 +126,7 @@ lab_new_prefix() {
 
 # NAT-only variables, unset by lab_set_env for a DR lab.
 _LAB_NAT_VARS=(LAB_ROUTER_FRONT_IF LAB_ROUTER_FRONT_ADDR LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR
-               LAB_UDP_PORT LAB_HTTP_ALT_PORT)
+               LAB_HTTP_ALT_PORT)
 
 # CLUSTERIP-only variables, unset by lab_set_env for a DR or NAT lab.
 _LAB_CLUSTER_VARS=(LAB_NODE_NS LAB_NODE_IFS LAB_NODE_ADDRS LAB_NODE_NAMES LAB_CLUSTER_MAC)
@@ -176,6 +177,7 @@ lab_set_env() {
     else
         unset "${_LAB_NAT_VARS[@]}"
     fi
+    if [[ "$mode" == clusterip ]]; then export LAB_UDP_PORT=5353; elif [[ "$mode" != nat ]]; then unset LAB_UDP_PORT; fi
     local nsl=() ifs=() addrs=() names=()
     if [[ "$mode" == clusterip ]]; then
         # No balancer: every node runs an engine. The nodes are also the lab's "servers".
@@ -483,6 +485,7 @@ _lab_create_cluster() {
             net.ipv4.conf.lo.rp_filter=0 "net.ipv4.conf.$dev.rp_filter=0"
 
         _lab_start_servers "$ns" "$name"
+        _lab_start_udp_echo "$ns" "$name"
     done
 }
 
@@ -515,8 +518,8 @@ _lab_server_ready_nat() {
     [[ "$out" == "$name ready" ]]
 }
 
-# True when node I (1-based) of a CLUSTERIP lab answers its name on :80 and :8080 on its own address,
-# from the router namespace (not through the VIP: that needs the engines).
+# True when node I (1-based) of a CLUSTERIP lab answers its name on :80 and :8080 and from the UDP echo
+# on its own address, from the router namespace (not through the VIP: that needs the engines).
 _lab_node_ready() {
     local i="$1" addr name out port
     addr="$(echo "$LAB_NODE_ADDRS" | cut -d' ' -f"$i")"
@@ -525,6 +528,9 @@ _lab_node_ready() {
         out="$(ip netns exec "$LAB_ROUTER_NS" curl -s --noproxy '*' --max-time 1 "http://$addr:$port/")" || return 1
         [[ "$out" == "$name" ]] || return 1
     done
+    out="$(ip netns exec "$LAB_ROUTER_NS" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/udp_echo.py" \
+        --query "$addr" --port "$LAB_UDP_PORT" --payload ready --timeout 1)" || return 1
+    [[ "$out" == "$name ready" ]]
 }
 
 # True when the balancer's two arms report operstate UP (the kernel sets it a little after link up;
@@ -779,7 +785,8 @@ lab_write_nat_config() {
 }
 
 # lab_write_cluster_config PREFIX NODE FILE: node NODE's (1-based) engine config for this CLUSTERIP lab:
-# web on :80 in clusterip mode on <P>nNODE, every node of the lab listed, own control socket.
+# web on :80 and the UDP echo on :5353 in clusterip mode on <P>nNODE, every node of the lab listed, own
+# control socket.
 lab_write_cluster_config() {
     local P="$1" node="$2" file="$3" N i nodes=""
     _lab_check_prefix "$P" || return 1
@@ -800,8 +807,16 @@ lab_write_cluster_config() {
         printf 'hash_seed: 0x5eed\n'
         printf 'workers: 1\n'
         printf 'control_socket: /tmp/%s/lb-node%s.sock\n' "$P" "$node"
+        # A short UDP timeout: after a membership change a node waits that long before it takes UDP in buckets
+        # a live node held, and a lab should not wait the default 60 s.
+        printf 'flow_timeouts: {udp: 10s}\n'
         printf 'services:\n'
         printf '  - name: web\n    vip: 10.99.0.100\n    port: 80\n    protocol: tcp\n    mode: clusterip\n    interface: %sn%s\n' "$P" "$node"
+        printf '    cluster:\n      mac: 01:00:5e:7f:00:64\n      hash: sourceip-sourceport\n      local_node: %s\n      nodes:\n' "$node"
+        printf '%s' "$nodes"
+        printf '    health: {type: tcp, port: 80, interval: 1s, timeout: 500ms, rise: 2, fall: 2}\n'
+        # The UDP echo on every node, in the same cluster.
+        printf '  - name: echo\n    vip: 10.99.0.100\n    port: 5353\n    protocol: udp\n    mode: clusterip\n    interface: %sn%s\n' "$P" "$node"
         printf '    cluster:\n      mac: 01:00:5e:7f:00:64\n      hash: sourceip-sourceport\n      local_node: %s\n      nodes:\n' "$node"
         printf '%s' "$nodes"
         printf '    health: {type: tcp, port: 80, interval: 1s, timeout: 500ms, rise: 2, fall: 2}\n'

@@ -14,6 +14,10 @@ One log line per datagram goes to stderr with the peer address and port
 One-shot client, for checks and tests (exit 0 and the reply on stdout, or
 exit 1 after the timeout):
     /usr/bin/python3 udp_echo.py --query 10.99.4.11 [--port 5353] [--payload hello] [--timeout 1]
+Many flows, one datagram each, from source ports P, P+1, ... (so a later run can
+repeat the same flows); one line per query on stdout, the answer or FAILED,
+exit 0 either way:
+    /usr/bin/python3 udp_echo.py --query 10.99.0.100 --count 90 --source-port 30000
 """
 
 import argparse
@@ -67,6 +71,25 @@ def query(address, port, payload, timeout):
     return 0
 
 
+def query_many(address, port, payload, timeout, count, source_port):
+    for i in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.settimeout(timeout)
+        try:
+            if source_port:
+                sock.bind(("0.0.0.0", source_port + i))
+            sock.sendto(("%s-%d" % (payload, i)).encode(), (address, port))
+            data, _peer = sock.recvfrom(MAX_DATAGRAM)
+            sys.stdout.write(data.decode(errors="replace") + "\n")
+        except OSError:
+            sys.stdout.write("FAILED\n")
+        finally:
+            sock.close()
+        sys.stdout.flush()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", help="server name put in front of each answer (server mode)")
@@ -76,7 +99,11 @@ def main():
     ap.add_argument("--query", metavar="ADDRESS", help="send one datagram to ADDRESS and print the answer")
     ap.add_argument("--payload", default="ping")
     ap.add_argument("--timeout", type=float, default=1.0)
+    ap.add_argument("--count", type=int, default=1, help="queries, each from its own socket (query mode)")
+    ap.add_argument("--source-port", type=int, default=0, help="first source port of --count queries")
     args = ap.parse_args()
+    if args.query and (args.count > 1 or args.source_port):
+        return query_many(args.query, args.port, args.payload, args.timeout, args.count, args.source_port)
     if args.query:
         return query(args.query, args.port, args.payload, args.timeout)
     if not args.name:

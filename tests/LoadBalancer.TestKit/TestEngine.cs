@@ -41,7 +41,7 @@ public sealed class TestEngine
         Builder.Clock = () => Clock.NowMs;
         State = new DataPlaneState(Builder.Build(config, runtime));
         Config = config;
-        Flows = new FlowTable(config.FlowTableSize, timeouts ?? FlowTimeouts.Default);
+        Flows = new FlowTable(config.FlowTableSize, timeouts ?? config.FlowTimeouts.ToFlowTimeouts());
         Counters = new WorkerCounters();
         Processor = new PacketProcessor(State, Neighbors, Flows, Interfaces, Counters, new NatSessionTable(sessionCapacity, Counters));
         Port = new InMemoryFramePort();

@@ -87,8 +87,8 @@ public static class ConfigLoader
 
     private static class Keys
     {
-        public static readonly string[] Root = ["hash_seed", "workers", "control_socket", "flow_table_size", "session_table_size",
-                                                "maglev_table_size", "services"];
+        public static readonly string[] Root = ["hash_seed", "workers", "control_socket", "flow_table_size", "flow_timeouts",
+                                                "session_table_size", "maglev_table_size", "services"];
         public static readonly string[] Service = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
                                                    "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster"];
         public static readonly string[] Backend = ["name", "address", "weight", "mac", "backup", "port"];
@@ -257,6 +257,11 @@ public static class ConfigLoader
             if (entries.TryGetValue("flow_table_size", out var flows))
             {
                 if (TryInt(flows, MinFlowTableSize, MaxFlowTableSize, out var value)) config = config with { FlowTableSize = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("flow_timeouts", out var flowTimeouts))
+            {
+                if (ReadTimeouts(flowTimeouts) is { } value) config = config with { FlowTimeouts = value };
                 else ok = false;
             }
             if (entries.TryGetValue("session_table_size", out var sessions))
@@ -898,8 +903,8 @@ public static class ConfigLoader
                 Keys.HealthTypeSpecific.TryGetValue(key, out var types) ? types.Contains(type) : type != HealthCheckType.None;
         }
 
-        /// <summary>A NAT service's <c>timeouts:</c> mapping; every key is optional, each a duration up to
-        /// <see cref="MaxSessionTimeout"/>.</summary>
+        /// <summary>A NAT service's <c>timeouts:</c> mapping, or the engine's <c>flow_timeouts:</c>; every key is
+        /// optional, each a duration up to <see cref="MaxSessionTimeout"/>.</summary>
         private SessionTimeouts? ReadTimeouts(Entry timeoutsEntry)
         {
             if (!TryMapping(timeoutsEntry, out var map)) return null;

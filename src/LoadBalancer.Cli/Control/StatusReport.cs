@@ -63,6 +63,13 @@ internal static class StatusReport
                     w.WriteBoolean("quorum", host.Builder.ClusterQuorum.GetValueOrDefault(s.Name));
                     w.WriteNumber("accepted", Sum(host, c => c.ServicePackets[s.Index]));
                     w.WriteNumber("dropped", Sum(host, c => c.Drops[(int)DropReason.NotOwner]));
+                    // The transition after the last membership change: how long TCP it does not remember is still
+                    // taken only from a SYN, and how many of its buckets still refuse UDP it does not remember.
+                    var now = host.Builder.Clock();
+                    w.WriteStartObject("transition");
+                    w.WriteNumber("tcp_syn_only_ms", Math.Max(0, s.ClusterChangedAtMs + s.ClusterTcpTransitionMs - now));
+                    w.WriteNumber("udp_held_buckets", s.ClusterBuckets?.CountHeld(cluster, s.LocalNode, now, s.ClusterUdpTransitionMs) ?? 0);
+                    w.WriteEndObject();
                     w.WriteStartArray("nodes");
                     foreach (var n in cc.Nodes)
                     {

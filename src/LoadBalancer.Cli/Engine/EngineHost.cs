@@ -152,7 +152,7 @@ internal sealed class EngineHost : IDisposable
                     transmitters[p] = tx;
                 }
                 var counters = new WorkerCounters();
-                var processor = new PacketProcessor(State, Neighbors, new FlowTable(_config.FlowTableSize, FlowTimeouts.Default), Plan, counters,
+                var processor = new PacketProcessor(State, Neighbors, new FlowTable(_config.FlowTableSize, _config.FlowTimeouts.ToFlowTimeouts()), Plan, counters,
                     new NatSessionTable(_config.SessionTableSize, counters));
                 var worker = new ForwardingWorker(processor, ports.ToArray<IFramePort>(), transmitters);
                 Workers.Add(worker);

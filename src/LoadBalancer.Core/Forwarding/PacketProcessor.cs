@@ -201,9 +201,9 @@ public sealed class PacketProcessor
 
     /// <summary>CLUSTERIP: accept (re-inject through the TAP) or refuse a frame every node received.
     /// A flow this node accepted before stays accepted, whatever the table says now, so a membership change
-    /// never breaks it. Otherwise the node accepts a flow whose bucket it owns, except while the transition after
-    /// a membership change lasts: then a TCP flow it does not remember only from a SYN (any bucket), and UDP in a
-    /// bucket it gained only once the previous owner is dead. Everything else is <c>not_owner</c>.</summary>
+    /// never breaks it. Otherwise the node accepts a flow whose bucket it owns, except while a transition lasts:
+    /// after a membership change a TCP flow it does not remember only from a SYN (any bucket), and UDP only in a
+    /// bucket no other live node held within the UDP timeout. Everything else is <c>not_owner</c>.</summary>
     private Verdict ClusterIp(Span<byte> frame, ref FrameMeta meta, ServiceSnapshot service, in FlowKey key, uint flowHash, bool isTcp, bool isNewSyn,
         TcpFlags tcpFlags, in PacketInfo packet, int l4Offset, int checksumOffset, int datagramEnd, uint seed, long nowMs)
     {
@@ -216,19 +216,12 @@ public sealed class PacketProcessor
             if (!service.ClusterHasQuorum) return Drop(c, DropReason.NotOwner);
             var h = ClusterFlowHash.Compute(service.ClusterHash, key.SourceAddress, key.SourcePort, key.DestinationPort, seed);
             if (service.Cluster.OwnerOf(h) != service.LocalNode) return Drop(c, DropReason.NotOwner);
-            if (nowMs - service.ClusterChangedAtMs < service.ClusterTransitionMs)
-            {
-                // After a change (or a cold start, or coming back): a TCP flow we do not remember may be someone
-                // else's, whichever bucket it hashes to.
-                if (service.ClusterRejoined && isTcp && !isNewSyn) return Drop(c, DropReason.NotOwner);
-                if (service.PreviousCluster is { } previous)
-                {
-                    var previousOwner = previous.OwnerOf(h);
-                    if (previousOwner >= 0 && previousOwner != service.LocalNode
-                        && (isTcp ? !isNewSyn : service.Cluster.IsAlive(previousOwner)))
-                        return Drop(c, DropReason.NotOwner);
-                }
-            }
+            // After a change (or a cold start, or coming back): a TCP flow we do not remember may be someone
+            // else's, whichever bucket it hashes to; its owner remembers it, and a new one starts with a SYN.
+            if (isTcp && !isNewSyn && nowMs - service.ClusterChangedAtMs < service.ClusterTcpTransitionMs) return Drop(c, DropReason.NotOwner);
+            // UDP has no SYN: a bucket another live node held lately may carry that node's flows until they time out.
+            if (!isTcp && service.ClusterBuckets is { } buckets && buckets.HeldByLiveNode(h, service.Cluster, nowMs, service.ClusterUdpTransitionMs))
+                return Drop(c, DropReason.NotOwner);
             var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
             if (Unsafe.IsNullRef(ref flow)) flow = ref _flows.Insert(key, flowHash, service.LocalNode, state, nowMs);
             else flow.State = state;

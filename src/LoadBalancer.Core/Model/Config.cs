@@ -39,10 +39,14 @@ public sealed record ClusterConfig
     public int Line { get; init; }
 }
 
-/// <summary>Idle timeouts of NAT sessions (<c>timeouts:</c>), per protocol and TCP state.</summary>
+/// <summary>Idle timeouts per protocol and TCP state: of a NAT service's sessions (<c>timeouts:</c>), and of the
+/// flow table DR and CLUSTERIP remember flows in (<c>flow_timeouts:</c>, for the whole engine).</summary>
 public sealed record SessionTimeouts
 {
     public static readonly SessionTimeouts Default = new();
+
+    public Flows.FlowTimeouts ToFlowTimeouts() => new((long)TcpSyn.TotalMilliseconds, (long)TcpEstablished.TotalMilliseconds,
+        (long)TcpClosing.TotalMilliseconds, (long)Udp.TotalMilliseconds);
 
     public TimeSpan TcpSyn { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan TcpEstablished { get; init; } = TimeSpan.FromSeconds(900);
@@ -156,6 +160,9 @@ public sealed record BalancerConfig
     public int Workers { get; init; } = 1;
     public string ControlSocket { get; init; } = DefaultControlSocket;
     public int FlowTableSize { get; init; } = DefaultFlowTableSize;
+    /// <summary>Idle timeouts of the flow table (<c>flow_timeouts</c>): how long DR and CLUSTERIP remember a flow.
+    /// Global, as IPVS's <c>ipvsadm --set</c>; NAT services have their own <c>timeouts</c>.</summary>
+    public SessionTimeouts FlowTimeouts { get; init; } = SessionTimeouts.Default;
     /// <summary>NAT sessions per worker (<c>session_table_size</c>). When full, new flows are dropped and counted.</summary>
     public int SessionTableSize { get; init; } = DefaultSessionTableSize;
     public int MaglevTableSize { get; init; } = Scheduling.MaglevTable.DefaultSize;

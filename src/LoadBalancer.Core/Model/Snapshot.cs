@@ -53,14 +53,15 @@ public sealed class ServiceSnapshot
     public bool AllDown { get; init; }
     /// <summary>CLUSTERIP: who owns which flows now, over the nodes alive.</summary>
     public ClusterTable? Cluster { get; init; }
-    /// <summary>CLUSTERIP: the table before the last membership change, and when that change happened; a
-    /// bucket this node gained then accepts only new flows until <see cref="ClusterTransitionMs"/> has passed.</summary>
-    public ClusterTable? PreviousCluster { get; init; }
+    /// <summary>CLUSTERIP: when the last membership change happened (a cold start, losing or regaining quorum
+    /// count too); for <see cref="ClusterTcpTransitionMs"/> after it, TCP flows this node does not remember are
+    /// taken only from a SYN, in every bucket.</summary>
     public long ClusterChangedAtMs { get; init; }
-    /// <summary>CLUSTERIP: during the transition, TCP flows this node does not remember are taken only from a SYN,
-    /// in every bucket (set by every membership change, and by regaining quorum).</summary>
-    public bool ClusterRejoined { get; init; }
-    public long ClusterTransitionMs { get; init; }
+    public long ClusterTcpTransitionMs { get; init; }
+    /// <summary>CLUSTERIP: which other node held each bucket lately; UDP this node does not remember is refused
+    /// in a bucket a live node held within <see cref="ClusterUdpTransitionMs"/> (the UDP idle timeout).</summary>
+    public ClusterBucketHistory? ClusterBuckets { get; init; }
+    public long ClusterUdpTransitionMs { get; init; }
     public int LocalNode { get; init; }
     /// <summary>CLUSTERIP: this node sees a majority alive. Without it, it takes no new flows at all.</summary>
     public bool ClusterHasQuorum { get; init; } = true;

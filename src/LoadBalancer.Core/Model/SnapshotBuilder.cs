@@ -9,7 +9,7 @@ namespace LoadBalancer.Core.Model;
 public sealed class SnapshotBuilder
 {
     private readonly Dictionary<(string Service, string Backend), int> _backendIds = new();
-    private readonly Dictionary<string, (ClusterTable? Table, ClusterTable? Previous, long ChangedAtMs, bool HadQuorum, bool Rejoined)> _clusters = new();
+    private readonly Dictionary<string, (ClusterTable? Table, ClusterBucketHistory? Buckets, long ChangedAtMs, bool HadQuorum)> _clusters = new();
 
     /// <summary>CLUSTERIP: whether this node saw a majority alive at the last build, per service (for status).</summary>
     public Dictionary<string, bool> ClusterQuorum { get; } = new();
@@ -90,9 +90,9 @@ public sealed class SnapshotBuilder
             var slotById = new int[maxId + 1];
             Array.Fill(slotById, -1);
             for (var b = 0; b < backends.Length; b++) slotById[backends[b].Id] = b;
-            ClusterTable? cluster = null, previousCluster = null;
+            ClusterTable? cluster = null;
+            ClusterBucketHistory? buckets = null;
             var clusterChangedAt = 0L;
-            var clusterRejoined = false;
             if (sc.Cluster is { } cc)
             {
                 // A node is alive when its health (as a backend-like target named node-<id>) says so.
@@ -107,18 +107,24 @@ public sealed class SnapshotBuilder
                 cluster = ClusterTable.Build(cc.Nodes, hasQuorum ? Alive : _ => true, config.MaglevTableSize);
                 _clusters.TryGetValue(sc.Name, out var last);
                 // Any membership change, and gaining or losing quorum even when the table looks the same (a cold
-                // start, being cut off, coming back), guards every bucket for TCP during the transition: a node cannot
-                // tell whether it was the one cut off while others took over its buckets, and the owners of
-                // established flows remember them anyway.
-                // Losing quorum counts too: a node that cannot see the cluster may be the one cut off, and in the
-                // moments after it is reconnected, before its checks see the others again, its buckets may
-                // already carry flows the others accepted meanwhile.
+                // start, being cut off, coming back), starts a transition: a node cannot tell whether it was the
+                // one cut off while others took over its buckets, and the owners of established flows remember
+                // them anyway. Losing quorum counts too: in the moments after a cut-off node is reconnected,
+                // before its checks see the others again, its buckets may carry flows the others accepted meanwhile.
                 var changed = last.Table is null || last.Table.Digest != cluster.Digest || hasQuorum != last.HadQuorum;
-                if (!changed)
-                    (previousCluster, clusterChangedAt, clusterRejoined) = (last.Previous, last.ChangedAtMs, last.Rejoined);
-                else
-                    (previousCluster, clusterChangedAt, clusterRejoined) = (last.Table, Clock(), true);
-                _clusters[sc.Name] = (cluster, previousCluster, clusterChangedAt, hasQuorum, clusterRejoined);
+                buckets = last.Buckets ?? ClusterBucketHistory.Empty(cluster.Size);
+                clusterChangedAt = last.ChangedAtMs;
+                if (changed)
+                {
+                    var now = Clock();
+                    clusterChangedAt = now;
+                    if (last.Table is not null) buckets = buckets.After(last.Table, cc.LocalNode, now);
+                    // Coming into a majority (a cold start, or back from being cut off): the others may have been
+                    // serving without this node, with a table that gave its buckets to them.
+                    if (hasQuorum && (last.Table is null || !last.HadQuorum))
+                        buckets = buckets.After(ClusterTable.Build(cc.Nodes, id => id != cc.LocalNode && Alive(id), config.MaglevTableSize), cc.LocalNode, now);
+                }
+                _clusters[sc.Name] = (cluster, buckets, clusterChangedAt, hasQuorum);
                 ClusterQuorum[sc.Name] = hasQuorum;
             }
             var (tableWeights, allDown) = TableWeights(sc, backends);
@@ -147,15 +153,15 @@ public sealed class SnapshotBuilder
                     ForwardingMode.ClusterIp => ClusterIpForwarder.Instance,
                     _ => throw new InvalidOperationException($"service {sc.Name}: mode {ModeNames.Name(sc.Mode)} is not implemented"),
                 },
-                SessionTimeouts = new Flows.FlowTimeouts((long)sc.Timeouts.TcpSyn.TotalMilliseconds, (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
-                    (long)sc.Timeouts.TcpClosing.TotalMilliseconds, (long)sc.Timeouts.Udp.TotalMilliseconds),
+                SessionTimeouts = sc.Timeouts.ToFlowTimeouts(),
                 TcpPickup = sc.TcpPickup,
                 Cluster = cluster,
-                PreviousCluster = previousCluster,
                 ClusterChangedAtMs = clusterChangedAt,
-                ClusterRejoined = clusterRejoined,
+                // The transitions last as long as the flows they protect are remembered (the flow table's timeouts).
+                ClusterTcpTransitionMs = (long)config.FlowTimeouts.TcpEstablished.TotalMilliseconds,
+                ClusterBuckets = buckets,
+                ClusterUdpTransitionMs = (long)config.FlowTimeouts.Udp.TotalMilliseconds,
                 ClusterHasQuorum = sc.Cluster is null || ClusterQuorum.GetValueOrDefault(sc.Name),
-                ClusterTransitionMs = (long)sc.Timeouts.TcpEstablished.TotalMilliseconds,
                 LocalNode = sc.Cluster?.LocalNode ?? 0,
                 ClusterMac = sc.Cluster?.Mac ?? default,
                 ClusterHash = sc.Cluster?.Hash ?? ClusterHash.SourceIpSourcePort,

@@ -43,6 +43,16 @@ public sealed class ClusterTable
         return slot < 0 ? -1 : _nodeIds[slot];
     }
 
+    /// <summary>Number of buckets (the Maglev table size).</summary>
+    public int Size => _table.Size;
+
+    /// <summary>The node that owns bucket <paramref name="bucket"/> (hash modulo <see cref="Size"/>), or -1.</summary>
+    public int OwnerAt(int bucket)
+    {
+        var slot = _table.Entries[bucket];
+        return slot < 0 ? -1 : _nodeIds[slot];
+    }
+
     /// <summary>The fraction of table entries (and so of flows) a node owns.</summary>
     public double Share(int nodeId)
     {

@@ -193,6 +193,10 @@ public class ConfigLoaderTests
     [InlineData("foo: 1", "unknown key 'foo'")]
     [InlineData("Workers: 2", "unknown key 'Workers' (did you mean 'workers'?)")]
     [InlineData("flowTableSize: 2048", "unknown key 'flowTableSize' (did you mean 'flow_table_size'?)")]
+    [InlineData("flow_timeouts: {udp: 169h}", "udp must be at most 168h (got '169h')")]
+    [InlineData("flow_timeouts: {udp: soon}", "invalid duration 'soon' (use e.g. 500ms, 2s, 1m)")]
+    [InlineData("flow_timeouts: {tcp_establised: 1h}", "unknown key 'tcp_establised'")]
+    [InlineData("flow_timeouts: 60s", "flow_timeouts must be a mapping (key: value), not a single value")]
     public void Parse_BadTopLevelValue_ReportsLineOne(string line, string message)
     {
         AssertSingleError(Minimal(top: line), $"lb.yaml:1: {message}");
@@ -209,6 +213,16 @@ public class ConfigLoaderTests
     public void Parse_BoundaryValues_AreAccepted(string line)
     {
         AssertValid(ConfigLoader.Parse(Minimal(top: line), Source));
+    }
+
+    [Fact]
+    public void Parse_FlowTimeouts_SetTheFlowTable_AndLeaveTheRestAtDefaults()
+    {
+        var config = AssertValid(ConfigLoader.Parse(Minimal(top: "flow_timeouts: {udp: 10s, tcp_established: 1h}"), Source));
+        Assert.Equal(TimeSpan.FromSeconds(10), config.FlowTimeouts.Udp);
+        Assert.Equal(TimeSpan.FromHours(1), config.FlowTimeouts.TcpEstablished);
+        Assert.Equal(SessionTimeouts.Default.TcpSyn, config.FlowTimeouts.TcpSyn);
+        Assert.Equal(SessionTimeouts.Default, AssertValid(ConfigLoader.Parse(Minimal(), Source)).FlowTimeouts);
     }
 
     [Fact]

@@ -15,6 +15,7 @@ public sealed class ClusterIpPipelineTests
     private static readonly MacAddress ClusterMac = MacAddress.Parse("01:00:5e:7f:00:64");
     private const string Vip = "10.99.0.100";
     private static readonly long Transition = (long)SessionTimeouts.Default.TcpEstablished.TotalMilliseconds;
+    private static readonly long UdpTransition = (long)SessionTimeouts.Default.Udp.TotalMilliseconds;
 
     private static BalancerConfig Config(int local, ushort port = 80, TransportProtocol protocol = TransportProtocol.Tcp) => new()
     {
@@ -141,27 +142,99 @@ public sealed class ClusterIpPipelineTests
         }
     }
 
+    private static byte[] Udp(int i) =>
+        FrameBuilder.Udp($"198.51.100.{1 + i / 1000}", (ushort)(20000 + i % 1000), Vip, 53).Payload("q").EthernetDestination(ClusterMac).Build();
+
+    private static uint UdpHash(int i) =>
+        ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort, FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 53, 0x5eed);
+
+    private static int[] UdpFlowsOwnedBy(ClusterTable table, int node, int from = 0, int count = 3000) =>
+        Enumerable.Range(from, count).Where(i => table.OwnerOf(UdpHash(i)) == node).ToArray();
+
     [Fact]
-    public void Udp_BucketGainedFromDeadNode_AcceptedAtOnce_FromLiveNode_AfterTransition()
+    public void Udp_BucketGainedFromDeadNode_AcceptedAtOnce_FromLiveNode_AfterTheUdpTimeout()
     {
         var clock = new FakeClock();
         var node1 = Node(1, clock, 53, TransportProtocol.Udp);
-        byte[] Udp(int i) => FrameBuilder.Udp($"198.51.100.{1 + i / 1000}", (ushort)(20000 + i % 1000), Vip, 53).Payload("q").EthernetDestination(ClusterMac).Build();
         var full = node1.Service("web").Cluster!;
+        clock.Advance(UdpTransition + 1);              // past the cold start's wait (see below)
         node1.Reload(node1.Config, Alive(1, 3));
         var fromDead = Enumerable.Range(0, 3000).Where(i => node1.Send(Udp(i)).Verdict == Verdict.Transmit).Count();
         Assert.InRange(fromDead, 1300, 1700); // about half: its own third and most of node 2's, at once
 
         // Node 2 back: node 1 gives buckets back; a node that regains buckets from a live node (node 1)
-        // waits for the transition before taking UDP there.
+        // waits for UDP's idle timeout, not TCP's, before taking UDP there.
         var node2 = Node(2, clock, 53, TransportProtocol.Udp);
+        clock.Advance(UdpTransition + 1);
         node2.Reload(node2.Config, Alive(1, 3));
         node2.Reload(node2.Config, Alive(1, 2, 3));
-        var regained = Enumerable.Range(5000, 3000).Where(i =>
-            full.OwnerOf(ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort, FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 53, 0x5eed)) == 2).ToArray();
+        var regained = UdpFlowsOwnedBy(full, 2, from: 5000);
+        Assert.NotEmpty(regained);
         Assert.All(regained, i => Assert.Equal(DropReason.NotOwner, node2.Send(Udp(i)).Drop));
-        clock.Advance(Transition + 1);
+        clock.Advance(UdpTransition - 1000);
+        Assert.All(regained, i => Assert.Equal(DropReason.NotOwner, node2.Send(Udp(i)).Drop));
+        clock.Advance(1001);
         Assert.All(regained, i => Assert.Equal(Verdict.Transmit, node2.Send(Udp(i)).Verdict));
+    }
+
+    [Fact]
+    public void Udp_ColdStartAsResultsArriveOneAtATime_WaitsOneUdpTimeout_NotTcps()
+    {
+        var clock = new FakeClock();
+        var node1 = new TestEngine(Config(1, 53, TransportProtocol.Udp), [new("eth", NodeMac, FrameBuilder.Ip("10.99.1.11")), new("tap", TapMac, 0)],
+            clock: clock, reinjectPort: _ => 1, runtime: Alive());
+        Assert.False(node1.Service("web").ClusterHasQuorum);  // nothing known yet: no majority, nothing new taken
+        clock.Advance(300);
+        node1.Reload(node1.Config, Alive(1));
+        clock.Advance(300);
+        node1.Reload(node1.Config, Alive(1, 2));              // a majority: the other may have served without us
+        clock.Advance(300);
+        node1.Reload(node1.Config, Alive(1, 2, 3));
+        var own = UdpFlowsOwnedBy(node1.Service("web").Cluster!, 1);
+        Assert.NotEmpty(own);
+        Assert.All(own, i => Assert.Equal(DropReason.NotOwner, node1.Send(Udp(i)).Drop));
+
+        clock.Advance(UdpTransition + 1);
+        Assert.All(own, i => Assert.Equal(Verdict.Transmit, node1.Send(Udp(i)).Verdict));
+        // Remembered from here on, whatever happens to the table.
+        node1.Reload(node1.Config, Alive(1, 2));
+        Assert.All(own, i => Assert.Equal(Verdict.Transmit, node1.Send(Udp(i)).Verdict));
+    }
+
+    [Fact]
+    public void Udp_OwnCheckFailedAndRecovered_WithQuorum_WaitsForTheOthersFlowsInItsBuckets()
+    {
+        var clock = new FakeClock();
+        var node2 = Node(2, clock, 53, TransportProtocol.Udp);
+        clock.Advance(UdpTransition + 1);
+        var own = UdpFlowsOwnedBy(node2.Service("web").Cluster!, 2);
+        Assert.All(own.Take(5), i => Assert.Equal(Verdict.Transmit, node2.Send(Udp(i)).Verdict));
+
+        // Its application failed its check (the others took its buckets), then recovered.
+        node2.Reload(node2.Config, Alive(1, 3));
+        clock.Advance(5000);
+        node2.Reload(node2.Config, Alive(1, 2, 3));
+        Assert.All(own.Take(5), i => Assert.Equal(Verdict.Transmit, node2.Send(Udp(i)).Verdict));   // remembered
+        Assert.All(own.Skip(5), i => Assert.Equal(DropReason.NotOwner, node2.Send(Udp(i)).Drop));   // maybe theirs meanwhile
+        clock.Advance(UdpTransition + 1);
+        Assert.All(own.Skip(5), i => Assert.Equal(Verdict.Transmit, node2.Send(Udp(i)).Verdict));
+    }
+
+    [Fact]
+    public void Udp_PreviousHolderDiedAfterAll_BucketTakenAtOnce()
+    {
+        var clock = new FakeClock();
+        var node1 = Node(1, clock, 53, TransportProtocol.Udp);
+        var full = node1.Service("web").Cluster!;
+        clock.Advance(UdpTransition + 1);
+        node1.Reload(node1.Config, Alive(1, 2));       // node 3 away: node 1 takes part of it
+        clock.Advance(1000);
+        node1.Reload(node1.Config, Alive(1, 2, 3));    // node 3 back: node 1 gives those buckets back
+        clock.Advance(1000);
+        node1.Reload(node1.Config, Alive(1, 3));       // node 2 dies: its buckets are taken at once
+        var fromNode2 = UdpFlowsOwnedBy(full, 2).Where(i => node1.Service("web").Cluster!.OwnerOf(UdpHash(i)) == 1).ToArray();
+        Assert.NotEmpty(fromNode2);
+        Assert.All(fromNode2, i => Assert.Equal(Verdict.Transmit, node1.Send(Udp(i)).Verdict));
     }
 
     [Fact]

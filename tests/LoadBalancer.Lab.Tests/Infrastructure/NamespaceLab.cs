@@ -87,7 +87,8 @@ public sealed class NamespaceLab : IDisposable
 
     /// <summary>Starts a rate-limited download of /big through the VIP in the background; the returned
     /// function waits for it and gives curl's exit code and the sha256 of what arrived.</summary>
-    public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60)
+    /// <remarks><paramref name="localPort"/> fixes the client's source port, and so the flow's hash.</remarks>
+    public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60, int? localPort = null)
     {
         var output = Path.Combine(Dir, $"{name}.bin");
         // curl's --limit-rate only slows its reads; with receive-buffer autotuning the server would push most
@@ -98,6 +99,11 @@ public sealed class NamespaceLab : IDisposable
         foreach (var a in new[] { "netns", "exec", ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--limit-rate", rate,
                      "-o", output, $"http://{Vip}/big" })
             psi.ArgumentList.Add(a);
+        if (localPort is { } port)
+        {
+            psi.ArgumentList.Add("--local-port");
+            psi.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         var process = Process.Start(psi)!;
         return () =>
         {
