@@ -249,7 +249,9 @@ public sealed class HealthChecker
                 if (check.Timeout <= TimeSpan.Zero) throw new ArgumentException($"target {config.Backend}: timeout must be positive", nameof(config));
             }
             Config = config;
-            Probe = check.Type == HealthCheckType.None ? null : probes(check.Type);
+            Probe = check.Type == HealthCheckType.None ? null
+                : config.EnginePort is { } enginePort ? new PeerEngineProbe(enginePort, probes(check.Type))
+                : probes(check.Type);
             Dampener = new HealthDampener(check.Rise, check.Fall, check.Initial);
             _latest = new HealthReport(config.Service, config.Backend, check.Initial, false, "not checked yet", now,
                 0, check.Rise, false, null);

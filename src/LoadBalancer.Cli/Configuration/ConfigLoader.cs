@@ -93,7 +93,7 @@ public static class ConfigLoader
                                                    "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster"];
         public static readonly string[] Backend = ["name", "address", "weight", "mac", "backup", "port"];
         public static readonly string[] Timeouts = ["tcp_syn", "tcp_established", "tcp_closing", "udp"];
-        public static readonly string[] Cluster = ["mac", "hash", "local_node", "nodes"];
+        public static readonly string[] Cluster = ["mac", "hash", "local_node", "nodes", "heartbeat_port"];
         public static readonly string[] Node = ["id", "address", "weight"];
 
         /// <summary>Service keys that only mode nat uses; with another mode they are errors (their values
@@ -535,6 +535,13 @@ public static class ConfigLoader
                 else ok = false;
             }
 
+            var heartbeat = ClusterConfig.DefaultHeartbeatPort;
+            if (entries.TryGetValue("heartbeat_port", out var heartbeatEntry))
+            {
+                if (TryInt(heartbeatEntry, 0, 65535, out var value)) heartbeat = value;
+                else ok = false;
+            }
+
             int? localNode = null;
             Entry localEntry = default;
             if (Required(clusterEntry.KeyNode, entries, "local_node") is { } found)
@@ -559,6 +566,7 @@ public static class ConfigLoader
                 Hash = hash,
                 LocalNode = localNode!.Value,
                 Nodes = nodes!,
+                HeartbeatPort = heartbeat,
                 Line = LineOf(clusterEntry.KeyNode),
             };
         }

@@ -185,6 +185,15 @@ internal sealed class EngineHost : IDisposable
             _log.Info($"ingress drop installed on {Plan.Name(port)} (nft table netdev {IngressDrop.TableFor(Plan.Name(port))})");
         }
 
+        // Last, so peers see this node alive only once it can accept its share.
+        var heartbeats = _config.Services.Where(s => s.Cluster is { HeartbeatPort: > 0 })
+            .Select(s => (Address: s.Cluster!.Nodes.First(n => n.Id == s.Cluster.LocalNode).Address, Port: s.Cluster.HeartbeatPort)).Distinct();
+        foreach (var (address, port) in heartbeats)
+        {
+            _resources.Add(EngineHeartbeat.Listen(address, port));
+            _log.Info($"heartbeat for peers on {address}:{port}/tcp");
+        }
+
         foreach (var s in snapshot.Services)
             _log.Info($"service {s.Name} {Core.Packets.Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +
                       $"mode {ModeNames.Name(s.Mode)} on {Plan.Name(s.IngressPort)} -> {Plan.Name(s.EgressPort)}, {s.Backends.Length} backends");

@@ -7,14 +7,16 @@ using LoadBalancer.Health;
 
 namespace LoadBalancer.Cli.Health;
 
-/// <summary>The checker's targets for a config: every backend of every service that has a check.
-/// Services without one (type none) need no checker: their backends are healthy by configuration.</summary>
+/// <summary>The checker's targets for a config: every backend of every service that has a check (for CLUSTERIP,
+/// every node, its engine's heartbeat first). Services without one (type none) need no checker: their
+/// backends are healthy by configuration.</summary>
 internal static class HealthTargets
 {
     public static IReadOnlyList<HealthTarget> From(BalancerConfig config) =>
         config.Services
             .Where(s => s.Health.Type != HealthCheckType.None)
-            .SelectMany(s => BackendsOf(s).Select(b => new HealthTarget(s.Name, b.Name, b.Address, s.Health.Port ?? s.Port, s.Health)))
+            .SelectMany(s => BackendsOf(s).Select(b => new HealthTarget(s.Name, b.Name, b.Address, s.Health.Port ?? s.Port, s.Health,
+                s.Cluster is { HeartbeatPort: > 0 } cluster ? cluster.HeartbeatPort : null)))
             .ToArray();
 
     /// <summary>A service's backends; for CLUSTERIP, its nodes (peers are probed like backends).</summary>

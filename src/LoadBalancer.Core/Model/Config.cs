@@ -36,7 +36,13 @@ public sealed record ClusterConfig
     /// <summary>The id of the node this config runs on.</summary>
     public required int LocalNode { get; init; }
     public required IReadOnlyList<ClusterNodeConfig> Nodes { get; init; }
+    /// <summary>The TCP port every node's engine listens on at its node address (<c>heartbeat_port</c>, 0 = none).
+    /// Peers connect to it before their health check, so a node whose engine died is seen dead even while its
+    /// application still answers.</summary>
+    public int HeartbeatPort { get; init; } = DefaultHeartbeatPort;
     public int Line { get; init; }
+
+    public const int DefaultHeartbeatPort = 7355;
 }
 
 /// <summary>Idle timeouts per protocol and TCP state: of a NAT service's sessions (<c>timeouts:</c>), and of the

@@ -73,6 +73,29 @@ public class ClusterConfigTests
     }
 
     [Fact]
+    public void Parse_HeartbeatPort_DefaultsTo7355_ZeroTurnsItOff_AndHealthTargetsProbeItFirst()
+    {
+        Assert.Equal(ClusterConfig.DefaultHeartbeatPort, LoadService(Example).Cluster!.HeartbeatPort);
+        Assert.Equal(0, LoadService(Edit("local_node: 1", "local_node: 1\n      heartbeat_port: 0")).Cluster!.HeartbeatPort);
+        var config = Load(Edit("local_node: 1", "local_node: 1\n      heartbeat_port: 9000"));
+        Assert.Equal(9000, config.Services[0].Cluster!.HeartbeatPort);
+
+        var targets = LoadBalancer.Cli.Health.HealthTargets.From(config);
+        Assert.Equal(["node-1", "node-2", "node-3"], targets.Select(t => t.Backend));
+        Assert.All(targets, t => Assert.Equal((80, 9000), (t.Port, t.EnginePort)));
+        Assert.All(LoadBalancer.Cli.Health.HealthTargets.From(Load(Edit("local_node: 1", "local_node: 1\n      heartbeat_port: 0"))),
+            t => Assert.Null(t.EnginePort));
+    }
+
+    [Theory]
+    [InlineData("heartbeat_port: 65536", "12: heartbeat_port must be between 0 and 65535 (got 65536)")]
+    [InlineData("heartbeat_port: http", "12: heartbeat_port must be an integer (got 'http')")]
+    public void Parse_BadHeartbeatPort_IsError(string line, string expected)
+    {
+        Assert.Equal([$"lb.yaml:{expected}"], Errors(Edit("local_node: 1", "local_node: 1\n      " + line)));
+    }
+
+    [Fact]
     public void Parse_NoHashAndNoWeight_UseTheDefaults()
     {
         var cluster = LoadService(Edit("      hash: sourceip-sourceport\n", "").Replace(", weight: 100", "")).Cluster!;
