@@ -210,7 +210,8 @@ public sealed class PacketProcessor
         var c = Counters;
         if (service.ReinjectPort < 0 || service.Cluster is null) return Drop(c, DropReason.NoBackend);
         ref var flow = ref _flows.Find(key, flowHash, nowMs);
-        if (Unsafe.IsNullRef(ref flow) || (isNewSyn && flow.State == FlowState.TcpClosing))
+        if (Unsafe.IsNullRef(ref flow) || (isNewSyn && flow.State == FlowState.TcpClosing)
+            || (!isTcp && flow.LastSeenMs < service.ClusterRejoinedAtMs))
         {
             // A node in the minority may be the one cut off: it serves what it remembers and takes nothing new.
             if (!service.ClusterHasQuorum) return Drop(c, DropReason.NotOwner);

@@ -62,6 +62,9 @@ public sealed class ServiceSnapshot
     /// in a bucket a live node held within <see cref="ClusterUdpTransitionMs"/> (the UDP idle timeout).</summary>
     public ClusterBucketHistory? ClusterBuckets { get; init; }
     public long ClusterUdpTransitionMs { get; init; }
+    /// <summary>CLUSTERIP: when this node last came back (into a majority, alive in its own view). UDP flows it
+    /// remembers from before then are not trusted: others may have taken them over while it was away.</summary>
+    public long ClusterRejoinedAtMs { get; init; } = long.MinValue;
     public int LocalNode { get; init; }
     /// <summary>CLUSTERIP: this node sees a majority alive. Without it, it takes no new flows at all.</summary>
     public bool ClusterHasQuorum { get; init; } = true;

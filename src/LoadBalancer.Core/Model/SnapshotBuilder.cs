@@ -9,7 +9,7 @@ namespace LoadBalancer.Core.Model;
 public sealed class SnapshotBuilder
 {
     private readonly Dictionary<(string Service, string Backend), int> _backendIds = new();
-    private readonly Dictionary<string, (ClusterTable? Table, ClusterBucketHistory? Buckets, long ChangedAtMs, bool HadQuorum)> _clusters = new();
+    private readonly Dictionary<string, (ClusterTable? Table, ClusterBucketHistory? Buckets, long ChangedAtMs, bool HadQuorum, bool Participating, long RejoinedAtMs)> _clusters = new();
 
     /// <summary>CLUSTERIP: whether this node saw a majority alive at the last build, per service (for status).</summary>
     public Dictionary<string, bool> ClusterQuorum { get; } = new();
@@ -93,6 +93,7 @@ public sealed class SnapshotBuilder
             ClusterTable? cluster = null;
             ClusterBucketHistory? buckets = null;
             var clusterChangedAt = 0L;
+            var clusterRejoinedAt = long.MinValue;
             if (sc.Cluster is { } cc)
             {
                 // A node is alive when its health (as a backend-like target named node-<id>) says so.
@@ -124,7 +125,12 @@ public sealed class SnapshotBuilder
                     if (hasQuorum && (last.Table is null || !last.HadQuorum))
                         buckets = buckets.After(ClusterTable.Build(cc.Nodes, id => id != cc.LocalNode && Alive(id), config.MaglevTableSize), cc.LocalNode, now);
                 }
-                _clusters[sc.Name] = (cluster, buckets, clusterChangedAt, hasQuorum);
+                // Rejoining (a majority in view and this node alive in it, after either was missing): the UDP flows
+                // it remembers from before may have been taken over by others meanwhile, which now remember them.
+                var participating = hasQuorum && Alive(cc.LocalNode);
+                clusterRejoinedAt = last.RejoinedAtMs;
+                if (participating && !last.Participating && last.Table is not null) clusterRejoinedAt = Clock();
+                _clusters[sc.Name] = (cluster, buckets, clusterChangedAt, hasQuorum, participating, clusterRejoinedAt);
                 ClusterQuorum[sc.Name] = hasQuorum;
             }
             var (tableWeights, allDown) = TableWeights(sc, backends);
@@ -161,6 +167,7 @@ public sealed class SnapshotBuilder
                 ClusterTcpTransitionMs = (long)config.FlowTimeouts.TcpEstablished.TotalMilliseconds,
                 ClusterBuckets = buckets,
                 ClusterUdpTransitionMs = (long)config.FlowTimeouts.Udp.TotalMilliseconds,
+                ClusterRejoinedAtMs = clusterRejoinedAt,
                 ClusterHasQuorum = sc.Cluster is null || ClusterQuorum.GetValueOrDefault(sc.Name),
                 LocalNode = sc.Cluster?.LocalNode ?? 0,
                 ClusterMac = sc.Cluster?.Mac ?? default,

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Our DR, NAT and CLUSTERIP side by side with their in-kernel peers, in the same run on the same labs:
+# loss-free pps (RFC 2544 style, min/median/max over trials) for 64- and 1500-byte frames, delivery under
+# 1.5x and 2x overload, wrk through the VIP, and the flows a CLUSTERIP membership change breaks.
+# Prints a table and writes results.json, results.csv, results.svg and results.md under lab/results/.
+# Needs root; installs what it needs; leaves nothing behind.
+#
+#   sudo ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
+#                         [--only dr,nat,clusterip] [--out DIR] [--publish]
+#
+# --quick: one trial, 64-byte frames, short steps (under 3 minutes). --publish: copy the results to
+# benchmarks/results/ (what benchmarks/RESULTS.md shows). See lab/compare.py for what is measured how.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib/common.sh
+source "$ROOT/lab/lib/common.sh"
+
+lab_require_root
+lab_require_dotnet
+lab_install_packages
+[[ "${LAB_SKIP_BUILD:-}" == 1 ]] || lab_build
+exec "$LAB_PYTHON" "$ROOT/lab/compare.py" "$@"
