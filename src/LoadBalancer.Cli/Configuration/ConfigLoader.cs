@@ -20,6 +20,7 @@ public static class ConfigLoader
 
     public const int MinWorkers = 1, MaxWorkers = 64;
     public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
+    public const int MaxCpu = 1024;
     public const int MinSessionTableSize = 16, MaxSessionTableSize = 64 * 1024 * 1024;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
@@ -87,7 +88,7 @@ public static class ConfigLoader
 
     private static class Keys
     {
-        public static readonly string[] Root = ["hash_seed", "workers", "control_socket", "flow_table_size", "flow_timeouts",
+        public static readonly string[] Root = ["hash_seed", "workers", "cpus", "control_socket", "flow_table_size", "flow_timeouts",
                                                 "session_table_size", "maglev_table_size", "services"];
         public static readonly string[] Service = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
                                                    "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster"];
@@ -247,6 +248,11 @@ public static class ConfigLoader
             if (entries.TryGetValue("workers", out var workers))
             {
                 if (TryInt(workers, MinWorkers, MaxWorkers, out var value)) config = config with { Workers = value };
+                else ok = false;
+            }
+            if (entries.TryGetValue("cpus", out var cpus))
+            {
+                if (ReadCpus(cpus) is { } value) config = config with { Cpus = value };
                 else ok = false;
             }
             if (entries.TryGetValue("control_socket", out var socket))
@@ -909,6 +915,31 @@ public static class ConfigLoader
 
             static bool Fits(string key, HealthCheckType type) =>
                 Keys.HealthTypeSpecific.TryGetValue(key, out var types) ? types.Contains(type) : type != HealthCheckType.None;
+        }
+
+        /// <summary><c>cpus:</c> a CPU number, a list of them, or a range "1-3" (as taskset takes them).</summary>
+        private List<int>? ReadCpus(Entry entry)
+        {
+            var cpus = new List<int>();
+            var items = entry.Value is YamlSequenceNode list ? list.Children.Select(c => new Entry(entry.Key, entry.KeyNode, c)).ToList() : [entry];
+            if (items.Count == 0) return ReportIf(entry, "cpus must list at least one CPU") ? cpus : null;
+            foreach (var item in items)
+            {
+                if (!TryScalar(item, out var text)) return null;
+                var range = text.Split('-');
+                if (range.Length > 2 || !range.All(r => int.TryParse(r, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)))
+                    return ReportIf(item, $"cpus must be CPU numbers or ranges like 1-3 (got {Quoted(text)})") ? cpus : null;
+                var first = int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+                var last = int.Parse(range[^1], System.Globalization.CultureInfo.InvariantCulture);
+                if (first > last || last >= MaxCpu)
+                    return ReportIf(item, $"cpus: {Quoted(text)} is not a range of CPUs 0..{MaxCpu - 1}") ? cpus : null;
+                for (var c = first; c <= last; c++)
+                {
+                    if (cpus.Contains(c)) return ReportIf(item, $"cpus: CPU {c} is listed twice") ? cpus : null;
+                    cpus.Add(c);
+                }
+            }
+            return cpus;
         }
 
         /// <summary>A NAT service's <c>timeouts:</c> mapping, or the engine's <c>flow_timeouts:</c>; every key is

@@ -156,7 +156,13 @@ internal sealed class EngineHost : IDisposable
                     new NatSessionTable(_config.SessionTableSize, counters));
                 var worker = new ForwardingWorker(processor, ports.ToArray<IFramePort>(), transmitters);
                 Workers.Add(worker);
-                StartThread($"lb-worker-{name}-{w}", () => worker.Run(_stop.Token));
+                var cpu = _config.Cpus.Count > 0 ? _config.Cpus[(Workers.Count - 1) % _config.Cpus.Count] : -1;
+                StartThread($"lb-worker-{name}-{w}", () =>
+                {
+                    if (cpu >= 0) CpuAffinity.PinCurrentThread(cpu);
+                    worker.Run(_stop.Token);
+                });
+                if (cpu >= 0) _log.Info($"worker {w} on {name} pinned to CPU {cpu}");
             }
         }
 

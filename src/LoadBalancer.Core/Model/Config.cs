@@ -164,6 +164,8 @@ public sealed record BalancerConfig
 
     public uint HashSeed { get; init; } = DefaultHashSeed;
     public int Workers { get; init; } = 1;
+    /// <summary>CPUs the workers are pinned to (<c>cpus:</c>), worker i on <c>Cpus[i % Cpus.Count]</c>; empty: not pinned.</summary>
+    public IReadOnlyList<int> Cpus { get; init; } = [];
     public string ControlSocket { get; init; } = DefaultControlSocket;
     public int FlowTableSize { get; init; } = DefaultFlowTableSize;
     /// <summary>Idle timeouts of the flow table (<c>flow_timeouts</c>): how long DR and CLUSTERIP remember a flow.

@@ -33,6 +33,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);
 
+    /// <summary>pid 0: the calling thread. The mask is a cpu_set_t (one bit per CPU).</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int sched_setaffinity(int pid, nuint cpusetsize, ulong* mask);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);
 

@@ -194,6 +194,12 @@ public class ConfigLoaderTests
     [InlineData("Workers: 2", "unknown key 'Workers' (did you mean 'workers'?)")]
     [InlineData("flowTableSize: 2048", "unknown key 'flowTableSize' (did you mean 'flow_table_size'?)")]
     [InlineData("flow_timeouts: {udp: 169h}", "udp must be at most 168h (got '169h')")]
+    [InlineData("cpus: 1-", "cpus must be CPU numbers or ranges like 1-3 (got '1-')")]
+    [InlineData("cpus: 3-1", "cpus: '3-1' is not a range of CPUs 0..1023")]
+    [InlineData("cpus: 1024", "cpus: '1024' is not a range of CPUs 0..1023")]
+    [InlineData("cpus: [1, 0-1]", "cpus: CPU 1 is listed twice")]
+    [InlineData("cpus: []", "cpus must list at least one CPU")]
+    [InlineData("cpus: one", "cpus must be CPU numbers or ranges like 1-3 (got 'one')")]
     [InlineData("flow_timeouts: {udp: soon}", "invalid duration 'soon' (use e.g. 500ms, 2s, 1m)")]
     [InlineData("flow_timeouts: {tcp_establised: 1h}", "unknown key 'tcp_establised'")]
     [InlineData("flow_timeouts: 60s", "flow_timeouts must be a mapping (key: value), not a single value")]
@@ -213,6 +219,15 @@ public class ConfigLoaderTests
     public void Parse_BoundaryValues_AreAccepted(string line)
     {
         AssertValid(ConfigLoader.Parse(Minimal(top: line), Source));
+    }
+
+    [Theory]
+    [InlineData("cpus: 1", new[] { 1 })]
+    [InlineData("cpus: [0, 2-3]", new[] { 0, 2, 3 })]
+    [InlineData("cpus: '1-3'", new[] { 1, 2, 3 })]
+    public void Parse_Cpus_ListsThePinnedCpusInOrder(string line, int[] expected)
+    {
+        Assert.Equal(expected, AssertValid(ConfigLoader.Parse(Minimal(top: line), Source)).Cpus);
     }
 
     [Fact]

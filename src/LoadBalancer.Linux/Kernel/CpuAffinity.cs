@@ -1,0 +1,21 @@
+using LoadBalancer.Linux.Interop;
+
+namespace LoadBalancer.Linux.Kernel;
+
+/// <summary>Pins the calling thread to one CPU (config <c>cpus:</c>): a worker that stays on the core its
+/// receive processing runs on keeps its ring and flow table in that core's cache, and one that shares a
+/// core with the softirq filling its ring is a placement the operator chose, not an accident.</summary>
+public static unsafe class CpuAffinity
+{
+    /// <summary>cpu_set_t as glibc sizes it: 1024 CPUs.</summary>
+    public const int MaxCpus = 1024;
+
+    public static void PinCurrentThread(int cpu)
+    {
+        if (cpu is < 0 or >= MaxCpus) throw new ArgumentOutOfRangeException(nameof(cpu), cpu, $"a CPU number is 0..{MaxCpus - 1}");
+        var mask = stackalloc ulong[MaxCpus / 64];
+        new Span<ulong>(mask, MaxCpus / 64).Clear();
+        mask[cpu / 64] = 1UL << (cpu % 64);
+        if (LibC.sched_setaffinity(0, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last($"sched_setaffinity(cpu {cpu})");
+    }
+}
