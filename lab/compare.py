@@ -755,21 +755,28 @@ def main():
         json.dump(results, f, indent=1)
     report.render(results, args.out)
     print(report.text_table(results))
-    for c in churn:
-        print(f"membership change, {c['label']}: node leaves {c['leave']['broken_on_survivors']}/{c['leave']['on_survivors']} "
-              f"({c['leave']['broken_fraction']:.1%}) of the survivors' flows moved; node returns "
-              f"{c['rejoin']['broken_on_survivors']}/{c['rejoin']['on_survivors']} ({c['rejoin']['broken_fraction']:.1%})")
     print(f"results: {args.out} (results.json, results.csv, results.svg, results.md); {meta['elapsed_s']} s")
     if args.publish:
         publish(args.out)
 
 
 def publish(out):
+    """benchmarks/results/ gets the files; benchmarks/RESULTS.md gets the tables between its compare markers."""
     dest = os.path.join(ROOT, "benchmarks", "results")
     os.makedirs(dest, exist_ok=True)
     for name in ("results.json", "results.csv", "results.svg", "results.md"):
         shutil.copy(os.path.join(out, name), os.path.join(dest, name))
-    print(f"published to {dest}")
+    page = os.path.join(ROOT, "benchmarks", "RESULTS.md")
+    begin, end = "<!-- compare:begin -->", "<!-- compare:end -->"
+    with open(os.path.join(out, "results.md")) as f:
+        section = f.read().replace("](results.svg)", "](results/results.svg)").replace("## Comparison results", "### Latest run", 1)
+    with open(page) as f:
+        text = f.read()
+    if begin in text and end in text:
+        text = text[:text.index(begin) + len(begin)] + "\n" + section.strip() + "\n" + text[text.index(end):]
+        with open(page, "w") as f:
+            f.write(text)
+    print(f"published to {dest} and {page}")
 
 
 if __name__ == "__main__":

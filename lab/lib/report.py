@@ -239,8 +239,31 @@ def ratio_table(results):
     return "Ratios", headers, aligns, cells
 
 
+def churn_table(results):
+    """CLUSTERIP membership change: of the flows established on nodes that stay, how many change node (for a
+    stateful flow, broken) when a node leaves and when it comes back."""
+    headers = ["implementation", "node leaves: survivors' flows moved", "node returns: flows moved", "unanswered"]
+    aligns = "lrrr"
+    cells = []
+    for c in results.get("membership_change") or []:
+        leave, back = c.get("leave") or {}, c.get("rejoin") or {}
+
+        def part(p):
+            moved, total = p.get("broken_on_survivors"), p.get("on_survivors")
+            if moved is None or not total:
+                return ""
+            return "%d / %d (%.1f %%)" % (moved, total, 100.0 * moved / total)
+
+        cells.append([c.get("label") or c.get("impl") or "", part(leave), part(back),
+                      "%s / %s" % (leave.get("unanswered_after", ""), back.get("unanswered_after", ""))])
+    return "CLUSTERIP membership change (established UDP flows)", headers, aligns, cells
+
+
 def _tables(results):
-    return [pps_table(results), app_table(results), ratio_table(results)]
+    tables = [pps_table(results), app_table(results), ratio_table(results)]
+    if results.get("membership_change"):
+        tables.append(churn_table(results))
+    return tables
 
 
 def _by_size(rows):
