@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using LoadBalancer.Core.Packets;
+using LoadBalancer.Linux.Kernel;
 using LoadBalancer.Linux.Packet;
 
 namespace LoadBalancer.Cli.Commands;
@@ -20,9 +21,10 @@ internal static class GenerateCommand
         var rate = new Option<long>("--rate") { Description = "Frames per second", Required = true };
         var duration = new Option<double>("--duration") { Description = "Seconds", DefaultValueFactory = _ => 2 };
         var batch = new Option<int>("--batch") { Description = "Frames per sendmmsg", DefaultValueFactory = _ => 16 };
+        var cpu = new Option<int?>("--cpu") { Description = "Pin the sending thread to this CPU (the lab keeps the generator off the device under test's core)" };
         var command = new Command("generate", "Lab tool: send paced UDP frames over many flows and report what was sent")
         {
-            iface, dstMac, src, dst, port, flows, size, rate, duration, batch,
+            iface, dstMac, src, dst, port, flows, size, rate, duration, batch, cpu,
         };
         command.SetAction(r =>
         {
@@ -30,6 +32,18 @@ internal static class GenerateCommand
             {
                 Console.Error.WriteLine("--dst-mac is not a MAC address");
                 return 2;
+            }
+            if (r.GetValue(cpu) is { } pinned)
+            {
+                try
+                {
+                    CpuAffinity.PinCurrentThread(pinned);
+                }
+                catch (Exception e) when (e is Linux.Interop.NativeException or ArgumentOutOfRangeException)
+                {
+                    Console.Error.WriteLine($"--cpu {pinned}: {e.Message}");
+                    return 2;
+                }
             }
             var result = PacedSender.Run(new PacedSenderOptions
             {
