@@ -83,7 +83,9 @@ public sealed class ForwardingWorker : IFrameHandler
             }
         }
         // A few expired NAT sessions leave per batch, so sessions whose flows went silent free their slots.
-        _processor.Sessions.Sweep(_nowMs, 64);
+        // An engine without NAT sessions skips it: the sweep would walk cold slots for nothing.
+        var sessions = _processor.Sessions;
+        if (sessions.Count > 0) sessions.Sweep(_nowMs, 64);
         _nowMs = _clockMs();
     }
 }

@@ -9,7 +9,8 @@ namespace LoadBalancer.Linux.Packet;
 /// msghdr copy, iovec import, object-size checks) and one send() hands the whole batch to the kernel.
 /// Each slot starts with the frame's virtio_net_hdr (PACKET_VNET_HDR) so checksum offload state travels.
 /// Frames too large for a slot (GSO super-frames) go out through <paramref name="oversize"/> (sendmmsg on
-/// a socket without a TX ring), after the ring is kicked so a flow's frames keep their order.
+/// a socket without a TX ring), batched there; the ring is kicked before them and they are sent before
+/// the next small frame, so a flow's frames keep their order.
 /// Invariant: a slot is ours only while its status is TP_STATUS_AVAILABLE; the kernel owns it from
 /// SEND_REQUEST until the frame's skb is freed.</summary>
 public sealed unsafe class AfPacketTxRing : IFrameTransmitter, IDisposable
@@ -25,6 +26,7 @@ public sealed unsafe class AfPacketTxRing : IFrameTransmitter, IDisposable
     private int _head;
     private int _queued;
     private int _failedSinceFlush;
+    private bool _oversizePending;
 
     private AfPacketTxRing(PacketSocket socket, byte* map, nuint mapLength, AfPacketTransmitter oversize)
     {
@@ -74,10 +76,17 @@ public sealed unsafe class AfPacketTxRing : IFrameTransmitter, IDisposable
     {
         if (frame.Length > MaxFrame)
         {
+            // Frames queued in the ring go first; oversize frames then gather in one sendmmsg batch.
             _failedSinceFlush += Kick();
             _oversize.Enqueue(frame, meta);
-            _failedSinceFlush += _oversize.Flush();
+            _oversizePending = true;
             return;
+        }
+        if (_oversizePending)
+        {
+            // A small frame after oversize ones: they leave first, so a flow's frames keep their order.
+            _failedSinceFlush += _oversize.Flush();
+            _oversizePending = false;
         }
         var slot = Slot(_head);
         if (Volatile.Read(ref slot->tp_status) != PacketConstants.TP_STATUS_AVAILABLE)
@@ -104,6 +113,7 @@ public sealed unsafe class AfPacketTxRing : IFrameTransmitter, IDisposable
     {
         var failed = _failedSinceFlush + Kick() + _oversize.Flush();
         _failedSinceFlush = 0;
+        _oversizePending = false;
         return failed;
     }
 
