@@ -60,7 +60,7 @@ internal static class StatusReport
                 {
                     w.WriteString("digest", cluster.Digest);
                     w.WriteNumber("local_node", s.LocalNode);
-                    w.WriteBoolean("quorum", host.Builder.ClusterQuorum.GetValueOrDefault(s.Name));
+                    w.WriteBoolean("quorum", s.ClusterHasQuorum);
                     w.WriteNumber("accepted", Sum(host, c => c.ServicePackets[s.Index]));
                     w.WriteNumber("dropped", Sum(host, c => c.Drops[(int)DropReason.NotOwner]));
                     // The transition after the last membership change: how long TCP it does not remember is still

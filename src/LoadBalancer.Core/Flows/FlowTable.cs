@@ -15,7 +15,8 @@ public enum FlowState : byte
 /// <summary>Idle timeouts in milliseconds, per protocol and TCP state.</summary>
 public readonly record struct FlowTimeouts(long TcpSynMs, long TcpEstablishedMs, long TcpClosingMs, long UdpMs)
 {
-    public static readonly FlowTimeouts Default = new(10_000, 900_000, 30_000, 60_000);
+    /// <summary>The defaults the configuration documents (<see cref="Model.SessionTimeouts"/>), in milliseconds.</summary>
+    public static readonly FlowTimeouts Default = Model.SessionTimeouts.Default.ToFlowTimeouts();
 
     public long For(FlowState state) => state switch
     {
@@ -133,6 +134,14 @@ public sealed class FlowTable
             if (!IsExpired(e, nowMs)) n++;
         return n;
     }
+
+    /// <summary>The state a flow starts in from its first packet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowState InitialState(bool isTcp, TcpFlags flags) => isTcp ? NextTcpState(FlowState.Free, flags) : FlowState.Udp;
+
+    /// <summary>The state after another packet of a known flow: TCP follows its flags, UDP stays as it is.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static FlowState Advance(FlowState current, bool isTcp, TcpFlags flags) => isTcp ? NextTcpState(current, flags) : current;
 
     /// <summary>TCP state as seen from the client's side only (DR never sees replies).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

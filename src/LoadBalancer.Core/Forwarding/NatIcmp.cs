@@ -17,8 +17,6 @@ public static class NatIcmp
 {
     public const int MinimumQuote = 8;
 
-    public static bool IsError(byte type) => type is 3 or 4 or 11 or 12;
-
     /// <summary>Reads the datagram quoted by the ICMP error at <paramref name="icmpOffset"/>; false if it is
     /// not an IPv4 TCP/UDP datagram with at least its ports quoted.</summary>
     public static bool TryReadQuote(ReadOnlySpan<byte> frame, int icmpOffset, int end, out QuotedDatagram quote)
@@ -44,34 +42,16 @@ public static class NatIcmp
         bool outerSource, uint? outerAddress)
     {
         // The quoted datagram: address (+ its header checksum) and port (+ its L4 checksum when quoted).
-        var addressAt = q.IpOffset + (quotedSource ? 12 : 16);
         var portAt = q.L4Offset + (quotedSource ? 0 : 2);
-        var oldAddress = BinaryPrimitives.ReadUInt32BigEndian(frame[addressAt..]);
+        var oldAddress = NatRewriter.SetAddress(frame[q.IpOffset..], quotedSource ? NatRewriter.SourceOffset : NatRewriter.DestinationOffset, address);
         var oldPort = BinaryPrimitives.ReadUInt16BigEndian(frame[portAt..]);
-        BinaryPrimitives.WriteUInt32BigEndian(frame[addressAt..], address);
         BinaryPrimitives.WriteUInt16BigEndian(frame[portAt..], port);
-        var headerChecksum = frame[(q.IpOffset + 10)..];
-        BinaryPrimitives.WriteUInt16BigEndian(headerChecksum, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(headerChecksum), oldAddress, address));
         var l4ChecksumAt = q.L4Offset + (q.Protocol == IpProtocols.Tcp ? TcpSegment.ChecksumOffset : UdpDatagram.ChecksumOffset);
         if (l4ChecksumAt + 2 <= q.End)
-        {
-            var old = BinaryPrimitives.ReadUInt16BigEndian(frame[l4ChecksumAt..]);
-            if (!(q.Protocol == IpProtocols.Udp && old == 0))
-            {
-                var updated = Checksum.Update(Checksum.Update(old, oldAddress, address), oldPort, port);
-                if (q.Protocol == IpProtocols.Udp && updated == 0) updated = 0xFFFF;
-                BinaryPrimitives.WriteUInt16BigEndian(frame[l4ChecksumAt..], updated);
-            }
-        }
+            NatRewriter.UpdateL4Checksum(frame[l4ChecksumAt..], q.Protocol, oldAddress, address, oldPort, port);
 
         if (outerAddress is { } outer)
-        {
-            var at = outerIpOffset + (outerSource ? 12 : 16);
-            var before = BinaryPrimitives.ReadUInt32BigEndian(frame[at..]);
-            BinaryPrimitives.WriteUInt32BigEndian(frame[at..], outer);
-            var outerChecksum = frame[(outerIpOffset + 10)..];
-            BinaryPrimitives.WriteUInt16BigEndian(outerChecksum, Checksum.Update(BinaryPrimitives.ReadUInt16BigEndian(outerChecksum), before, outer));
-        }
+            NatRewriter.SetAddress(frame[outerIpOffset..], outerSource ? NatRewriter.SourceOffset : NatRewriter.DestinationOffset, outer);
 
         var icmp = frame[icmpOffset..q.End];
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);

@@ -42,27 +42,35 @@ public static class NatRewriter
 
     private static void Rewrite(Span<byte> frame, in PacketInfo p, int addressOffset, int portOffset, uint address, ushort port)
     {
-        var ip = frame[p.IpOffset..];
         var l4 = frame[p.L4Offset..];
-        var oldAddress = BinaryPrimitives.ReadUInt32BigEndian(ip[addressOffset..]);
+        var oldAddress = SetAddress(frame[p.IpOffset..], addressOffset, address);
         var oldPort = BinaryPrimitives.ReadUInt16BigEndian(l4[portOffset..]);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[addressOffset..], address);
         BinaryPrimitives.WriteUInt16BigEndian(l4[portOffset..], port);
-        WriteHeaderChecksum(ip, Checksum.Update(ReadHeaderChecksum(ip), oldAddress, address));
-
-        var checksumOffset = p.Protocol == IpProtocols.Tcp ? TcpSegment.ChecksumOffset : UdpDatagram.ChecksumOffset;
-        var field = l4[checksumOffset..];
-        var old = BinaryPrimitives.ReadUInt16BigEndian(field);
-        ushort updated;
+        var field = l4[(p.Protocol == IpProtocols.Tcp ? TcpSegment.ChecksumOffset : UdpDatagram.ChecksumOffset)..];
         if (p.PartialChecksum)
-            updated = Checksum.UpdatePartial(old, oldAddress, address);
+            BinaryPrimitives.WriteUInt16BigEndian(field, Checksum.UpdatePartial(BinaryPrimitives.ReadUInt16BigEndian(field), oldAddress, address));
         else
-        {
-            // UDP without a checksum (0) stays without one.
-            if (p.Protocol == IpProtocols.Udp && old == 0) return;
-            updated = Checksum.Update(Checksum.Update(old, oldAddress, address), oldPort, port);
-            if (p.Protocol == IpProtocols.Udp && updated == 0) updated = 0xFFFF;
-        }
+            UpdateL4Checksum(field, p.Protocol, oldAddress, address, oldPort, port);
+    }
+
+    /// <summary>Writes an IPv4 address at <paramref name="addressOffset"/> of the header <paramref name="ip"/> and
+    /// updates the header checksum; returns the address it replaced.</summary>
+    internal static uint SetAddress(Span<byte> ip, int addressOffset, uint address)
+    {
+        var old = BinaryPrimitives.ReadUInt32BigEndian(ip[addressOffset..]);
+        BinaryPrimitives.WriteUInt32BigEndian(ip[addressOffset..], address);
+        WriteHeaderChecksum(ip, Checksum.Update(ReadHeaderChecksum(ip), old, address));
+        return old;
+    }
+
+    /// <summary>A full TCP/UDP checksum at <paramref name="field"/>, updated for one address and one port change.
+    /// UDP without a checksum (0) stays without one; an updated UDP checksum of 0 is sent as 0xFFFF.</summary>
+    internal static void UpdateL4Checksum(Span<byte> field, byte protocol, uint oldAddress, uint address, ushort oldPort, ushort port)
+    {
+        var old = BinaryPrimitives.ReadUInt16BigEndian(field);
+        if (protocol == IpProtocols.Udp && old == 0) return;
+        var updated = Checksum.Update(Checksum.Update(old, oldAddress, address), oldPort, port);
+        if (protocol == IpProtocols.Udp && updated == 0) updated = 0xFFFF;
         BinaryPrimitives.WriteUInt16BigEndian(field, updated);
     }
 

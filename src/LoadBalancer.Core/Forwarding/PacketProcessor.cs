@@ -19,14 +19,14 @@ public sealed class PacketProcessor
     private readonly InterfacePlan _interfaces;
 
     public PacketProcessor(DataPlaneState state, NeighborTable neighbors, FlowTable flows, InterfacePlan interfaces, WorkerCounters counters,
-        NatSessionTable? sessions = null)
+        NatSessionTable sessions)
     {
         _state = state;
         _neighbors = neighbors;
         _flows = flows;
         _interfaces = interfaces;
         Counters = counters;
-        Sessions = sessions ?? new NatSessionTable(4096, counters);
+        Sessions = sessions;
     }
 
     public WorkerCounters Counters { get; }
@@ -113,7 +113,7 @@ public sealed class PacketProcessor
         var packet = new PacketInfo(eth.PayloadOffset, l4Offset, ip.Protocol, meta.Vnet.IsGso && meta.Vnet.NeedsChecksum);
 
         if (service.Mode == ForwardingMode.ClusterIp)
-            return ClusterIp(frame, ref meta, service, key, hash, isTcp, isNewSyn, tcpFlags, packet, l4Offset, checksumOffset, datagramEnd, snapshot.HashSeed, nowMs);
+            return ClusterIp(frame, ref meta, service, key, hash, isTcp, isNewSyn, tcpFlags, l4Offset, checksumOffset, datagramEnd, snapshot.HashSeed, nowMs);
 
         BackendSnapshot? backend;
         if (service.Mode == ForwardingMode.Nat)
@@ -139,9 +139,8 @@ public sealed class PacketProcessor
             if (l3Length > mtu) return FragmentationNeeded(frame, ref meta, eth.PayloadOffset, ip.HeaderLength, ip.DontFragment || meta.Vnet.IsGso, mtu, service);
         }
         if (!CompleteChecksum(frame, ref meta, l4Offset, checksumOffset, datagramEnd, isTcp)) return Drop(c, DropReason.ChecksumOffsetInvalid);
-        if (service.Mode == ForwardingMode.Nat && !NatRewriter.DecrementTtl(frame, packet)) return Drop(c, DropReason.TtlExpired);
 
-        reason = service.Forwarder.Rewrite(frame, packet, backend, mac, _interfaces.Mac(service.EgressPort));
+        reason = service.Forwarder!.Rewrite(frame, packet, backend, mac, _interfaces.Mac(service.EgressPort));
         if (reason != DropReason.None) return Drop(c, reason);
 
         return Transmitted(ref meta, service.EgressPort, service.Index, backend.Id, frame.Length);
@@ -180,7 +179,7 @@ public sealed class PacketProcessor
             backend = service.Backends[slot];
             // Remember nothing for a packet we cannot deliver: the retransmit decides again.
             if (_neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
-            var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
+            var state = FlowTable.InitialState(isTcp, tcpFlags);
             if (Unsafe.IsNullRef(ref flow))
                 flow = ref _flows.Insert(key, hash, backend.Id, state, nowMs);
             else
@@ -191,9 +190,9 @@ public sealed class PacketProcessor
             c.ServiceFlows[service.Index]++;
             c.BackendFlows[backend.Id]++;
         }
-        else if (isTcp)
+        else
         {
-            flow.State = FlowTable.NextTcpState(flow.State, tcpFlags);
+            flow.State = FlowTable.Advance(flow.State, isTcp, tcpFlags);
         }
         flow.LastSeenMs = nowMs;
         return DropReason.None;
@@ -205,7 +204,7 @@ public sealed class PacketProcessor
     /// after a membership change a TCP flow it does not remember only from a SYN (any bucket), and UDP only in a
     /// bucket no other live node held within the UDP timeout. Everything else is <c>not_owner</c>.</summary>
     private Verdict ClusterIp(Span<byte> frame, ref FrameMeta meta, ServiceSnapshot service, in FlowKey key, uint flowHash, bool isTcp, bool isNewSyn,
-        TcpFlags tcpFlags, in PacketInfo packet, int l4Offset, int checksumOffset, int datagramEnd, uint seed, long nowMs)
+        TcpFlags tcpFlags, int l4Offset, int checksumOffset, int datagramEnd, uint seed, long nowMs)
     {
         var c = Counters;
         if (service.ReinjectPort < 0 || service.Cluster is null) return Drop(c, DropReason.NoBackend);
@@ -223,19 +222,21 @@ public sealed class PacketProcessor
             // UDP has no SYN: a bucket another live node held lately may carry that node's flows until they time out.
             if (!isTcp && service.ClusterBuckets is { } buckets && buckets.HeldByLiveNode(h, service.Cluster, nowMs, service.ClusterUdpTransitionMs))
                 return Drop(c, DropReason.NotOwner);
-            var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
+            var state = FlowTable.InitialState(isTcp, tcpFlags);
             if (Unsafe.IsNullRef(ref flow)) flow = ref _flows.Insert(key, flowHash, service.LocalNode, state, nowMs);
             else flow.State = state;
             c.ServiceFlows[service.Index]++;
         }
-        else if (isTcp)
+        else
         {
-            flow.State = FlowTable.NextTcpState(flow.State, tcpFlags);
+            flow.State = FlowTable.Advance(flow.State, isTcp, tcpFlags);
         }
         flow.LastSeenMs = nowMs;
 
         if (!CompleteChecksum(frame, ref meta, l4Offset, checksumOffset, datagramEnd, isTcp)) return Drop(c, DropReason.ChecksumOffsetInvalid);
-        service.Forwarder.Rewrite(frame, packet, null!, default, _interfaces.Mac(service.ReinjectPort));
+        // Only the Ethernet destination changes, to the TAP's own MAC: the local stack takes a frame to the
+        // multicast cluster MAC as not PACKET_HOST, and TCP would drop it. The IP packet is untouched.
+        _interfaces.Mac(service.ReinjectPort).Write(frame);
         return Transmitted(ref meta, service.ReinjectPort, service.Index, backendId: -1, frame.Length);
     }
 
@@ -272,16 +273,16 @@ public sealed class PacketProcessor
             backend = service.Backends[slot];
             if (_neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
             var reply = new FlowKey(key.Protocol, backend.Address, key.SourceAddress, backend.Port, key.SourcePort);
-            var state = isTcp ? FlowTable.NextTcpState(FlowState.Free, tcpFlags) : FlowState.Udp;
+            var state = FlowTable.InitialState(isTcp, tcpFlags);
             session = ref Sessions.Create(key, hash, reply, FlowHash.Compute(reply, seed), service.Index, backend.Id,
                 clientHop, state, service.SessionTimeouts, nowMs);
             if (Unsafe.IsNullRef(ref session)) return DropReason.SessionTableFull;
             c.ServiceFlows[service.Index]++;
             c.BackendFlows[backend.Id]++;
         }
-        else if (isTcp)
+        else
         {
-            session.State = FlowTable.NextTcpState(session.State, tcpFlags);
+            session.State = FlowTable.Advance(session.State, isTcp, tcpFlags);
         }
         session.LastSeenMs = nowMs;
         session.ClientHop = clientHop;
@@ -344,7 +345,8 @@ public sealed class PacketProcessor
         var icmpOffset = ipOffset + ipHeaderLength;
         var end = ipOffset + totalLength;
         if (IcmpMessage.TryParse(frame[icmpOffset..end], out var icmp) != DropReason.None) return toVip ? Drop(c, DropReason.IcmpTruncated) : Pass(c);
-        if (!NatIcmp.IsError(icmp.Type)) return Pass(c);
+        // Redirects (type 5) are errors too, but name no session to translate: they are left to the kernel.
+        if (!icmp.IsError || icmp.Type == 5) return Pass(c);
         if (!NatIcmp.TryReadQuote(frame, icmpOffset, end, out var q)) return toVip ? Drop(c, DropReason.IcmpTruncated) : Pass(c);
         var packet = new PacketInfo(ipOffset, icmpOffset, IpProtocols.Icmp, PartialChecksum: false);
 

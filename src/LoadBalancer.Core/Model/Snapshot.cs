@@ -31,7 +31,9 @@ public sealed class BackendSnapshot
 }
 
 /// <summary>A virtual service in one snapshot: its backends, its Maglev table and its forwarder, bound
-/// once here (as IPVS binds the transmitter at connection setup) so the packet path never switches on mode.</summary>
+/// once here (as IPVS binds the transmitter at connection setup). The packet path still branches on mode
+/// where the modes differ before the rewrite (how the backend is chosen, NAT's MTU check, CLUSTERIP's
+/// ownership); the rewrite itself is the forwarder's.</summary>
 public sealed class ServiceSnapshot
 {
     public required int Index { get; init; }
@@ -46,9 +48,9 @@ public sealed class ServiceSnapshot
     public required MaglevTable Table { get; init; }
     /// <summary>Backend slot by stable id, -1 where the id is not (or no longer) in this service.</summary>
     public required int[] SlotById { get; init; }
-    public required IForwarder Forwarder { get; init; }
+    /// <summary>DR and NAT: the rewrite. Null for CLUSTERIP, which re-injects the frame as it is.</summary>
+    public required IForwarder? Forwarder { get; init; }
     public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
-    public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
     /// <summary>No backend is usable (the table is empty, or spans unhealthy backends under use_all).</summary>
     public bool AllDown { get; init; }
     /// <summary>CLUSTERIP: who owns which flows now, over the nodes alive.</summary>

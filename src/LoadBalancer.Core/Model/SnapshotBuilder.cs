@@ -11,9 +11,6 @@ public sealed class SnapshotBuilder
     private readonly Dictionary<(string Service, string Backend), int> _backendIds = new();
     private readonly Dictionary<string, (ClusterTable? Table, ClusterBucketHistory? Buckets, long ChangedAtMs, bool HadQuorum, bool Participating, long RejoinedAtMs)> _clusters = new();
 
-    /// <summary>CLUSTERIP: whether this node saw a majority alive at the last build, per service (for status).</summary>
-    public Dictionary<string, bool> ClusterQuorum { get; } = new();
-
     /// <summary>The engine's clock for membership-change times (the workers' clock); injectable for tests.</summary>
     public Func<long> Clock { get; set; } = () => Environment.TickCount64;
 
@@ -94,6 +91,7 @@ public sealed class SnapshotBuilder
             ClusterBucketHistory? buckets = null;
             var clusterChangedAt = 0L;
             var clusterRejoinedAt = long.MinValue;
+            var clusterHasQuorum = true;
             if (sc.Cluster is { } cc)
             {
                 // A node is alive when its health (as a backend-like target named node-<id>) says so.
@@ -131,7 +129,7 @@ public sealed class SnapshotBuilder
                 clusterRejoinedAt = last.RejoinedAtMs;
                 if (participating && !last.Participating && last.Table is not null) clusterRejoinedAt = Clock();
                 _clusters[sc.Name] = (cluster, buckets, clusterChangedAt, hasQuorum, participating, clusterRejoinedAt);
-                ClusterQuorum[sc.Name] = hasQuorum;
+                clusterHasQuorum = hasQuorum;
             }
             var (tableWeights, allDown) = TableWeights(sc, backends);
             for (var b = 0; b < backends.Length; b++) backends[b].TableWeight = tableWeights[b];
@@ -150,13 +148,12 @@ public sealed class SnapshotBuilder
                 Table = table,
                 SlotById = slotById,
                 OnBackendDown = sc.OnBackendDown,
-                WhenAllDown = sc.WhenAllDown,
                 AllDown = allDown,
                 Forwarder = sc.Mode switch
                 {
                     ForwardingMode.DirectRouting => DirectRoutingForwarder.Instance,
                     ForwardingMode.Nat => NatForwarder.Instance,
-                    ForwardingMode.ClusterIp => ClusterIpForwarder.Instance,
+                    ForwardingMode.ClusterIp => null,
                     _ => throw new InvalidOperationException($"service {sc.Name}: mode {ModeNames.Name(sc.Mode)} is not implemented"),
                 },
                 SessionTimeouts = sc.Timeouts.ToFlowTimeouts(),
@@ -168,7 +165,7 @@ public sealed class SnapshotBuilder
                 ClusterBuckets = buckets,
                 ClusterUdpTransitionMs = (long)config.FlowTimeouts.Udp.TotalMilliseconds,
                 ClusterRejoinedAtMs = clusterRejoinedAt,
-                ClusterHasQuorum = sc.Cluster is null || ClusterQuorum.GetValueOrDefault(sc.Name),
+                ClusterHasQuorum = clusterHasQuorum,
                 LocalNode = sc.Cluster?.LocalNode ?? 0,
                 ClusterMac = sc.Cluster?.Mac ?? default,
                 ClusterHash = sc.Cluster?.Hash ?? ClusterHash.SourceIpSourcePort,

@@ -50,10 +50,13 @@ public sealed class ClusterBucketHistory
     /// serving flows there). Allocation-free, for the packet path.</summary>
     public bool HeldByLiveNode(uint hash, ClusterTable current, long nowMs, long windowMs)
     {
-        if (_foreignOwner.Length == 0) return false;
-        var b = (int)(hash % (uint)_foreignOwner.Length);
-        var owner = _foreignOwner[b];
-        return owner >= 0 && nowMs - _endedAtMs[b] < windowMs && current.IsAlive(owner);
+        return _foreignOwner.Length != 0 && HeldAt((int)(hash % (uint)_foreignOwner.Length), current, nowMs, windowMs);
+    }
+
+    private bool HeldAt(int bucket, ClusterTable current, long nowMs, long windowMs)
+    {
+        var owner = _foreignOwner[bucket];
+        return owner >= 0 && nowMs - _endedAtMs[bucket] < windowMs && current.IsAlive(owner);
     }
 
     /// <summary>How many buckets <paramref name="localNode"/> owns in <paramref name="current"/> but refuses to
@@ -63,10 +66,7 @@ public sealed class ClusterBucketHistory
         if (current.Size != _foreignOwner.Length) return 0;
         var held = 0;
         for (var b = 0; b < _foreignOwner.Length; b++)
-        {
-            var owner = _foreignOwner[b];
-            if (current.OwnerAt(b) == localNode && owner >= 0 && nowMs - _endedAtMs[b] < windowMs && current.IsAlive(owner)) held++;
-        }
+            if (current.OwnerAt(b) == localNode && HeldAt(b, current, nowMs, windowMs)) held++;
         return held;
     }
 }
