@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-
 namespace LoadBalancer.Health.Probes;
 
 /// <summary>A CLUSTERIP peer: first a TCP connect to its engine's heartbeat port, then the service's own check.
@@ -11,18 +8,9 @@ internal sealed class PeerEngineProbe(int enginePort, IHealthProbe inner) : IHea
     public async Task<ProbeResult> CheckAsync(HealthTarget target, CancellationToken cancellationToken)
     {
         var engine = await ProbeTimeout.RunAsync(target, cancellationToken, async token =>
-        {
-            using var socket = new Socket(target.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(target.Address, enginePort), token).ConfigureAwait(false);
-            }
-            catch (SocketException e) when (!token.IsCancellationRequested)
-            {
-                return new ProbeResult(false, $"engine heartbeat (tcp {enginePort}) {ProbeText.Describe(e.SocketErrorCode)}");
-            }
-            return new ProbeResult(true, "engine heartbeat ok");
-        }).ConfigureAwait(false);
+            await TcpProbe.ConnectAsync(target.Address, enginePort, token).ConfigureAwait(false) is { } error
+                ? new ProbeResult(false, $"engine heartbeat (tcp {enginePort}) {ProbeText.Describe(error)}")
+                : new ProbeResult(true, "engine heartbeat ok")).ConfigureAwait(false);
         return engine.Ok ? await inner.CheckAsync(target, cancellationToken).ConfigureAwait(false) : engine;
     }
 }
