@@ -6,7 +6,7 @@ using LoadBalancer.Linux.Packet;
 
 namespace LoadBalancer.Cli.Commands;
 
-/// <summary><c>lb generate</c>: the lab's paced UDP generator (see lab/pps.sh). Prints one JSON line.</summary>
+/// <summary><c>lb generate</c>: the lab's paced UDP generator (see lab/compare.py). Prints one JSON line.</summary>
 internal static class GenerateCommand
 {
     public static Command Build()
@@ -20,7 +20,7 @@ internal static class GenerateCommand
         var size = new Option<int>("--size") { Description = "Frame size with FCS, 64..1518", DefaultValueFactory = _ => 64 };
         var rate = new Option<long>("--rate") { Description = "Frames per second", Required = true };
         var duration = new Option<double>("--duration") { Description = "Seconds", DefaultValueFactory = _ => 2 };
-        var batch = new Option<int>("--batch") { Description = "Frames per sendmmsg", DefaultValueFactory = _ => 16 };
+        var batch = new Option<int>("--batch") { Description = "Frames per sendmmsg (1..64)", DefaultValueFactory = _ => 16 };
         var cpu = new Option<int?>("--cpu") { Description = "Pin the sending thread to this CPU (the lab keeps the generator off the device under test's core)" };
         var command = new Command("generate", "Lab tool: send paced UDP frames over many flows and report what was sent")
         {
@@ -45,19 +45,28 @@ internal static class GenerateCommand
                     return 2;
                 }
             }
-            var result = PacedSender.Run(new PacedSenderOptions
+            PacedSenderResult result;
+            try
             {
-                Interface = r.GetValue(iface)!,
-                DestinationMac = mac,
-                Source = Ipv4.Parse(r.GetValue(src)!),
-                Destinations = r.GetValue(dst)!.Select(Ipv4.Parse).ToArray(),
-                DestinationPort = (ushort)r.GetValue(port),
-                Flows = r.GetValue(flows),
-                FrameSize = r.GetValue(size),
-                RatePps = r.GetValue(rate),
-                DurationSeconds = r.GetValue(duration),
-                Batch = r.GetValue(batch),
-            });
+                result = PacedSender.Run(new PacedSenderOptions
+                {
+                    Interface = r.GetValue(iface)!,
+                    DestinationMac = mac,
+                    Source = Ipv4.Parse(r.GetValue(src)!),
+                    Destinations = r.GetValue(dst)!.Select(Ipv4.Parse).ToArray(),
+                    DestinationPort = (ushort)r.GetValue(port),
+                    Flows = r.GetValue(flows),
+                    FrameSize = r.GetValue(size),
+                    RatePps = r.GetValue(rate),
+                    DurationSeconds = r.GetValue(duration),
+                    Batch = r.GetValue(batch),
+                });
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                Console.Error.WriteLine(e.Message);
+                return 2;
+            }
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{{\"offered\":{result.Offered},\"sent\":{result.Sent},\"refused\":{result.Refused},\"elapsed\":{result.ElapsedSeconds:F4},\"rate\":{result.Sent / result.ElapsedSeconds:F0}}}"));
             return 0;

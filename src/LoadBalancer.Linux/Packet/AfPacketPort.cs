@@ -45,8 +45,8 @@ public sealed unsafe class AfPacketPort : IFramePort
         try
         {
             // The vnet header must be enabled before the ring exists (the kernel refuses it after).
-            if (options.VnetHeader) socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
-            socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_VERSION, PacketConstants.TPACKET_V3, "PACKET_VERSION");
+            if (options.VnetHeader) socket.SetInt(PacketConstants.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
+            socket.SetInt(PacketConstants.PACKET_VERSION, PacketConstants.TPACKET_V3, "PACKET_VERSION");
             var req = new tpacket_req3
             {
                 tp_block_size = (uint)options.BlockSize,
@@ -61,13 +61,13 @@ public sealed unsafe class AfPacketPort : IFramePort
             if (map == (void*)-1) throw NativeException.Last("mmap(PACKET_RX_RING)");
             // Our own transmissions must not come back to us; and skipping the qdisc layer is the
             // transmit half of the batching (no requeue, no qdisc lock per frame).
-            socket.TrySetInt(LibC.SOL_PACKET, PacketConstants.PACKET_IGNORE_OUTGOING, 1);
-            if (options.QdiscBypass) socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+            socket.TrySetInt(PacketConstants.PACKET_IGNORE_OUTGOING, 1);
+            if (options.QdiscBypass) socket.SetInt(PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
             socket.Bind(PacketConstants.ETH_P_ALL);
             if (options.FanoutGroup is { } group)
             {
                 var mode = options.FanoutKey == FanoutKey.FlowHash ? PacketConstants.PACKET_FANOUT_HASH : PacketConstants.PACKET_FANOUT_CBPF;
-                socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_FANOUT, (group & 0xFFFF) | (mode << 16), "PACKET_FANOUT");
+                socket.SetInt(PacketConstants.PACKET_FANOUT, (group & 0xFFFF) | (mode << 16), "PACKET_FANOUT");
                 if (mode == PacketConstants.PACKET_FANOUT_CBPF) ClientFanout.Attach(socket, options.FanoutKey == FanoutKey.ClientIsSource);
             }
             return new AfPacketPort(socket, (byte*)map, length, options, portIndex);
@@ -127,12 +127,7 @@ public sealed unsafe class AfPacketPort : IFramePort
     }
 
     /// <summary>Receive frames sent to a multicast MAC (the CLUSTERIP cluster MAC) even where the NIC filters them.</summary>
-    public void JoinMulticast(Core.Packets.MacAddress mac)
-    {
-        Span<byte> bytes = stackalloc byte[6];
-        mac.Write(bytes);
-        _socket.JoinMulticast(bytes);
-    }
+    public void JoinMulticast(Core.Packets.MacAddress mac) => _socket.JoinMulticast(mac);
 
     /// <summary>Frames the kernel dropped because the ring was full, accumulated since open.</summary>
     public long KernelDrops

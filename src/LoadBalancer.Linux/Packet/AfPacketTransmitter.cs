@@ -37,14 +37,15 @@ public sealed unsafe class AfPacketTransmitter : IFrameTransmitter, IDisposable
         }
     }
 
-    /// <summary>A transmit-only socket on another interface (two-armed setups).</summary>
-    public static AfPacketTransmitter Open(string interfaceName, bool vnet = true, bool qdiscBypass = true)
+    /// <summary>A transmit-only socket on another interface (two-armed setups), or for the lab generator
+    /// (<paramref name="vnet"/> false: its frames are plain, with no header slot in front).</summary>
+    public static AfPacketTransmitter Open(string interfaceName, bool vnet = true)
     {
         var socket = PacketSocket.Open(interfaceName);
         try
         {
-            if (vnet) socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
-            if (qdiscBypass) socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+            if (vnet) socket.SetInt(PacketConstants.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
+            socket.SetInt(PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
             // Bound to protocol 0: it sends on the interface but receives nothing.
             socket.Bind(0);
             return new AfPacketTransmitter(socket, vnet, ownsSocket: true);

@@ -44,10 +44,10 @@ public sealed unsafe class AfPacketTxRing : IFrameTransmitter, IDisposable
         var socket = PacketSocket.Open(interfaceName);
         try
         {
-            socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
-            socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_VERSION, PacketConstants.TPACKET_V2, "PACKET_VERSION");
+            socket.SetInt(PacketConstants.PACKET_VNET_HDR, 1, "PACKET_VNET_HDR");
+            socket.SetInt(PacketConstants.PACKET_VERSION, PacketConstants.TPACKET_V2, "PACKET_VERSION");
             // A malformed frame is dropped (and flagged) instead of stopping the ring.
-            socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_LOSS, 1, "PACKET_LOSS");
+            socket.SetInt(PacketConstants.PACKET_LOSS, 1, "PACKET_LOSS");
             var req = new tpacket_req
             {
                 tp_block_size = BlockSize,
@@ -59,7 +59,7 @@ public sealed unsafe class AfPacketTxRing : IFrameTransmitter, IDisposable
             var length = (nuint)(FrameCount * FrameSize);
             var map = LibC.mmap(null, length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_POPULATE, socket.Fd, 0);
             if (map == (void*)-1) throw NativeException.Last("mmap(PACKET_TX_RING)");
-            socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
+            socket.SetInt(PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
             socket.Bind(0);
             return new AfPacketTxRing(socket, (byte*)map, length, oversize);
         }

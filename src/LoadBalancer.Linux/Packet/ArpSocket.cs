@@ -17,7 +17,7 @@ public sealed class ArpSocket : IDisposable
         var socket = PacketSocket.Open(interfaceName);
         try
         {
-            socket.TrySetInt(LibC.SOL_PACKET, PacketConstants.PACKET_IGNORE_OUTGOING, 1);
+            socket.TrySetInt(PacketConstants.PACKET_IGNORE_OUTGOING, 1);
             socket.Bind(PacketConstants.ETH_P_ARP);
             return new ArpSocket(socket);
         }
@@ -31,12 +31,7 @@ public sealed class ArpSocket : IDisposable
     public int Receive(Span<byte> buffer, int timeoutMs) => _socket.Receive(buffer, timeoutMs);
 
     /// <summary>Also hear ARP sent to a multicast MAC (a router re-probing a CLUSTERIP VIP at its cluster MAC).</summary>
-    public void JoinMulticast(Core.Packets.MacAddress mac)
-    {
-        Span<byte> bytes = stackalloc byte[6];
-        mac.Write(bytes);
-        _socket.JoinMulticast(bytes);
-    }
+    public void JoinMulticast(Core.Packets.MacAddress mac) => _socket.JoinMulticast(mac);
 
     public bool Send(ReadOnlySpan<byte> frame) => _socket.Send(frame);
 

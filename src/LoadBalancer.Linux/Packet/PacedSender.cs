@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using LoadBalancer.Core.Packets;
-using LoadBalancer.Linux.Interop;
 
 namespace LoadBalancer.Linux.Packet;
 
@@ -24,7 +23,7 @@ public sealed record PacedSenderOptions
 public sealed record PacedSenderResult(long Offered, long Sent, long Refused, double ElapsedSeconds);
 
 /// <summary>A lab traffic generator: UDP frames over many flows (distinct source ports), sent with
-/// sendmmsg in small batches at a steady rate (each batch waits for its slot on a spin clock, so the
+/// sendmmsg (the engine's <see cref="AfPacketTransmitter"/>) in small batches at a steady rate (each batch waits for its slot on a spin clock, so the
 /// rate is even rather than bursty). Offered load is what the schedule asked for; a sender that
 /// falls behind shows it as Sent &lt; Offered instead of hiding it.</summary>
 public static unsafe class PacedSender
@@ -32,29 +31,20 @@ public static unsafe class PacedSender
     public static PacedSenderResult Run(PacedSenderOptions o, CancellationToken stop = default)
     {
         if (o.FrameSize is < 64 or > 1518) throw new ArgumentOutOfRangeException(nameof(o), "frame size must be 64..1518");
-        if (o.Flows < 1 || o.Destinations.Count == 0 || o.RatePps <= 0 || o.Batch is < 1 or > 256)
-            throw new ArgumentOutOfRangeException(nameof(o), "flows, destinations, rate and batch must be positive");
+        if (o.Flows < 1 || o.Destinations.Count == 0 || o.RatePps <= 0 || o.Batch < 1 || o.Batch > AfPacketTransmitter.BatchSize)
+            throw new ArgumentOutOfRangeException(nameof(o), $"flows, destinations and rate must be positive, batch 1..{AfPacketTransmitter.BatchSize}");
         var link = Kernel.LinkInfo.Read(o.Interface);
-        using var socket = PacketSocket.Open(o.Interface);
-        socket.SetInt(LibC.SOL_PACKET, PacketConstants.PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS");
-        socket.Bind(0);
+        using var transmitter = AfPacketTransmitter.Open(o.Interface, vnet: false);
 
         var frameLength = o.FrameSize - 4;
         var frames = o.Flows * o.Destinations.Count;
         var stride = (frameLength + 63) & ~63;
         var memory = (byte*)NativeMemory.AllocZeroed((nuint)(stride * frames));
-        var messages = (mmsghdr*)NativeMemory.AllocZeroed((nuint)(sizeof(mmsghdr) * o.Batch));
-        var vectors = (iovec*)NativeMemory.AllocZeroed((nuint)(sizeof(iovec) * o.Batch));
         try
         {
             for (var i = 0; i < frames; i++)
                 Build(new Span<byte>(memory + (long)i * stride, frameLength), o, link.Mac, o.Destinations[i % o.Destinations.Count],
                     (ushort)(10_000 + i / o.Destinations.Count));
-            for (var i = 0; i < o.Batch; i++)
-            {
-                messages[i].msg_hdr.msg_iov = &vectors[i];
-                messages[i].msg_hdr.msg_iovlen = 1;
-            }
 
             var total = (long)(o.RatePps * o.DurationSeconds);
             var ticksPerFrame = (double)Stopwatch.Frequency / o.RatePps;
@@ -71,22 +61,8 @@ public static unsafe class PacedSender
                 if (now > deadline) break;
                 var n = (int)Math.Min(o.Batch, total - next);
                 for (var k = 0; k < n; k++)
-                {
-                    var f = (int)((next + k) % frames);
-                    vectors[k].iov_base = memory + (long)f * stride;
-                    vectors[k].iov_len = (nuint)frameLength;
-                }
-                var done = 0;
-                while (done < n)
-                {
-                    var r = LibC.sendmmsg(socket.Fd, messages + done, (uint)(n - done), 0);
-                    if (r > 0) done += r;
-                    else if (Marshal.GetLastPInvokeError() != LibC.EINTR)
-                    {
-                        refused++;
-                        done++;
-                    }
-                }
+                    transmitter.Enqueue(new Span<byte>(memory + (next + k) % frames * stride, frameLength), default);
+                refused += transmitter.Flush();
                 sent += n;
                 next += n;
             }
@@ -96,8 +72,6 @@ public static unsafe class PacedSender
         finally
         {
             NativeMemory.Free(memory);
-            NativeMemory.Free(messages);
-            NativeMemory.Free(vectors);
         }
     }
 

@@ -29,12 +29,13 @@ internal sealed unsafe class PacketSocket : IDisposable
         return new PacketSocket(new FileDescriptor(fd), interfaceName, ifIndex);
     }
 
-    public void SetInt(int level, int option, int value, string name)
+    /// <summary>An int option at SOL_PACKET level (every option these sockets set is one).</summary>
+    public void SetInt(int option, int value, string name)
     {
-        if (LibC.setsockopt(Fd, level, option, &value, sizeof(int)) != 0) throw NativeException.Last($"setsockopt({name})");
+        if (!TrySetInt(option, value)) throw NativeException.Last($"setsockopt({name})");
     }
 
-    public bool TrySetInt(int level, int option, int value) => LibC.setsockopt(Fd, level, option, &value, sizeof(int)) == 0;
+    public bool TrySetInt(int option, int value) => LibC.setsockopt(Fd, LibC.SOL_PACKET, option, &value, sizeof(int)) == 0;
 
     public void SetOption<T>(int option, ref T value, string name) where T : unmanaged
     {
@@ -53,10 +54,11 @@ internal sealed unsafe class PacketSocket : IDisposable
         if (LibC.bind(Fd, &addr, (uint)sizeof(sockaddr_ll)) != 0) throw NativeException.Last($"bind({InterfaceName})");
     }
 
-    public void JoinMulticast(ReadOnlySpan<byte> mac)
+    /// <summary>Receive frames sent to a multicast MAC (the CLUSTERIP cluster MAC) on this interface.</summary>
+    public void JoinMulticast(Core.Packets.MacAddress mac)
     {
         var mreq = new packet_mreq { mr_ifindex = IfIndex, mr_type = PacketConstants.PACKET_MR_MULTICAST, mr_alen = 6 };
-        for (var i = 0; i < 6; i++) mreq.mr_address[i] = mac[i];
+        mac.Write(new Span<byte>(mreq.mr_address, 6));
         SetOption(PacketConstants.PACKET_ADD_MEMBERSHIP, ref mreq, "PACKET_ADD_MEMBERSHIP");
     }
 
