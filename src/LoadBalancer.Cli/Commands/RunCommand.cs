@@ -48,7 +48,8 @@ internal static class RunCommand
             WaitHandle.WaitAny([stopRequested.WaitHandle, host.Stopping.WaitHandle]);
             failed = host.Stopping.IsCancellationRequested && !stopRequested.IsSet;
         }
-        catch (Exception e) when (e is InvalidOperationException or Linux.Interop.NativeException or IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (e is InvalidOperationException or Linux.Interop.NativeException or IOException or UnauthorizedAccessException
+                                       or System.Net.Sockets.SocketException or RealServer.NetworkControlException)
         {
             log.Error(e.Message);
             failed = true;

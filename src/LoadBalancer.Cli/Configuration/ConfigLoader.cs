@@ -4,6 +4,7 @@ using System.Text;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 using LoadBalancer.Core.Scheduling;
+using LoadBalancer.Linux.Kernel;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -20,7 +21,6 @@ public static class ConfigLoader
 
     public const int MinWorkers = 1, MaxWorkers = 64;
     public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
-    public const int MaxCpu = 1024;
     public const int MinSessionTableSize = 16, MaxSessionTableSize = 64 * 1024 * 1024;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
@@ -122,27 +122,10 @@ public static class ConfigLoader
         };
     }
 
-    /// <summary>The words each enumerated key accepts, in the order error messages list them.</summary>
+    /// <summary>The words each enumerated key accepts, in the order error messages list them (ModeNames' tables,
+    /// and for <c>initial</c> the two healths a backend may start in).</summary>
     private static class Choices
     {
-        public static readonly (string Name, ForwardingMode Value)[] Mode =
-            [("dr", ForwardingMode.DirectRouting), ("nat", ForwardingMode.Nat), ("clusterip", ForwardingMode.ClusterIp)];
-        public static readonly (string Name, ClusterHash Value)[] ClusterHash =
-        [
-            ("sourceip", Core.Model.ClusterHash.SourceIp), ("sourceip-sourceport", Core.Model.ClusterHash.SourceIpSourcePort),
-            ("sourceip-sourceport-destport", Core.Model.ClusterHash.SourceIpSourcePortDestinationPort),
-        ];
-        public static readonly (string Name, TransportProtocol Value)[] Protocol =
-            [("tcp", TransportProtocol.Tcp), ("udp", TransportProtocol.Udp)];
-        public static readonly (string Name, BackendDownAction Value)[] OnBackendDown =
-            [("reassign", BackendDownAction.Reassign), ("drop", BackendDownAction.Drop), ("keep", BackendDownAction.Keep)];
-        public static readonly (string Name, AllDownAction Value)[] WhenAllDown =
-            [("drop", AllDownAction.Drop), ("use_all", AllDownAction.UseAll)];
-        public static readonly (string Name, HealthCheckType Value)[] HealthType =
-        [
-            ("tcp", HealthCheckType.Tcp), ("http", HealthCheckType.Http), ("https", HealthCheckType.Https),
-            ("udp", HealthCheckType.Udp), ("exec", HealthCheckType.Exec), ("none", HealthCheckType.None),
-        ];
         public static readonly (string Name, BackendHealth Value)[] Initial =
             [("unknown", BackendHealth.Unknown), ("healthy", BackendHealth.Healthy)];
     }
@@ -364,7 +347,7 @@ public static class ConfigLoader
             var protocol = TransportProtocol.Tcp;
             if (entries.TryGetValue("protocol", out var protocolEntry))
             {
-                if (TryChoice(protocolEntry, Choices.Protocol, out var value)) protocol = value;
+                if (TryChoice(protocolEntry, ModeNames.Protocols, out var value)) protocol = value;
                 else ok = false;
             }
 
@@ -373,7 +356,7 @@ public static class ConfigLoader
             if (entries.TryGetValue("mode", out var modeEntry))
             {
                 mode = null;
-                if (TryChoice(modeEntry, Choices.Mode, out var value)) mode = value;
+                if (TryChoice(modeEntry, ModeNames.Modes, out var value)) mode = value;
                 else ok = false;
             }
             if (mode is { } known && known != ForwardingMode.Nat)
@@ -441,14 +424,14 @@ public static class ConfigLoader
             var onBackendDown = BackendDownAction.Reassign;
             if (entries.TryGetValue("on_backend_down", out var downEntry))
             {
-                if (TryChoice(downEntry, Choices.OnBackendDown, out var value)) onBackendDown = value;
+                if (TryChoice(downEntry, ModeNames.BackendDownActions, out var value)) onBackendDown = value;
                 else ok = false;
             }
 
             var whenAllDown = AllDownAction.Drop;
             if (entries.TryGetValue("when_all_down", out var allDownEntry))
             {
-                if (TryChoice(allDownEntry, Choices.WhenAllDown, out var value)) whenAllDown = value;
+                if (TryChoice(allDownEntry, ModeNames.AllDownActions, out var value)) whenAllDown = value;
                 else ok = false;
             }
 
@@ -537,7 +520,7 @@ public static class ConfigLoader
             var hash = ClusterHash.SourceIpSourcePort;
             if (entries.TryGetValue("hash", out var hashEntry))
             {
-                if (TryChoice(hashEntry, Choices.ClusterHash, out var value)) hash = value;
+                if (TryChoice(hashEntry, ModeNames.ClusterHashes, out var value)) hash = value;
                 else ok = false;
             }
 
@@ -790,7 +773,7 @@ public static class ConfigLoader
             HealthCheckType? type = null;
             if (Required(healthEntry.KeyNode, entries, "type") is { } typeEntry)
             {
-                if (TryChoice(typeEntry, Choices.HealthType, out var value)) type = value;
+                if (TryChoice(typeEntry, ModeNames.HealthCheckTypes, out var value)) type = value;
                 else ok = false;
             }
             else ok = false;
@@ -931,8 +914,8 @@ public static class ConfigLoader
                     return ReportIf(item, $"cpus must be CPU numbers or ranges like 1-3 (got {Quoted(text)})") ? cpus : null;
                 var first = int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
                 var last = int.Parse(range[^1], System.Globalization.CultureInfo.InvariantCulture);
-                if (first > last || last >= MaxCpu)
-                    return ReportIf(item, $"cpus: {Quoted(text)} is not a range of CPUs 0..{MaxCpu - 1}") ? cpus : null;
+                if (first > last || last >= CpuAffinity.MaxCpus)
+                    return ReportIf(item, $"cpus: {Quoted(text)} is not a range of CPUs 0..{CpuAffinity.MaxCpus - 1}") ? cpus : null;
                 for (var c = first; c <= last; c++)
                 {
                     if (cpus.Contains(c)) return ReportIf(item, $"cpus: CPU {c} is listed twice") ? cpus : null;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using LoadBalancer.Cli.Engine;
 using LoadBalancer.Core.Model;
+using LoadBalancer.Health;
 
 namespace LoadBalancer.Cli.Control;
 
@@ -72,16 +73,9 @@ internal sealed class ControlCommands(EngineHost host, EngineLog log)
             return Error($"bad health report: {e.Message}");
         }
         if (m is null || m.Service is null || m.Backend is null || m.Health is null) return Error("bad health report: service, backend and health are required");
-        var health = m.Health switch
-        {
-            "healthy" => BackendHealth.Healthy,
-            "unhealthy" => BackendHealth.Unhealthy,
-            "unknown" => BackendHealth.Unknown,
-            _ => (BackendHealth?)null,
-        };
-        if (health is null) return Error($"bad health '{m.Health}'");
-        var changed = host.Backends.ApplyCheck(m.Service, m.Backend, health.Value, m.SoftStop, m.Ok, m.Detail ?? "", m.At ?? DateTimeOffset.UtcNow,
-            m.Consecutive, m.Needed, out var error);
+        if (!ModeNames.TryParse(ModeNames.Healths, m.Health, out var health)) return Error($"bad health '{m.Health}'");
+        var changed = host.Backends.ApplyCheck(new HealthReport(m.Service, m.Backend, health, m.Ok, m.Detail ?? "", m.At ?? DateTimeOffset.UtcNow,
+            m.Consecutive, m.Needed, Changed: false, m.Reason, m.SoftStop), out var error);
         if (error is not null) return Error(error);
         if (changed) host.Rebuild();
         return Ok(changed ? "applied; table rebuilt" : "applied");

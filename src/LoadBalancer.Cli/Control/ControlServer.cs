@@ -70,7 +70,7 @@ internal sealed class ControlServer : IDisposable
                 {
                     client.ReceiveTimeout = 2000;
                     var request = ReadLine(client);
-                    var response = Handle(request.Trim());
+                    var response = _commands.Handle(request.Trim());
                     client.Send(Encoding.UTF8.GetBytes(response + "\n"));
                 }
             }
@@ -80,8 +80,6 @@ internal sealed class ControlServer : IDisposable
             }
         }
     }
-
-    private string Handle(string request) => _commands.Handle(request);
 
     private static string ReadLine(Socket socket)
     {

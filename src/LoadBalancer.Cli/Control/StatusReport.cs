@@ -48,13 +48,8 @@ internal static class StatusReport
                 w.WriteNumber("sessions", Sum(host, c => c.ServiceSessions[s.Index]));
                 var sc = host.Config.Services[s.Index];
                 w.WriteString("health_check", ModeNames.Name(sc.Health.Type));
-                w.WriteString("on_backend_down", sc.OnBackendDown switch
-                {
-                    BackendDownAction.Drop => "drop",
-                    BackendDownAction.Keep => "keep",
-                    _ => "reassign",
-                });
-                w.WriteString("when_all_down", sc.WhenAllDown == AllDownAction.UseAll ? "use_all" : "drop");
+                w.WriteString("on_backend_down", ModeNames.Name(sc.OnBackendDown));
+                w.WriteString("when_all_down", ModeNames.Name(sc.WhenAllDown));
                 w.WriteBoolean("all_down", s.AllDown);
                 if (s.Cluster is { } cluster && sc.Cluster is { } cc)
                 {

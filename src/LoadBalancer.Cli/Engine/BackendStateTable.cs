@@ -1,4 +1,5 @@
 using LoadBalancer.Core.Model;
+using LoadBalancer.Health;
 
 namespace LoadBalancer.Cli.Engine;
 
@@ -59,26 +60,17 @@ internal sealed class BackendStateTable
     }
 
     /// <summary>Records a check result. Returns true when the backend's health or soft-stop changed (the table must be rebuilt).</summary>
-    public bool ApplyCheck(string service, string backend, BackendHealth health, bool softStopped, bool ok, string detail, DateTimeOffset at,
-        int consecutive, int needed, out string? error)
-    {
-        lock (_gate)
+    public bool ApplyCheck(HealthReport r, out string? error) =>
+        Change(r.Service, r.Backend, e =>
         {
-            if (!_entries.TryGetValue((service, backend), out var e))
-            {
-                error = $"no backend {backend} in service {service}";
-                return false;
-            }
-            error = null;
-            e.Last = new LastCheck(ok, detail, at);
-            e.Consecutive = consecutive;
-            e.Needed = needed;
-            if (e.Health == health && e.SoftStopped == softStopped) return false;
-            e.Health = health;
-            e.SoftStopped = softStopped;
+            e.Last = new LastCheck(r.Ok, r.Detail, r.At);
+            e.Consecutive = r.Consecutive;
+            e.Needed = r.Needed;
+            if (e.Health == r.Health && e.SoftStopped == r.SoftStop) return false;
+            e.Health = r.Health;
+            e.SoftStopped = r.SoftStop;
             return true;
-        }
-    }
+        }, out error);
 
     /// <summary>Sets the operator's intent; returns whether it changed, or an error.</summary>
     public bool SetIntent(string service, string backend, BackendIntent intent, out string? error) =>
@@ -97,7 +89,7 @@ internal sealed class BackendStateTable
             return changed;
         }, out error);
 
-    /// <summary>Applies an operator change under the lock; the change returns whether anything differed.</summary>
+    /// <summary>Applies a change under the lock; the change returns whether anything differed.</summary>
     private bool Change(string service, string backend, Func<Entry, bool> change, out string? error)
     {
         lock (_gate)

@@ -18,8 +18,6 @@ internal sealed class EngineHeartbeat : IDisposable
         _accepting = AcceptAsync();
     }
 
-    public IPEndPoint EndPoint => (IPEndPoint)_socket.LocalEndPoint!;
-
     public static EngineHeartbeat Listen(IPAddress address, int port)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);

@@ -3,6 +3,7 @@ using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
+using LoadBalancer.Health;
 using LoadBalancer.Linux.Kernel;
 using LoadBalancer.Linux.Packet;
 
@@ -51,10 +52,9 @@ internal sealed class EngineHost : IDisposable
     }
 
     /// <summary>A check result from the in-process health checker or an external one.</summary>
-    public void ApplyHealth(string service, string backend, BackendHealth health, bool softStopped, bool ok, string detail,
-        DateTimeOffset at, int consecutive, int needed)
+    public void ApplyHealth(HealthReport report)
     {
-        if (Backends.ApplyCheck(service, backend, health, softStopped, ok, detail, at, consecutive, needed, out var error)) Rebuild();
+        if (Backends.ApplyCheck(report, out var error)) Rebuild();
         else if (error is not null) _log.Error($"health report ignored: {error}");
     }
 
@@ -209,15 +209,9 @@ internal sealed class EngineHost : IDisposable
     /// is through the node's own interface, not the TAP (shared/LAB.md item 3).</summary>
     private static void ConfigureTap(string name)
     {
-        File.WriteAllText($"/proc/sys/net/ipv4/conf/{name}/rp_filter", "0");
-        using var ip = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ip", ["link", "set", "dev", name, "up"])
-        {
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var error = ip.StandardError.ReadToEnd();
-        ip.WaitForExit();
-        if (ip.ExitCode != 0) throw new InvalidOperationException($"cannot bring TAP {name} up: {error.Trim()}");
+        var system = new RealServer.SystemNetworkControl();
+        system.WriteSysctl(RealServer.SysctlNames.Ipv4Conf(name, "rp_filter"), "0");
+        system.SetLinkUp(name);
     }
 
     private void StartThread(string name, Action body)

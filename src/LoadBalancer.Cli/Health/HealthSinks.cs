@@ -27,8 +27,7 @@ internal static class HealthTargets
 /// <summary>In-process: the checker inside <c>lb run</c> hands results straight to the engine.</summary>
 internal sealed class EngineHealthSink(EngineHost host) : IHealthReportSink
 {
-    public void Report(HealthReport r) =>
-        host.ApplyHealth(r.Service, r.Backend, r.Health, r.SoftStop, r.Ok, r.Detail, r.At, r.Consecutive, r.Needed);
+    public void Report(HealthReport r) => host.ApplyHealth(r);
 }
 
 /// <summary>Out of process: <c>lb healthcheck</c> sends each result as <c>health {json}</c> over the

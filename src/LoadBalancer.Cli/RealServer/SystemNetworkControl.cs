@@ -79,6 +79,9 @@ public sealed class SystemNetworkControl : INetworkControl
 
     public void RemoveAddress(string device, InterfaceAddress address) => RunIp("addr", "del", address.ToString(), "dev", device);
 
+    /// <summary>Sets a link up (the engine's CLUSTERIP TAP).</summary>
+    public void SetLinkUp(string device) => RunIp("link", "set", "dev", device, "up");
+
     /// <summary>Parses <c>ip -j addr show</c> output: an array of links, each with an addr_info array.</summary>
     internal static IReadOnlyList<InterfaceAddress> ParseIpJson(string json)
     {

@@ -26,7 +26,6 @@ internal static unsafe partial class LibC
     public const int MSG_DONTWAIT = 0x40;
 
     public const int EINTR = 4;
-    public const int ENOBUFS = 105;
 
     public const ulong SIOCGIFADDR = 0x8915;
 

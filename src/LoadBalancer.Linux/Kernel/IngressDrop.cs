@@ -48,9 +48,6 @@ public sealed class IngressDrop : IDisposable
         return drop;
     }
 
-    public static bool Exists(string interfaceName) =>
-        TryRun($"list table netdev {TableFor(interfaceName)}", out _);
-
     public void Dispose()
     {
         if (!_installed) return;
