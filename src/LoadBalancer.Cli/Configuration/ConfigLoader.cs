@@ -228,36 +228,16 @@ public static class ConfigLoader
                 else if (TryParseSeed(text, out var value)) config = config with { HashSeed = value };
                 else ok = ReportIf(seed, $"hash_seed must be an unsigned 32-bit integer, decimal or 0x hex (got '{text}')");
             }
-            if (entries.TryGetValue("workers", out var workers))
-            {
-                if (TryInt(workers, MinWorkers, MaxWorkers, out var value)) config = config with { Workers = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("cpus", out var cpus))
-            {
-                if (ReadCpus(cpus) is { } value) config = config with { Cpus = value };
-                else ok = false;
-            }
+            ok &= OptionalInt(entries, "workers", MinWorkers, MaxWorkers, value => config = config with { Workers = value });
+            ok &= Optional(entries, "cpus", ReadCpus, value => config = config with { Cpus = value });
             if (entries.TryGetValue("control_socket", out var socket))
             {
                 if (TryScalar(socket, out var path) && CheckSocketPath(socket, path)) config = config with { ControlSocket = path };
                 else ok = false;
             }
-            if (entries.TryGetValue("flow_table_size", out var flows))
-            {
-                if (TryInt(flows, MinFlowTableSize, MaxFlowTableSize, out var value)) config = config with { FlowTableSize = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("flow_timeouts", out var flowTimeouts))
-            {
-                if (ReadTimeouts(flowTimeouts) is { } value) config = config with { FlowTimeouts = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("session_table_size", out var sessions))
-            {
-                if (TryInt(sessions, MinSessionTableSize, MaxSessionTableSize, out var value)) config = config with { SessionTableSize = value };
-                else ok = false;
-            }
+            ok &= OptionalInt(entries, "flow_table_size", MinFlowTableSize, MaxFlowTableSize, value => config = config with { FlowTableSize = value });
+            ok &= Optional(entries, "flow_timeouts", ReadTimeouts, value => config = config with { FlowTimeouts = value });
+            ok &= OptionalInt(entries, "session_table_size", MinSessionTableSize, MaxSessionTableSize, value => config = config with { SessionTableSize = value });
             if (entries.TryGetValue("maglev_table_size", out var maglev))
             {
                 if (TryInt(maglev, MinMaglevTableSize, MaxMaglevTableSize, out var value))
@@ -345,11 +325,7 @@ public static class ConfigLoader
             else ok = false;
 
             var protocol = TransportProtocol.Tcp;
-            if (entries.TryGetValue("protocol", out var protocolEntry))
-            {
-                if (TryChoice(protocolEntry, ModeNames.Protocols, out var value)) protocol = value;
-                else ok = false;
-            }
+            ok &= OptionalChoice(entries, "protocol", ModeNames.Protocols, value => protocol = value);
 
             // Null while the mode is unusable: the mode-specific keys are then all checked, none refused.
             ForwardingMode? mode = ForwardingMode.DirectRouting;
@@ -422,18 +398,10 @@ public static class ConfigLoader
             ok &= backends is not null;
 
             var onBackendDown = BackendDownAction.Reassign;
-            if (entries.TryGetValue("on_backend_down", out var downEntry))
-            {
-                if (TryChoice(downEntry, ModeNames.BackendDownActions, out var value)) onBackendDown = value;
-                else ok = false;
-            }
+            ok &= OptionalChoice(entries, "on_backend_down", ModeNames.BackendDownActions, value => onBackendDown = value);
 
             var whenAllDown = AllDownAction.Drop;
-            if (entries.TryGetValue("when_all_down", out var allDownEntry))
-            {
-                if (TryChoice(allDownEntry, ModeNames.AllDownActions, out var value)) whenAllDown = value;
-                else ok = false;
-            }
+            ok &= OptionalChoice(entries, "when_all_down", ModeNames.AllDownActions, value => whenAllDown = value);
 
             HealthCheckConfig? health = HealthCheckConfig.None;
             if (entries.TryGetValue("health", out var healthEntry))
@@ -462,11 +430,7 @@ public static class ConfigLoader
             }
 
             var tcpPickup = false;
-            if (entries.TryGetValue("tcp_pickup", out var pickupEntry))
-            {
-                if (TryBool(pickupEntry, out var value)) tcpPickup = value;
-                else ok = false;
-            }
+            ok &= OptionalBool(entries, "tcp_pickup", value => tcpPickup = value);
 
             ClusterConfig? cluster = null;
             if (entries.TryGetValue("cluster", out var clusterEntry))
@@ -518,18 +482,10 @@ public static class ConfigLoader
             else ok = false;
 
             var hash = ClusterHash.SourceIpSourcePort;
-            if (entries.TryGetValue("hash", out var hashEntry))
-            {
-                if (TryChoice(hashEntry, ModeNames.ClusterHashes, out var value)) hash = value;
-                else ok = false;
-            }
+            ok &= OptionalChoice(entries, "hash", ModeNames.ClusterHashes, value => hash = value);
 
             var heartbeat = ClusterConfig.DefaultHeartbeatPort;
-            if (entries.TryGetValue("heartbeat_port", out var heartbeatEntry))
-            {
-                if (TryInt(heartbeatEntry, 0, 65535, out var value)) heartbeat = value;
-                else ok = false;
-            }
+            ok &= OptionalInt(entries, "heartbeat_port", 0, 65535, value => heartbeat = value);
 
             int? localNode = null;
             Entry localEntry = default;
@@ -717,11 +673,7 @@ public static class ConfigLoader
             else ok = false;
 
             var weight = BackendConfig.DefaultWeight;
-            if (entries.TryGetValue("weight", out var weightEntry))
-            {
-                if (TryInt(weightEntry, MinWeight, MaxWeight, out var value)) weight = value;
-                else ok = false;
-            }
+            ok &= OptionalInt(entries, "weight", MinWeight, MaxWeight, value => weight = value);
 
             MacAddress? mac = null;
             if (entries.TryGetValue("mac", out var macEntry))
@@ -734,18 +686,10 @@ public static class ConfigLoader
             }
 
             var backup = false;
-            if (entries.TryGetValue("backup", out var backupEntry))
-            {
-                if (TryBool(backupEntry, out var value)) backup = value;
-                else ok = false;
-            }
+            ok &= OptionalBool(entries, "backup", value => backup = value);
 
             ushort? port = null;
-            if (entries.TryGetValue("port", out var portEntry))
-            {
-                if (TryInt(portEntry, 1, 65535, out var value)) port = (ushort)value;
-                else ok = false;
-            }
+            ok &= OptionalInt(entries, "port", 1, 65535, value => port = (ushort)value);
 
             if (!ok) return null;
             return new BackendConfig
@@ -798,11 +742,7 @@ public static class ConfigLoader
                 }
             }
 
-            if (entries.TryGetValue("port", out var portEntry))
-            {
-                if (TryInt(portEntry, 1, 65535, out var value)) health = health with { Port = value };
-                else ok = false;
-            }
+            ok &= OptionalInt(entries, "port", 1, 65535, value => health = health with { Port = value });
             if (entries.TryGetValue("request", out var requestEntry))
             {
                 if (!TryScalar(requestEntry, out var text)) ok = false;
@@ -815,11 +755,7 @@ public static class ConfigLoader
                 else if (ConfigSyntax.IsValidHostHeader(text)) health = health with { Host = text };
                 else ok = ReportIf(hostEntry, $"host must be a host name without whitespace or control characters (got {Quoted(text)})");
             }
-            if (entries.TryGetValue("expect", out var expectEntry))
-            {
-                if (ReadExpect(expectEntry) is { } ranges) health = health with { Expect = ranges };
-                else ok = false;
-            }
+            ok &= Optional(entries, "expect", ReadExpect, ranges => health = health with { Expect = ranges });
             if (entries.TryGetValue("soft_stop", out var softStopEntry))
             {
                 if (softStopEntry.Value is YamlScalarNode { Value: "none" }) health = health with { SoftStopStatus = null };
@@ -850,11 +786,7 @@ public static class ConfigLoader
                 Error(healthEntry.KeyNode, "missing required key 'command' (type exec runs it)");
                 ok = false;
             }
-            if (entries.TryGetValue("verify_tls", out var verifyEntry))
-            {
-                if (TryBool(verifyEntry, out var value)) health = health with { VerifyCertificate = value };
-                else ok = false;
-            }
+            ok &= OptionalBool(entries, "verify_tls", value => health = health with { VerifyCertificate = value });
 
             var durationsOk = true;
             var hasInterval = entries.TryGetValue("interval", out var intervalEntry);
@@ -878,21 +810,9 @@ public static class ConfigLoader
                     : ReportIf(intervalEntry, $"interval {interval} is shorter than the default timeout ({timeout}); set a timeout no longer than the interval");
             }
 
-            if (entries.TryGetValue("rise", out var riseEntry))
-            {
-                if (TryInt(riseEntry, MinRiseFall, MaxRiseFall, out var value)) health = health with { Rise = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("fall", out var fallEntry))
-            {
-                if (TryInt(fallEntry, MinRiseFall, MaxRiseFall, out var value)) health = health with { Fall = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("initial", out var initialEntry))
-            {
-                if (TryChoice(initialEntry, Choices.Initial, out var value)) health = health with { Initial = value };
-                else ok = false;
-            }
+            ok &= OptionalInt(entries, "rise", MinRiseFall, MaxRiseFall, value => health = health with { Rise = value });
+            ok &= OptionalInt(entries, "fall", MinRiseFall, MaxRiseFall, value => health = health with { Fall = value });
+            ok &= OptionalChoice(entries, "initial", Choices.Initial, value => health = health with { Initial = value });
 
             return ok ? health : null;
 
@@ -933,26 +853,10 @@ public static class ConfigLoader
             var entries = Entries(map, Keys.Timeouts);
             var ok = true;
             var timeouts = SessionTimeouts.Default;
-            if (entries.TryGetValue("tcp_syn", out var synEntry))
-            {
-                if (TryDuration(synEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { TcpSyn = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("tcp_established", out var establishedEntry))
-            {
-                if (TryDuration(establishedEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { TcpEstablished = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("tcp_closing", out var closingEntry))
-            {
-                if (TryDuration(closingEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { TcpClosing = value };
-                else ok = false;
-            }
-            if (entries.TryGetValue("udp", out var udpEntry))
-            {
-                if (TryDuration(udpEntry, out var value, MaxSessionTimeout)) timeouts = timeouts with { Udp = value };
-                else ok = false;
-            }
+            ok &= OptionalDuration(entries, "tcp_syn", MaxSessionTimeout, value => timeouts = timeouts with { TcpSyn = value });
+            ok &= OptionalDuration(entries, "tcp_established", MaxSessionTimeout, value => timeouts = timeouts with { TcpEstablished = value });
+            ok &= OptionalDuration(entries, "tcp_closing", MaxSessionTimeout, value => timeouts = timeouts with { TcpClosing = value });
+            ok &= OptionalDuration(entries, "udp", MaxSessionTimeout, value => timeouts = timeouts with { Udp = value });
             return ok ? timeouts : null;
         }
 
@@ -1144,6 +1048,33 @@ public static class ConfigLoader
             Error(entry.Value, message);
             return false;
         }
+
+        private delegate bool TryRead<T>(Entry entry, out T value);
+
+        /// <summary>An optional key: absent leaves the default alone; present and valid hands the value to
+        /// <paramref name="use"/>; present and invalid (reported by the reader) returns false.</summary>
+        private static bool Optional<T>(Dictionary<string, Entry> entries, string key, TryRead<T> read, Action<T> use)
+        {
+            if (!entries.TryGetValue(key, out var entry)) return true;
+            if (!read(entry, out var value)) return false;
+            use(value);
+            return true;
+        }
+
+        /// <summary>An optional key read by a reader that returns null for an invalid value.</summary>
+        private static bool Optional<T>(Dictionary<string, Entry> entries, string key, Func<Entry, T?> read, Action<T> use) where T : class =>
+            Optional(entries, key, (Entry e, out T v) => (v = read(e)!) is not null, use);
+
+        private bool OptionalInt(Dictionary<string, Entry> entries, string key, int min, int max, Action<int> use) =>
+            Optional(entries, key, (Entry e, out int v) => TryInt(e, min, max, out v), use);
+
+        private bool OptionalBool(Dictionary<string, Entry> entries, string key, Action<bool> use) => Optional<bool>(entries, key, TryBool, use);
+
+        private bool OptionalDuration(Dictionary<string, Entry> entries, string key, TimeSpan max, Action<TimeSpan> use) =>
+            Optional(entries, key, (Entry e, out TimeSpan v) => TryDuration(e, out v, max), use);
+
+        private bool OptionalChoice<T>(Dictionary<string, Entry> entries, string key, (string Name, T Value)[] choices, Action<T> use) =>
+            Optional(entries, key, (Entry e, out T v) => TryChoice(e, choices, out v), use);
 
         private bool TryInt(Entry entry, int min, int max, out int value)
         {
