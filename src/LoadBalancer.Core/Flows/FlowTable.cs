@@ -45,18 +45,16 @@ public struct FlowEntry
 /// Not thread-safe by design: each worker owns its table, and PACKET_FANOUT_HASH keeps a flow on one worker.</summary>
 public sealed class FlowTable
 {
-    public const int Ways = 8;
+    public const int Ways = SetIndex.Ways;
 
     private readonly FlowEntry[] _entries;
-    private readonly int _bucketShift;
+    private readonly SetIndex _sets;
     private readonly FlowTimeouts _timeouts;
 
     public FlowTable(int capacity, FlowTimeouts timeouts)
     {
-        if (capacity < Ways) capacity = Ways;
-        var buckets = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((capacity + Ways - 1) / Ways));
-        _entries = new FlowEntry[buckets * Ways];
-        _bucketShift = 32 - System.Numerics.BitOperations.Log2((uint)buckets);
+        _sets = new SetIndex(capacity);
+        _entries = new FlowEntry[_sets.Slots];
         _timeouts = timeouts;
     }
 
@@ -65,9 +63,7 @@ public sealed class FlowTable
     public long Inserts { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int BucketStart(uint hash) =>
-        // Fibonacci hashing spreads the bits Maglev already used (hash % size) over the bucket index.
-        _bucketShift >= 32 ? 0 : (int)((hash * 0x9E3779B1u) >> _bucketShift) * Ways;
+    private int BucketStart(uint hash) => _sets.Start(hash);
 
     public bool IsExpired(in FlowEntry entry, long nowMs) =>
         entry.State == FlowState.Free || nowMs - entry.LastSeenMs > _timeouts.For(entry.State);

@@ -32,7 +32,7 @@ public struct NatSession
 /// Single-threaded by design: both directions of a flow are handled by the worker that owns the table.</summary>
 public sealed class NatSessionTable
 {
-    public const int Ways = 8;
+    public const int Ways = SetIndex.Ways;
     private const int Empty = -1;
 
     private readonly NatSession[] _sessions;
@@ -40,7 +40,7 @@ public sealed class NatSessionTable
     private int _freeCount;
     private readonly int[] _forward;
     private readonly int[] _reverse;
-    private readonly int _bucketShift;
+    private readonly SetIndex _sets;
     private readonly WorkerCounters _counters;
     private int _sweepCursor;
 
@@ -52,12 +52,11 @@ public sealed class NatSessionTable
         for (var i = 0; i < capacity; i++) _free[i] = capacity - 1 - i;
         _freeCount = capacity;
         // Twice as many bucket slots as sessions keeps buckets from filling before the pool does.
-        var buckets = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)((capacity * 2 + Ways - 1) / Ways));
-        _forward = new int[buckets * Ways];
-        _reverse = new int[buckets * Ways];
+        _sets = new SetIndex(capacity * 2);
+        _forward = new int[_sets.Slots];
+        _reverse = new int[_sets.Slots];
         Array.Fill(_forward, Empty);
         Array.Fill(_reverse, Empty);
-        _bucketShift = 32 - System.Numerics.BitOperations.Log2((uint)buckets);
         _counters = counters;
     }
 
@@ -65,7 +64,7 @@ public sealed class NatSessionTable
     public int Count => _sessions.Length - _freeCount;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int BucketStart(uint hash) => _bucketShift >= 32 ? 0 : (int)((hash * 0x9E3779B1u) >> _bucketShift) * Ways;
+    private int BucketStart(uint hash) => _sets.Start(hash);
 
     private static bool Expired(in NatSession s, long nowMs) => nowMs - s.LastSeenMs > s.Timeouts.For(s.State);
 
