@@ -1,9 +1,9 @@
 using System.Net;
-using LoadBalancer.Cli.Commands;
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 
+using static LoadBalancer.Cli.Tests.CheckRun;
 using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
 
 namespace LoadBalancer.Cli.Tests.Configuration;
@@ -333,20 +333,18 @@ public class ClusterConfigTests
     public void CheckRun_ClusterError_PrintsTheLineAndReturnsTwo(string from, string to, string expected)
     {
         using var file = new TempFile(Edit(from, to));
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CheckCommand.Run(file.Path, stdout, stderr);
+        var (code, output, error) = RunCheck(file.Path);
         Assert.Equal(2, code);
-        Assert.Equal([$"{file.Path}:{expected}"], stdout.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal("", stderr.ToString());
+        Assert.Equal([$"{file.Path}:{expected}"], OutputLines(output));
+        Assert.Equal("", error);
     }
 
     [Fact]
     public void CheckRun_FullExample_PrintsOk()
     {
         using var file = new TempFile(Example);
-        var stdout = new StringWriter();
-        Assert.Equal(0, CheckCommand.Run(file.Path, stdout, new StringWriter()));
-        Assert.Equal("ok" + Environment.NewLine, stdout.ToString());
+        var (code, output, _) = RunCheck(file.Path);
+        Assert.Equal(0, code);
+        Assert.Equal("ok" + Environment.NewLine, output);
     }
 }

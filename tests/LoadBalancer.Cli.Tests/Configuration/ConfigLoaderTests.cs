@@ -624,16 +624,3 @@ public class ConfigLoaderTests
         Assert.Equal([$"{file.Path}:1: workers must be between 1 and 64 (got 0)"], result.Errors.Select(e => e.ToString()));
     }
 }
-
-internal sealed class TempFile : IDisposable
-{
-    public TempFile(string contents)
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"lb-test-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(Path, contents);
-    }
-
-    public string Path { get; }
-
-    public void Dispose() => File.Delete(Path);
-}
