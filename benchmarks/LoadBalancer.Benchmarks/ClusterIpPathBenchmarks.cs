@@ -38,30 +38,8 @@ public class ClusterIpPathBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Flows)]
-    public int ClusterIpOwnedEstablished()
-    {
-        var sent = 0;
-        foreach (var frame in _owned)
-        {
-            var span = _work.AsSpan(0, frame.Length);
-            frame.CopyTo(span);
-            var meta = default(FrameMeta);
-            if (_engine.Process(span, ref meta) == Verdict.Transmit) sent++;
-        }
-        return sent;
-    }
+    public int ClusterIpOwnedEstablished() => CopyingPath.Count(_engine, _owned, _work, default, Verdict.Transmit);
 
     [Benchmark(OperationsPerInvoke = Flows)]
-    public int ClusterIpNotOwned()
-    {
-        var dropped = 0;
-        foreach (var frame in _others)
-        {
-            var span = _work.AsSpan(0, frame.Length);
-            frame.CopyTo(span);
-            var meta = default(FrameMeta);
-            if (_engine.Process(span, ref meta) == Verdict.Drop) dropped++;
-        }
-        return dropped;
-    }
+    public int ClusterIpNotOwned() => CopyingPath.Count(_engine, _others, _work, default, Verdict.Drop);
 }
