@@ -16,8 +16,8 @@ namespace LoadBalancer.Benchmarks;
 public class NatPathBenchmarks
 {
     private const int Flows = 1024;
-    private static readonly MacAddress FrontMac = MacAddress.Parse("02:00:00:00:0f:01");
-    private static readonly MacAddress BackMac = MacAddress.Parse("02:00:00:00:0b:01");
+    private static readonly MacAddress FrontMac = Fixtures.NatFrontMac;
+    private static readonly MacAddress BackMac = Fixtures.NatBackMac;
 
     private TestEngine _engine = null!;
     private byte[][] _requests = [];
@@ -42,8 +42,7 @@ public class NatPathBenchmarks
                 },
             ],
         };
-        _engine = new TestEngine(config, [new("front", FrontMac, FrameBuilder.Ip("10.99.1.10")), new("back", BackMac, FrameBuilder.Ip("10.99.4.1"))],
-            sessionCapacity: 1 << 16);
+        _engine = new TestEngine(config, Fixtures.NatInterfaces, sessionCapacity: 1 << 16);
         _requests = new byte[Flows][];
         _replies = new byte[Flows][];
         for (var i = 0; i < Flows; i++)

@@ -50,6 +50,15 @@ public static class Fixtures
     /// <summary>"drained": TCP 10.0.0.103:80, one backend of weight 0 (an empty Maglev table).</summary>
     public const string DrainedVip = "10.0.0.103";
 
+    /// <summary>The two-armed NAT world: clients on "front" (10.99.1.10), backends on "back" (10.99.4.1).</summary>
+    public static readonly MacAddress NatFrontMac = MacAddress.Parse("02:00:00:00:0f:01");
+    public static readonly MacAddress NatBackMac = MacAddress.Parse("02:00:00:00:0b:01");
+    public static readonly IReadOnlyList<TestInterface> NatInterfaces =
+    [
+        new TestInterface("front", NatFrontMac, FrameBuilder.Ip("10.99.1.10")),
+        new TestInterface("back", NatBackMac, FrameBuilder.Ip("10.99.4.1")),
+    ];
+
     public static MacAddress PoolBackendMac(int i) => new(0x02_00_00_00_02_00UL + (ulong)i);
     public static string PoolBackendIp(int i) => $"10.0.2.{i}";
 

@@ -10,19 +10,13 @@ namespace LoadBalancer.Core.Tests.Forwarding;
 /// <summary>NAT through the real pipeline, two-armed: clients on "front", backends on "back".</summary>
 public sealed class NatPipelineTests
 {
-    private static readonly MacAddress FrontMac = MacAddress.Parse("02:00:00:00:0f:01");
-    private static readonly MacAddress BackMac = MacAddress.Parse("02:00:00:00:0b:01");
+    private static readonly MacAddress FrontMac = Fixtures.NatFrontMac;
+    private static readonly MacAddress BackMac = Fixtures.NatBackMac;
     private static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:0a:01");
     private static readonly MacAddress Rs1Mac = MacAddress.Parse("02:00:00:00:04:11");
     private static readonly MacAddress Rs2Mac = MacAddress.Parse("02:00:00:00:04:12");
     private const string Vip = "10.99.0.100";
     private const string Client = "10.99.2.2";
-
-    private static readonly TestInterface[] Interfaces =
-    [
-        new("front", FrontMac, FrameBuilder.Ip("10.99.1.10")),
-        new("back", BackMac, FrameBuilder.Ip("10.99.4.1")),
-    ];
 
     private static BalancerConfig Config(int sessionTableSize = 4096, bool pickup = false, BackendDownAction onDown = BackendDownAction.Reassign) => new()
     {
@@ -49,7 +43,7 @@ public sealed class NatPipelineTests
     };
 
     private static TestEngine Engine(BalancerConfig? config = null, int sessionCapacity = 4096) =>
-        new(config ?? Config(), Interfaces, sessionCapacity: sessionCapacity);
+        new(config ?? Config(), Fixtures.NatInterfaces, sessionCapacity: sessionCapacity);
 
     private static byte[] ClientTcp(ushort clientPort, TcpFlags flags, byte ttl = 64) =>
         FrameBuilder.Tcp(Client, clientPort, Vip, 80).Flags(flags).Sequence(100, 0).Ttl(ttl).EthernetSource(RouterMac).EthernetDestination(FrontMac)
