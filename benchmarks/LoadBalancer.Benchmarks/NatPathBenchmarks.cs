@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using BenchmarkDotNet.Attributes;
 using LoadBalancer.Core.IO;
@@ -51,12 +50,12 @@ public class NatPathBenchmarks
             var port = (ushort)(20000 + i);
             var syn = _engine.Send(FrameBuilder.Tcp(client, port, "10.99.0.100", 80).Flags(TcpFlags.Syn).EthernetDestination(FrontMac).Build());
             if (syn.Verdict != Verdict.Transmit) throw new InvalidOperationException($"flow {i}: SYN not forwarded ({syn})");
-            var backend = Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(syn.Output!.AsSpan(30)));
+            var backend = FrameBuilder.DestinationIp(syn.Output!);
             _requests[i] = FrameBuilder.Tcp(client, port, "10.99.0.100", 80).Flags(TcpFlags.Ack).Payload("x").EthernetDestination(FrontMac).Build();
             _replies[i] = FrameBuilder.Tcp(backend, 80, client, port).Flags(TcpFlags.Ack).Payload("y").EthernetDestination(BackMac).Build();
             // Check once, before timing, that both directions are translated.
             var reply = _engine.Send(_replies[i], new FrameMeta { IngressPort = 1 });
-            if (reply.Verdict != Verdict.Transmit || Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(reply.Output!.AsSpan(26))) != "10.99.0.100")
+            if (reply.Verdict != Verdict.Transmit || FrameBuilder.SourceIp(reply.Output!) != "10.99.0.100")
                 throw new InvalidOperationException($"flow {i}: reply not translated ({reply})");
         }
     }

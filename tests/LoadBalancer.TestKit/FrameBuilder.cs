@@ -327,6 +327,12 @@ public sealed class FrameBuilder
         return copy;
     }
 
+    /// <summary>The IPv4 source address of an untagged frame, dotted.</summary>
+    public static string SourceIp(byte[] frame) => Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(EthernetHeader + 12)));
+
+    /// <summary>The IPv4 destination address of an untagged frame, dotted.</summary>
+    public static string DestinationIp(byte[] frame) => Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(EthernetHeader + 16)));
+
     /// <summary>An Ethernet + ARP (Ethernet/IPv4) frame, 42 bytes unless padded.</summary>
     public static byte[] Arp(ushort operation, MacAddress ethernetDestination, MacAddress senderMac, string senderIp,
         MacAddress targetMac, string targetIp, int? vlanId = null, int padTo = 0, MacAddress? ethernetSource = null)

@@ -50,7 +50,7 @@ public sealed class NatPipelineTests
             .Payload("hello").Build();
 
     private static (string Address, ushort Port, MacAddress Mac) Destination(byte[] frame) =>
-        (Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(30))), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(36)), MacAddress.Read(frame));
+        (FrameBuilder.DestinationIp(frame), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(36)), MacAddress.Read(frame));
 
     private static void AssertChecksumsValid(byte[] frame)
     {
@@ -74,7 +74,7 @@ public sealed class NatPipelineTests
         Assert.True((address, port, mac) == ("10.99.4.11", 80, Rs1Mac) || (address, port, mac) == ("10.99.4.12", 8081, Rs2Mac), $"{address}:{port} {mac}");
         Assert.Equal(BackMac, MacAddress.Read(r.Output!.AsSpan(6)));
         Assert.Equal(63, r.Output![22]);
-        Assert.Equal(Client, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(r.Output.AsSpan(26))));
+        Assert.Equal(Client, FrameBuilder.SourceIp(r.Output));
         AssertChecksumsValid(r.Output!);
     }
 
@@ -93,9 +93,9 @@ public sealed class NatPipelineTests
         Assert.Equal(0, r.OutputMeta.EgressPort);
         Assert.Equal(RouterMac, MacAddress.Read(r.Output!));
         Assert.Equal(FrontMac, MacAddress.Read(r.Output!.AsSpan(6)));
-        Assert.Equal(Vip, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(r.Output.AsSpan(26))));
+        Assert.Equal(Vip, FrameBuilder.SourceIp(r.Output!));
         Assert.Equal(80, BinaryPrimitives.ReadUInt16BigEndian(r.Output.AsSpan(34)));
-        Assert.Equal(Client, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(r.Output.AsSpan(30))));
+        Assert.Equal(Client, FrameBuilder.DestinationIp(r.Output!));
         AssertChecksumsValid(r.Output!);
     }
 
@@ -182,7 +182,7 @@ public sealed class NatPipelineTests
         var reply = FrameBuilder.Udp("10.99.4.11", 5353, Client, 50000).Payload("e1 ping").EthernetDestination(BackMac).Build();
         var back = engine.Send(reply, new FrameMeta { IngressPort = 1 });
         Assert.Equal(Verdict.Transmit, back.Verdict);
-        Assert.Equal(Vip, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(back.Output!.AsSpan(26))));
+        Assert.Equal(Vip, FrameBuilder.SourceIp(back.Output!));
         AssertChecksumsValid(back.Output!);
     }
 
