@@ -29,6 +29,9 @@ public static class Fixtures
     public static readonly IReadOnlyList<TestInterface> Interfaces =
         [new TestInterface(InterfaceName, InterfaceMac, FrameBuilder.Ip(InterfaceIp))];
 
+    /// <summary>A second interface, "eth1" at 10.1.0.254, for backends behind another port.</summary>
+    public static readonly TestInterface Eth1 = new("eth1", MacAddress.Parse("02:00:00:00:01:fe"), FrameBuilder.Ip("10.1.0.254"));
+
     public const string ClientIp = "192.0.2.10";
     public static readonly MacAddress ClientMac = MacAddress.Parse("02:00:00:00:aa:01");
     public static readonly MacAddress RouterMac = FrameBuilder.DefaultSourceMac;
