@@ -1,9 +1,6 @@
-using System.Net;
 using BenchmarkDotNet.Attributes;
 using LoadBalancer.Core.IO;
-using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
-using LoadBalancer.Core.Scheduling;
 using LoadBalancer.TestKit;
 
 namespace LoadBalancer.Benchmarks;
@@ -17,9 +14,6 @@ namespace LoadBalancer.Benchmarks;
 public class ClusterIpPathBenchmarks
 {
     private const int Flows = 1024;
-    private static readonly MacAddress NodeMac = MacAddress.Parse("02:00:00:00:01:01");
-    private static readonly MacAddress TapMac = MacAddress.Parse("02:00:00:00:7a:01");
-    private static readonly MacAddress ClusterMac = MacAddress.Parse("01:00:5e:7f:00:64");
 
     private TestEngine _engine = null!;
     private byte[][] _owned = [];
@@ -29,31 +23,12 @@ public class ClusterIpPathBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var config = new BalancerConfig
-        {
-            Services =
-            [
-                new ServiceConfig
-                {
-                    Name = "web", Vip = IPAddress.Parse("10.99.0.100"), Port = 80, Mode = ForwardingMode.ClusterIp, Interface = "eth",
-                    Health = new HealthCheckConfig { Type = HealthCheckType.Tcp },
-                    Cluster = new ClusterConfig
-                    {
-                        Mac = ClusterMac, LocalNode = 1,
-                        Nodes = new[] { 1, 2, 3 }.Select(id => new ClusterNodeConfig { Id = id, Address = IPAddress.Parse($"10.99.1.{10 + id}") }).ToArray(),
-                    },
-                },
-            ],
-        };
-        var clock = new FakeClock();
-        _engine = new TestEngine(config, [new("eth", NodeMac, FrameBuilder.Ip("10.99.1.11")), new("tap", TapMac, 0)], clock: clock,
-            reinjectPort: _ => 1, runtime: (_, b) => new BackendRuntime(BackendHealth.Healthy, BackendIntent.Active, b.Weight));
+        _engine = ClusterFixture.Engine(1, new FakeClock());
         var owned = new List<byte[]>();
         var others = new List<byte[]>();
         for (var i = 0; owned.Count < Flows || others.Count < Flows; i++)
         {
-            byte[] Frame(TcpFlags flags) => FrameBuilder.Tcp($"198.51.100.{1 + i / 1000}", (ushort)(20000 + i % 1000), "10.99.0.100", 80)
-                .Flags(flags).Payload("x").EthernetDestination(ClusterMac).Build();
+            byte[] Frame(TcpFlags flags) => ClusterFixture.Tcp(i, flags, payload: "x");
             var syn = _engine.Send(Frame(TcpFlags.Syn));
             if (syn.Verdict == Verdict.Transmit && owned.Count < Flows) owned.Add(Frame(TcpFlags.Ack));
             else if (syn.Drop == DropReason.NotOwner && others.Count < Flows) others.Add(Frame(TcpFlags.Ack));
@@ -63,30 +38,8 @@ public class ClusterIpPathBenchmarks
     }
 
     [Benchmark(OperationsPerInvoke = Flows)]
-    public int ClusterIpOwnedEstablished()
-    {
-        var sent = 0;
-        foreach (var frame in _owned)
-        {
-            var span = _work.AsSpan(0, frame.Length);
-            frame.CopyTo(span);
-            var meta = default(FrameMeta);
-            if (_engine.Process(span, ref meta) == Verdict.Transmit) sent++;
-        }
-        return sent;
-    }
+    public int ClusterIpOwnedEstablished() => CopyingPath.Count(_engine, _owned, _work, default, Verdict.Transmit);
 
     [Benchmark(OperationsPerInvoke = Flows)]
-    public int ClusterIpNotOwned()
-    {
-        var dropped = 0;
-        foreach (var frame in _others)
-        {
-            var span = _work.AsSpan(0, frame.Length);
-            frame.CopyTo(span);
-            var meta = default(FrameMeta);
-            if (_engine.Process(span, ref meta) == Verdict.Drop) dropped++;
-        }
-        return dropped;
-    }
+    public int ClusterIpNotOwned() => CopyingPath.Count(_engine, _others, _work, default, Verdict.Drop);
 }

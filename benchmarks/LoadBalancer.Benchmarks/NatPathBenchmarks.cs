@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using BenchmarkDotNet.Attributes;
 using LoadBalancer.Core.IO;
@@ -16,8 +15,8 @@ namespace LoadBalancer.Benchmarks;
 public class NatPathBenchmarks
 {
     private const int Flows = 1024;
-    private static readonly MacAddress FrontMac = MacAddress.Parse("02:00:00:00:0f:01");
-    private static readonly MacAddress BackMac = MacAddress.Parse("02:00:00:00:0b:01");
+    private static readonly MacAddress FrontMac = Fixtures.NatFrontMac;
+    private static readonly MacAddress BackMac = Fixtures.NatBackMac;
 
     private TestEngine _engine = null!;
     private byte[][] _requests = [];
@@ -42,8 +41,7 @@ public class NatPathBenchmarks
                 },
             ],
         };
-        _engine = new TestEngine(config, [new("front", FrontMac, FrameBuilder.Ip("10.99.1.10")), new("back", BackMac, FrameBuilder.Ip("10.99.4.1"))],
-            sessionCapacity: 1 << 16);
+        _engine = new TestEngine(config, Fixtures.NatInterfaces, sessionCapacity: 1 << 16);
         _requests = new byte[Flows][];
         _replies = new byte[Flows][];
         for (var i = 0; i < Flows; i++)
@@ -52,41 +50,19 @@ public class NatPathBenchmarks
             var port = (ushort)(20000 + i);
             var syn = _engine.Send(FrameBuilder.Tcp(client, port, "10.99.0.100", 80).Flags(TcpFlags.Syn).EthernetDestination(FrontMac).Build());
             if (syn.Verdict != Verdict.Transmit) throw new InvalidOperationException($"flow {i}: SYN not forwarded ({syn})");
-            var backend = Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(syn.Output!.AsSpan(30)));
+            var backend = FrameBuilder.DestinationIp(syn.Output!);
             _requests[i] = FrameBuilder.Tcp(client, port, "10.99.0.100", 80).Flags(TcpFlags.Ack).Payload("x").EthernetDestination(FrontMac).Build();
             _replies[i] = FrameBuilder.Tcp(backend, 80, client, port).Flags(TcpFlags.Ack).Payload("y").EthernetDestination(BackMac).Build();
             // Check once, before timing, that both directions are translated.
             var reply = _engine.Send(_replies[i], new FrameMeta { IngressPort = 1 });
-            if (reply.Verdict != Verdict.Transmit || Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(reply.Output!.AsSpan(26))) != "10.99.0.100")
+            if (reply.Verdict != Verdict.Transmit || FrameBuilder.SourceIp(reply.Output!) != "10.99.0.100")
                 throw new InvalidOperationException($"flow {i}: reply not translated ({reply})");
         }
     }
 
     [Benchmark(OperationsPerInvoke = Flows)]
-    public int NatForwardEstablished()
-    {
-        var sent = 0;
-        foreach (var frame in _requests)
-        {
-            var span = _work.AsSpan(0, frame.Length);
-            frame.CopyTo(span);
-            var meta = default(FrameMeta);
-            if (_engine.Process(span, ref meta) == Verdict.Transmit) sent++;
-        }
-        return sent;
-    }
+    public int NatForwardEstablished() => CopyingPath.Count(_engine, _requests, _work, default, Verdict.Transmit);
 
     [Benchmark(OperationsPerInvoke = Flows)]
-    public int NatReplyEstablished()
-    {
-        var sent = 0;
-        foreach (var frame in _replies)
-        {
-            var span = _work.AsSpan(0, frame.Length);
-            frame.CopyTo(span);
-            var meta = new FrameMeta { IngressPort = 1 };
-            if (_engine.Process(span, ref meta) == Verdict.Transmit) sent++;
-        }
-        return sent;
-    }
+    public int NatReplyEstablished() => CopyingPath.Count(_engine, _replies, _work, new FrameMeta { IngressPort = 1 }, Verdict.Transmit);
 }

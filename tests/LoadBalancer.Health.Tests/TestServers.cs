@@ -16,6 +16,15 @@ internal static class TestServers
     public static HealthTarget Target(int port, HealthCheckConfig check, string backend = "web1") =>
         new("web", backend, IPAddress.Loopback, port, check);
 
+    /// <summary>How long a probe against a hanging server may take beyond its timeout before the test calls
+    /// it stuck: generous, since the machine is shared; the point is that it finishes.</summary>
+    public static readonly TimeSpan Margin = TimeSpan.FromSeconds(10);
+
+    /// <summary>Runs <paramref name="probe"/> against <paramref name="port"/>, failing with a <see cref="TimeoutException"/>
+    /// when it has not finished within the check's timeout plus <see cref="Margin"/>.</summary>
+    public static Task<ProbeResult> CheckWithinTimeoutAsync(IHealthProbe probe, int port, HealthCheckConfig check) =>
+        probe.CheckAsync(Target(port, check), CancellationToken.None).WaitAsync(check.Timeout + Margin);
+
     /// <summary>A TCP port nothing listens on: bound once to learn a free port, then released. The
     /// kernel does not hand a just-released ephemeral port out again at once.</summary>
     public static int ClosedTcpPort()

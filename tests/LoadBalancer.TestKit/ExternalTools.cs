@@ -22,13 +22,12 @@ public static class ExternalTools
 
     /// <summary>Runs a program to completion and returns its standard output; throws with its standard
     /// error when it cannot be started, fails or times out.</summary>
-    public static string Run(string program, IReadOnlyList<string> args, string? standardInput = null)
+    public static string Run(string program, IReadOnlyList<string> args)
     {
         var info = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            RedirectStandardInput = standardInput is not null,
             UseShellExecute = false,
             StandardOutputEncoding = Encoding.UTF8,
         };
@@ -50,11 +49,6 @@ public static class ExternalTools
         {
             var stdout = process.StandardOutput.ReadToEndAsync();
             var stderr = process.StandardError.ReadToEndAsync();
-            if (standardInput is not null)
-            {
-                process.StandardInput.Write(standardInput);
-                process.StandardInput.Close();
-            }
             if (!process.WaitForExit(Timeout))
             {
                 process.Kill(entireProcessTree: true);

@@ -29,6 +29,9 @@ public static class Fixtures
     public static readonly IReadOnlyList<TestInterface> Interfaces =
         [new TestInterface(InterfaceName, InterfaceMac, FrameBuilder.Ip(InterfaceIp))];
 
+    /// <summary>A second interface, "eth1" at 10.1.0.254, for backends behind another port.</summary>
+    public static readonly TestInterface Eth1 = new("eth1", MacAddress.Parse("02:00:00:00:01:fe"), FrameBuilder.Ip("10.1.0.254"));
+
     public const string ClientIp = "192.0.2.10";
     public static readonly MacAddress ClientMac = MacAddress.Parse("02:00:00:00:aa:01");
     public static readonly MacAddress RouterMac = FrameBuilder.DefaultSourceMac;
@@ -49,6 +52,15 @@ public static class Fixtures
     public const string DarkBackendIp = "10.0.3.1";
     /// <summary>"drained": TCP 10.0.0.103:80, one backend of weight 0 (an empty Maglev table).</summary>
     public const string DrainedVip = "10.0.0.103";
+
+    /// <summary>The two-armed NAT world: clients on "front" (10.99.1.10), backends on "back" (10.99.4.1).</summary>
+    public static readonly MacAddress NatFrontMac = MacAddress.Parse("02:00:00:00:0f:01");
+    public static readonly MacAddress NatBackMac = MacAddress.Parse("02:00:00:00:0b:01");
+    public static readonly IReadOnlyList<TestInterface> NatInterfaces =
+    [
+        new TestInterface("front", NatFrontMac, FrameBuilder.Ip("10.99.1.10")),
+        new TestInterface("back", NatBackMac, FrameBuilder.Ip("10.99.4.1")),
+    ];
 
     public static MacAddress PoolBackendMac(int i) => new(0x02_00_00_00_02_00UL + (ulong)i);
     public static string PoolBackendIp(int i) => $"10.0.2.{i}";

@@ -73,7 +73,6 @@ public sealed class FrameBuilder
     private uint _acknowledgement;
     private TcpFlags _tcpFlags = TcpFlags.Ack;
     private ushort _window = 8192;
-    private ushort _urgentPointer;
     private byte[] _tcpOptions = [];
     private int? _dataOffsetWords;
     private int? _udpLength;
@@ -144,15 +143,12 @@ public sealed class FrameBuilder
     public FrameBuilder IhlWords(int words) { _ihlWords = words; return this; }
     public FrameBuilder TotalLength(int length) { _totalLength = length; return this; }
     public FrameBuilder IpChecksum(ChecksumMode mode) { _ipChecksum = mode; return this; }
-    public FrameBuilder Source(string ip) { _ipSource = Ip(ip); return this; }
-    public FrameBuilder Destination(string ip) { _ipDestination = Ip(ip); return this; }
 
     // ---- L4 ----
     public FrameBuilder Ports(ushort source, ushort destination) { _sourcePort = source; _destinationPort = destination; return this; }
     public FrameBuilder Flags(TcpFlags flags) { _tcpFlags = flags; return this; }
     public FrameBuilder Sequence(uint sequence, uint acknowledgement = 0) { _sequence = sequence; _acknowledgement = acknowledgement; return this; }
     public FrameBuilder Window(ushort window) { _window = window; return this; }
-    public FrameBuilder UrgentPointer(ushort pointer) { _urgentPointer = pointer; return this; }
     /// <summary>TCP options, padded with End-of-Options (0) to a multiple of 4 bytes.</summary>
     public FrameBuilder TcpOptions(params byte[] options) { _tcpOptions = PadTo4(options); return this; }
     /// <summary>Overrides the TCP data offset field (in 32-bit words) without changing the bytes written.</summary>
@@ -256,7 +252,7 @@ public sealed class FrameBuilder
                 l4[12] = (byte)((dataOffset & 0x0F) << 4);
                 l4[13] = (byte)_tcpFlags;
                 BinaryPrimitives.WriteUInt16BigEndian(l4[14..], _window);
-                BinaryPrimitives.WriteUInt16BigEndian(l4[18..], _urgentPointer);
+                // The urgent pointer (bytes 18-19) stays 0.
                 _tcpOptions.CopyTo(l4[20..]);
                 _payload.CopyTo(l4[L4HeaderLength..]);
                 WriteTransportChecksum(l4, protocol, 16);
@@ -330,6 +326,12 @@ public sealed class FrameBuilder
         WriteMac(copy.AsSpan(6), source);
         return copy;
     }
+
+    /// <summary>The IPv4 source address of an untagged frame, dotted.</summary>
+    public static string SourceIp(byte[] frame) => Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(EthernetHeader + 12)));
+
+    /// <summary>The IPv4 destination address of an untagged frame, dotted.</summary>
+    public static string DestinationIp(byte[] frame) => Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(EthernetHeader + 16)));
 
     /// <summary>An Ethernet + ARP (Ethernet/IPv4) frame, 42 bytes unless padded.</summary>
     public static byte[] Arp(ushort operation, MacAddress ethernetDestination, MacAddress senderMac, string senderIp,

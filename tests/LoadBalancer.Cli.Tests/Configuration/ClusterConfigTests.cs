@@ -1,9 +1,9 @@
 using System.Net;
-using LoadBalancer.Cli.Commands;
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 
+using static LoadBalancer.Cli.Tests.CheckRun;
 using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
 
 namespace LoadBalancer.Cli.Tests.Configuration;
@@ -92,7 +92,7 @@ public class ClusterConfigTests
     [InlineData("heartbeat_port: http", "12: heartbeat_port must be an integer (got 'http')")]
     public void Parse_BadHeartbeatPort_IsError(string line, string expected)
     {
-        Assert.Equal([$"lb.yaml:{expected}"], Errors(Edit("local_node: 1", "local_node: 1\n      " + line)));
+        AssertSingleError(Edit("local_node: 1", "local_node: 1\n      " + line), $"lb.yaml:{expected}");
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public class ClusterConfigTests
     [InlineData("", "lb.yaml:9: mac has no value")]
     public void Parse_BadClusterMac_IsRefused(string mac, string expected)
     {
-        Assert.Equal([expected], Errors(Edit("mac: 01:00:5e:7f:00:64", $"mac: {mac}")));
+        AssertSingleError(Edit("mac: 01:00:5e:7f:00:64", $"mac: {mac}"), expected);
     }
 
     [Fact]
@@ -173,25 +173,25 @@ public class ClusterConfigTests
     [Fact]
     public void Parse_LocalNodeNotANode_IsRefusedAtItsLine()
     {
-        Assert.Equal(["lb.yaml:11: local_node 4 is not one of the nodes (1, 2, 3)"], Errors(Edit("local_node: 1", "local_node: 4")));
+        AssertSingleError(Edit("local_node: 1", "local_node: 4"), "lb.yaml:11: local_node 4 is not one of the nodes (1, 2, 3)");
     }
 
     [Fact]
     public void Parse_DuplicateNodeId_IsRefusedAtTheSecond()
     {
-        Assert.Equal(["lb.yaml:15: node id 2 is used twice (first at line 14)"], Errors(Edit("{id: 3,", "{id: 2,")));
+        AssertSingleError(Edit("{id: 3,", "{id: 2,"), "lb.yaml:15: node id 2 is used twice (first at line 14)");
     }
 
     [Fact]
     public void Parse_DuplicateNodeAddress_IsRefusedAtTheSecond()
     {
-        Assert.Equal(["lb.yaml:15: node address 10.99.1.11 is used twice (first at line 13)"], Errors(Edit("10.99.1.13", "10.99.1.11")));
+        AssertSingleError(Edit("10.99.1.13", "10.99.1.11"), "lb.yaml:15: node address 10.99.1.11 is used twice (first at line 13)");
     }
 
     [Fact]
     public void Parse_NodeAddressIsTheVip_IsRefused()
     {
-        Assert.Equal(["lb.yaml:14: node address 10.99.0.100 is the service's VIP"], Errors(Edit("10.99.1.12", "10.99.0.100")));
+        AssertSingleError(Edit("10.99.1.12", "10.99.0.100"), "lb.yaml:14: node address 10.99.0.100 is the service's VIP");
     }
 
     [Theory]
@@ -209,7 +209,7 @@ public class ClusterConfigTests
     [InlineData("hash: sourceip-sourceport", "hash: sourceport", "lb.yaml:10: hash must be one of 'sourceip', 'sourceip-sourceport' or 'sourceip-sourceport-destport' (got 'sourceport')")]
     public void Parse_BadNodeOrClusterValue_IsRefusedAtItsLine(string from, string to, string expected)
     {
-        Assert.Equal([expected], Errors(Edit(from, to)));
+        AssertSingleError(Edit(from, to), expected);
     }
 
     [Fact]
@@ -218,7 +218,7 @@ public class ClusterConfigTests
         var yaml = Edit(
             "  nodes:\n        - {id: 1, address: 10.99.1.11, weight: 100}\n        - {id: 2, address: 10.99.1.12}\n        - {id: 3, address: 10.99.1.13}",
             "  nodes: []");
-        Assert.Equal(["lb.yaml:12: nodes must list at least one node"], Errors(yaml));
+        AssertSingleError(yaml, "lb.yaml:12: nodes must list at least one node");
     }
 
     [Fact]
@@ -240,7 +240,7 @@ public class ClusterConfigTests
     {
         var yaml = Example.Split('\n');
         var text = string.Join('\n', yaml[..7].Append("    cluster: [1, 2]").Concat(yaml[15..]));
-        Assert.Equal(["lb.yaml:8: cluster must be a mapping (key: value), not a list"], Errors(text));
+        AssertSingleError(text, "lb.yaml:8: cluster must be a mapping (key: value), not a list");
     }
 
     [Fact]
@@ -264,7 +264,7 @@ public class ClusterConfigTests
     {
         var lines = Example.Split('\n');
         var yaml = string.Join('\n', lines[..7].Concat(lines[15..]));
-        Assert.Equal(["lb.yaml:2: mode clusterip needs a cluster: section"], Errors(yaml));
+        AssertSingleError(yaml, "lb.yaml:2: mode clusterip needs a cluster: section");
     }
 
     [Fact]
@@ -296,7 +296,7 @@ public class ClusterConfigTests
     public void Parse_ClusterUnderOtherMode_IsRefused(string mode)
     {
         var yaml = Edit("mode: clusterip", $"mode: {mode}") + "\n    backends:\n      - name: web1\n        address: 10.99.1.11";
-        Assert.Equal(["lb.yaml:8: 'cluster' applies only to mode clusterip"], Errors(yaml));
+        AssertSingleError(yaml, "lb.yaml:8: 'cluster' applies only to mode clusterip");
     }
 
     [Fact]
@@ -333,20 +333,18 @@ public class ClusterConfigTests
     public void CheckRun_ClusterError_PrintsTheLineAndReturnsTwo(string from, string to, string expected)
     {
         using var file = new TempFile(Edit(from, to));
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = CheckCommand.Run(file.Path, stdout, stderr);
+        var (code, output, error) = RunCheck(file.Path);
         Assert.Equal(2, code);
-        Assert.Equal([$"{file.Path}:{expected}"], stdout.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
-        Assert.Equal("", stderr.ToString());
+        Assert.Equal([$"{file.Path}:{expected}"], OutputLines(output));
+        Assert.Equal("", error);
     }
 
     [Fact]
     public void CheckRun_FullExample_PrintsOk()
     {
         using var file = new TempFile(Example);
-        var stdout = new StringWriter();
-        Assert.Equal(0, CheckCommand.Run(file.Path, stdout, new StringWriter()));
-        Assert.Equal("ok" + Environment.NewLine, stdout.ToString());
+        var (code, output, _) = RunCheck(file.Path);
+        Assert.Equal(0, code);
+        Assert.Equal("ok" + Environment.NewLine, output);
     }
 }

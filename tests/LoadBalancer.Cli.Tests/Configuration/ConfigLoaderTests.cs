@@ -3,12 +3,12 @@ using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 
+using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
+
 namespace LoadBalancer.Cli.Tests.Configuration;
 
 public class ConfigLoaderTests
 {
-    private const string Source = "lb.yaml";
-
     // Line numbers matter below: keep this text as is.
     private const string FullExample =
         """
@@ -58,30 +58,10 @@ public class ConfigLoaderTests
                 address: 10.99.1.11
         """;
 
-    private static BalancerConfig AssertValid(ConfigLoadResult result)
-    {
-        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
-        Assert.True(result.IsValid);
-        return result.Config!;
-    }
-
-    private static string[] Lines(ConfigLoadResult result)
-    {
-        Assert.Null(result.Config);
-        Assert.False(result.IsValid);
-        return result.Errors.Select(e => e.ToString()).ToArray();
-    }
-
-    private static void AssertSingleError(string yaml, string expected)
-    {
-        var lines = Lines(ConfigLoader.Parse(yaml, Source));
-        Assert.Equal([expected], lines);
-    }
-
     [Fact]
     public void Parse_FullExample_LoadsEveryValue()
     {
-        var config = AssertValid(ConfigLoader.Parse(FullExample, Source));
+        var config = Load(FullExample);
 
         Assert.Equal(0x5EEDu, config.HashSeed);
         Assert.Equal(4, config.Workers);
@@ -130,7 +110,7 @@ public class ConfigLoaderTests
     [Fact]
     public void Parse_MinimalConfig_UsesDefaults()
     {
-        var config = AssertValid(ConfigLoader.Parse(Minimal(), Source));
+        var config = Load(Minimal());
 
         Assert.Equal(BalancerConfig.DefaultHashSeed, config.HashSeed);
         Assert.Equal(0x5EEDu, config.HashSeed);
@@ -156,7 +136,7 @@ public class ConfigLoaderTests
     [InlineData("hash_seed: 12345", 12345u)]
     public void Parse_HashSeed_AcceptsDecimalAndHex(string line, uint expected)
     {
-        var config = AssertValid(ConfigLoader.Parse(Minimal(top: line), Source));
+        var config = Load(Minimal(top: line));
         Assert.Equal(expected, config.HashSeed);
     }
 
@@ -218,7 +198,7 @@ public class ConfigLoaderTests
     [InlineData("workers: '2'")]
     public void Parse_BoundaryValues_AreAccepted(string line)
     {
-        AssertValid(ConfigLoader.Parse(Minimal(top: line), Source));
+        Load(Minimal(top: line));
     }
 
     [Theory]
@@ -227,17 +207,17 @@ public class ConfigLoaderTests
     [InlineData("cpus: '1-3'", new[] { 1, 2, 3 })]
     public void Parse_Cpus_ListsThePinnedCpusInOrder(string line, int[] expected)
     {
-        Assert.Equal(expected, AssertValid(ConfigLoader.Parse(Minimal(top: line), Source)).Cpus);
+        Assert.Equal(expected, Load(Minimal(top: line)).Cpus);
     }
 
     [Fact]
     public void Parse_FlowTimeouts_SetTheFlowTable_AndLeaveTheRestAtDefaults()
     {
-        var config = AssertValid(ConfigLoader.Parse(Minimal(top: "flow_timeouts: {udp: 10s, tcp_established: 1h}"), Source));
+        var config = Load(Minimal(top: "flow_timeouts: {udp: 10s, tcp_established: 1h}"));
         Assert.Equal(TimeSpan.FromSeconds(10), config.FlowTimeouts.Udp);
         Assert.Equal(TimeSpan.FromHours(1), config.FlowTimeouts.TcpEstablished);
         Assert.Equal(SessionTimeouts.Default.TcpSyn, config.FlowTimeouts.TcpSyn);
-        Assert.Equal(SessionTimeouts.Default, AssertValid(ConfigLoader.Parse(Minimal(), Source)).FlowTimeouts);
+        Assert.Equal(SessionTimeouts.Default, Load(Minimal()).FlowTimeouts);
     }
 
     [Fact]
@@ -375,7 +355,7 @@ public class ConfigLoaderTests
                   - name: a
                     address: 10.99.1.11
             """;
-        var lines = Lines(ConfigLoader.Parse(yaml, Source));
+        var lines = Errors(yaml);
         Assert.Equal(
         [
             "lb.yaml:9: duplicate service name 'web' (first defined at line 2)",
@@ -397,7 +377,7 @@ public class ConfigLoaderTests
                   - name: web1
                     address: 10.99.1.11
             """;
-        var config = AssertValid(ConfigLoader.Parse(yaml, Source));
+        var config = Load(yaml);
         Assert.Equal(2, config.Services.Count);
     }
 
@@ -411,7 +391,7 @@ public class ConfigLoaderTests
                   - name: web3
                     address: 10.99.1.11
             """;
-        var lines = Lines(ConfigLoader.Parse(yaml, Source));
+        var lines = Errors(yaml);
         Assert.Equal(
         [
             "lb.yaml:10: duplicate backend name 'web1' in this service (first defined at line 8)",
@@ -432,7 +412,7 @@ public class ConfigLoaderTests
                   - name: web1
                     address: 10.99.1.11
             """;
-        AssertValid(ConfigLoader.Parse(yaml, Source));
+        Load(yaml);
     }
 
     [Fact]
@@ -455,7 +435,7 @@ public class ConfigLoaderTests
                     mac: 01:02:03:04:05:06
                   - address: 10.99.1.12
             """;
-        var lines = Lines(ConfigLoader.Parse(yaml, Source));
+        var lines = Errors(yaml);
         Assert.Equal(
         [
             "lb.yaml:1: workers must be between 1 and 64 (got 100)",
@@ -492,7 +472,7 @@ public class ConfigLoaderTests
                     address: 10.99.1.11
                     weight: x
             """;
-        var lines = Lines(ConfigLoader.Parse(yaml, Source));
+        var lines = Errors(yaml);
         Assert.Equal(["lb.yaml:4: port must be between 1 and 65535 (got 0)", "lb.yaml:16: weight must be an integer (got 'x')"], lines);
     }
 
@@ -512,7 +492,7 @@ public class ConfigLoaderTests
                     address: 10.99.1.11
                     huh: 3
             """;
-        var lines = Lines(ConfigLoader.Parse(yaml, Source));
+        var lines = Errors(yaml);
         Assert.Equal(["lb.yaml:1: unknown key 'servicez'", "lb.yaml:7: unknown key 'wat'", "lb.yaml:11: unknown key 'huh'"], lines);
     }
 
@@ -599,7 +579,7 @@ public class ConfigLoaderTests
                 interface: *if
                 backends: *pool
             """;
-        var config = AssertValid(ConfigLoader.Parse(yaml, Source));
+        var config = Load(yaml);
         Assert.Equal(config.Services[0].Vip, config.Services[1].Vip);
         Assert.Equal("web1", Assert.Single(config.Services[1].Backends).Name);
     }
@@ -643,17 +623,4 @@ public class ConfigLoaderTests
         var result = ConfigLoader.Load(file.Path);
         Assert.Equal([$"{file.Path}:1: workers must be between 1 and 64 (got 0)"], result.Errors.Select(e => e.ToString()));
     }
-}
-
-internal sealed class TempFile : IDisposable
-{
-    public TempFile(string contents)
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"lb-test-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(Path, contents);
-    }
-
-    public string Path { get; }
-
-    public void Dispose() => File.Delete(Path);
 }

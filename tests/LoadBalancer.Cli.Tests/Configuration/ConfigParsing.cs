@@ -9,20 +9,29 @@ internal static class ConfigParsing
     public const string Source = "lb.yaml";
 
     /// <summary>Parses a config that must be valid.</summary>
-    public static BalancerConfig Load(string yaml)
-    {
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
-        return result.Config!;
-    }
+    public static BalancerConfig Load(string yaml) => AssertValid(ConfigLoader.Parse(yaml, Source));
 
     public static ServiceConfig LoadService(string yaml) => Assert.Single(Load(yaml).Services);
 
     /// <summary>Parses a config that must be refused; its errors as <c>FILE:LINE: message</c>.</summary>
-    public static string[] Errors(string yaml)
+    public static string[] Errors(string yaml) => Lines(ConfigLoader.Parse(yaml, Source));
+
+    /// <summary>Parses a config that must be refused with exactly <paramref name="expected"/>.</summary>
+    public static void AssertSingleError(string yaml, string expected) => Assert.Equal([expected], Errors(yaml));
+
+    /// <summary>The config of a result that must be valid.</summary>
+    public static BalancerConfig AssertValid(ConfigLoadResult result)
     {
-        var result = ConfigLoader.Parse(yaml, Source);
+        Assert.True(result.Errors.Count == 0, string.Join("\n", result.Errors));
+        Assert.True(result.IsValid);
+        return result.Config!;
+    }
+
+    /// <summary>The errors of a result that must be refused, as <c>FILE:LINE: message</c>.</summary>
+    public static string[] Lines(ConfigLoadResult result)
+    {
         Assert.Null(result.Config);
+        Assert.False(result.IsValid);
         return result.Errors.Select(e => e.ToString()).ToArray();
     }
 

@@ -31,7 +31,7 @@ public class HealthConfigTests
     private static HealthCheckConfig LoadHealth(params string[] lines) => LoadService(Health(lines)).Health;
 
     private static void AssertHealthError(string expected, params string[] lines) =>
-        Assert.Equal([expected], Errors(Health(lines)));
+        AssertSingleError(Health(lines), expected);
 
     // ---- whole sections ------------------------------------------------------------------------
 
@@ -121,7 +121,7 @@ public class HealthConfigTests
         Assert.Equal(503, LoadHealth("type: https", "soft_stop: 503").SoftStopStatus);
         Assert.Null(LoadHealth("type: http", "soft_stop: none").SoftStopStatus);
         Assert.Single(Errors(Health("type: http", "soft_stop: 42")));
-        Assert.Equal(["lb.yaml:13: 'soft_stop' applies only to http/https checks"], Errors(Health("type: tcp", "soft_stop: 404")));
+        AssertSingleError(Health("type: tcp", "soft_stop: 404"), "lb.yaml:13: 'soft_stop' applies only to http/https checks");
     }
 
     [Fact]
@@ -207,7 +207,7 @@ public class HealthConfigTests
     [InlineData("health: {}", "lb.yaml:11: missing required key 'type'")]
     public void Parse_BadHealthShape_ReportsHealthLine(string line, string expected)
     {
-        Assert.Equal([expected], Errors(Service(line)));
+        AssertSingleError(Service(line), expected);
     }
 
     [Fact]
@@ -536,7 +536,7 @@ public class HealthConfigTests
     [InlineData("whenAllDown: drop", "unknown key 'whenAllDown' (did you mean 'when_all_down'?)")]
     public void Parse_BadServiceAction_ReportsLine(string line, string message)
     {
-        Assert.Equal([$"lb.yaml:11: {message}"], Errors(Service(line)));
+        AssertSingleError(Service(line), $"lb.yaml:11: {message}");
     }
 
     // ---- backup --------------------------------------------------------------------------------
@@ -558,14 +558,14 @@ public class HealthConfigTests
     [InlineData("backup:", "backup has no value")]
     public void Parse_BadBackup_ReportsLine(string line, string message)
     {
-        Assert.Equal([$"lb.yaml:11: {message}"], Errors(Service(web2: line)));
+        AssertSingleError(Service(web2: line), $"lb.yaml:11: {message}");
     }
 
     [Fact]
     public void Parse_AllBackendsBackup_ReportsBackendsLine()
     {
         var yaml = Service(web2: "backup: true").Replace("address: 10.99.1.11", "address: 10.99.1.11\n        backup: true");
-        Assert.Equal(["lb.yaml:6: every backend of service 'web' is a backup; at least one must not be"], Errors(yaml));
+        AssertSingleError(yaml, "lb.yaml:6: every backend of service 'web' is a backup; at least one must not be");
     }
 
     [Fact]
@@ -583,7 +583,7 @@ public class HealthConfigTests
                     address: 10.99.1.21
                     backup: true
             """;
-        Assert.Equal(["lb.yaml:7: every backend of service 'dns' is a backup; at least one must not be"], Errors(yaml));
+        AssertSingleError(yaml, "lb.yaml:7: every backend of service 'dns' is a backup; at least one must not be");
     }
 
     // ---- everything at once ----------------------------------------------------------------------
@@ -630,9 +630,8 @@ public class HealthConfigTests
                   - name: web1
                     address: 10.99.1.11
             """;
-        var result = ConfigLoader.Parse(yaml, Source);
-        Assert.True(result.IsValid, string.Join("\n", result.Errors));
-        Assert.Equal(HealthCheckType.Tcp, result.Config!.Services[0].Health.Type);
-        Assert.Same(HealthCheckConfig.None, result.Config.Services[1].Health);
+        var config = Load(yaml);
+        Assert.Equal(HealthCheckType.Tcp, config.Services[0].Health.Type);
+        Assert.Same(HealthCheckConfig.None, config.Services[1].Health);
     }
 }

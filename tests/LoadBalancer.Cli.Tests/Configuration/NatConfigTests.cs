@@ -164,7 +164,7 @@ public class NatConfigTests
     [InlineData("sessionTableSize: 4096", "lb.yaml:1: unknown key 'sessionTableSize' (did you mean 'session_table_size'?)")]
     public void Parse_BadSessionTableSize_ReportsLine1(string top, string expected)
     {
-        Assert.Equal([expected], Errors(Service(top: top)));
+        AssertSingleError(Service(top: top), expected);
     }
 
     [Theory]
@@ -192,7 +192,7 @@ public class NatConfigTests
     [InlineData("timeouts:\n  udp:", "lb.yaml:14: udp has no value")]
     public void Parse_BadNatServiceValue_ReportsItsLine(string extra, string expected)
     {
-        Assert.Equal([expected], Errors(Service(extra)));
+        AssertSingleError(Service(extra), expected);
     }
 
     [Theory]
@@ -202,7 +202,7 @@ public class NatConfigTests
     [InlineData("port:", "lb.yaml:13: port has no value")]
     public void Parse_BadBackendPort_ReportsItsLine(string web2, string expected)
     {
-        Assert.Equal([expected], Errors(Service(web2: web2)));
+        AssertSingleError(Service(web2: web2), expected);
     }
 
     [Fact]
@@ -226,7 +226,7 @@ public class NatConfigTests
     [InlineData("tcp_pickup: false", "lb.yaml:13: 'tcp_pickup' applies only to mode nat")]
     public void Parse_DrWithNatOnlyServiceKey_IsRefusedAtTheKeysLine(string extra, string expected)
     {
-        Assert.Equal([expected], Errors(Service(extra, mode: "dr")));
+        AssertSingleError(Service(extra, mode: "dr"), expected);
     }
 
     [Fact]

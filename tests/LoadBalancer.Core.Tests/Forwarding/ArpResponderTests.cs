@@ -6,10 +6,7 @@ namespace LoadBalancer.Core.Tests.Forwarding;
 
 public class ArpResponderTests
 {
-    private static readonly MacAddress Eth1Mac = MacAddress.Parse("02:00:00:00:01:fe");
-
-    private static TestEngine TwoPortEngine() =>
-        new(Fixtures.Config(), [.. Fixtures.Interfaces, new TestInterface("eth1", Eth1Mac, FrameBuilder.Ip("10.1.0.254"))]);
+    private static TestEngine TwoPortEngine() => new(Fixtures.Config(), [.. Fixtures.Interfaces, Fixtures.Eth1]);
 
     [Fact]
     public void Handle_RequestForVipOnIngressPort_RepliesInPlaceWithOurMac()

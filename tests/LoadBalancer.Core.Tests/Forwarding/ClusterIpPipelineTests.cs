@@ -1,54 +1,27 @@
-using System.Net;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 using LoadBalancer.Core.Scheduling;
 using LoadBalancer.TestKit;
 
+using static LoadBalancer.TestKit.ClusterFixture;
+
 namespace LoadBalancer.Core.Tests.Forwarding;
 
 /// <summary>CLUSTERIP ownership through the real pipeline: three nodes' engines see the same frames.</summary>
 public sealed class ClusterIpPipelineTests
 {
-    private static readonly MacAddress NodeMac = MacAddress.Parse("02:00:00:00:01:01");
-    private static readonly MacAddress TapMac = MacAddress.Parse("02:00:00:00:7a:01");
-    private static readonly MacAddress ClusterMac = MacAddress.Parse("01:00:5e:7f:00:64");
-    private const string Vip = "10.99.0.100";
     private static readonly long Transition = (long)SessionTimeouts.Default.TcpEstablished.TotalMilliseconds;
     private static readonly long UdpTransition = (long)SessionTimeouts.Default.Udp.TotalMilliseconds;
 
-    private static BalancerConfig Config(int local, ushort port = 80, TransportProtocol protocol = TransportProtocol.Tcp) => new()
-    {
-        Services =
-        [
-            new ServiceConfig
-            {
-                Name = "web", Vip = IPAddress.Parse(Vip), Port = port, Protocol = protocol, Mode = ForwardingMode.ClusterIp, Interface = "eth",
-                Health = new HealthCheckConfig { Type = HealthCheckType.Tcp },
-                Cluster = new ClusterConfig
-                {
-                    Mac = ClusterMac, LocalNode = local,
-                    Nodes = new[] { 1, 2, 3 }.Select(id => new ClusterNodeConfig { Id = id, Address = IPAddress.Parse($"10.99.1.{10 + id}") }).ToArray(),
-                },
-            },
-        ],
-    };
-
     private static Func<ServiceConfig, BackendConfig, BackendRuntime> Alive(params int[] ids) =>
         (_, b) => new BackendRuntime(ids.Any(id => b.Name == ClusterTable.NodeName(id)) ? BackendHealth.Healthy : BackendHealth.Unhealthy, BackendIntent.Active, b.Weight);
-
-    private static TestEngine Node(int id, FakeClock clock, ushort port = 80, TransportProtocol protocol = TransportProtocol.Tcp) =>
-        new(Config(id, port, protocol), [new("eth", NodeMac, FrameBuilder.Ip($"10.99.1.{10 + id}")), new("tap", TapMac, 0)], clock: clock,
-            reinjectPort: _ => 1, runtime: Alive(1, 2, 3));
-
-    private static byte[] Tcp(int i, TcpFlags flags) =>
-        FrameBuilder.Tcp($"198.51.100.{1 + i / 1000}", (ushort)(20000 + i % 1000), Vip, 80).Flags(flags).EthernetDestination(ClusterMac).Build();
 
     [Fact]
     public void ThreeNodes_EachNewFlowAcceptedByExactlyOne_AndReinjectedToTheTap()
     {
         var clock = new FakeClock();
-        var nodes = new[] { Node(1, clock), Node(2, clock), Node(3, clock) };
+        var nodes = new[] { Engine(1, clock), Engine(2, clock), Engine(3, clock) };
         var accepted = new int[3];
         for (var i = 0; i < 3000; i++)
         {
@@ -77,7 +50,7 @@ public sealed class ClusterIpPipelineTests
     public void NodeDies_SurvivorsTakeItsNewFlowsAtOnce_KeepTheirOwnEstablishedOnes()
     {
         var clock = new FakeClock();
-        var nodes = new[] { Node(1, clock), Node(2, clock), Node(3, clock) };
+        var nodes = new[] { Engine(1, clock), Engine(2, clock), Engine(3, clock) };
         var owner = new int[3000];
         for (var i = 0; i < owner.Length; i++)
             for (var n = 0; n < 3; n++)
@@ -104,14 +77,14 @@ public sealed class ClusterIpPipelineTests
     public void GainedBucket_DuringTransition_TcpOnlyNewFlows_ThenEverything()
     {
         var clock = new FakeClock();
-        var node1 = Node(1, clock);
+        var node1 = Engine(1, clock);
         var before = node1.Service("web").Cluster!;
         node1.Reload(node1.Config, Alive(1, 3));
         var after = node1.Service("web").Cluster!;
         // Flows in buckets node 1 gained from node 2.
         var gained = Enumerable.Range(0, 5000).Where(i =>
         {
-            var h = ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort, FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 80, 0x5eed);
+            var h = FlowHash(i);
             return before.OwnerOf(h) == 2 && after.OwnerOf(h) == 1;
         }).Take(2).ToArray();
         Assert.Equal(2, gained.Length);
@@ -128,8 +101,8 @@ public sealed class ClusterIpPipelineTests
     public void NodeReturns_FlowsAcceptedMeanwhileStayWithTheirNode()
     {
         var clock = new FakeClock();
-        var node1 = Node(1, clock);
-        var node2 = Node(2, clock);
+        var node1 = Engine(1, clock);
+        var node2 = Engine(2, clock);
         foreach (var n in new[] { node1, node2 }) n.Reload(n.Config, Alive(1, 3));
         // While node 2 is away, node 1 accepts new connections in node 2's former buckets.
         var meanwhile = Enumerable.Range(0, 3000).Where(i => node1.Send(Tcp(i, TcpFlags.Syn)).Verdict == Verdict.Transmit).ToArray();
@@ -143,10 +116,9 @@ public sealed class ClusterIpPipelineTests
     }
 
     private static byte[] Udp(int i) =>
-        FrameBuilder.Udp($"198.51.100.{1 + i / 1000}", (ushort)(20000 + i % 1000), Vip, 53).Payload("q").EthernetDestination(ClusterMac).Build();
+        FrameBuilder.Udp(ClientIp(i), ClientPort(i), Vip, 53).Payload("q").EthernetDestination(ClusterMac).Build();
 
-    private static uint UdpHash(int i) =>
-        ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort, FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 53, 0x5eed);
+    private static uint UdpHash(int i) => FlowHash(i, 53);
 
     private static int[] UdpFlowsOwnedBy(ClusterTable table, int node, int from = 0, int count = 3000) =>
         Enumerable.Range(from, count).Where(i => table.OwnerOf(UdpHash(i)) == node).ToArray();
@@ -155,7 +127,7 @@ public sealed class ClusterIpPipelineTests
     public void Udp_BucketGainedFromDeadNode_AcceptedAtOnce_FromLiveNode_AfterTheUdpTimeout()
     {
         var clock = new FakeClock();
-        var node1 = Node(1, clock, 53, TransportProtocol.Udp);
+        var node1 = Engine(1, clock, 53, TransportProtocol.Udp);
         var full = node1.Service("web").Cluster!;
         clock.Advance(UdpTransition + 1);              // past the cold start's wait (see below)
         node1.Reload(node1.Config, Alive(1, 3));
@@ -164,7 +136,7 @@ public sealed class ClusterIpPipelineTests
 
         // Node 2 back: node 1 gives buckets back; a node that regains buckets from a live node (node 1)
         // waits for UDP's idle timeout, not TCP's, before taking UDP there.
-        var node2 = Node(2, clock, 53, TransportProtocol.Udp);
+        var node2 = Engine(2, clock, 53, TransportProtocol.Udp);
         clock.Advance(UdpTransition + 1);
         node2.Reload(node2.Config, Alive(1, 3));
         node2.Reload(node2.Config, Alive(1, 2, 3));
@@ -181,8 +153,7 @@ public sealed class ClusterIpPipelineTests
     public void Udp_ColdStartAsResultsArriveOneAtATime_WaitsOneUdpTimeout_NotTcps()
     {
         var clock = new FakeClock();
-        var node1 = new TestEngine(Config(1, 53, TransportProtocol.Udp), [new("eth", NodeMac, FrameBuilder.Ip("10.99.1.11")), new("tap", TapMac, 0)],
-            clock: clock, reinjectPort: _ => 1, runtime: Alive());
+        var node1 = Engine(1, clock, 53, TransportProtocol.Udp, runtime: Alive());
         Assert.False(node1.Service("web").ClusterHasQuorum);  // nothing known yet: no majority, nothing new taken
         clock.Advance(300);
         node1.Reload(node1.Config, Alive(1));
@@ -205,7 +176,7 @@ public sealed class ClusterIpPipelineTests
     public void Udp_OwnCheckFailedAndRecovered_WithQuorum_WaitsForTheOthersFlowsInItsBuckets()
     {
         var clock = new FakeClock();
-        var node2 = Node(2, clock, 53, TransportProtocol.Udp);
+        var node2 = Engine(2, clock, 53, TransportProtocol.Udp);
         clock.Advance(UdpTransition + 1);
         var own = UdpFlowsOwnedBy(node2.Service("web").Cluster!, 2);
         Assert.All(own.Take(5), i => Assert.Equal(Verdict.Transmit, node2.Send(Udp(i)).Verdict));
@@ -224,7 +195,7 @@ public sealed class ClusterIpPipelineTests
     public void Udp_BackFromBeingCutOff_ItsOldFlowsAreNotTrusted_TheOthersTookThemOver()
     {
         var clock = new FakeClock();
-        var node3 = Node(3, clock, 53, TransportProtocol.Udp);
+        var node3 = Engine(3, clock, 53, TransportProtocol.Udp);
         clock.Advance(UdpTransition + 1);
         var own = UdpFlowsOwnedBy(node3.Service("web").Cluster!, 3).Take(20).ToArray();
         Assert.All(own, i => Assert.Equal(Verdict.Transmit, node3.Send(Udp(i)).Verdict));
@@ -241,7 +212,7 @@ public sealed class ClusterIpPipelineTests
     public void Udp_AChangeElsewhere_KeepsRememberedFlows()
     {
         var clock = new FakeClock();
-        var node1 = Node(1, clock, 53, TransportProtocol.Udp);
+        var node1 = Engine(1, clock, 53, TransportProtocol.Udp);
         clock.Advance(UdpTransition + 1);
         var own = UdpFlowsOwnedBy(node1.Service("web").Cluster!, 1).Take(20).ToArray();
         Assert.All(own, i => Assert.Equal(Verdict.Transmit, node1.Send(Udp(i)).Verdict));
@@ -255,7 +226,7 @@ public sealed class ClusterIpPipelineTests
     public void Udp_PreviousHolderDiedAfterAll_BucketTakenAtOnce()
     {
         var clock = new FakeClock();
-        var node1 = Node(1, clock, 53, TransportProtocol.Udp);
+        var node1 = Engine(1, clock, 53, TransportProtocol.Udp);
         var full = node1.Service("web").Cluster!;
         clock.Advance(UdpTransition + 1);
         node1.Reload(node1.Config, Alive(1, 2));       // node 3 away: node 1 takes part of it
@@ -272,7 +243,7 @@ public sealed class ClusterIpPipelineTests
     public void WithoutQuorum_IsolatedNodeKeepsOnlyItsOwnShare()
     {
         var clock = new FakeClock();
-        var node3 = Node(3, clock);
+        var node3 = Engine(3, clock);
         var full = node3.Service("web").Cluster!.Digest;
         // Cut off, node 3 sees both peers dead: one of three is no majority, so it takes over nothing.
         node3.Reload(node3.Config, Alive(3));
@@ -286,14 +257,13 @@ public sealed class ClusterIpPipelineTests
     public void Rejoin_AfterBeingCutOff_OnlyNewTcpFlowsUntilTheTransitionEnds()
     {
         var clock = new FakeClock();
-        var node3 = Node(3, clock);
+        var node3 = Engine(3, clock);
         node3.Reload(node3.Config, Alive(3));          // cut off: no quorum, table unchanged
         clock.Advance(Transition + 1);
         node3.Reload(node3.Config, Alive(1, 3));       // back: peers return one by one...
         node3.Reload(node3.Config, Alive(1, 2, 3));    // ...and the protection outlasts the second change
         var ownFlows = Enumerable.Range(0, 3000).Where(i =>
-            node3.Service("web").Cluster!.OwnerOf(ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort,
-                FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 80, 0x5eed)) == 3).Take(2).ToArray();
+            node3.Service("web").Cluster!.OwnerOf(FlowHash(i)) == 3).Take(2).ToArray();
 
         Assert.Equal(DropReason.NotOwner, node3.Send(Tcp(ownFlows[0], TcpFlags.Ack)).Drop);
         Assert.Equal(Verdict.Transmit, node3.Send(Tcp(ownFlows[1], TcpFlags.Syn)).Verdict);
@@ -305,11 +275,10 @@ public sealed class ClusterIpPipelineTests
     public void QuorumLost_OwnBucketsGuarded_UnknownTcpOnlyFromSyn()
     {
         var clock = new FakeClock();
-        var node3 = Node(3, clock);
+        var node3 = Engine(3, clock);
         clock.Advance(Transition + 1);                 // long settled
         var own = Enumerable.Range(0, 3000).Where(i =>
-            node3.Service("web").Cluster!.OwnerOf(ClusterFlowHash.Compute(ClusterHash.SourceIpSourcePort,
-                FrameBuilder.Ip($"198.51.100.{1 + i / 1000}"), (ushort)(20000 + i % 1000), 80, 0x5eed)) == 3).Take(2).ToArray();
+            node3.Service("web").Cluster!.OwnerOf(FlowHash(i)) == 3).Take(2).ToArray();
         Assert.Equal(Verdict.Transmit, node3.Send(Tcp(own[0], TcpFlags.Ack)).Verdict); // settled: its own bucket, taken
 
         node3.Reload(node3.Config, Alive(3));          // cut off: same table, but the others may take its buckets now

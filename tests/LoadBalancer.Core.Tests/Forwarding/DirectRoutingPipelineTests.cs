@@ -353,7 +353,7 @@ public class DirectRoutingPipelineTests
     [Fact]
     public void Send_BackendOnOtherInterface_LeavesThroughThatPortWithItsMac()
     {
-        var eth1Mac = MacAddress.Parse("02:00:00:00:01:fe");
+        var eth1Mac = Fixtures.Eth1.Mac;
         var config = Fixtures.Config() with
         {
             Services =
@@ -362,7 +362,7 @@ public class DirectRoutingPipelineTests
                     Fixtures.Backend("s-1", "10.1.0.1", MacAddress.Parse("02:00:00:00:05:01"))) with { BackendInterface = "eth1" },
             ],
         };
-        var engine = new TestEngine(config, [.. Fixtures.Interfaces, new TestInterface("eth1", eth1Mac, FrameBuilder.Ip("10.1.0.254"))]);
+        var engine = new TestEngine(config, [.. Fixtures.Interfaces, Fixtures.Eth1]);
 
         var result = engine.Send(Fixtures.WebTcp().Build());
 

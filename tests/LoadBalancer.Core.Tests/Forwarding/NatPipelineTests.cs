@@ -10,19 +10,13 @@ namespace LoadBalancer.Core.Tests.Forwarding;
 /// <summary>NAT through the real pipeline, two-armed: clients on "front", backends on "back".</summary>
 public sealed class NatPipelineTests
 {
-    private static readonly MacAddress FrontMac = MacAddress.Parse("02:00:00:00:0f:01");
-    private static readonly MacAddress BackMac = MacAddress.Parse("02:00:00:00:0b:01");
+    private static readonly MacAddress FrontMac = Fixtures.NatFrontMac;
+    private static readonly MacAddress BackMac = Fixtures.NatBackMac;
     private static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:0a:01");
     private static readonly MacAddress Rs1Mac = MacAddress.Parse("02:00:00:00:04:11");
     private static readonly MacAddress Rs2Mac = MacAddress.Parse("02:00:00:00:04:12");
     private const string Vip = "10.99.0.100";
     private const string Client = "10.99.2.2";
-
-    private static readonly TestInterface[] Interfaces =
-    [
-        new("front", FrontMac, FrameBuilder.Ip("10.99.1.10")),
-        new("back", BackMac, FrameBuilder.Ip("10.99.4.1")),
-    ];
 
     private static BalancerConfig Config(int sessionTableSize = 4096, bool pickup = false, BackendDownAction onDown = BackendDownAction.Reassign) => new()
     {
@@ -49,14 +43,14 @@ public sealed class NatPipelineTests
     };
 
     private static TestEngine Engine(BalancerConfig? config = null, int sessionCapacity = 4096) =>
-        new(config ?? Config(), Interfaces, sessionCapacity: sessionCapacity);
+        new(config ?? Config(), Fixtures.NatInterfaces, sessionCapacity: sessionCapacity);
 
     private static byte[] ClientTcp(ushort clientPort, TcpFlags flags, byte ttl = 64) =>
         FrameBuilder.Tcp(Client, clientPort, Vip, 80).Flags(flags).Sequence(100, 0).Ttl(ttl).EthernetSource(RouterMac).EthernetDestination(FrontMac)
             .Payload("hello").Build();
 
     private static (string Address, ushort Port, MacAddress Mac) Destination(byte[] frame) =>
-        (Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(30))), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(36)), MacAddress.Read(frame));
+        (FrameBuilder.DestinationIp(frame), BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(36)), MacAddress.Read(frame));
 
     private static void AssertChecksumsValid(byte[] frame)
     {
@@ -80,7 +74,7 @@ public sealed class NatPipelineTests
         Assert.True((address, port, mac) == ("10.99.4.11", 80, Rs1Mac) || (address, port, mac) == ("10.99.4.12", 8081, Rs2Mac), $"{address}:{port} {mac}");
         Assert.Equal(BackMac, MacAddress.Read(r.Output!.AsSpan(6)));
         Assert.Equal(63, r.Output![22]);
-        Assert.Equal(Client, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(r.Output.AsSpan(26))));
+        Assert.Equal(Client, FrameBuilder.SourceIp(r.Output));
         AssertChecksumsValid(r.Output!);
     }
 
@@ -99,9 +93,9 @@ public sealed class NatPipelineTests
         Assert.Equal(0, r.OutputMeta.EgressPort);
         Assert.Equal(RouterMac, MacAddress.Read(r.Output!));
         Assert.Equal(FrontMac, MacAddress.Read(r.Output!.AsSpan(6)));
-        Assert.Equal(Vip, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(r.Output.AsSpan(26))));
+        Assert.Equal(Vip, FrameBuilder.SourceIp(r.Output!));
         Assert.Equal(80, BinaryPrimitives.ReadUInt16BigEndian(r.Output.AsSpan(34)));
-        Assert.Equal(Client, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(r.Output.AsSpan(30))));
+        Assert.Equal(Client, FrameBuilder.DestinationIp(r.Output!));
         AssertChecksumsValid(r.Output!);
     }
 
@@ -188,7 +182,7 @@ public sealed class NatPipelineTests
         var reply = FrameBuilder.Udp("10.99.4.11", 5353, Client, 50000).Payload("e1 ping").EthernetDestination(BackMac).Build();
         var back = engine.Send(reply, new FrameMeta { IngressPort = 1 });
         Assert.Equal(Verdict.Transmit, back.Verdict);
-        Assert.Equal(Vip, Ipv4.Format(BinaryPrimitives.ReadUInt32BigEndian(back.Output!.AsSpan(26))));
+        Assert.Equal(Vip, FrameBuilder.SourceIp(back.Output!));
         AssertChecksumsValid(back.Output!);
     }
 

@@ -1,14 +1,13 @@
-using System.Net;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Scheduling;
+using LoadBalancer.TestKit;
 
 namespace LoadBalancer.Core.Tests.Scheduling;
 
 public sealed class ClusterBucketHistoryTests
 {
     private const int Size = 251;
-    private static readonly ClusterNodeConfig[] Nodes =
-        new[] { 1, 2, 3 }.Select(id => new ClusterNodeConfig { Id = id, Address = IPAddress.Parse($"10.99.1.{10 + id}") }).ToArray();
+    private static readonly ClusterNodeConfig[] Nodes = ClusterFixture.Nodes;
 
     private static ClusterTable Table(params int[] alive) => ClusterTable.Build(Nodes, alive.Contains, Size);
 

@@ -1,15 +1,13 @@
-using System.Net;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Scheduling;
+
+using static LoadBalancer.TestKit.ClusterFixture;
 
 namespace LoadBalancer.Core.Tests.Scheduling;
 
 public sealed class ClusterTableTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    private static ClusterNodeConfig Node(int id, int weight = 100) =>
-        new() { Id = id, Address = IPAddress.Parse($"10.99.1.{10 + id}"), Weight = weight };
-
-    private static readonly ClusterNodeConfig[] Three = [Node(1), Node(2), Node(3)];
+    private static readonly ClusterNodeConfig[] Three = Nodes;
 
     private static uint[] Hashes(int count, ClusterHash mode = ClusterHash.SourceIpSourcePort) =>
         Enumerable.Range(0, count).Select(i =>

@@ -57,7 +57,7 @@ public class ExecProbeTests
     {
         var check = Check with { Command = "sleep 5", Timeout = TimeSpan.FromMilliseconds(300) };
 
-        var result = await Probe.CheckAsync(Target(80, check), CancellationToken.None).WaitAsync(check.Timeout + HttpProbeTests.Margin);
+        var result = await CheckWithinTimeoutAsync(Probe, 80, check);
 
         Assert.Equal(new ProbeResult(false, "timeout after 300 ms"), result);
     }
@@ -75,7 +75,7 @@ public class ExecProbeTests
                 Timeout = TimeSpan.FromMilliseconds(500),
             };
 
-            var result = await Probe.CheckAsync(Target(80, check), CancellationToken.None).WaitAsync(check.Timeout + HttpProbeTests.Margin);
+            var result = await CheckWithinTimeoutAsync(Probe, 80, check);
 
             Assert.Equal(new ProbeResult(false, "timeout after 500 ms"), result);
             var ids = File.ReadAllLines(pids).Select(int.Parse).ToArray();

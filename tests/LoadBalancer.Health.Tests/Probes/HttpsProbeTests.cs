@@ -66,8 +66,7 @@ public sealed class HttpsProbeTests : IDisposable
         await using var server = new SilentTcpServer();
         var check = Check with { Timeout = TimeSpan.FromMilliseconds(300) };
 
-        var result = await Probe.CheckAsync(Target(server.Port, check), CancellationToken.None)
-            .WaitAsync(check.Timeout + HttpProbeTests.Margin);
+        var result = await CheckWithinTimeoutAsync(Probe, server.Port, check);
 
         Assert.Equal(new ProbeResult(false, "timeout after 300 ms"), result);
     }

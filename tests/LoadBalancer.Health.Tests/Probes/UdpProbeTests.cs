@@ -53,8 +53,7 @@ public class UdpProbeTests
         await using var server = new UdpTestServer(_ => null);
         var check = Check with { Timeout = TimeSpan.FromMilliseconds(300) };
 
-        var result = await Probe.CheckAsync(Target(server.Port, check), CancellationToken.None)
-            .WaitAsync(check.Timeout + HttpProbeTests.Margin);
+        var result = await CheckWithinTimeoutAsync(Probe, server.Port, check);
 
         Assert.Equal(new ProbeResult(false, "timeout after 300 ms"), result);
         Assert.Equal("ping", Assert.Single(server.Received));
