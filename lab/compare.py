@@ -5,6 +5,7 @@ Run through ./lab/compare.sh (which installs packages and builds first). Needs r
 
     ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
                      [--out DIR] [--publish] [--only dr,nat,clusterip]
+    ./lab/compare.sh --profile lb-dr|nft-netdev-dr [--sizes 1500] [--rate 250000] [--seconds 4] [--out DIR]
 
 For each lab (built once each: the DR lab with a generator arm, the two-armed NAT lab, the three-node
 CLUSTERIP lab) it measures, RFC 2544 style, the highest rate delivered with less than --loss % loss
@@ -18,6 +19,10 @@ test's receive processing (RPS) and our engine are on CPU 1. Receivers count at 
 interfaces (rx_packets, with the test traffic dropped at their netdev ingress) or, for CLUSTERIP, with
 an nftables counter at the nodes' IP input (what reached the stack). Loss is counted against the offered
 load (rate x duration), not against what the generator managed to send.
+
+--profile: where the device under test's CPU goes. It builds the DR lab, sets up that candidate as the
+comparison does, offers it a steady load and samples DUT_CPU with `perf record`, then prints the samples by
+thread, by object and by symbol (perf.data stays in the output directory).
 """
 
 import argparse
@@ -32,6 +37,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from typing import Callable, NamedTuple
 
@@ -470,6 +476,49 @@ def dr_lab(args, rows, apps):
         lab.down()
 
 
+def profile(args):
+    """One DR candidate under a steady load while perf samples DUT_CPU; prints three views of the samples."""
+    if not shutil.which("perf"):
+        sys.exit("perf is needed (apt-get install linux-perf)")
+    size, data = args.sizes[0], os.path.join(args.out, "perf.data")
+    lab = Lab("lab_up", 2, generator=True)
+    try:
+        _, label, setup, teardown = next(c for c in dr_candidates(lab) if c[0] == args.profile)
+        path = setup()
+        try:
+            trial(path, 1000, size, 1, args.flows)  # warm-up
+            load = {}
+            generator = threading.Thread(target=lambda: load.update(
+                zip(("offered", "delivered"), trial(path, args.rate, size, args.seconds + 3, args.flows))))
+            generator.start()
+            time.sleep(1.5)  # let the load reach its steady rate before sampling
+            run(["perf", "record", "-q", "-C", str(DUT_CPU), "-F", "1999", "-g", "-o", data, "--", "sleep", str(args.seconds)],
+                timeout=args.seconds + 120)
+            generator.join()
+        finally:
+            teardown()
+    finally:
+        lab.down()
+
+    def report_lines(sort):
+        out = run(["perf", "report", "-i", data, "--no-children", "--stdio", "--sort", sort], timeout=300, check=False)
+        return out.splitlines()
+
+    def shares(lines, header=False):
+        """The lines with a share (and, with header, perf's "# ... Samples" lines), in perf's order."""
+        return [line for line in lines if re.match(r"^\s+[0-9.]+%", line) or (header and re.match(r"^#.*Samples", line))]
+
+    log(f"== {label}, {size}-byte frames at {args.rate} pps offered; CPU {DUT_CPU} (RPS + the forwarding path), {args.seconds} s sampled")
+    log(f"   generator: {load.get('offered', 0)} frames offered, {load.get('delivered', 0)} delivered to the servers")
+    log(f"== samples on CPU {DUT_CPU} by thread (swapper = idle)")
+    log("\n".join(shares(report_lines("comm"), header=True)[:10]))
+    log("== by object (kernel, libc, the JIT-compiled engine shows as perf-<pid>.map or [unknown])")
+    log("\n".join(shares(report_lines("dso"))[:8]))
+    log("== top symbols ([k] kernel, [.] user)")
+    log("\n".join(shares(report_lines("symbol"))[:25]))
+    log(f"perf data: {data}")
+
+
 # ---- NAT lab: nftables DNAT, our NAT ------------------------------------------------------------
 
 def nat_lab(args, rows, apps):
@@ -692,7 +741,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one trial, 64-byte frames only, short steps: under 3 minutes")
     ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--sizes", default="64,1500")
+    ap.add_argument("--sizes", default=None, help="frame sizes (default 64,1500; 1500 with --profile)")
     ap.add_argument("--loss", type=float, default=0.5, help="loss threshold in percent")
     ap.add_argument("--duration", type=float, default=1.0, help="seconds per trial")
     ap.add_argument("--flows", type=int, default=1020)
@@ -701,15 +750,18 @@ def main():
     ap.add_argument("--only", default="dr,nat,clusterip")
     ap.add_argument("--out", default=None)
     ap.add_argument("--publish", action="store_true", help="also copy the results to benchmarks/results and RESULTS.md")
+    ap.add_argument("--profile", choices=("lb-dr", "nft-netdev-dr"), help="profile that DR candidate with perf instead of comparing")
+    ap.add_argument("--rate", type=int, default=250000, help="--profile: offered pps")
+    ap.add_argument("--seconds", type=int, default=4, help="--profile: seconds sampled")
     args = ap.parse_args()
-    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.sizes = [int(s) for s in (args.sizes or ("1500" if args.profile else "64,1500")).split(",")]
     args.max_steps = 8
     args.overload_trials = 2
     if args.quick:
         args.trials, args.sizes, args.duration, args.max_steps, args.overload_trials = 1, [64], 0.5, 3, 1
         args.app_seconds, args.churn_flows = min(args.app_seconds, 2), min(args.churn_flows, 60)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    args.out = os.path.abspath(args.out or os.path.join(ROOT, "lab", "results", f"compare-{stamp}"))
+    args.out = os.path.abspath(args.out or os.path.join(ROOT, "lab", "results", f"{'profile' if args.profile else 'compare'}-{stamp}"))
     os.makedirs(args.out, exist_ok=True)
     global LOG, ENGINE_LOG
     LOG = open(os.path.join(args.out, "compare.log"), "a")
@@ -718,6 +770,10 @@ def main():
     # SIGTERM/SIGHUP unwind like Ctrl-C, so every lab's finally: tears it down.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+    if args.profile:
+        profile(args)
+        return
 
     meta = machine()
     meta.update({"loss_pct": args.loss, "trials": args.trials, "duration_s": args.duration, "quick": args.quick, "flows": args.flows,
