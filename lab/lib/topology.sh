@@ -59,8 +59,8 @@
 #
 # Functions: lab_new_prefix, lab_set_env, lab_up, lab_up_nat, lab_up_cluster, lab_down, lab_write_dr_config,
 #            lab_write_nat_config, lab_write_cluster_config, lab_namespaces,
-#            lab_server_{stop,start,softstop,softstart} (DR/NAT servers), lab_node_{stop,start} (CLUSTERIP
-#            nodes), lab_add_generator (DR lab only: it uses the name <P>b1) (plus everything from common.sh).
+#            lab_server_{stop,start,softstop,softstart} (DR/NAT servers), lab_add_generator (DR lab only: it
+#            uses the name <P>b1) (plus everything from common.sh).
 #
 # Exported by lab_up / lab_up_nat / lab_up_cluster / lab_set_env (lists are space-separated, in server order):
 #   LAB_MODE (dr, nat or clusterip)
@@ -833,17 +833,10 @@ lab_server_start() {
 lab_server_softstop() { rm -f "$LAB_DIR/rs$1/running"; }
 lab_server_softstart() { echo "rs$1" > "$LAB_DIR/rs$1/running"; }
 
-# Node I (1-based) of the current CLUSTERIP lab (lab_set_env first): stop or start its nginx.
-lab_node_stop() { local d="$LAB_DIR/node$1"; ip netns exec "$LAB_PREFIX-n$1" nginx -c "$d/nginx.conf" -p "$d/" -s stop; }
-lab_node_start() {
-    local d="$LAB_DIR/node$1"
-    ip netns exec "$LAB_PREFIX-n$1" nginx -c "$d/nginx.conf" -p "$d/" -e "$LAB_DIR/node$1-error.log" -g 'daemon on;' </dev/null
-}
-
 # lab_add_generator PREFIX: a traffic-generator namespace <P>-g wired straight to the balancer by its own
 # veth (<P>g0 10.99.3.2/24 <-> <P>b1 10.99.3.1/24 in the balancer namespace), so a pps run's generator
-# does not also pay for the LAN bridge (it would then cap the measurement, not the balancer). RPS sends
-# the balancer's receive processing for <P>b1 to CPU 1 (the device-under-test core).
+# does not also pay for the LAN bridge (it would then cap the measurement, not the balancer). Where the
+# balancer's receive processing for <P>b1 runs (RPS) is the caller's choice (lab/compare.py sets it).
 # Exports LAB_GEN_NS LAB_GEN_IF LAB_GEN_ADDR LAB_BALANCER_GEN_IF LAB_BALANCER_GEN_ADDR.
 lab_add_generator() {
     local P="$1"
@@ -863,5 +856,4 @@ lab_add_generator() {
     ip -n "$LAB_BALANCER_NS" link set "$LAB_BALANCER_GEN_IF" up
     ip netns exec "$LAB_BALANCER_NS" sysctl -qw "net.ipv4.conf.$LAB_BALANCER_GEN_IF.rp_filter=0" \
         "net.ipv4.conf.$LAB_BALANCER_GEN_IF.send_redirects=0"
-    ip netns exec "$LAB_BALANCER_NS" sh -c "echo 2 > /sys/class/net/$LAB_BALANCER_GEN_IF/queues/rx-0/rps_cpus"
 }
