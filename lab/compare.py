@@ -5,6 +5,7 @@ Run through ./lab/compare.sh (which installs packages and builds first). Needs r
 
     ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
                      [--out DIR] [--publish] [--only dr,nat,clusterip]
+    ./lab/compare.sh --profile lb-dr|nft-netdev-dr [--sizes 1500] [--rate 250000] [--seconds 4] [--out DIR]
 
 For each lab (built once each: the DR lab with a generator arm, the two-armed NAT lab, the three-node
 CLUSTERIP lab) it measures, RFC 2544 style, the highest rate delivered with less than --loss % loss
@@ -13,11 +14,15 @@ CLUSTERIP lab) it measures, RFC 2544 style, the highest rate delivered with less
 established flows a membership change breaks. Searches of ours and of the peer alternate trial by trial
 so drift on a shared VM hits both alike; the peer runs with our engine stopped.
 
-Placement (shared/LAB.md item 7): the generator (`lb generate`) is pinned to CPU 0; the device under
+Placement (../shared/LAB.md item 7): the generator (`lb generate`) is pinned to CPU 0; the device under
 test's receive processing (RPS) and our engine are on CPU 1. Receivers count at the real servers'
 interfaces (rx_packets, with the test traffic dropped at their netdev ingress) or, for CLUSTERIP, with
 an nftables counter at the nodes' IP input (what reached the stack). Loss is counted against the offered
 load (rate x duration), not against what the generator managed to send.
+
+--profile: where the device under test's CPU goes. It builds the DR lab, sets up that candidate as the
+comparison does, offers it a steady load and samples DUT_CPU with `perf record`, then prints the samples by
+thread, by object and by symbol (perf.data stays in the output directory).
 """
 
 import argparse
@@ -32,7 +37,9 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from typing import Callable, NamedTuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOPOLOGY = os.path.join(ROOT, "lab", "lib", "topology.sh")
@@ -44,6 +51,7 @@ GEN_CPU, DUT_CPU = 0, 1
 SEED = "0x5eed"
 SINK_PORT = 9
 LOG = None  # file object for everything the tools print
+ENGINE_LOG = None  # where every engine's output goes (set in main)
 
 
 def log(message):
@@ -80,17 +88,16 @@ def read_int(ns, path):
 class Lab:
     """One lab from lab/lib/topology.sh, with its LAB_* variables; torn down by down()."""
 
-    def __init__(self, function, nodes, generator=False):
+    def __init__(self, builder, nodes, generator=False):
         self.prefix = "lc" + secrets.token_hex(3)
-        self.function = function
         env_file = f"/tmp/{self.prefix}.env"
-        script = f"set -e; source {TOPOLOGY}; {function} {self.prefix} {nodes}"
+        script = f"set -e; {builder} {self.prefix} {nodes}"
         if generator:
             script += f"; lab_add_generator {self.prefix}"
         script += f"; env -0 > {env_file}"
-        log(f"== building {function} {self.prefix}")
+        log(f"== building {builder} {self.prefix}")
         try:
-            run(["bash", "-c", script], timeout=300)
+            self.sh(script, timeout=300)
             with open(env_file, "rb") as f:
                 pairs = [p.split(b"=", 1) for p in f.read().split(b"\0") if b"=" in p]
         finally:
@@ -101,11 +108,23 @@ class Lab:
     def __getitem__(self, key):
         return self.env[key]
 
-    def list(self, key):
-        return self.env[key].split()
+    @property
+    def hosts(self):
+        """(namespace, interface, address) per real server; in a CLUSTERIP lab the nodes (LAB_SERVER_* = LAB_NODE_*)."""
+        return list(zip(*(self.env[k].split() for k in ("LAB_SERVER_NS", "LAB_SERVER_IFS", "LAB_SERVER_ADDRS"))))
+
+    def sh(self, commands, timeout=60, check=True):
+        """Runs bash commands with lab/lib/topology.sh sourced."""
+        return run(["bash", "-c", f"source {TOPOLOGY}; {commands}"], timeout=timeout, check=check)
+
+    def write_config(self, name, writer, *args):
+        """An engine config from one of topology.sh's writers (they count the lab's hosts themselves)."""
+        path = os.path.join(self["LAB_DIR"], name)
+        self.sh(" ".join([writer, self.prefix, *map(str, args), path]))
+        return path
 
     def down(self):
-        run(["bash", "-c", f"source {TOPOLOGY}; lab_down {self.prefix}"], timeout=120, check=False)
+        self.sh(f"lab_down {self.prefix}", timeout=120, check=False)
 
 
 def mac_of(ns, dev):
@@ -122,9 +141,9 @@ def steer_receive_to_dut(ns, dev):
 class Engine:
     """`lb run` in a namespace, pinned to DUT_CPU. The pid is the engine's own (ip netns exec and taskset exec)."""
 
-    def __init__(self, ns, config, socket, logfile):
-        self.socket = socket
-        self.out = open(logfile, "a")
+    def __init__(self, ns, config):
+        self.socket = lab_socket(config)
+        self.out = open(ENGINE_LOG, "a")
         self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "taskset", "-c", str(DUT_CPU), "dotnet", LB_DLL, "run",
                                       "--config", config], stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
@@ -149,6 +168,11 @@ class Engine:
         self.out.close()
 
 
+def lab_socket(config):
+    with open(config) as f:
+        return re.search(r"^control_socket:\s*(\S+)", f.read(), re.M).group(1)
+
+
 def wait_for(what, predicate, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -163,35 +187,38 @@ def backends_active(engine):
     return s is not None and all(b["state"] == "active" for svc in s["services"] for b in svc["backends"])
 
 
-def cluster_settled(engines, nodes):
+def cluster_settled(engines, nodes, quorum=True):
+    """Every engine answers and sees that many nodes alive in every service; with quorum, also has quorum
+    and holds back no UDP bucket (a fresh cluster takes new UDP only one UDP timeout after it settles)."""
     for e in engines:
         s = e.status()
         if s is None:
             return False
         for svc in s["services"]:
-            if not svc.get("quorum") or sum(n["alive"] for n in svc["nodes"]) != nodes:
+            if sum(n["alive"] for n in svc["nodes"]) != nodes:
                 return False
-            if svc["transition"]["udp_held_buckets"] != 0:
+            if quorum and (not svc.get("quorum") or svc["transition"]["udp_held_buckets"] != 0):
                 return False
     return True
 
 
 # ---- load and search -----------------------------------------------------------------------------
 
-class Path_:
+class LoadPath(NamedTuple):
     """What a trial needs: where the generator sends from and to, and how delivery is counted."""
+    gen_ns: str
+    gen_if: str
+    dst_mac: str
+    src: str
+    dsts: list
+    delivered: Callable[[], int]
 
-    def __init__(self, gen_ns, gen_if, dst_mac, src, dsts, delivered, flows):
-        self.gen_ns, self.gen_if, self.dst_mac, self.src, self.dsts = gen_ns, gen_if, dst_mac, src, dsts
-        self.delivered = delivered
-        self.flows = flows
 
-
-def trial(path, rate, size, duration, port=SINK_PORT):
+def trial(path, rate, size, duration, flows):
     before = path.delivered()
     args = ["taskset", "-c", str(GEN_CPU), "dotnet", LB_DLL, "generate", "--interface", path.gen_if, "--dst-mac", path.dst_mac,
-            "--src", path.src, "--flows", str(max(1, path.flows // len(path.dsts))), "--size", str(size), "--rate", str(int(rate)),
-            "--duration", str(duration), "--port", str(port)]
+            "--src", path.src, "--flows", str(max(1, flows // len(path.dsts))), "--size", str(size), "--rate", str(int(rate)),
+            "--duration", str(duration), "--port", str(SINK_PORT)]
     for d in path.dsts:
         args += ["--dst", d]
     offered = json.loads(in_ns(path.gen_ns, *args, timeout=duration + 60))["offered"]
@@ -209,7 +236,7 @@ def trial(path, rate, size, duration, port=SINK_PORT):
 def search(path, size, args, label, hint=None):
     """Highest offered rate delivered with less than args.loss % loss, to within 2 %."""
     def passes(rate):
-        offered, delivered = trial(path, rate, size, args.duration)
+        offered, delivered = trial(path, rate, size, args.duration, args.flows)
         ok = offered > 0 and (offered - delivered) / offered * 100 < args.loss
         log(f"    {label:<24} {int(rate):>9} pps offered {offered:>9} delivered {delivered:>9}  {'pass' if ok else 'loss'}")
         return ok
@@ -255,7 +282,7 @@ def search(path, size, args, label, hint=None):
 def overload(path, size, args, label, rate, factors=(1.5, 2.0)):
     out = []
     for f in factors:
-        results = [trial(path, rate * f, size, args.duration) for _ in range(args.overload_trials)]
+        results = [trial(path, rate * f, size, args.duration, args.flows) for _ in range(args.overload_trials)]
         delivered = [d / args.duration for _, d in results]
         offered = statistics.median(o for o, _ in results) / args.duration
         log(f"    {label:<24} {f}x: offered {int(offered):>9} pps, delivered {', '.join(str(int(d)) for d in delivered)} pps")
@@ -264,13 +291,8 @@ def overload(path, size, args, label, rate, factors=(1.5, 2.0)):
     return out
 
 
-def row(mode, impl, label, size, values, over):
-    return {"mode": mode, "impl": impl, "label": label, "size": size, "trials": values,
-            "min": min(values), "median": int(statistics.median(values)), "max": max(values), "overload": over}
-
-
 def measure_pair(rows, mode, size, args, candidates):
-    """candidates: list of (impl, label, setup() -> Path_, teardown()). Alternates trial by trial."""
+    """candidates: list of (impl, label, setup() -> LoadPath, teardown()). Alternates trial by trial."""
     results = {impl: [] for impl, *_ in candidates}
     hints = {}
     overloads = {}
@@ -279,7 +301,7 @@ def measure_pair(rows, mode, size, args, candidates):
             log(f"  -- {label}, {size} B, trial {t + 1}/{args.trials}")
             path = setup()
             try:
-                trial(path, 1000, size, 0.5)  # warm-up: ARP, JIT, first flows
+                trial(path, 1000, size, 0.5, args.flows)  # warm-up: ARP, JIT, first flows
                 value = search(path, size, args, label, hints.get(impl))
                 results[impl].append(value)
                 hints[impl] = value
@@ -288,7 +310,9 @@ def measure_pair(rows, mode, size, args, candidates):
             finally:
                 teardown()
     for impl, label, *_ in candidates:
-        rows.append(row(mode, impl, label, size, results[impl], overloads.get(impl, [])))
+        values = results[impl]
+        rows.append({"mode": mode, "impl": impl, "label": label, "size": size, "trials": values, "min": min(values),
+                     "median": int(statistics.median(values)), "max": max(values), "overload": overloads.get(impl, [])})
 
 
 # ---- application level ---------------------------------------------------------------------------
@@ -323,96 +347,28 @@ def app_row(mode, impl, label, lab, engines, byte_counters, seconds):
     return {"mode": mode, "impl": impl, "label": label, **w, "cpu_s": round(cpu, 2), "duration_s": seconds, "bytes_balancer": b}
 
 
-# ---- DR lab: kernel forwarding, nftables netdev DR, our DR ---------------------------------------
+def measure_app(args, apps, lab, mode, label, configs, ready, byte_counters):
+    """What applications feel: wrk through the VIP to the lab's web service, served by our engines
+    (configs: (namespace, config file) per engine) once ready(engines) holds."""
+    log(f"  -- what applications feel: wrk through the VIP, lb {mode.upper()}")
+    engines = []
+    try:
+        for ns, config in configs:
+            engines.append(Engine(ns, config))
+        wait_for(f"the {mode} web engines", lambda: ready(engines), 60)
+        wrk(lab["LAB_CLIENT_NS"], f"http://{lab['LAB_VIP']}/", 1)  # warm-up
+        apps.append(app_row(mode, f"lb-{mode}", label, lab, engines, byte_counters, args.app_seconds))
+    finally:
+        for e in engines:
+            e.stop()
+
+
+# ---- balancer labs (DR and NAT): the sink service, the balancer's side, our engine ---------------
 
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
     return path
-
-
-def backends_yaml(addrs):
-    return "".join(f"      - {{name: rs{i + 1}, address: {a}}}\n" for i, a in enumerate(addrs))
-
-
-def dr_lab(args, rows, apps):
-    lab = Lab("lab_up", 2, generator=True)
-    try:
-        b = lab["LAB_BALANCER_NS"]
-        in_if, out_if = lab["LAB_BALANCER_GEN_IF"], lab["LAB_BALANCER_IF"]
-        servers = list(zip(lab.list("LAB_SERVER_NS"), lab.list("LAB_SERVER_IFS"), lab.list("LAB_SERVER_ADDRS")))
-        sink_servers(servers)
-        in_ns(b, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", f"net.ipv4.conf.{in_if}.rp_filter=0",
-              "net.ipv4.conf.all.send_redirects=0", f"net.ipv4.conf.{in_if}.send_redirects=0", f"net.ipv4.conf.{out_if}.send_redirects=0")
-        steer_receive_to_dut(b, in_if)
-        bmac, outmac = mac_of(b, in_if), mac_of(b, out_if)
-        smacs = [mac_of(ns, dev) for ns, dev, _ in servers]
-        delivered = server_counter(servers)
-        vip = lab["LAB_VIP"]
-
-        def path(dsts):
-            return Path_(lab["LAB_GEN_NS"], lab["LAB_GEN_IF"], bmac, lab["LAB_GEN_ADDR"], dsts, delivered, args.flows)
-
-        def forwarding_on():
-            in_ns(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-            return path([a for _, _, a in servers])
-
-        def forwarding_off():
-            in_ns(b, "sysctl", "-qw", "net.ipv4.ip_forward=0")
-
-        def nft_dr_on():
-            mapping = ", ".join(f"{i} : {m}" for i, m in enumerate(smacs))
-            nft(b, f"""table netdev lbpeer {{
-  chain in {{
-    type filter hook ingress device "{in_if}" priority -500; policy accept;
-    ip daddr {vip} udp dport {SINK_PORT} ether saddr set {outmac} ether daddr set jhash ip saddr . udp sport mod {len(smacs)} seed {SEED} map {{ {mapping} }} fwd to "{out_if}"
-  }}
-}}""")
-            return path([vip])
-
-        def nft_dr_off():
-            in_ns(b, "nft", "delete", "table", "netdev", "lbpeer", check=False)
-
-        engine = []
-        config = write(os.path.join(lab["LAB_DIR"], "compare-dr.yaml"),
-                       f"workers: 1\ncontrol_socket: {lab['LAB_DIR']}/compare.sock\nservices:\n  - name: sink\n    vip: {vip}\n"
-                       f"    port: {SINK_PORT}\n    protocol: udp\n    mode: dr\n    interface: {in_if}\n    backend_interface: {out_if}\n"
-                       f"    backends:\n{backends_yaml([a for _, _, a in servers])}")
-
-        def ours_on():
-            e = Engine(b, config, f"{lab['LAB_DIR']}/compare.sock", os.path.join(args.out, "engine.log"))
-            engine.append(e)
-            wait_for("the DR engine", lambda: backends_active(e), 60)
-            return path([vip])
-
-        def ours_off():
-            engine.pop().stop()
-
-        for size in args.sizes:
-            measure_pair(rows, "dr", size, args, [
-                ("kernel-forwarding", "kernel IP forwarding", forwarding_on, forwarding_off),
-                ("nft-netdev-dr", "nftables netdev DR", nft_dr_on, nft_dr_off),
-                ("lb-dr", "lb DR", ours_on, ours_off),
-            ])
-
-        if args.app_seconds:
-            log("  -- what applications feel: wrk through the VIP, lb DR")
-            cfg = os.path.join(lab["LAB_DIR"], "compare-dr-web.yaml")
-            run(["bash", "-c", f"source {TOPOLOGY}; lab_set_env {lab.prefix} 2; lab_write_dr_config {lab.prefix} {cfg}"])
-            web = Engine(b, cfg, lab_socket(cfg), os.path.join(args.out, "engine.log"))
-            try:
-                wait_for("the DR web engine", lambda: backends_active(web), 60)
-                wrk(lab["LAB_CLIENT_NS"], f"http://{vip}/", 1)  # warm-up
-                apps.append(app_row("dr", "lb-dr", "lb DR", lab, [web], [lambda: rx_bytes(b, [out_if])], args.app_seconds))
-            finally:
-                web.stop()
-    finally:
-        lab.down()
-
-
-def lab_socket(config):
-    with open(config) as f:
-        return re.search(r"^control_socket:\s*(\S+)", f.read(), re.M).group(1)
 
 
 def sink_servers(servers):
@@ -427,25 +383,152 @@ def server_counter(servers):
     return lambda: sum(read_int(ns, f"/sys/class/net/{dev}/statistics/rx_packets") for ns, dev, _ in servers)
 
 
+def prepare_balancer(lab, in_if, out_if):
+    """The servers sink the test traffic; the balancer filters no reverse path, sends no redirects and does
+    its receive processing for in_if on DUT_CPU. Returns in_if's MAC (where the generator sends) and the
+    servers' delivered counter."""
+    b = lab["LAB_BALANCER_NS"]
+    sink_servers(lab.hosts)
+    in_ns(b, "sysctl", "-qw", *(f"net.ipv4.conf.{dev}.{key}=0" for key in ("rp_filter", "send_redirects") for dev in ("all", in_if, out_if)))
+    steer_receive_to_dut(b, in_if)
+    return mac_of(b, in_if), server_counter(lab.hosts)
+
+
+def sink_config(lab, mode, in_if, out_if, addrs):
+    """Our engine's config for the sink service (UDP to SINK_PORT on the VIP) in dr or nat mode."""
+    backends = "".join(f"      - {{name: rs{i + 1}, address: {a}}}\n" for i, a in enumerate(addrs))
+    return write(os.path.join(lab["LAB_DIR"], f"compare-{mode}.yaml"),
+                 f"workers: 1\ncontrol_socket: {lab['LAB_DIR']}/compare.sock\nservices:\n  - name: sink\n    vip: {lab['LAB_VIP']}\n"
+                 f"    port: {SINK_PORT}\n    protocol: udp\n    mode: {mode}\n    interface: {in_if}\n    backend_interface: {out_if}\n"
+                 f"    backends:\n{backends}")
+
+
+def engine_candidate(ns, config, path):
+    """Our engine as a candidate of measure_pair: (setup, teardown). Set up means every backend active."""
+    engine = None
+
+    def on():
+        nonlocal engine
+        engine = Engine(ns, config)
+        wait_for("the engine's backends", lambda: backends_active(engine), 60)
+        return path
+
+    def off():
+        engine.stop()
+
+    return on, off
+
+
+# ---- DR lab: kernel forwarding, nftables netdev DR, our DR ---------------------------------------
+
+def dr_candidates(lab):
+    """The DR lab's candidates for measure_pair (the generator arm in, the LAN out): kernel IP forwarding,
+    nftables netdev DR and ours."""
+    b, vip = lab["LAB_BALANCER_NS"], lab["LAB_VIP"]
+    in_if, out_if = lab["LAB_BALANCER_GEN_IF"], lab["LAB_BALANCER_IF"]
+    servers = lab.hosts
+    bmac, delivered = prepare_balancer(lab, in_if, out_if)
+    outmac = mac_of(b, out_if)
+    smacs = [mac_of(ns, dev) for ns, dev, _ in servers]
+
+    def path(dsts):
+        return LoadPath(lab["LAB_GEN_NS"], lab["LAB_GEN_IF"], bmac, lab["LAB_GEN_ADDR"], dsts, delivered)
+
+    def forwarding_on():
+        in_ns(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        return path([a for _, _, a in servers])
+
+    def forwarding_off():
+        in_ns(b, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+
+    def nft_dr_on():
+        mapping = ", ".join(f"{i} : {m}" for i, m in enumerate(smacs))
+        nft(b, f"""table netdev lbpeer {{
+  chain in {{
+    type filter hook ingress device "{in_if}" priority -500; policy accept;
+    ip daddr {vip} udp dport {SINK_PORT} ether saddr set {outmac} ether daddr set jhash ip saddr . udp sport mod {len(smacs)} seed {SEED} map {{ {mapping} }} fwd to "{out_if}"
+  }}
+}}""")
+        return path([vip])
+
+    def nft_dr_off():
+        in_ns(b, "nft", "delete", "table", "netdev", "lbpeer", check=False)
+
+    config = sink_config(lab, "dr", in_if, out_if, [a for _, _, a in servers])
+    return [
+        ("kernel-forwarding", "kernel IP forwarding", forwarding_on, forwarding_off),
+        ("nft-netdev-dr", "nftables netdev DR", nft_dr_on, nft_dr_off),
+        ("lb-dr", "lb DR", *engine_candidate(b, config, path([vip]))),
+    ]
+
+
+def dr_lab(args, rows, apps):
+    lab = Lab("lab_up", 2, generator=True)
+    try:
+        candidates = dr_candidates(lab)
+        for size in args.sizes:
+            measure_pair(rows, "dr", size, args, candidates)
+        if args.app_seconds:
+            b, out_if = lab["LAB_BALANCER_NS"], lab["LAB_BALANCER_IF"]
+            measure_app(args, apps, lab, "dr", "lb DR", [(b, lab.write_config("compare-dr-web.yaml", "lab_write_dr_config"))],
+                        lambda engines: backends_active(engines[0]), [lambda: rx_bytes(b, [out_if])])
+    finally:
+        lab.down()
+
+
+def profile(args):
+    """One DR candidate under a steady load while perf samples DUT_CPU; prints three views of the samples."""
+    if not shutil.which("perf"):
+        sys.exit("perf is needed (apt-get install linux-perf)")
+    size, data = args.sizes[0], os.path.join(args.out, "perf.data")
+    lab = Lab("lab_up", 2, generator=True)
+    try:
+        _, label, setup, teardown = next(c for c in dr_candidates(lab) if c[0] == args.profile)
+        path = setup()
+        try:
+            trial(path, 1000, size, 1, args.flows)  # warm-up
+            load = {}
+            generator = threading.Thread(target=lambda: load.update(
+                zip(("offered", "delivered"), trial(path, args.rate, size, args.seconds + 3, args.flows))))
+            generator.start()
+            time.sleep(1.5)  # let the load reach its steady rate before sampling
+            run(["perf", "record", "-q", "-C", str(DUT_CPU), "-F", "1999", "-g", "-o", data, "--", "sleep", str(args.seconds)],
+                timeout=args.seconds + 120)
+            generator.join()
+        finally:
+            teardown()
+    finally:
+        lab.down()
+
+    def report_lines(sort):
+        out = run(["perf", "report", "-i", data, "--no-children", "--stdio", "--sort", sort], timeout=300, check=False)
+        return out.splitlines()
+
+    def shares(lines, header=False):
+        """The lines with a share (and, with header, perf's "# ... Samples" lines), in perf's order."""
+        return [line for line in lines if re.match(r"^\s+[0-9.]+%", line) or (header and re.match(r"^#.*Samples", line))]
+
+    log(f"== {label}, {size}-byte frames at {args.rate} pps offered; CPU {DUT_CPU} (RPS + the forwarding path), {args.seconds} s sampled")
+    log(f"   generator: {load.get('offered', 0)} frames offered, {load.get('delivered', 0)} delivered to the servers")
+    log(f"== samples on CPU {DUT_CPU} by thread (swapper = idle)")
+    log("\n".join(shares(report_lines("comm"), header=True)[:10]))
+    log("== by object (kernel, libc, the JIT-compiled engine shows as perf-<pid>.map or [unknown])")
+    log("\n".join(shares(report_lines("dso"))[:8]))
+    log("== top symbols ([k] kernel, [.] user)")
+    log("\n".join(shares(report_lines("symbol"))[:25]))
+    log(f"perf data: {data}")
+
+
 # ---- NAT lab: nftables DNAT, our NAT ------------------------------------------------------------
 
 def nat_lab(args, rows, apps):
     lab = Lab("lab_up_nat", 2)
     try:
-        b = lab["LAB_BALANCER_NS"]
+        b, vip = lab["LAB_BALANCER_NS"], lab["LAB_VIP"]
         in_if, out_if = lab["LAB_BALANCER_IF"], lab["LAB_BALANCER_BACK_IF"]
-        servers = list(zip(lab.list("LAB_SERVER_NS"), lab.list("LAB_SERVER_IFS"), lab.list("LAB_SERVER_ADDRS")))
-        sink_servers(servers)
-        in_ns(b, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", f"net.ipv4.conf.{in_if}.rp_filter=0", f"net.ipv4.conf.{out_if}.rp_filter=0",
-              "net.ipv4.conf.all.send_redirects=0")
-        steer_receive_to_dut(b, in_if)
-        bmac = mac_of(b, in_if)
-        delivered = server_counter(servers)
-        vip = lab["LAB_VIP"]
-        addrs = [a for _, _, a in servers]
-
-        def path():
-            return Path_(lab["LAB_ROUTER_NS"], lab["LAB_ROUTER_LAN_IF"], bmac, lab["LAB_CLIENT_ADDR"], [vip], delivered, args.flows)
+        addrs = [a for _, _, a in lab.hosts]
+        bmac, delivered = prepare_balancer(lab, in_if, out_if)
+        path = LoadPath(lab["LAB_ROUTER_NS"], lab["LAB_ROUTER_LAN_IF"], bmac, lab["LAB_CLIENT_ADDR"], [vip], delivered)
 
         def dnat_on():
             in_ns(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
@@ -456,45 +539,22 @@ def nat_lab(args, rows, apps):
     ip daddr {vip} udp dport {SINK_PORT} dnat to jhash ip saddr . udp sport mod {len(addrs)} seed {SEED} map {{ {mapping} }}
   }}
 }}""")
-            return path()
+            return path
 
         def dnat_off():
             in_ns(b, "sysctl", "-qw", "net.ipv4.ip_forward=0")
             in_ns(b, "nft", "delete", "table", "ip", "lbpeer", check=False)
             in_ns(b, "sh", "-c", "command -v conntrack >/dev/null && conntrack -F >/dev/null 2>&1 || true", check=False)
 
-        engine = []
-        config = write(os.path.join(lab["LAB_DIR"], "compare-nat.yaml"),
-                       f"workers: 1\ncontrol_socket: {lab['LAB_DIR']}/compare.sock\nservices:\n  - name: sink\n    vip: {vip}\n"
-                       f"    port: {SINK_PORT}\n    protocol: udp\n    mode: nat\n    interface: {in_if}\n    backend_interface: {out_if}\n"
-                       f"    backends:\n{backends_yaml(addrs)}")
-
-        def ours_on():
-            e = Engine(b, config, f"{lab['LAB_DIR']}/compare.sock", os.path.join(args.out, "engine.log"))
-            engine.append(e)
-            wait_for("the NAT engine", lambda: backends_active(e), 60)
-            return path()
-
-        def ours_off():
-            engine.pop().stop()
-
+        candidates = [
+            ("nft-dnat", "nftables DNAT", dnat_on, dnat_off),
+            ("lb-nat", "lb NAT", *engine_candidate(b, sink_config(lab, "nat", in_if, out_if, addrs), path)),
+        ]
         for size in args.sizes:
-            measure_pair(rows, "nat", size, args, [
-                ("nft-dnat", "nftables DNAT", dnat_on, dnat_off),
-                ("lb-nat", "lb NAT", ours_on, ours_off),
-            ])
-
+            measure_pair(rows, "nat", size, args, candidates)
         if args.app_seconds:
-            log("  -- what applications feel: wrk through the VIP, lb NAT")
-            cfg = os.path.join(lab["LAB_DIR"], "compare-nat-web.yaml")
-            run(["bash", "-c", f"source {TOPOLOGY}; lab_set_env {lab.prefix} 2 nat; lab_write_nat_config {lab.prefix} {cfg}"])
-            web = Engine(b, cfg, lab_socket(cfg), os.path.join(args.out, "engine.log"))
-            try:
-                wait_for("the NAT web engine", lambda: backends_active(web), 60)
-                wrk(lab["LAB_CLIENT_NS"], f"http://{vip}/", 1)
-                apps.append(app_row("nat", "lb-nat", "lb NAT", lab, [web], [lambda: rx_bytes(b, [in_if, out_if])], args.app_seconds))
-            finally:
-                web.stop()
+            measure_app(args, apps, lab, "nat", "lb NAT", [(b, lab.write_config("compare-nat-web.yaml", "lab_write_nat_config"))],
+                        lambda engines: backends_active(engines[0]), [lambda: rx_bytes(b, [in_if, out_if])])
     finally:
         lab.down()
 
@@ -505,7 +565,7 @@ def cluster_lab(args, rows, apps, churn):
     n = 3
     lab = Lab("lab_up_cluster", n)
     try:
-        nodes = list(zip(lab.list("LAB_NODE_NS"), lab.list("LAB_NODE_IFS"), lab.list("LAB_NODE_ADDRS")))
+        nodes = lab.hosts
         vip, mac = lab["LAB_VIP"], lab["LAB_CLUSTER_MAC"]
         # The router's neighbour entry for the VIP, static: the kernel-only peer has nobody answering ARP
         # with the cluster MAC (our engines do), and both should meet the same router.
@@ -523,7 +583,7 @@ def cluster_lab(args, rows, apps, churn):
             return next(o["counter"]["packets"] for o in out["nftables"] if "counter" in o)
 
         delivered = lambda: sum(counted(ns) for ns, _, _ in nodes)  # noqa: E731
-        path = Path_(lab["LAB_ROUTER_NS"], lab["LAB_ROUTER_LAN_IF"], mac, lab["LAB_CLIENT_ADDR"], [vip], delivered, args.flows)
+        path = LoadPath(lab["LAB_ROUTER_NS"], lab["LAB_ROUTER_LAN_IF"], mac, lab["LAB_CLIENT_ADDR"], [vip], delivered)
 
         def peer_rules(port, live):
             """The kernel-only CLUSTERIP replacement on each live node: jhash ownership, then pkttype host."""
@@ -559,8 +619,7 @@ def cluster_lab(args, rows, apps, churn):
         def start_cluster(port, proto, udp_timeout=5):
             # A short UDP timeout: a cluster takes new UDP only one timeout after it settles (modes.md).
             for i, (ns, _, _) in enumerate(nodes):
-                cfg = node_config(i, port, proto, udp_timeout)
-                engines.append(Engine(ns, cfg, lab_socket(cfg), os.path.join(args.out, "engine.log")))
+                engines.append(Engine(ns, node_config(i, port, proto, udp_timeout)))
             wait_for("the cluster to settle", lambda: cluster_settled(engines, n), 60)
 
         def stop_cluster():
@@ -585,18 +644,9 @@ def cluster_lab(args, rows, apps, churn):
             churn.extend(membership_change(args, lab, nodes, engines, start_cluster, stop_cluster, peer_rules, peer_off))
 
         if args.app_seconds:
-            log("  -- what applications feel: wrk through the VIP, lb CLUSTERIP")
-            for i, (ns, _, _) in enumerate(nodes):
-                cfg = os.path.join(lab["LAB_DIR"], f"compare-web-node{i + 1}.yaml")
-                run(["bash", "-c", f"source {TOPOLOGY}; lab_set_env {lab.prefix} {n} clusterip; lab_write_cluster_config {lab.prefix} {i + 1} {cfg}"])
-                engines.append(Engine(ns, cfg, lab_socket(cfg), os.path.join(args.out, "engine.log")))
-            try:
-                wait_for("the web cluster to settle", lambda: cluster_settled(engines, n), 60)
-                wrk(lab["LAB_CLIENT_NS"], f"http://{vip}/", 1)
-                counters = [lambda ns=ns, dev=dev: rx_bytes(ns, [dev]) for ns, dev, _ in nodes]
-                apps.append(app_row("clusterip", "lb-clusterip", f"lb CLUSTERIP ({n} nodes)", lab, list(engines), counters, args.app_seconds))
-            finally:
-                stop_cluster()
+            configs = [(ns, lab.write_config(f"compare-web-node{i + 1}.yaml", "lab_write_cluster_config", i + 1)) for i, (ns, _, _) in enumerate(nodes)]
+            measure_app(args, apps, lab, "clusterip", f"lb CLUSTERIP ({n} nodes)", configs, lambda engines: cluster_settled(engines, n),
+                        [lambda ns=ns, dev=dev: rx_bytes(ns, [dev]) for ns, dev, _ in nodes])
     finally:
         lab.down()
 
@@ -621,44 +671,36 @@ def membership_change(args, lab, nodes, engines, start_cluster, stop_cluster, pe
                 "broken_fraction": round(broken / len(on_survivors), 4) if on_survivors else 0.0, "unanswered_after": failed,
                 "moved_total": sum(1 for i in range(count) if after[i] != before[i])}
 
-    results = []
+    def phase(impl, label, short, start, left, rejoined, stop):
+        """Queries before, while node 3 is cut off (after left()) and after it is back (after rejoined())."""
+        start()
+        try:
+            before = query()
+            in_ns(switch, "ip", "link", "set", cut, "down")
+            left()
+            during = query()
+            in_ns(switch, "ip", "link", "set", cut, "up")
+            rejoined()
+            back = query()
+        finally:
+            in_ns(switch, "ip", "link", "set", cut, "up", check=False)
+            stop()
+        leave, rejoin = compare(before, during), compare(during, back)
+        log(f"    {short}: node leaves: {leave['broken_on_survivors']}/{leave['on_survivors']} survivor flows moved; "
+            f"node returns: {rejoin['broken_on_survivors']}/{rejoin['on_survivors']} moved")
+        return {"impl": impl, "label": label, "leave": leave, "rejoin": rejoin}
+
     log("  -- membership change: lb CLUSTERIP (UDP echo, node 3 cut off and back)")
     # Flows must outlive the run's pauses (failover, return) to count as established: 20 s.
-    start_cluster(5353, "udp", udp_timeout=20)
-    try:
-        before = query()
-        in_ns(switch, "ip", "link", "set", cut, "down")
-        wait_for("the survivors to see node 3 dead", lambda: cluster_alive(engines[:2], 2), 30)
-        during = query()
-        in_ns(switch, "ip", "link", "set", cut, "up")
-        wait_for("node 3 back", lambda: cluster_alive(engines, 3), 30)
-        back = query()
-    finally:
-        in_ns(switch, "ip", "link", "set", cut, "up", check=False)
-        stop_cluster()
-    leave, rejoin = compare(before, during), compare(during, back)
-    log(f"    lb: node leaves: {leave['broken_on_survivors']}/{leave['on_survivors']} survivor flows moved; "
-        f"node returns: {rejoin['broken_on_survivors']}/{rejoin['on_survivors']} moved")
-    results.append({"impl": "lb-clusterip", "label": "lb CLUSTERIP (Maglev, flow memory)", "leave": leave, "rejoin": rejoin})
-
+    ours = phase("lb-clusterip", "lb CLUSTERIP (Maglev, flow memory)", "lb",
+                 lambda: start_cluster(5353, "udp", udp_timeout=20),
+                 lambda: wait_for("the survivors to see node 3 dead", lambda: cluster_settled(engines[:2], 2, quorum=False), 30),
+                 lambda: wait_for("node 3 back", lambda: cluster_settled(engines, 3, quorum=False), 30),
+                 stop_cluster)
     log("  -- membership change: nftables CLUSTERIP (jhash mod N; the operator edits the rules on the survivors)")
-    peer_rules(5353, nodes)
-    try:
-        before = query()
-        in_ns(switch, "ip", "link", "set", cut, "down")
-        peer_rules(5353, nodes[:2])
-        during = query()
-        in_ns(switch, "ip", "link", "set", cut, "up")
-        peer_rules(5353, nodes)
-        back = query()
-    finally:
-        in_ns(switch, "ip", "link", "set", cut, "up", check=False)
-        peer_off()
-    leave, rejoin = compare(before, during), compare(during, back)
-    log(f"    nft: node leaves: {leave['broken_on_survivors']}/{leave['on_survivors']} survivor flows moved; "
-        f"node returns: {rejoin['broken_on_survivors']}/{rejoin['on_survivors']} moved")
-    results.append({"impl": "nft-clusterip", "label": "nftables CLUSTERIP (jhash mod N)", "leave": leave, "rejoin": rejoin})
-    return results
+    peer = phase("nft-clusterip", "nftables CLUSTERIP (jhash mod N)", "nft",
+                 lambda: peer_rules(5353, nodes), lambda: peer_rules(5353, nodes[:2]), lambda: peer_rules(5353, nodes), peer_off)
+    return [ours, peer]
 
 
 # ---- the run -------------------------------------------------------------------------------------
@@ -685,7 +727,6 @@ def ratios(rows):
 
 
 def machine():
-    cpu = ""
     with open("/proc/cpuinfo") as f:
         m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
         cpu = m.group(1) if m else ""
@@ -696,19 +737,11 @@ def machine():
             "placement": f"generator CPU {GEN_CPU}; device under test (receive via RPS, kernel path or engine) CPU {DUT_CPU}"}
 
 
-def cluster_alive(engines, nodes):
-    for e in engines:
-        s = e.status()
-        if s is None or sum(nd["alive"] for nd in s["services"][0]["nodes"]) != nodes:
-            return False
-    return True
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one trial, 64-byte frames only, short steps: under 3 minutes")
     ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--sizes", default="64,1500")
+    ap.add_argument("--sizes", default=None, help="frame sizes (default 64,1500; 1500 with --profile)")
     ap.add_argument("--loss", type=float, default=0.5, help="loss threshold in percent")
     ap.add_argument("--duration", type=float, default=1.0, help="seconds per trial")
     ap.add_argument("--flows", type=int, default=1020)
@@ -717,22 +750,30 @@ def main():
     ap.add_argument("--only", default="dr,nat,clusterip")
     ap.add_argument("--out", default=None)
     ap.add_argument("--publish", action="store_true", help="also copy the results to benchmarks/results and RESULTS.md")
+    ap.add_argument("--profile", choices=("lb-dr", "nft-netdev-dr"), help="profile that DR candidate with perf instead of comparing")
+    ap.add_argument("--rate", type=int, default=250000, help="--profile: offered pps")
+    ap.add_argument("--seconds", type=int, default=4, help="--profile: seconds sampled")
     args = ap.parse_args()
-    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.sizes = [int(s) for s in (args.sizes or ("1500" if args.profile else "64,1500")).split(",")]
     args.max_steps = 8
     args.overload_trials = 2
     if args.quick:
         args.trials, args.sizes, args.duration, args.max_steps, args.overload_trials = 1, [64], 0.5, 3, 1
         args.app_seconds, args.churn_flows = min(args.app_seconds, 2), min(args.churn_flows, 60)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    args.out = os.path.abspath(args.out or os.path.join(ROOT, "lab", "results", f"compare-{stamp}"))
+    args.out = os.path.abspath(args.out or os.path.join(ROOT, "lab", "results", f"{'profile' if args.profile else 'compare'}-{stamp}"))
     os.makedirs(args.out, exist_ok=True)
-    global LOG
+    global LOG, ENGINE_LOG
     LOG = open(os.path.join(args.out, "compare.log"), "a")
+    ENGINE_LOG = os.path.join(args.out, "engine.log")
 
     # SIGTERM/SIGHUP unwind like Ctrl-C, so every lab's finally: tears it down.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+    if args.profile:
+        profile(args)
+        return
 
     meta = machine()
     meta.update({"loss_pct": args.loss, "trials": args.trials, "duration_s": args.duration, "quick": args.quick, "flows": args.flows,

@@ -7,9 +7,11 @@
 #
 #   sudo ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
 #                         [--only dr,nat,clusterip] [--out DIR] [--publish]
+#   sudo ./lab/compare.sh --profile lb-dr|nft-netdev-dr [--sizes 1500] [--rate 250000] [--seconds 4]
 #
 # --quick: one trial, 64-byte frames, short steps (under 3 minutes). --publish: copy the results to
-# benchmarks/results/ (what benchmarks/RESULTS.md shows). See lab/compare.py for what is measured how.
+# benchmarks/results/ (what benchmarks/RESULTS.md shows). --profile: perf on the device under test's CPU
+# while that DR candidate forwards a steady load (needs perf). See lab/compare.py for what is measured how.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=lib/common.sh

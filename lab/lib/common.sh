@@ -11,7 +11,6 @@
 #   lab_install_packages                  apt-get install only the missing lab packages
 #   lab_wait_for TIMEOUT CMD...           poll CMD (quietly) until it succeeds; 1 on timeout
 #   lab_build                             dotnet build -c Release of the solution
-#   lb_cmd ARGS...                        run the built CLI: dotnet "$LB_DLL" ARGS...
 #   lab_setup_traps CLEANUP_CMD           run CLEANUP_CMD once on exit, Ctrl-C or SIGTERM
 #
 # Variables: LAB_ROOT (repository root), LB_DLL (exported, path of the built lb.dll).
@@ -101,10 +100,6 @@ lab_wait_for() {
 
 lab_build() {
     dotnet build -c Release "$LAB_ROOT/LoadBalancer.sln" -nologo -v q
-}
-
-lb_cmd() {
-    dotnet "$LB_DLL" "$@"
 }
 
 # lab_setup_traps CLEANUP_CMD

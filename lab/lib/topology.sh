@@ -59,8 +59,8 @@
 #
 # Functions: lab_new_prefix, lab_set_env, lab_up, lab_up_nat, lab_up_cluster, lab_down, lab_write_dr_config,
 #            lab_write_nat_config, lab_write_cluster_config, lab_namespaces,
-#            lab_server_{stop,start,softstop,softstart} (DR/NAT servers), lab_node_{stop,start} (CLUSTERIP
-#            nodes), lab_add_generator (DR lab only: it uses the name <P>b1) (plus everything from common.sh).
+#            lab_server_{stop,start,softstop,softstart} (DR/NAT servers), lab_add_generator (DR lab only: it
+#            uses the name <P>b1) (plus everything from common.sh).
 #
 # Exported by lab_up / lab_up_nat / lab_up_cluster / lab_set_env (lists are space-separated, in server order):
 #   LAB_MODE (dr, nat or clusterip)
@@ -489,46 +489,17 @@ _lab_create_cluster() {
     done
 }
 
-# True when server I (1-based) answers its name on :80 and :8080 from the client.
-_lab_server_ready() {
-    local i="$1" addr name out
-    addr="$(echo "$LAB_SERVER_ADDRS" | cut -d' ' -f"$i")"
-    name="$(echo "$LAB_SERVER_NAMES" | cut -d' ' -f"$i")"
-    out="$(ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 1 "http://$addr:$LAB_HTTP_PORT/")" || return 1
-    [[ "$out" == "$name" ]] || return 1
-    out="$(ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 1 "http://$addr:$LAB_UPLOAD_PORT/")" || return 1
-    [[ "$out" == "$name" ]]
-}
-
-# True when server I (1-based) of a NAT lab answers from the balancer namespace (the client
-# cannot reach the servers without the engine): its name on :80 and :8080, on :8081 for rs2,
-# and "<name> <payload>" from the UDP echo.
-_lab_server_ready_nat() {
-    local i="$1" addr name out
-    addr="$(echo "$LAB_SERVER_ADDRS" | cut -d' ' -f"$i")"
-    name="$(echo "$LAB_SERVER_NAMES" | cut -d' ' -f"$i")"
-    local ports=("$LAB_HTTP_PORT" "$LAB_UPLOAD_PORT") port
-    [[ "$name" == rs2 ]] && ports+=("$LAB_HTTP_ALT_PORT")
-    for port in "${ports[@]}"; do
-        out="$(ip netns exec "$LAB_BALANCER_NS" curl -s --noproxy '*' --max-time 1 "http://$addr:$port/")" || return 1
+# _lab_host_answers FROM_NS ADDR NAME PORT...: true when the host at ADDR answers NAME over HTTP on each
+# PORT, and (when LAB_UDP_PORT is set) "NAME <payload>" from its UDP echo, asked from namespace FROM_NS.
+_lab_host_answers() {
+    local from="$1" addr="$2" name="$3" port out
+    shift 3
+    for port in "$@"; do
+        out="$(ip netns exec "$from" curl -s --noproxy '*' --max-time 1 "http://$addr:$port/")" || return 1
         [[ "$out" == "$name" ]] || return 1
     done
-    out="$(ip netns exec "$LAB_BALANCER_NS" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/udp_echo.py" \
-        --query "$addr" --port "$LAB_UDP_PORT" --payload ready --timeout 1)" || return 1
-    [[ "$out" == "$name ready" ]]
-}
-
-# True when node I (1-based) of a CLUSTERIP lab answers its name on :80 and :8080 and from the UDP echo
-# on its own address, from the router namespace (not through the VIP: that needs the engines).
-_lab_node_ready() {
-    local i="$1" addr name out port
-    addr="$(echo "$LAB_NODE_ADDRS" | cut -d' ' -f"$i")"
-    name="$(echo "$LAB_NODE_NAMES" | cut -d' ' -f"$i")"
-    for port in "$LAB_HTTP_PORT" "$LAB_UPLOAD_PORT"; do
-        out="$(ip netns exec "$LAB_ROUTER_NS" curl -s --noproxy '*' --max-time 1 "http://$addr:$port/")" || return 1
-        [[ "$out" == "$name" ]] || return 1
-    done
-    out="$(ip netns exec "$LAB_ROUTER_NS" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/udp_echo.py" \
+    [[ -n "${LAB_UDP_PORT:-}" ]] || return 0
+    out="$(ip netns exec "$from" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/udp_echo.py" \
         --query "$addr" --port "$LAB_UDP_PORT" --payload ready --timeout 1)" || return 1
     [[ "$out" == "$name ready" ]]
 }
@@ -597,14 +568,20 @@ _lab_create_in_bash() {
     fi
 }
 
-# _lab_wait_hosts WHO P N READY_FN NAME WHERE: waits (bounded) until each host I answers (READY_FN I);
-# on a timeout shows NAME<I>'s logs, tears the lab down and fails.
+# _lab_wait_hosts WHO P N FROM_NS WHERE: waits (bounded) until each host (server or node) answers on its own
+# address from namespace FROM_NS (_lab_host_answers: nginx, the upload server, in a NAT lab rs2's second nginx
+# port, the UDP echo where the lab has one); on a timeout shows the host's logs, tears the lab down and fails.
 _lab_wait_hosts() {
-    local who="$1" P="$2" N="$3" ready="$4" name="$5" where="$6" i
-    for (( i = 1; i <= N; i++ )); do
-        if ! lab_wait_for 20 "$ready" "$i"; then
-            lab_warn "$who: $name$i did not answer from the $where within 20 s"
-            tail -n 20 "$LAB_DIR/$name$i-error.log" "$LAB_DIR/$name$i-upload.log" "$LAB_DIR/$name$i-udp.log" >&2 2>/dev/null || true
+    local who="$1" P="$2" N="$3" from="$4" where="$5" i name addrs names ports
+    read -r -a addrs <<< "$LAB_SERVER_ADDRS"
+    read -r -a names <<< "$LAB_SERVER_NAMES"
+    for (( i = 0; i < N; i++ )); do
+        name="${names[i]}"
+        ports=("$LAB_HTTP_PORT" "$LAB_UPLOAD_PORT")
+        [[ "$name" == rs2 && -n "${LAB_HTTP_ALT_PORT:-}" ]] && ports+=("$LAB_HTTP_ALT_PORT")
+        if ! lab_wait_for 20 _lab_host_answers "$from" "${addrs[i]}" "$name" "${ports[@]}"; then
+            lab_warn "$who: $name did not answer from the $where within 20 s"
+            tail -n 20 "$LAB_DIR/$name-error.log" "$LAB_DIR/$name-upload.log" "$LAB_DIR/$name-udp.log" >&2 2>/dev/null || true
             lab_down "$P"
             return 1
         fi
@@ -620,7 +597,7 @@ lab_up() {
     lab_log "creating lab $P with $N real servers"
     _lab_create_in_bash lab_up "$P" "$N" _lab_create || return 1
     lab_set_env "$P" "$N"
-    _lab_wait_hosts lab_up "$P" "$N" _lab_server_ready rs client || return 1
+    _lab_wait_hosts lab_up "$P" "$N" "$LAB_CLIENT_NS" client || return 1
     _lab_write_env_file
     lab_log "lab $P is up (LAB_DIR=$LAB_DIR)"
 }
@@ -640,7 +617,7 @@ lab_up_nat() {
         lab_down "$P"
         return 1
     fi
-    _lab_wait_hosts lab_up_nat "$P" "$N" _lab_server_ready_nat rs balancer || return 1
+    _lab_wait_hosts lab_up_nat "$P" "$N" "$LAB_BALANCER_NS" balancer || return 1
     _lab_write_env_file
     lab_log "NAT lab $P is up (LAB_DIR=$LAB_DIR)"
 }
@@ -654,7 +631,7 @@ lab_up_cluster() {
     lab_log "creating CLUSTERIP lab $P with $N nodes"
     _lab_create_in_bash lab_up_cluster "$P" "$N" _lab_create_cluster || return 1
     lab_set_env "$P" "$N" clusterip
-    _lab_wait_hosts lab_up_cluster "$P" "$N" _lab_node_ready node router || return 1
+    _lab_wait_hosts lab_up_cluster "$P" "$N" "$LAB_ROUTER_NS" router || return 1
     _lab_write_env_file
     lab_log "CLUSTERIP lab $P is up (LAB_DIR=$LAB_DIR)"
 }
@@ -717,17 +694,26 @@ lab_down() {
     return 0
 }
 
+# _lab_host_count PREFIX LETTER DEFAULT: how many hosts lab PREFIX has: LAB_N when lab_set_env was run for
+# that lab (for LETTER n, a CLUSTERIP lab's nodes, only in that mode), else how many <P>-<LETTER>I namespaces
+# it has, else DEFAULT.
+_lab_host_count() {
+    local P="$1" letter="$2" default="$3" n
+    if [[ "${LAB_PREFIX:-}" == "$P" && -n "${LAB_N:-}" && ( "$letter" != n || "${LAB_MODE:-}" == clusterip ) ]]; then
+        echo "$LAB_N"
+        return
+    fi
+    n="$(lab_namespaces "$P" | grep -cE -- "-${letter}[0-9]+$" || true)"
+    (( n > 0 )) || n="$default"
+    echo "$n"
+}
+
 # lab_write_dr_config PREFIX FILE: the engine config for this lab's DR services
 # (web on :80 and upload on :8080, every real server as a backend).
 lab_write_dr_config() {
     local P="$1" file="$2" N i
     _lab_check_prefix "$P" || return 1
-    if [[ "${LAB_PREFIX:-}" == "$P" && -n "${LAB_N:-}" ]]; then
-        N="$LAB_N"
-    else
-        N="$(lab_namespaces "$P" | grep -cE -- "-w[0-9]+$" || true)"
-        (( N > 0 )) || N=2
-    fi
+    N="$(_lab_host_count "$P" w 2)"
     local backends=""
     for (( i = 1; i <= N; i++ )); do
         backends+="      - name: rs$i"$'\n'"        address: 10.99.1.$(( 10 + i ))"$'\n'
@@ -750,12 +736,7 @@ lab_write_dr_config() {
 lab_write_nat_config() {
     local P="$1" file="$2" N i
     _lab_check_prefix "$P" || return 1
-    if [[ "${LAB_PREFIX:-}" == "$P" && -n "${LAB_N:-}" ]]; then
-        N="$LAB_N"
-    else
-        N="$(lab_namespaces "$P" | grep -cE -- "-w[0-9]+$" || true)"
-        (( N > 0 )) || N=2
-    fi
+    N="$(_lab_host_count "$P" w 2)"
     local web="" others=""
     for (( i = 1; i <= N; i++ )); do
         if (( i == 2 )); then
@@ -790,12 +771,7 @@ lab_write_nat_config() {
 lab_write_cluster_config() {
     local P="$1" node="$2" file="$3" N i nodes=""
     _lab_check_prefix "$P" || return 1
-    if [[ "${LAB_PREFIX:-}" == "$P" && "${LAB_MODE:-}" == clusterip && -n "${LAB_N:-}" ]]; then
-        N="$LAB_N"
-    else
-        N="$(lab_namespaces "$P" | grep -cE -- "-n[0-9]+$" || true)"
-        (( N > 0 )) || N=3
-    fi
+    N="$(_lab_host_count "$P" n 3)"
     if [[ ! "$node" =~ ^[0-9]+$ ]] || (( node < 1 || node > N )); then
         lab_warn "lab_write_cluster_config: node must be 1..$N, got '$node'"
         return 1
@@ -833,17 +809,10 @@ lab_server_start() {
 lab_server_softstop() { rm -f "$LAB_DIR/rs$1/running"; }
 lab_server_softstart() { echo "rs$1" > "$LAB_DIR/rs$1/running"; }
 
-# Node I (1-based) of the current CLUSTERIP lab (lab_set_env first): stop or start its nginx.
-lab_node_stop() { local d="$LAB_DIR/node$1"; ip netns exec "$LAB_PREFIX-n$1" nginx -c "$d/nginx.conf" -p "$d/" -s stop; }
-lab_node_start() {
-    local d="$LAB_DIR/node$1"
-    ip netns exec "$LAB_PREFIX-n$1" nginx -c "$d/nginx.conf" -p "$d/" -e "$LAB_DIR/node$1-error.log" -g 'daemon on;' </dev/null
-}
-
 # lab_add_generator PREFIX: a traffic-generator namespace <P>-g wired straight to the balancer by its own
 # veth (<P>g0 10.99.3.2/24 <-> <P>b1 10.99.3.1/24 in the balancer namespace), so a pps run's generator
-# does not also pay for the LAN bridge (it would then cap the measurement, not the balancer). RPS sends
-# the balancer's receive processing for <P>b1 to CPU 1 (the device-under-test core).
+# does not also pay for the LAN bridge (it would then cap the measurement, not the balancer). Where the
+# balancer's receive processing for <P>b1 runs (RPS) is the caller's choice (lab/compare.py sets it).
 # Exports LAB_GEN_NS LAB_GEN_IF LAB_GEN_ADDR LAB_BALANCER_GEN_IF LAB_BALANCER_GEN_ADDR.
 lab_add_generator() {
     local P="$1"
@@ -863,5 +832,4 @@ lab_add_generator() {
     ip -n "$LAB_BALANCER_NS" link set "$LAB_BALANCER_GEN_IF" up
     ip netns exec "$LAB_BALANCER_NS" sysctl -qw "net.ipv4.conf.$LAB_BALANCER_GEN_IF.rp_filter=0" \
         "net.ipv4.conf.$LAB_BALANCER_GEN_IF.send_redirects=0"
-    ip netns exec "$LAB_BALANCER_NS" sh -c "echo 2 > /sys/class/net/$LAB_BALANCER_GEN_IF/queues/rx-0/rps_cpus"
 }

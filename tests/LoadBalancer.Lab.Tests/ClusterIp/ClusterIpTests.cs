@@ -77,10 +77,6 @@ public sealed class ClusterIpTests : IDisposable
     private int[] PortsOwnedBy(int node, int thenOwner, int count, int from) =>
         Enumerable.Range(from, 5000).Where(p => OwnerOf(p, 1, 2, 3) == node && OwnerOf(p, 1, 2) == thenOwner).Take(count).ToArray();
 
-    private string[] Connect(int count) =>
-        _lab.InClient($"for i in $(seq {count}); do curl -s --noproxy '*' --max-time 3 http://{_lab.Vip}/ || echo FAILED; done", count * 5 + 10)
-            .Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-
     private Func<(int Exit, string Sha)> Download(string name, int clientPort) => _lab.StartDownload(name, localPort: clientPort);
 
     private int Established() =>
@@ -95,7 +91,7 @@ public sealed class ClusterIpTests : IDisposable
         var pcap = Path.Combine(_lab.Dir, "cluster.pcap");
         string[] answers;
         using (PacketCapture.Start(_lab.ClientNs, _lab.Env["LAB_CLIENT_IF"], pcap, "tcp"))
-            answers = Connect(200);
+            answers = _lab.Connect(200);
 
         Assert.Equal(200, answers.Length);
         Assert.DoesNotContain("FAILED", answers);
@@ -126,7 +122,7 @@ public sealed class ClusterIpTests : IDisposable
         // interval 1 s x fall 2 + timeout 0.5 s, plus a second of slack.
         Assert.True(failover < TimeSpan.FromSeconds(3.5), $"takeover took {failover.TotalSeconds:F2} s");
 
-        var during = Connect(30);
+        var during = _lab.Connect(30);
         Assert.DoesNotContain("FAILED", during);
         Assert.DoesNotContain("node3", during);
 
@@ -140,7 +136,7 @@ public sealed class ClusterIpTests : IDisposable
         Assert.True(Established() >= 8, "downloads did not start");
         Assert.Equal(0, _lab.In(_lab.Env["LAB_SWITCH_NS"], $"ip link set {_lab.Prefix}s3 up").ExitCode);
         WaitForAgreement(aliveNodes: 3, TimeSpan.FromSeconds(15));
-        Assert.Contains("node3", Connect(30));
+        Assert.Contains("node3", _lab.Connect(30));
 
         // Downloads on nodes 1 and 2 complete intact through node 3's departure and return.
         var sha = _lab.Env["LAB_BIG_SHA256"];
@@ -165,7 +161,7 @@ public sealed class ClusterIpTests : IDisposable
         var node3 = _lab.In(_lab.Env["LAB_ROUTER_NS"], "curl -s --noproxy '*' --max-time 2 http://10.99.1.13/");
         Assert.Equal("node3", node3.Stdout.Trim());
 
-        var after = Connect(30);
+        var after = _lab.Connect(30);
         Assert.DoesNotContain("FAILED", after);
         Assert.DoesNotContain("node3", after);
         var sha = _lab.Env["LAB_BIG_SHA256"];

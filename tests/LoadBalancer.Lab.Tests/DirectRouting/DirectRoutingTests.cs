@@ -12,8 +12,7 @@ public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture
     [LabFact]
     public void NewConnections_Hundred_AllSucceedAndReachEveryBackend()
     {
-        var r = Lab.InClient($"for i in $(seq 100); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/ || echo FAILED; done", 400);
-        var answers = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var answers = Lab.Connect(100);
 
         Assert.Equal(100, answers.Length);
         Assert.DoesNotContain("FAILED", answers);
@@ -99,20 +98,16 @@ public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture
         var offloads = Lab.InClient($"ethtool -k {Lab.Env["LAB_CLIENT_IF"]}");
         Assert.Matches(new Regex(@"tcp-segmentation-offload: on"), offloads.Stdout);
 
-        var file = Path.Combine(Lab.Dir, "upload.bin");
-        var bytes = new byte[10 * 1024 * 1024];
-        Random.Shared.NextBytes(bytes);
-        File.WriteAllBytes(file, bytes);
-        var expected = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+        var (file, expected, length) = Lab.RandomFile("upload.bin");
 
         for (var i = 0; i < 4; i++)
         {
-            var r = Lab.InClient($"curl -s --noproxy '*' --max-time 30 --data-binary @{file} http://{Lab.Vip}:8080/upload", 60);
-            var parts = r.Stdout.Trim().Split(' ');
-            Assert.True(parts.Length == 3, $"unexpected answer: '{r.Output}'");
+            var answer = Lab.Upload(file);
+            var parts = answer.Split(' ');
+            Assert.True(parts.Length == 3, $"unexpected answer: '{answer}'");
             Assert.Contains(parts[0], Lab.ServerNames);
             Assert.Equal(expected, parts[1]);
-            Assert.Equal(bytes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), parts[2]);
+            Assert.Equal(length.ToString(System.Globalization.CultureInfo.InvariantCulture), parts[2]);
         }
     }
 

@@ -102,15 +102,12 @@ public sealed class EngineLifecycleTests
         using (var status = engine.Status())
             Assert.Equal(2, status.RootElement.GetProperty("workers").GetInt32());
 
-        var r = lab.InClient($"for i in $(seq 50); do curl -s --noproxy '*' --max-time 3 http://{lab.Vip}/ || echo FAILED; done", 200);
-        var answers = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var answers = lab.Connect(50);
         Assert.Equal(50, answers.Length);
         Assert.All(answers, a => Assert.Contains(a, lab.ServerNames));
 
-        var big = lab.InClient($"head -c 5000000 /dev/urandom > {lab.Dir}/w2.bin; sha256sum < {lab.Dir}/w2.bin; " +
-                               $"curl -s --noproxy '*' --max-time 30 --data-binary @{lab.Dir}/w2.bin http://{lab.Vip}:8080/upload", 60);
-        var lines = big.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(lines[0].Split(' ')[0], lines[1].Split(' ')[1]);
+        var (file, sha, _) = lab.RandomFile("w2.bin", 5_000_000);
+        Assert.Equal(sha, lab.Upload(file).Split(' ')[1]);
     }
 
     [LabFact]

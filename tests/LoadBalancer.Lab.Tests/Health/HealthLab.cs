@@ -79,17 +79,11 @@ public sealed class HealthLab : IDisposable
     }
 
     /// <summary>N new connections from the client; the answering server's name per connection, or "FAILED".</summary>
-    public string[] Connect(int count, int maxTimeSeconds = 2)
-    {
-        var r = Lab.InClient($"for i in $(seq {count}); do curl -s --noproxy '*' --max-time {maxTimeSeconds} http://{Lab.Vip}/ || echo FAILED; done",
-            count * (maxTimeSeconds + 2) + 10);
-        return r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToArray();
-    }
+    public string[] Connect(int count, int maxTimeSeconds = 2) => Lab.Connect(count, maxTimeSeconds);
 
     public void Server(int i, string action)
     {
-        var r = Shell.Bash($"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; " +
-                           $"lab_set_env {Lab.Prefix} {Lab.ServerNames.Length}; lab_server_{action} {i}");
+        var r = NamespaceLab.Topology($"lab_set_env {Lab.Prefix} {Lab.ServerNames.Length}; lab_server_{action} {i}");
         if (r.ExitCode != 0) throw new InvalidOperationException($"lab_server_{action} {i}: {r.Output}");
     }
 

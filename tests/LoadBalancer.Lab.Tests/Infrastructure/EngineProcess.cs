@@ -51,10 +51,13 @@ public sealed class EngineProcess : IDisposable
 
     public JsonDocument Status()
     {
-        var r = Shell.Run("dotnet", [LabEnvironment.LbDll, "status", "--socket", Socket, "--json"], TimeSpan.FromSeconds(20));
+        var r = QueryStatus();
         if (r.ExitCode != 0) throw new InvalidOperationException($"lb status failed: {r.Output}");
         return JsonDocument.Parse(r.Stdout);
     }
+
+    private CommandResult QueryStatus() =>
+        Shell.Run("dotnet", [LabEnvironment.LbDll, "status", "--socket", Socket, "--json"], TimeSpan.FromSeconds(20));
 
     private void WaitReady(TimeSpan timeout)
     {
@@ -64,7 +67,7 @@ public sealed class EngineProcess : IDisposable
             if (_process.HasExited) throw new InvalidOperationException($"lb run exited with {_process.ExitCode}:\n{Log}");
             if (File.Exists(Socket))
             {
-                var r = Shell.Run("dotnet", [LabEnvironment.LbDll, "status", "--socket", Socket, "--json"], TimeSpan.FromSeconds(20));
+                var r = QueryStatus();
                 if (r.ExitCode == 0)
                 {
                     using var doc = JsonDocument.Parse(r.Stdout);

@@ -32,22 +32,16 @@ public sealed class NamespaceLab : IDisposable
     /// <summary>The CLUSTERIP lab (lab_up_cluster): client, router and nodes on one bridge, no balancer.</summary>
     public static NamespaceLab UpCluster(int nodes = 3) => Up(nodes, "lab_up_cluster");
 
-    public string WriteClusterConfig(int node)
-    {
-        var path = Path.Combine(Dir, $"node{node}.yaml");
-        var result = Shell.Bash($"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; " +
-                                $"lab_set_env {Prefix} {ServerNames.Length}; lab_write_cluster_config {Prefix} {node} {Shell.Quote(path)}");
-        if (result.ExitCode != 0) throw new InvalidOperationException(result.Output);
-        return path;
-    }
+    /// <summary>Runs bash commands with lab/lib/topology.sh sourced and LB_DLL set to this build's lb.dll.</summary>
+    public static CommandResult Topology(string commands, TimeSpan? timeout = null) =>
+        Shell.Bash($"export LB_DLL={Shell.Quote(LabEnvironment.LbDll)}; " +
+                   $"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; {commands}", timeout);
 
     private static NamespaceLab Up(int servers, string function)
     {
         // "lt" + 6 hex: unique per run, and short enough for interface names.
         var prefix = "lt" + Convert.ToHexString(Guid.NewGuid().ToByteArray())[..6].ToLowerInvariant();
-        var script = $"set -e; export LB_DLL={Shell.Quote(LabEnvironment.LbDll)}; " +
-                     $"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; {function} {prefix} {servers}";
-        var result = Shell.Bash(script, TimeSpan.FromSeconds(120));
+        var result = Topology($"{function} {prefix} {servers}", TimeSpan.FromSeconds(120));
         if (result.ExitCode != 0)
         {
             Down(prefix);
@@ -64,6 +58,27 @@ public sealed class NamespaceLab : IDisposable
 
     public CommandResult InClient(string script, int timeoutSeconds = 60) =>
         Shell.InNamespace(ClientNs, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
+
+    /// <summary>N new connections from the client to the VIP; the answering server's name per connection, or "FAILED".</summary>
+    public string[] Connect(int count, int maxTimeSeconds = 3) =>
+        InClient($"for i in $(seq {count}); do curl -s --noproxy '*' --max-time {maxTimeSeconds} http://{Vip}/ || echo FAILED; done",
+                count * (maxTimeSeconds + 2) + 10)
+            .Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToArray();
+
+    /// <summary>A file of random bytes in the lab's directory, with its sha256 (lowercase hex) and length.</summary>
+    public (string Path, string Sha256, int Length) RandomFile(string name, int length = 10 * 1024 * 1024)
+    {
+        var path = Path.Combine(Dir, name);
+        var bytes = new byte[length];
+        Random.Shared.NextBytes(bytes);
+        File.WriteAllBytes(path, bytes);
+        return (path, Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant(), length);
+    }
+
+    /// <summary>POSTs the file from the client to the upload server through the VIP; its answer,
+    /// "&lt;server&gt; &lt;sha256&gt; &lt;length&gt;" when all went well (trimmed).</summary>
+    public string Upload(string file, int maxTimeSeconds = 30) =>
+        InClient($"curl -s --noproxy '*' --max-time {maxTimeSeconds} --data-binary @{file} http://{Vip}:8080/upload", maxTimeSeconds + 30).Stdout.Trim();
 
     /// <summary>Runs a bounded script in the client namespace in the background; the returned function waits
     /// for it and parses its lines as "&lt;unix ms&gt; &lt;value&gt;".</summary>
@@ -123,18 +138,20 @@ public sealed class NamespaceLab : IDisposable
 
     public string WriteNatConfig(string name = "lb.yaml") => WriteConfig("lab_write_nat_config", name);
 
-    private string WriteConfig(string function, string name)
+    /// <summary>Node <paramref name="node"/>'s (1-based) engine config in a CLUSTERIP lab.</summary>
+    public string WriteClusterConfig(int node) =>
+        WriteConfig("lab_write_cluster_config", $"node{node}.yaml", node.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>A config from one of topology.sh's writers (FUNCTION PREFIX [ARG] FILE; they count the lab's hosts).</summary>
+    private string WriteConfig(string function, string name, string arg = "")
     {
         var path = Path.Combine(Dir, name);
-        var result = Shell.Bash($"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; " +
-                                $"lab_set_env {Prefix} {ServerNames.Length}; {function} {Prefix} {Shell.Quote(path)}");
+        var result = Topology($"{function} {Prefix} {arg} {Shell.Quote(path)}");
         if (result.ExitCode != 0) throw new InvalidOperationException(result.Output);
         return path;
     }
 
-    private static void Down(string prefix) =>
-        Shell.Bash($"export LB_DLL={Shell.Quote(LabEnvironment.LbDll)}; source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; lab_down {prefix}",
-            TimeSpan.FromSeconds(60));
+    private static void Down(string prefix) => Topology($"lab_down {prefix}", TimeSpan.FromSeconds(60));
 
     public void Dispose() => Down(Prefix);
 }

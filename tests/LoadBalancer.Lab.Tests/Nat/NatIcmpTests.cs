@@ -73,15 +73,11 @@ public sealed class NatIcmpTests
         Assert.Equal(0, lab.In(lab.BalancerNs, $"ip link set dev {back} mtu 1400").ExitCode);
         using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
         var pcap = Path.Combine(lab.Dir, "mtu.pcap");
-        var file = Path.Combine(lab.Dir, "mtu-upload.bin");
-        var bytes = new byte[10 * 1024 * 1024];
-        Random.Shared.NextBytes(bytes);
-        File.WriteAllBytes(file, bytes);
-        var expected = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+        var (file, expected, _) = lab.RandomFile("mtu-upload.bin");
 
         string answer;
         using (PacketCapture.Start(lab.ClientNs, lab.Env["LAB_CLIENT_IF"], pcap, "icmp"))
-            answer = lab.InClient($"curl -s --noproxy '*' --max-time 60 --data-binary @{file} http://{lab.Vip}:8080/upload", 90).Stdout.Trim();
+            answer = lab.Upload(file, maxTimeSeconds: 60);
 
         Assert.Equal(expected, answer.Split(' ')[1]);
         var icmp = Shell.Run("tshark", ["-r", pcap, "-Y", "icmp.type == 3 && icmp.code == 4", "-T", "fields", "-e", "ip.src", "-e", "icmp.mtu"]).Stdout;

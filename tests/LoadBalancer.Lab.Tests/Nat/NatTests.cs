@@ -11,8 +11,7 @@ public sealed class NatTests(NatLab fixture) : IClassFixture<NatLab>
     [LabFact]
     public void NewConnections_Hundred_AllSucceedAndReachEveryBackendIncludingOneOnAnotherPort()
     {
-        var r = Lab.InClient($"for i in $(seq 100); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/ || echo FAILED; done", 400);
-        var answers = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var answers = Lab.Connect(100);
         Assert.Equal(100, answers.Length);
         Assert.DoesNotContain("FAILED", answers);
         Assert.Contains("rs1", answers);
@@ -29,14 +28,10 @@ public sealed class NatTests(NatLab fixture) : IClassFixture<NatLab>
     [LabFact]
     public void Upload_TenMegabytes_ByteIdentical()
     {
-        var file = Path.Combine(Lab.Dir, "nat-upload.bin");
-        var bytes = new byte[10 * 1024 * 1024];
-        Random.Shared.NextBytes(bytes);
-        File.WriteAllBytes(file, bytes);
-        var expected = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes)).ToLowerInvariant();
+        var (file, expected, _) = Lab.RandomFile("nat-upload.bin");
         for (var i = 0; i < 3; i++)
         {
-            var parts = Lab.InClient($"curl -s --noproxy '*' --max-time 30 --data-binary @{file} http://{Lab.Vip}:8080/upload", 60).Stdout.Trim().Split(' ');
+            var parts = Lab.Upload(file).Split(' ');
             Assert.Equal(3, parts.Length);
             Assert.Equal(expected, parts[1]);
         }
@@ -49,7 +44,7 @@ public sealed class NatTests(NatLab fixture) : IClassFixture<NatLab>
         var curl = "";
         using (PacketCapture.Start(Lab.ClientNs, Lab.Env["LAB_CLIENT_IF"], pcap, "tcp"))
         {
-            curl = Lab.InClient($"for i in $(seq 10); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/ || echo FAILED; done").Output;
+            curl = string.Join('\n', Lab.Connect(10));
             Assert.DoesNotContain("FAILED", curl);
         }
         var decoded = Shell.Run("tshark", ["-r", pcap, "-T", "fields", "-e", "ip.src", "-e", "ip.dst"]);

@@ -13,8 +13,7 @@ public sealed class NatWorkersTests
         File.WriteAllText(config, File.ReadAllText(config).Replace("workers: 1", "workers: 2"));
         using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
 
-        var answers = lab.InClient($"for i in $(seq 100); do curl -s --noproxy '*' --max-time 3 http://{lab.Vip}/ || echo FAILED; done", 400)
-            .Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var answers = lab.Connect(100);
         Assert.Equal(100, answers.Length);
         Assert.DoesNotContain("FAILED", answers);
         var download = lab.InClient($"curl -s --noproxy '*' --max-time 30 http://{lab.Vip}/big | sha256sum", 60).Stdout;
