@@ -27,7 +27,7 @@ internal static class RunCommand
         var log = new EngineLog(stderr);
         using var stopRequested = new ManualResetEventSlim(false);
         // .NET started from a non-interactive shell's background job inherits an ignored SIGINT
-        // (shared/LAB.md item 8); SIGTERM is the signal that always works, so handle both.
+        // (../shared/LAB.md item 8); SIGTERM is the signal that always works, so handle both.
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);

@@ -206,7 +206,7 @@ internal sealed class EngineHost : IDisposable
     }
 
     /// <summary>Up, and no reverse-path filter on it: re-injected frames come from clients whose route back
-    /// is through the node's own interface, not the TAP (shared/LAB.md item 3).</summary>
+    /// is through the node's own interface, not the TAP (../shared/LAB.md item 3).</summary>
     private static void ConfigureTap(string name)
     {
         var system = new RealServer.SystemNetworkControl();

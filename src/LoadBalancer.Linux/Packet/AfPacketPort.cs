@@ -5,7 +5,7 @@ namespace LoadBalancer.Linux.Packet;
 
 /// <summary>A TPACKET_V3 receive ring on an ETH_P_ALL socket, exposed as an <see cref="IFramePort"/>.
 /// ETH_P_ALL matters: such a socket sees a frame before tc and nftables ingress, so an ingress drop can
-/// keep the kernel away from the frames we forward while we still read them (shared/LAB.md item 1).
+/// keep the kernel away from the frames we forward while we still read them (../shared/LAB.md item 1).
 /// One retired block is one batch: frames are handed over in place (no copy), transmits queued from
 /// them are flushed by the handler's EndOfBatch, and only then is the block returned to the kernel.</summary>
 public sealed unsafe class AfPacketPort : IFramePort

@@ -6,7 +6,7 @@ using LoadBalancer.Linux.Interop;
 namespace LoadBalancer.Linux.Packet;
 
 /// <summary>A TAP device the engine writes frames into, so the local IP stack receives them as if they had
-/// arrived on a NIC (CLUSTERIP re-injects the flows this node owns; shared/LAB.md item 5). Created with
+/// arrived on a NIC (CLUSTERIP re-injects the flows this node owns; ../shared/LAB.md item 5). Created with
 /// IFF_VNET_HDR so a GSO super-frame goes in whole with its segmentation and checksum state, and
 /// IFF_NO_PI (no extra header). Not persistent: it disappears when the engine closes it.
 /// Invariant, as for <see cref="AfPacketTransmitter"/>: a frame handed to <see cref="Enqueue"/> lives in
