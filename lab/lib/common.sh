@@ -20,9 +20,11 @@ LB_DLL="${LB_DLL:-$LAB_ROOT/src/LoadBalancer.Cli/bin/Release/net10.0/lb.dll}"
 export LB_DLL
 
 # Debian packages the lab needs. Checked with dpkg -s, installed only when missing.
-LAB_PACKAGES=(iproute2 nftables nginx curl tcpdump tshark python3-scapy ethtool iputils-arping wrk procps psmisc)
+# python3-matplotlib draws results.svg (lab/lib/report.py).
+LAB_PACKAGES=(iproute2 nftables nginx curl tcpdump tshark python3-scapy python3-matplotlib ethtool iputils-arping wrk procps
+              psmisc)
 
-# Always this interpreter: `python3` on PATH may be a pyenv build without scapy.
+# Always this interpreter: `python3` on PATH may be a pyenv build without scapy or matplotlib.
 # shellcheck disable=SC2034
 LAB_PYTHON=/usr/bin/python3
 

@@ -7,8 +7,9 @@ writes OUTDIR/results.csv, OUTDIR/results.svg and OUTDIR/results.md and prints t
 Other scripts can `import report` (after `sys.path.insert(0, "lab/lib")`) and call
 `render(results, outdir)` and `text_table(results)`.
 
-Standard library only: the lab hosts run Debian's /usr/bin/python3, which may have nothing else.
-The SVG is written by hand for the same reason (no matplotlib).
+Runs on Debian's /usr/bin/python3 with python3-matplotlib (LAB_PACKAGES in lab/lib/common.sh; test.sh
+and compare.sh install it). matplotlib is imported at the top on purpose: compare.py imports this module
+before it measures, so a missing package fails the run at its start, not after its last lab.
 """
 
 import csv
@@ -20,7 +21,15 @@ import re
 import statistics
 import sys
 import textwrap
-from xml.sax.saxutils import escape, quoteattr
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.legend_handler import HandlerLine2D, HandlerTuple  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 # Overload factors that get their own table/CSV columns. Other factors still get SVG markers.
 TABLE_FACTORS = (1.5, 2.0)
@@ -394,16 +403,21 @@ def write_csv(results, path):
 
 
 # ---------------------------------------------------------------------------------------------------
-# SVG, written by hand.
+# SVG, drawn with matplotlib. The page is laid out top to bottom in points (1/72 in, the SVG's user
+# unit): a cursor `y` walks down, each block queues what it draws, and the figure is made once the
+# height is known. Inside a panel the y data unit is a point too, so rows keep fixed pitches however
+# many there are.
 # ---------------------------------------------------------------------------------------------------
 
-WIDTH = 1000
+WIDTH = 1000        # page width, points
 MARGIN = 24
 BAR_H = 18          # bar thickness
 ROW_PITCH = 24      # bar thickness + gap
 GROUP_HEAD = 20     # space for a "64 B" group heading
 GROUP_GAP = 8
 CHAR_W = 0.58       # average glyph width as a fraction of font size (sans-serif); used only to fit text
+
+INK, MUTED, RULE, GRID, ZERO = "#222222", "#666666", "#dddddd", "#cccccc", "#888888"
 
 # Ours in blues; the in-kernel peers alternate grey and orange so neighbouring peers stay distinct.
 OUR_COLOURS = ["#1f5fa8", "#4a90d9", "#0d3b73", "#86b7ea", "#2f74c0"]
@@ -412,6 +426,19 @@ PEER_COLOURS = ["#7a7a7a", "#e08a2c", "#b0b0b0", "#f3b66e", "#555555", "#b9651b"
 # Marker per overload factor. 1.5x and 2x are the usual steps; others take the remaining shapes.
 FIXED_MARKERS = {1.5: "diamond", 2.0: "triangle"}
 SPARE_MARKERS = ["square", "circle"]
+MPL_MARKERS = {"diamond": "D", "triangle": "^", "square": "s", "circle": "o"}
+
+STYLE = {
+    # Same json, same bytes: fixed ids (clip paths) instead of random ones; no date (see write_svg).
+    "svg.hashsalt": "lab-report",
+    # Text stays text (searchable, small, readable diffs); a viewer without DejaVu Sans falls back along the list.
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
+    "text.color": INK,
+    # Labels come from the document: a '$' in one is text, not mathtext.
+    "text.parse_math": False,
+}
 
 # Characters XML 1.0 forbids even when escaped; a stray one in a label must not break the file.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -421,45 +448,23 @@ def is_ours(impl):
     return str(impl).startswith("lb-")
 
 
-def _xml_text(text):
-    return escape(_XML_INVALID.sub("?", str(text)))
-
-
-def _fmt_coord(value):
-    return ("%.1f" % value).rstrip("0").rstrip(".")
-
-
-def el(tag, content=None, **attrs):
-    """One SVG element. Attribute names: 'text_anchor' -> 'text-anchor', 'class_' -> 'class'.
-    `content` is a string (escaped) or a list of already-built elements (inserted as is)."""
-    parts = []
-    for name, value in attrs.items():
-        if value is None:
-            continue
-        name = name.rstrip("_").replace("_", "-")
-        if isinstance(value, float):
-            value = _fmt_coord(value)
-        parts.append(" %s=%s" % (name, quoteattr(_XML_INVALID.sub("?", str(value)))))
-    head = "<%s%s" % (tag, "".join(parts))
-    if content is None:
-        return head + "/>"
-    body = "".join(content) if isinstance(content, list) else _xml_text(content)
-    return "%s>%s</%s>" % (head, body, tag)
+def _clean(text):
+    return _XML_INVALID.sub("?", str(text))
 
 
 def text_width(text, size):
     return len(str(text)) * size * CHAR_W
 
 
-def fit(text, max_px, size):
-    """Shorten text with an ellipsis so it fits `max_px` at font `size`."""
+def fit(text, max_width, size):
+    """Shorten text with an ellipsis so it fits `max_width` points at font `size`."""
     text = str(text)
-    limit = max(1, int(max_px / (size * CHAR_W)))
+    limit = max(1, int(max_width / (size * CHAR_W)))
     return text if len(text) <= limit else text[:max(0, limit - 1)] + "…"
 
 
-def wrap(text, max_px, size):
-    return textwrap.wrap(str(text), max(10, int(max_px / (size * CHAR_W)))) or [""]
+def wrap(text, max_width, size):
+    return textwrap.wrap(str(text), max(10, int(max_width / (size * CHAR_W)))) or [""]
 
 
 def nice_ticks(vmax, target=5):
@@ -502,50 +507,52 @@ def marker_shapes(factors):
 
 
 def marker_slot(index, count, top):
-    """Vertical centre and size of overload marker `index` of `count` inside a bar starting at `top`.
+    """Vertical centre and radius of overload marker `index` of `count` inside a bar starting at `top`.
     Each factor gets its own band of the bar, so markers for close values (1.5x and 2x often deliver
     nearly the same) stay apart and the whisker on the centre line stays visible between them."""
     band = BAR_H / max(1, count)
     return top + band * (index + 0.5), min(5.0, band / 2)
 
 
-def marker(shape, x, y, r=5.0, **attrs):
-    style = dict(fill="#111111", stroke="#ffffff", stroke_width=1.0)
-    style.update(attrs)
-    if shape == "diamond":
-        d = "M%s %sL%s %sL%s %sL%s %sZ" % tuple(_fmt_coord(v) for v in
-                                              (x, y - r, x + r, y, x, y + r, x - r, y))
-        return el("path", d=d, **style)
-    if shape == "triangle":
-        d = "M%s %sL%s %sL%s %sZ" % tuple(_fmt_coord(v) for v in
-                                        (x, y - r, x + r, y + r * 0.8, x - r, y + r * 0.8))
-        return el("path", d=d, **style)
-    if shape == "square":
-        return el("rect", x=x - r * 0.8, y=y - r * 0.8, width=r * 1.6, height=r * 1.6, **style)
-    return el("circle", cx=x, cy=y, r=r * 0.85, **style)
+def _marker_style(shape, r):
+    """A dark marker with a white rim (so it shows on a bar of any colour), `r` points in radius; a small
+    one gets a thinner rim, or the rim is all there is of it."""
+    return dict(linestyle="none", marker=MPL_MARKERS[shape], markersize=2 * r * (0.8 if shape == "diamond" else 1.0),
+                color="#111111", markeredgecolor="#ffffff", markeredgewidth=1.0 if r >= 4 else 0.5)
 
 
-class Canvas:
-    """Collects elements top to bottom; `y` is the next free line, so the height comes out computed."""
+class Page:
+    """The cursor and the queued drawing; figure() makes the figure once the height is known."""
 
     def __init__(self):
-        self.items = []
         self.y = MARGIN
+        self.ops = []
 
-    def add(self, *items):
-        self.items.extend(items)
+    def draw(self, op):
+        """op(fig, place): place(x, y) turns page points into figure fractions."""
+        self.ops.append(op)
 
-    def document(self):
-        height = int(math.ceil(self.y + MARGIN))
-        style = ("text{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;fill:#222222}"
-                 ".muted{fill:#666666}.bold{font-weight:bold}")
-        return "\n".join(
-            ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">'
-             % (WIDTH, height, WIDTH, height),
-             el("style", style),
-             el("rect", x=0, y=0, width=WIDTH, height=height, fill="#ffffff")]
-            + self.items + ["</svg>", ""])
+    def text(self, x, y, text, size, muted=False, bold=False):
+        """One line with its baseline at page point (x, y)."""
+        self.draw(lambda fig, place: fig.text(*place(x, y), _clean(text), fontsize=size, va="baseline",
+                                              color=MUTED if muted else INK, fontweight="bold" if bold else "normal"))
+
+    def lines(self, text, size, pitch, muted=False, bold=False):
+        """Text wrapped to the page width, one line every `pitch` points."""
+        for line in wrap(text, WIDTH - 2 * MARGIN, size):
+            self.y += pitch
+            self.text(MARGIN, self.y, line, size, muted, bold)
+
+    def figure(self):
+        height = math.ceil(self.y + MARGIN)
+        fig = Figure(figsize=(WIDTH / 72, height / 72), facecolor="#ffffff")
+
+        def place(x, y):
+            return x / WIDTH, 1 - y / height
+
+        for op in self.ops:
+            op(fig, place)
+        return fig
 
 
 def label_column_width(results):
@@ -555,91 +562,97 @@ def label_column_width(results):
     return min(300.0, max(120.0, widest + 14))
 
 
-def draw_title(canvas, meta):
+def panel_axes(fig, place, x0, top, x1, bottom, axis_max, ticks, caption):
+    """Axes over page points x0..x1, top..bottom: x from 0 to axis_max with ticks and gridlines behind
+    the bars, y in points from the top. Row labels are its y tick labels."""
+    left, lower = place(x0, bottom)
+    right, upper = place(x1, top)
+    ax = fig.add_axes([left, lower, right - left, upper - lower])
+    ax.set_xlim(0, axis_max)
+    ax.set_ylim(bottom - top, 0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xticks(ticks, [fmt_si(t) for t in ticks])
+    ax.tick_params(axis="x", length=0, pad=3, labelsize=10, labelcolor=MUTED)
+    ax.tick_params(axis="y", length=0, pad=8, labelsize=12, labelcolor=INK)
+    ax.set_axisbelow(True)
+    ax.grid(axis="x", color=GRID, linewidth=1.0)
+    ax.axvline(0, color=ZERO, linewidth=1.0, zorder=0.5)
+    ax.set_xlabel(caption, fontsize=11, color=MUTED, labelpad=4)
+    ax.set_facecolor("none")
+    return ax
+
+
+def draw_title(page, meta):
     """Title line = the run's identity (date, commit, kernel, cores, loss threshold), so a picture
     pasted somewhere on its own still says what it measured."""
-    text_w = WIDTH - 2 * MARGIN
-    title = " · ".join(["Lab comparison"] + meta_summary(meta))
-    for line in wrap(title, text_w, 15):
-        canvas.y += 17
-        canvas.add(el("text", line, x=MARGIN, y=canvas.y, font_size=15, class_="bold"))
+    page.lines(" · ".join(["Lab comparison"] + meta_summary(meta)), 15, 17, bold=True)
     run = run_summary(meta)
     if run:
-        for line in wrap(" · ".join(run), text_w, 11):
-            canvas.y += 15
-            canvas.add(el("text", line, x=MARGIN, y=canvas.y, font_size=11, class_="muted"))
-    canvas.y += 12
+        page.lines(" · ".join(run), 11, 15, muted=True)
+    page.y += 12
 
 
-def draw_panel_heading(canvas, title, subtitle):
-    canvas.y += 18
-    canvas.add(el("text", title, x=MARGIN, y=canvas.y, font_size=14, class_="bold"))
-    for line in wrap(subtitle, WIDTH - 2 * MARGIN, 11):
-        canvas.y += 15
-        canvas.add(el("text", line, x=MARGIN, y=canvas.y, font_size=11, class_="muted"))
-    canvas.y += 8
+def draw_panel_heading(page, title, subtitle):
+    page.y += 18
+    page.text(MARGIN, page.y, title, 14, bold=True)
+    page.lines(subtitle, 11, 15, muted=True)
+    page.y += 8
 
 
-def draw_legend(canvas, entries):
-    """entries: (build, text) pairs, where build(x, y) returns the swatch's elements. Laid out left to
-    right, wrapping to a new line when the canvas is full."""
-    x, y = MARGIN, canvas.y + 12
-    for build, text in entries:
+def draw_legend(page, entries, handlers):
+    """entries: (handle, text) pairs, laid out left to right and wrapped to a new line (its own legend)
+    when the page is full; handlers: matplotlib's handler_map for handles drawn their own way."""
+    rows, x = [[]], MARGIN
+    for handle, text in entries:
         width = 22 + text_width(text, 11) + 18
-        if x + width > WIDTH - MARGIN and x > MARGIN:
-            x, y = MARGIN, y + 18
-        canvas.add(*build(x, y))
-        canvas.add(el("text", text, x=x + 22, y=y + 4, font_size=11))
+        if x + width > WIDTH - MARGIN and rows[-1]:
+            rows.append([])
+            x = MARGIN
+        rows[-1].append((handle, text))
         x += width
-    canvas.y = y + 12
+    for i, row in enumerate(rows):
+        top = page.y + 18 * i
+
+        def op(fig, place, row=row, top=top):
+            # Figure legends add up (an axes legend would replace the previous one).
+            fig.legend([h for h, _ in row], [_clean(t) for _, t in row], loc="upper left", bbox_to_anchor=place(MARGIN, top + 2),
+                       ncol=len(row), frameon=False, fontsize=11, handlelength=1.6, handletextpad=0.5, columnspacing=1.6,
+                       borderpad=0, borderaxespad=0, labelcolor=INK,
+                       handler_map=handlers)
+
+        page.draw(op)
+    page.y += 18 * len(rows) + 6
 
 
-def draw_axis(canvas, x0, x1, top, bottom, ticks, axis_max, caption):
-    """Grid lines behind the bars (returned, to be drawn first) and tick labels below them (added)."""
-    grid = []
-    for tick in ticks:
-        x = x0 + (x1 - x0) * tick / axis_max
-        grid.append(el("line", x1=x, y1=top, x2=x, y2=bottom,
-                       stroke="#cccccc" if tick else "#888888", stroke_width=1.0))
-        canvas.add(el("text", fmt_si(tick), x=x, y=bottom + 14, font_size=10, text_anchor="middle",
-                      class_="muted"))
-    canvas.add(el("text", caption, x=(x0 + x1) / 2, y=bottom + 30, font_size=11, text_anchor="middle",
-                  class_="muted"))
-    canvas.y = bottom + 34
-    return grid
-
-
-def draw_pps_panel(canvas, results, colours, label_w):
+def draw_pps_panel(page, results, colours, label_w):
     rows = pps_rows(results)
     meta = results.get("meta") or {}
     trials = _num(meta.get("trials"))
     draw_panel_heading(
-        canvas, "Loss-free pps",
+        page, "Loss-free pps",
         "Bar and number = median of %s; whisker = min to max; markers = pps delivered when offered "
         "a multiple of the row's own loss-free rate." % (
             "%s trials" % fmt_plain(trials) if trials is not None else "the trials"))
     if not rows:
-        canvas.y += 16
-        canvas.add(el("text", "No pps measurements.", x=MARGIN, y=canvas.y, font_size=12, class_="muted"))
-        canvas.y += 8
+        page.y += 16
+        page.text(MARGIN, page.y, "No pps measurements.", 12, muted=True)
+        page.y += 8
         return
 
     factors = sorted({f for row in rows for f in row["overload"]})
     shapes = marker_shapes(factors)
+    whisker = Line2D([], [], color=INK, linewidth=1.2, marker="|", markersize=8, markeredgewidth=1.2)
     legend = [
-        (lambda x, y: [el("rect", x=x, y=y - 6, width=16, height=11, fill=OUR_COLOURS[0])], "ours (lb-*)"),
-        (lambda x, y: [el("rect", x=x, y=y - 6, width=8, height=11, fill=PEER_COLOURS[0]),
-                       el("rect", x=x + 8, y=y - 6, width=8, height=11, fill=PEER_COLOURS[1])],
-         "in-kernel peers"),
-        (lambda x, y: [el("line", x1=x, y1=y, x2=x + 16, y2=y, stroke="#222222", stroke_width=1.2),
-                       el("line", x1=x, y1=y - 4, x2=x, y2=y + 4, stroke="#222222", stroke_width=1.2),
-                       el("line", x1=x + 16, y1=y - 4, x2=x + 16, y2=y + 4, stroke="#222222",
-                          stroke_width=1.2)], "min to max"),
+        (Patch(facecolor=OUR_COLOURS[0]), "ours (lb-*)"),
+        ((Patch(facecolor=PEER_COLOURS[0]), Patch(facecolor=PEER_COLOURS[1])), "in-kernel peers"),
+        (whisker, "min to max"),
     ]
     for factor in factors:
-        legend.append((lambda x, y, s=shapes[factor]: [marker(s, x + 8, y)],
+        legend.append((Line2D([], [], **_marker_style(shapes[factor], 5.0)),
                        "delivered when offered %s" % fmt_factor(factor)))
-    draw_legend(canvas, legend)
+    # The peers' swatch is two patches side by side; the whisker has a cap at each end.
+    draw_legend(page, legend, {tuple: HandlerTuple(ndivide=None, pad=0), whisker: HandlerLine2D(numpoints=2)})
 
     # Axis end covers whiskers and overload markers, which can exceed the loss-free median.
     peak = max([v for row in rows for v in (row["max"], row["median"]) if v is not None]
@@ -648,123 +661,119 @@ def draw_pps_panel(canvas, results, colours, label_w):
     x0 = MARGIN + label_w
     x1 = WIDTH - MARGIN - 60          # room for the value printed at the bar's end
 
-    def xs(value):
-        return x0 + (x1 - x0) * max(0.0, value) / axis_max
-
-    top = canvas.y + 4
-    y = top
-    bars = []
     sizes = sorted({row["size"] for row in rows if row["size"] is not None})
     groups = [(s, [r for r in rows if r["size"] == s]) for s in sizes]
     if any(r["size"] is None for r in rows):
         groups.append((None, [r for r in rows if r["size"] is None]))
+    top = page.y + 4
+    y, placed, headings = 0, [], []   # y: points below the panel's top
     for size, group in groups:
         y += GROUP_HEAD
-        bars.append(el("text", "%s frames" % fmt_size(size), x=MARGIN, y=y - 5, font_size=12,
-                       class_="bold"))
+        headings.append((y - 5, "%s frames" % fmt_size(size)))
         for row in group:
-            bars.extend(pps_bar(row, y, x0, xs, colours, shapes, factors, label_w))
+            placed.append((y, row))
             y += ROW_PITCH
         y += GROUP_GAP
-    bottom = y
-    grid = draw_axis(canvas, x0, x1, top, bottom, ticks, axis_max, "packets per second")
-    canvas.add(*(grid + bars))
+    bottom = top + y
+
+    def op(fig, place):
+        ax = panel_axes(fig, place, x0, top, x1, bottom, axis_max, ticks, "packets per second")
+        heading_at = blended_transform_factory(fig.transFigure, ax.transData)
+        for baseline, text in headings:
+            ax.text(MARGIN / WIDTH, baseline, text, transform=heading_at, fontsize=12, fontweight="bold", va="baseline")
+        ax.set_yticks([y + BAR_H / 2 for y, _ in placed], [_clean(fit(r["label"], label_w - 14, 12)) for _, r in placed])
+        for y, row in placed:
+            pps_bar(ax, row, y, x0, x1, axis_max, colours, shapes, factors)
+
+    page.draw(op)
+    page.y = bottom + 34
 
 
-def pps_bar(row, y, x0, xs, colours, shapes, factors, label_w):
-    """One implementation's bar, whisker, overload markers and value, with a hover tooltip."""
+def pps_bar(ax, row, y, x0, x1, axis_max, colours, shapes, factors):
+    """One implementation's bar, whisker, overload markers and the median printed after the last of them."""
+    per_point = axis_max / (x1 - x0)  # data units per page point, to keep gaps in points
     mid = y + BAR_H / 2
-    out = [el("text", fit(row["label"], label_w - 14, 12), x=x0 - 8, y=mid + 4, font_size=12,
-              text_anchor="end")]
     median = row["median"]
-    tip = "%s, %s: median %s pps (min %s, max %s)" % (
-        row["label"], fmt_size(row["size"]), fmt_int(median) or "n/a", fmt_int(row["min"]) or "n/a",
-        fmt_int(row["max"]) or "n/a")
     if median is not None:
-        out.append(el("rect", [el("title", tip)], x=x0, y=y, width=max(0.0, xs(median) - x0),
-                      height=BAR_H, fill=colours.get(row["impl"], PEER_COLOURS[0])))
-    ends = [xs(median) if median is not None else x0]
+        ax.barh(mid, max(0.0, median), height=BAR_H, color=colours.get(row["impl"], PEER_COLOURS[0]), zorder=2)
+    ends = [max(0.0, median) if median is not None else 0.0]
     if row["min"] is not None and row["max"] is not None:
-        lo, hi = xs(row["min"]), xs(row["max"])
-        out.append(el("line", x1=lo, y1=mid, x2=hi, y2=mid, stroke="#222222", stroke_width=1.2))
-        for x in (lo, hi):
-            out.append(el("line", x1=x, y1=mid - 4, x2=x, y2=mid + 4, stroke="#222222", stroke_width=1.2))
+        lo, hi = max(0.0, row["min"]), max(0.0, row["max"])
+        ax.hlines(mid, lo, hi, color=INK, linewidth=1.2, zorder=3)
+        ax.vlines([lo, hi], mid - 4, mid + 4, color=INK, linewidth=1.2, zorder=3)
         ends.append(hi)
     for factor, entry in sorted(row["overload"].items()):
-        x = xs(entry["median"])
+        x = max(0.0, entry["median"])
         cy, r = marker_slot(factors.index(factor), len(factors), y)
-        note = "%s: offered %s, delivered %s pps" % (
-            fmt_factor(factor), fmt_int(entry["offered"]) or "n/a", fmt_int(entry["median"]))
-        out.append(el("g", [el("title", note), marker(shapes[factor], x, cy, r)]))
-        ends.append(x + r)
+        ax.plot([x], [cy], zorder=4, **_marker_style(shapes[factor], r))
+        ends.append(x + r * per_point)
     value = fmt_si(median) if median is not None else "n/a"
-    out.append(el("text", value, x=max(ends) + 6, y=mid + 4, font_size=11, class_="bold"))
-    return out
+    ax.text(max(ends) + 6 * per_point, mid, value, fontsize=11, fontweight="bold", va="center")
 
 
-def draw_app_panel(canvas, results, colours, label_w):
+def draw_app_panel(page, results, colours, label_w):
     rows = app_rows(results)
-    draw_panel_heading(canvas, "What applications feel",
+    draw_panel_heading(page, "What applications feel",
                        "Requests per second through each mode; p50 / p99 request latency at the bar's end.")
     peak = max([r["rps"] for r in rows if r["rps"] is not None] + [0])
     axis_max, ticks = nice_ticks(peak)
     x0 = MARGIN + label_w
     x1 = WIDTH - MARGIN - 270         # room for "12 k req/s · p50 0.8 ms · p99 3.1 ms"
+    top = page.y + 4
+    bottom = top + 6 + ROW_PITCH * len(rows) + 4
 
-    def xs(value):
-        return x0 + (x1 - x0) * max(0.0, value) / axis_max
+    def op(fig, place):
+        ax = panel_axes(fig, place, x0, top, x1, bottom, axis_max, ticks, "requests per second")
+        mids = [6 + i * ROW_PITCH + BAR_H / 2 for i in range(len(rows))]
+        ax.set_yticks(mids, [_clean(fit(r["label"], label_w - 14, 12)) for r in rows])
+        for mid, row in zip(mids, rows):
+            end = 0.0
+            if row["rps"] is not None:
+                end = max(0.0, row["rps"])
+                ax.barh(mid, end, height=BAR_H, color=colours.get(row["impl"], PEER_COLOURS[0]), zorder=2)
+            rps = fmt_si(row["rps"], "req/s") if row["rps"] is not None else "n/a"
+            latency = "· p50 %s ms · p99 %s ms" % (fmt_ms(row["p50_ms"]) or "n/a", fmt_ms(row["p99_ms"]) or "n/a")
+            first = ax.annotate(rps, (end, mid), xytext=(6, 0), textcoords="offset points", fontsize=11,
+                                fontweight="bold", va="center")
+            # Right after the bold part, wherever the renderer put its end (a gap in points: SVG viewers
+            # collapse a leading space).
+            ax.annotate(latency, (1, 0.5), xycoords=first, xytext=(4, 0), textcoords="offset points", fontsize=11,
+                        color=MUTED, va="center")
 
-    top = canvas.y + 4
-    y = top + 6
-    bars = []
-    for row in rows:
-        mid = y + BAR_H / 2
-        bars.append(el("text", fit(row["label"], label_w - 14, 12), x=x0 - 8, y=mid + 4, font_size=12,
-                       text_anchor="end"))
-        end = x0
-        if row["rps"] is not None:
-            end = xs(row["rps"])
-            tip = "%s: %s requests/s" % (row["label"], fmt_int(row["rps"]))
-            bars.append(el("rect", [el("title", tip)], x=x0, y=y, width=end - x0, height=BAR_H,
-                           fill=colours.get(row["impl"], PEER_COLOURS[0])))
-        rps = fmt_si(row["rps"], "req/s") if row["rps"] is not None else "n/a"
-        latency = " · p50 %s ms · p99 %s ms" % (fmt_ms(row["p50_ms"]) or "n/a",
-                                                fmt_ms(row["p99_ms"]) or "n/a")
-        bars.append(el("text", [el("tspan", rps, class_="bold"), el("tspan", latency, class_="muted")],
-                       x=end + 6, y=mid + 4, font_size=11))
-        y += ROW_PITCH
-    bottom = y + 4
-    grid = draw_axis(canvas, x0, x1, top, bottom, ticks, axis_max, "requests per second")
-    canvas.add(*(grid + bars))
+    page.draw(op)
+    page.y = bottom + 34
 
 
-def draw_footer(canvas, meta):
-    canvas.y += 10
-    canvas.add(el("line", x1=MARGIN, y1=canvas.y, x2=WIDTH - MARGIN, y2=canvas.y, stroke="#dddddd",
-                  stroke_width=1.0))
-    lines = []
+def draw_footer(page, meta):
+    page.y += 10
+    rule = page.y
+    page.draw(lambda fig, place: fig.add_artist(Line2D(*zip(place(MARGIN, rule), place(WIDTH - MARGIN, rule)),
+                                                       color=RULE, linewidth=1.0)))
     if meta.get("placement"):
-        lines += wrap("Placement: %s" % meta["placement"], WIDTH - 2 * MARGIN, 11)
+        page.lines("Placement: %s" % meta["placement"], 11, 15, muted=True)
     if meta.get("command"):
-        lines += wrap("Command: %s" % meta["command"], WIDTH - 2 * MARGIN, 11)
-    for line in lines:
-        canvas.y += 15
-        canvas.add(el("text", line, x=MARGIN, y=canvas.y, font_size=11, class_="muted"))
+        page.lines("Command: %s" % meta["command"], 11, 15, muted=True)
 
 
-def svg_document(results):
+def figure(results):
+    """The comparison as a matplotlib Figure: title, loss-free pps panel, application panel, footer."""
     meta = results.get("meta") or {}
     colours = impl_colours(results)
     label_w = label_column_width(results)
-    canvas = Canvas()
-    draw_title(canvas, meta)
-    draw_pps_panel(canvas, results, colours, label_w)
+    page = Page()
+    draw_title(page, meta)
+    draw_pps_panel(page, results, colours, label_w)
     if app_rows(results):
-        canvas.y += 10
-        draw_app_panel(canvas, results, colours, label_w)
-    draw_footer(canvas, meta)
-    return canvas.document()
+        page.y += 10
+        draw_app_panel(page, results, colours, label_w)
+    draw_footer(page, meta)
+    return page.figure()
 
+
+def write_svg(results, path):
+    with matplotlib.rc_context(STYLE):
+        # No Date: a re-render of the same document must not change the file.
+        figure(results).savefig(path, format="svg", metadata={"Date": None})
 
 # ---------------------------------------------------------------------------------------------------
 # Entry points.
@@ -774,8 +783,7 @@ def render(results, outdir):
     """Write results.csv, results.svg and results.md into `outdir` (created if missing)."""
     os.makedirs(outdir, exist_ok=True)
     write_csv(results, os.path.join(outdir, "results.csv"))
-    with open(os.path.join(outdir, "results.svg"), "w", encoding="utf-8") as f:
-        f.write(svg_document(results))
+    write_svg(results, os.path.join(outdir, "results.svg"))
     with open(os.path.join(outdir, "results.md"), "w", encoding="utf-8") as f:
         f.write(markdown(results))
 
