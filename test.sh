@@ -2,7 +2,7 @@
 # Runs every test of the repository. Needs root: the lab and Linux tests build
 # their own network namespaces (and clean them up themselves).
 #
-#   sudo ./test.sh
+#   ./test.sh          (as root)
 #
 # Builds the solution in Release, then runs `dotnet test -c Release --no-build`
 # for each test project under tests/ (not tests/LoadBalancer.TestKit, a library).

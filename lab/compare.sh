@@ -3,11 +3,11 @@
 # loss-free pps (RFC 2544 style, min/median/max over trials) for 64- and 1500-byte frames, delivery under
 # 1.5x and 2x overload, wrk through the VIP, and the flows a CLUSTERIP membership change breaks.
 # Prints a table and writes results.json, results.csv, results.svg and results.md under lab/results/.
-# Needs root; installs what it needs; leaves nothing behind.
+# Run it as root (it builds network namespaces); it installs what it needs and leaves nothing behind.
 #
-#   sudo ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
-#                         [--only dr,nat,clusterip] [--out DIR] [--publish]
-#   sudo ./lab/compare.sh --profile lb-dr|nft-netdev-dr [--sizes 1500] [--rate 250000] [--seconds 4]
+#   ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
+#                    [--only dr,nat,clusterip] [--out DIR] [--publish]
+#   ./lab/compare.sh --profile lb-dr|nft-netdev-dr [--sizes 1500] [--rate 250000] [--seconds 4]
 #
 # --quick: one trial, 64-byte frames, short steps (under 3 minutes). --publish: copy the results to
 # benchmarks/results/ (what benchmarks/RESULTS.md shows). --profile: perf on the device under test's CPU

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LoadBalancer demo. Needs root: it builds a lab of network namespaces.
 #
-#   sudo lab/demo.sh [dr|nat|clusterip]        (default dr)
+#   ./lab/demo.sh [dr|nat|clusterip]        (as root; default dr)
 #
 # Builds the solution, brings up a DR lab (client -> router -> switch -> balancer
 # + 2 real servers running nginx), starts the engine in the balancer namespace,
@@ -9,7 +9,7 @@
 # shows which real server answered each.
 # With nat: the same on a two-armed NAT lab (client -> router -> balancer ->
 # back bridge -> 2 real servers on 10.99.4.0/24 whose gateway is the balancer;
-# rs2 serves the web service on its port 8081). Everything it creates lives in
+# rs2 serves the web service on its port 8081).
 # With clusterip: a CLUSTERIP lab of 3 nodes (no balancer: each node runs nginx
 # and its own engine, which answers ARP for the VIP with the multicast cluster MAC
 # and keeps only its share of the flows); the demo waits until every engine reports

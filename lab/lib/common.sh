@@ -34,7 +34,7 @@ lab_die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 
 lab_require_root() {
     if [[ "$(id -u)" -ne 0 ]]; then
-        echo "This needs root (it creates network namespaces): run it with sudo." >&2
+        echo "This needs root (it creates network namespaces): run it as root." >&2
         exit 1
     fi
 }
