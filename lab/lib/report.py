@@ -29,6 +29,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.legend_handler import HandlerLine2D, HandlerTuple  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 # Overload factors that get their own table/CSV columns. Other factors still get SVG markers.
@@ -424,9 +425,9 @@ OUR_COLOURS = ["#1f5fa8", "#4a90d9", "#0d3b73", "#86b7ea", "#2f74c0"]
 PEER_COLOURS = ["#7a7a7a", "#e08a2c", "#b0b0b0", "#f3b66e", "#555555", "#b9651b"]
 
 # Marker per overload factor. 1.5x and 2x are the usual steps; others take the remaining shapes.
-FIXED_MARKERS = {1.5: "diamond", 2.0: "triangle"}
-SPARE_MARKERS = ["square", "circle"]
-MPL_MARKERS = {"diamond": "D", "triangle": "^", "square": "s", "circle": "o"}
+# (matplotlib's codes: diamond, triangle, square, circle.)
+FIXED_MARKERS = {1.5: "D", 2.0: "^"}
+SPARE_MARKERS = ["s", "o"]
 
 STYLE = {
     # Same json, same bytes: fixed ids (clip paths) instead of random ones; no date (see write_svg).
@@ -468,18 +469,11 @@ def wrap(text, max_width, size):
 
 
 def nice_ticks(vmax, target=5):
-    """Axis end and ticks from 0 in steps of 1, 2, 2.5 or 5 x 10^n, about `target` intervals."""
-    if vmax is None or vmax <= 0:
-        vmax = 1.0
-    raw = vmax / target
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = 10 * magnitude
-    for m in (1, 2, 2.5, 5, 10):
-        if m * magnitude >= raw:
-            step = m * magnitude
-            break
-    n = max(1, int(math.ceil(vmax / step - 1e-9)))
-    return n * step, [i * step for i in range(n + 1)]
+    """Axis end and ticks from 0 in steps of 1, 2, 2.5 or 5 x 10^n, at most `target` intervals; the axis
+    ends on a tick, so the grid closes the panel."""
+    ticks = MaxNLocator(nbins=target, steps=[1, 2, 2.5, 5, 10]).tick_values(0, vmax if vmax and vmax > 0 else 1.0)
+    ticks = [float(t) for t in ticks if t >= 0]
+    return ticks[-1], ticks
 
 
 def impl_colours(results):
@@ -502,7 +496,7 @@ def marker_shapes(factors):
     shapes, spare = {}, list(SPARE_MARKERS)
     for factor in sorted(factors):
         fixed = next((s for f, s in FIXED_MARKERS.items() if abs(f - factor) < 1e-6), None)
-        shapes[factor] = fixed or (spare.pop(0) if spare else "circle")
+        shapes[factor] = fixed or (spare.pop(0) if spare else "o")
     return shapes
 
 
@@ -517,7 +511,7 @@ def marker_slot(index, count, top):
 def _marker_style(shape, r):
     """A dark marker with a white rim (so it shows on a bar of any colour), `r` points in radius; a small
     one gets a thinner rim, or the rim is all there is of it."""
-    return dict(linestyle="none", marker=MPL_MARKERS[shape], markersize=2 * r * (0.8 if shape == "diamond" else 1.0),
+    return dict(linestyle="none", marker=shape, markersize=2 * r * (0.8 if shape == "D" else 1.0),
                 color="#111111", markeredgecolor="#ffffff", markeredgewidth=1.0 if r >= 4 else 0.5)
 
 
