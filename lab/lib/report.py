@@ -627,7 +627,7 @@ def draw_pps_panel(page, results, colours, label_w):
         page, "Loss-free pps",
         "Bar and number = median of %s; whisker = min to max; markers = pps delivered when offered "
         "a multiple of the row's own loss-free rate." % (
-            "%s trials" % fmt_plain(trials) if trials is not None else "the trials"))
+            "%s trial%s" % (fmt_plain(trials), "" if trials == 1 else "s") if trials is not None else "the trials"))
     if not rows:
         page.y += 16
         page.text(MARGIN, page.y, "No pps measurements.", 12, muted=True)
