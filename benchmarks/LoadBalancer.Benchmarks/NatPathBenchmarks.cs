@@ -54,7 +54,7 @@ public class NatPathBenchmarks
             _requests[i] = FrameBuilder.Tcp(client, port, "10.99.0.100", 80).Flags(TcpFlags.Ack).Payload("x").EthernetDestination(FrontMac).Build();
             _replies[i] = FrameBuilder.Tcp(backend, 80, client, port).Flags(TcpFlags.Ack).Payload("y").EthernetDestination(BackMac).Build();
             // Check once, before timing, that both directions are translated.
-            var reply = _engine.Send(_replies[i], new FrameMeta { IngressPort = 1 });
+            var reply = _engine.Send(_replies[i], new FrameMeta { IngressInterface = 1 });
             if (reply.Verdict != Verdict.Transmit || FrameBuilder.SourceIp(reply.Output!) != "10.99.0.100")
                 throw new InvalidOperationException($"flow {i}: reply not translated ({reply})");
         }
@@ -64,5 +64,5 @@ public class NatPathBenchmarks
     public int NatForwardEstablished() => CopyingPath.Count(_engine, _requests, _work, default, Verdict.Transmit);
 
     [Benchmark(OperationsPerInvoke = Flows)]
-    public int NatReplyEstablished() => CopyingPath.Count(_engine, _replies, _work, new FrameMeta { IngressPort = 1 }, Verdict.Transmit);
+    public int NatReplyEstablished() => CopyingPath.Count(_engine, _replies, _work, new FrameMeta { IngressInterface = 1 }, Verdict.Transmit);
 }

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Forwarding.DirectRouting;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
@@ -148,10 +149,8 @@ public class PacketPathBenchmarks
     [Benchmark(OperationsPerInvoke = Flows)]
     public void DrRewrite()
     {
-        var forwarder = DirectRoutingForwarder.Instance;
-        var packet = new PacketInfo(14, 34, IpProtocols.Tcp, PartialChecksum: false);
         foreach (var frame in _frames)
-            forwarder.Rewrite(frame, packet, _backend, _backendMac, _egressMac);
+            DirectRoutingForwarder.Rewrite(frame, _backendMac, _egressMac);
     }
 
     /// <summary>The whole path for packets of established flows (flow table hit). DR rewrites in place

@@ -7,14 +7,18 @@ namespace LoadBalancer.TestKit;
 
 /// <summary>One packet-in/packet-out case (in the style of Katran's test fixtures): a frame and its frame
 /// metadata go in; the verdict, the drop reason and, for transmitted frames, the exact output bytes are
-/// expected. Cases run against <see cref="Fixtures.Config"/>.</summary>
+/// expected. Each table names the world its cases run against (<see cref="Fixtures.Config"/>,
+/// <see cref="NatFixture"/>, <see cref="ClusterFixture"/>). <paramref name="Setup"/> frames (from the client
+/// side) go first, for cases that need state (a NAT session, a remembered flow); a table's cases use distinct
+/// flows, so they can also run one after another in one engine, as the benchmarks do.</summary>
 public sealed record PacketCase(
     string Description,
     byte[] Input,
     FrameMeta Meta,
     Verdict ExpectedVerdict,
     DropReason ExpectedDrop = DropReason.None,
-    byte[]? ExpectedOutput = null)
+    byte[]? ExpectedOutput = null,
+    IReadOnlyList<byte[]>? Setup = null)
 {
     public override string ToString() => Description;
 }
@@ -192,5 +196,25 @@ public static class Fixtures
                 new FrameMeta { Vnet = new VnetHeader { Flags = VnetHeader.FlagNeedsChecksum, ChecksumStart = 200, ChecksumOffset = 16 } }),
         };
         return cases;
+    }
+}
+
+/// <summary>Runs packet cases: the case's setup frames first, then its input.</summary>
+public static class PacketCases
+{
+    public static EngineResult Run(TestEngine engine, PacketCase @case)
+    {
+        foreach (var frame in @case.Setup ?? []) engine.Send(frame);
+        return engine.Send(@case.Input, @case.Meta);
+    }
+
+    /// <summary>Why <paramref name="result"/> is not what <paramref name="case"/> expects, or null.</summary>
+    public static string? Mismatch(PacketCase @case, EngineResult result)
+    {
+        if (result.Verdict != @case.ExpectedVerdict || result.Drop != @case.ExpectedDrop)
+            return $"'{@case.Description}' gave {result}, expected {@case.ExpectedVerdict} {@case.ExpectedDrop}";
+        if (@case.ExpectedOutput is { } expected && (result.Output is null || !result.Output.AsSpan().SequenceEqual(expected)))
+            return $"'{@case.Description}' sent\n{FrameBuilder.Hex(result.Output)}\nexpected\n{FrameBuilder.Hex(expected)}";
+        return null;
     }
 }

@@ -146,6 +146,8 @@ public sealed class FrameBuilder
 
     // ---- L4 ----
     public FrameBuilder Ports(ushort source, ushort destination) { _sourcePort = source; _destinationPort = destination; return this; }
+    /// <summary>A new destination address and port (the frame as NAT sends it on).</summary>
+    public FrameBuilder Retarget(string destination, ushort port) { _ipDestination = Ip(destination); _destinationPort = port; return this; }
     public FrameBuilder Flags(TcpFlags flags) { _tcpFlags = flags; return this; }
     public FrameBuilder Sequence(uint sequence, uint acknowledgement = 0) { _sequence = sequence; _acknowledgement = acknowledgement; return this; }
     public FrameBuilder Window(ushort window) { _window = window; return this; }

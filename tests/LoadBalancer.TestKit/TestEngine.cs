@@ -1,8 +1,10 @@
 using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Forwarding.ClusterIp;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
+using LoadBalancer.Hosting;
 
 namespace LoadBalancer.TestKit;
 
@@ -14,58 +16,51 @@ public sealed class FakeClock(long startMs = 1_000_000)
     public void Advance(long ms) => NowMs += ms;
 }
 
-/// <summary>One interface of the engine under test.</summary>
-public readonly record struct TestInterface(string Name, MacAddress Mac, uint Address);
-
 /// <summary>What happened to one frame sent through <see cref="TestEngine.Send"/>.</summary>
 public sealed record EngineResult(Verdict Verdict, DropReason Drop, byte[]? Output, FrameMeta OutputMeta)
 {
     public override string ToString() => Verdict == Verdict.Drop ? $"Drop({Drop})" : Verdict.ToString();
 }
 
-/// <summary>The real data path (snapshot builder, neighbour table, flow table, packet processor, forwarding
-/// worker, ARP responder) wired over an <see cref="InMemoryFramePort"/> and one <see cref="InMemoryTransmitter"/>
-/// per interface, from a <see cref="BalancerConfig"/> built in code, with a <see cref="FakeClock"/>.</summary>
+/// <summary>The real engine, built by the same <see cref="EngineBuilder"/> as <c>lb run</c>, over a
+/// <see cref="FakePlatform"/> (in-memory ports and transmitters, no kernel), from a <see cref="BalancerConfig"/>
+/// built in code, with a <see cref="FakeClock"/>. Nothing is started: a test drives worker 0 one frame at a time.</summary>
 public sealed class TestEngine
 {
-    public TestEngine(BalancerConfig config, IReadOnlyList<TestInterface>? interfaces = null, FlowTimeouts? timeouts = null, FakeClock? clock = null,
-        int sessionCapacity = 4096, Func<ServiceConfig, int>? reinjectPort = null,
-        Func<ServiceConfig, BackendConfig, BackendRuntime>? runtime = null)
+    /// <param name="interfaces">The host's interfaces (default <see cref="Fixtures.Interfaces"/>).</param>
+    /// <param name="sessionCapacity">NAT sessions per worker (small, unlike the config's default, so engines are cheap).</param>
+    /// <param name="tapMac">The MAC of the TAP a CLUSTERIP engine creates.</param>
+    public TestEngine(BalancerConfig config, IReadOnlyList<TestInterface>? interfaces = null, FakeClock? clock = null,
+        int sessionCapacity = 4096, MacAddress? tapMac = null)
     {
         Clock = clock ?? new FakeClock();
-        Interfaces = new InterfacePlan();
-        foreach (var i in interfaces ?? Fixtures.Interfaces)
-            Interfaces.Add(i.Name, i.Mac, i.Address);
-        Neighbors = new NeighborTable();
-        Builder = new SnapshotBuilder(Neighbors, Interfaces) { ReinjectPortFor = reinjectPort };
-        Builder.Clock = () => Clock.NowMs;
-        State = new DataPlaneState(Builder.Build(config, runtime));
-        Config = config;
-        Flows = new FlowTable(config.FlowTableSize, timeouts ?? config.FlowTimeouts.ToFlowTimeouts());
-        Counters = new WorkerCounters();
-        Processor = new PacketProcessor(State, Neighbors, Flows, Interfaces, Counters, new NatSessionTable(sessionCapacity, Counters));
-        Port = new InMemoryFramePort();
-        Transmitters = new InMemoryTransmitter[Interfaces.Count];
-        for (var i = 0; i < Transmitters.Length; i++) Transmitters[i] = new InMemoryTransmitter();
-        Worker = new ForwardingWorker(Processor, Port, Transmitters, () => Clock.NowMs);
-        Arp = new ArpResponder(State, Neighbors, Interfaces);
+        Config = config with { SessionTableSize = sessionCapacity };
+        Platform = new FakePlatform(interfaces ?? Fixtures.Interfaces, tapMac);
+        Engine = EngineBuilder.Build(Config, Platform.Platform, new EngineOptions { ClockMs = () => Clock.NowMs });
+        Worker = Engine.Workers[0];
+        Transmitters = Worker.Transmitters.Select(t => t is FakeTap tap ? tap.Frames : (InMemoryTransmitter)t).ToArray();
     }
 
+    public Engine Engine { get; }
+    public FakePlatform Platform { get; }
     public BalancerConfig Config { get; private set; }
     public FakeClock Clock { get; }
-    public InterfacePlan Interfaces { get; }
-    public NeighborTable Neighbors { get; }
-    public SnapshotBuilder Builder { get; }
-    public DataPlaneState State { get; }
-    public FlowTable Flows { get; }
-    public WorkerCounters Counters { get; }
-    public PacketProcessor Processor { get; }
-    public InMemoryFramePort Port { get; }
-    public InMemoryTransmitter[] Transmitters { get; }
+    public InterfacePlan Interfaces => Engine.Interfaces;
+    public NeighborTable Neighbors => Engine.Neighbors;
+    public SnapshotBuilder Builder => Engine.Control.Builder;
+    public DataPlaneState State => Engine.State;
     public ForwardingWorker Worker { get; }
-    public ArpResponder Arp { get; }
+    public PacketProcessor Processor => Worker.Processor;
+    public FlowTable Flows => Processor.Flows;
+    public WorkerCounters Counters => Processor.Counters;
+    /// <summary>Worker 0's first receive port: <see cref="Send"/> puts frames there, with the metadata given.</summary>
+    public InMemoryFramePort Port => Platform.Receivers[0].Port;
+    /// <summary>Worker 0's transmitter per interface index (the TAP's frames for the re-injection interface).</summary>
+    public InMemoryTransmitter[] Transmitters { get; }
+    public ArpResponder Arp => Engine.Responders[0];
 
-    /// <summary>Builds a snapshot from <paramref name="config"/> and publishes it, as a reload does.</summary>
+    /// <summary>Builds a snapshot from <paramref name="config"/> and the given backend states and publishes it,
+    /// through the engine's own snapshot builder (as the control plane does).</summary>
     public DataPlaneSnapshot Reload(BalancerConfig config, Func<ServiceConfig, BackendConfig, BackendRuntime>? runtime = null)
     {
         var snapshot = Builder.Build(config, runtime);
@@ -101,14 +96,17 @@ public sealed class TestEngine
         throw new InvalidOperationException("the frame was neither transmitted, passed nor dropped");
     }
 
-    /// <summary>Runs one frame through <see cref="PacketProcessor.Process"/> directly (no port, no copy).</summary>
+    /// <summary>Runs one frame through <see cref="PacketProcessor.Process(Span{byte}, ref FrameMeta, long)"/> directly (no port, no copy).</summary>
     public Verdict Process(Span<byte> frame, ref FrameMeta meta) => Processor.Process(frame, ref meta, Clock.NowMs);
 
-    /// <summary>Hands one frame to the ARP responder as if it arrived on <paramref name="port"/>.</summary>
-    public ArpAction HandleArp(Span<byte> frame, int port = 0) => Arp.Handle(frame, port, Clock.NowMs);
+    /// <summary>Hands one frame to the ARP responder as if it arrived on interface <paramref name="interfaceIndex"/>.</summary>
+    public ArpAction HandleArp(Span<byte> frame, int interfaceIndex = 0) => Arp.Handle(frame, interfaceIndex, Clock.NowMs);
 
     public ServiceSnapshot Service(string name) =>
         State.Current.Services.Single(s => s.Name == name);
+
+    /// <summary>A CLUSTERIP service's settings in the current snapshot (its ownership table, quorum, transitions).</summary>
+    public ClusterIpSettings Cluster(string name) => ((ClusterIpForwarder)Service(name).Forwarder).Settings;
 
     /// <summary>The backend a transmitted frame went to, found by its destination MAC.</summary>
     public string BackendOf(byte[] output, string service)

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Cli.Health;
 using LoadBalancer.Health;
+using LoadBalancer.Hosting;
 
 namespace LoadBalancer.Cli.Commands;
 
@@ -29,7 +30,7 @@ internal static class HealthCheckCommand
             return 2;
         }
         var targets = HealthTargets.From(loaded.Config);
-        var log = new Engine.EngineLog(stderr);
+        var log = new EngineLog(stderr);
         if (targets.Count == 0)
         {
             log.Info("no service has a health check; nothing to do");

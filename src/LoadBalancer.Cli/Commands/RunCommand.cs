@@ -1,7 +1,8 @@
 using System.Runtime.InteropServices;
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Cli.Control;
-using LoadBalancer.Cli.Engine;
+using LoadBalancer.Cli.Platform;
+using LoadBalancer.Hosting;
 
 namespace LoadBalancer.Cli.Commands;
 
@@ -32,7 +33,7 @@ internal static class RunCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
 
-        var host = new EngineHost(loaded.Config, log);
+        Engine? engine = null;
         ControlServer? control = null;
         Task? checker = null;
         var failed = false;
@@ -41,12 +42,13 @@ internal static class RunCommand
             // Refuse before touching the kernel: a second engine must not replace (and on exit remove)
             // the first one's ingress drop.
             ControlServer.EnsureAvailable(loaded.Config.ControlSocket);
-            host.Start();
-            control = ControlServer.Start(loaded.Config.ControlSocket, host, log);
-            if (withHealthChecker) checker = StartHealthChecker(loaded.Config, host, log);
+            engine = EngineBuilder.Build(loaded.Config, LinuxPlatform.Create(), new EngineOptions { Log = log });
+            engine.Start();
+            control = ControlServer.Start(loaded.Config.ControlSocket, engine, log);
+            if (withHealthChecker) checker = StartHealthChecker(loaded.Config, engine, log);
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
-            WaitHandle.WaitAny([stopRequested.WaitHandle, host.Stopping.WaitHandle]);
-            failed = host.Stopping.IsCancellationRequested && !stopRequested.IsSet;
+            WaitHandle.WaitAny([stopRequested.WaitHandle, engine.Stopping.WaitHandle]);
+            failed = engine.Stopping.IsCancellationRequested && !stopRequested.IsSet;
         }
         catch (Exception e) when (e is InvalidOperationException or Linux.Interop.NativeException or IOException or UnauthorizedAccessException
                                        or System.Net.Sockets.SocketException or RealServer.NetworkControlException)
@@ -57,21 +59,21 @@ internal static class RunCommand
         finally
         {
             log.Info("stopping");
-            host.Stop();
+            engine?.Stop();
             checker?.Wait(TimeSpan.FromSeconds(5));
             control?.Dispose();
-            host.Dispose();
+            engine?.Dispose();
             log.Info("stopped");
         }
         return failed ? 1 : 0;
 
-        static Task? StartHealthChecker(Core.Model.BalancerConfig config, EngineHost host, EngineLog log)
+        static Task? StartHealthChecker(Core.Model.BalancerConfig config, Engine engine, EngineLog log)
         {
             var targets = Health.HealthTargets.From(config);
             if (targets.Count == 0) return null;
-            var checker = new LoadBalancer.Health.HealthChecker(targets, new Health.EngineHealthSink(host), TimeProvider.System, log: log.Info);
+            var checker = new LoadBalancer.Health.HealthChecker(targets, new Health.EngineHealthSink(engine.Control, log), TimeProvider.System, log: log.Info);
             log.Info($"health checker started for {targets.Count} backends (in-process)");
-            return Task.Run(() => checker.RunAsync(host.Stopping));
+            return Task.Run(() => checker.RunAsync(engine.Stopping));
         }
 
         void OnSignal(PosixSignalContext context)

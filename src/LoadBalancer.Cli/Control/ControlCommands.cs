@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using LoadBalancer.Cli.Engine;
 using LoadBalancer.Core.Model;
+using LoadBalancer.Hosting;
 using LoadBalancer.Health;
 
 namespace LoadBalancer.Cli.Control;
@@ -10,7 +10,7 @@ namespace LoadBalancer.Cli.Control;
 /// <c>status</c>; <c>backend drain|enable SERVICE BACKEND</c>; <c>backend weight SERVICE BACKEND N</c>;
 /// <c>health {json}</c> (a check result from an external <c>lb healthcheck</c>).
 /// Answers are one JSON object: the status document, <c>{"ok":true,"message":...}</c> or <c>{"error":...}</c>.</summary>
-internal sealed class ControlCommands(EngineHost host, EngineLog log)
+internal sealed class ControlCommands(Engine engine)
 {
     public string Handle(string request)
     {
@@ -19,7 +19,7 @@ internal sealed class ControlCommands(EngineHost host, EngineLog log)
         var rest = space < 0 ? "" : request[(space + 1)..].Trim();
         return verb switch
         {
-            "status" => StatusReport.Json(host),
+            "status" => StatusReport.Json(engine),
             "backend" => Backend(rest.Split(' ', StringSplitOptions.RemoveEmptyEntries)),
             "health" => Health(rest),
             _ => Error($"unknown request '{verb}'"),
@@ -30,35 +30,25 @@ internal sealed class ControlCommands(EngineHost host, EngineLog log)
     {
         if (args.Length < 3) return Error("usage: backend drain|enable SERVICE BACKEND, or backend weight SERVICE BACKEND N");
         var (action, service, backend) = (args[0], args[1], args[2]);
-        bool changed;
-        string? error;
-        string message;
+        ControlResult result;
         switch (action)
         {
             case "drain" when args.Length == 3:
-                changed = host.Backends.SetIntent(service, backend, BackendIntent.Draining, out error);
-                message = $"{service}/{backend} draining: no new flows, existing flows continue";
+                result = engine.Control.SetIntent(service, backend, BackendIntent.Draining);
                 break;
             case "enable" when args.Length == 3:
-                changed = host.Backends.SetIntent(service, backend, BackendIntent.Active, out error);
-                message = $"{service}/{backend} active";
+                result = engine.Control.SetIntent(service, backend, BackendIntent.Active);
                 break;
             case "weight" when args.Length == 4:
-                if (!int.TryParse(args[3], NumberStyles.None, CultureInfo.InvariantCulture, out var weight) || weight > Configuration.ConfigLoader.MaxWeight)
-                    return Error($"weight must be 0..{Configuration.ConfigLoader.MaxWeight}, got '{args[3]}'");
-                changed = host.Backends.SetWeight(service, backend, weight, out error);
-                message = $"{service}/{backend} weight {weight}";
+                if (!int.TryParse(args[3], NumberStyles.None, CultureInfo.InvariantCulture, out var weight) || weight > Configuration.ConfigLimits.MaxWeight)
+                    return Error($"weight must be 0..{Configuration.ConfigLimits.MaxWeight}, got '{args[3]}'");
+                result = engine.Control.SetWeight(service, backend, weight);
                 break;
             default:
                 return Error("usage: backend drain|enable SERVICE BACKEND, or backend weight SERVICE BACKEND N");
         }
-        if (error is not null) return Error(error);
-        if (changed)
-        {
-            log.Info($"{message} (operator)");
-            host.Rebuild();
-        }
-        return Ok(changed ? message : message + " (no change)");
+        if (result.Error is not null) return Error(result.Error);
+        return Ok(result.Changed ? result.Message! : result.Message + " (no change)");
     }
 
     private string Health(string json)
@@ -74,11 +64,11 @@ internal sealed class ControlCommands(EngineHost host, EngineLog log)
         }
         if (m is null || m.Service is null || m.Backend is null || m.Health is null) return Error("bad health report: service, backend and health are required");
         if (!ModeNames.TryParse(ModeNames.Healths, m.Health, out var health)) return Error($"bad health '{m.Health}'");
-        var changed = host.Backends.ApplyCheck(new HealthReport(m.Service, m.Backend, health, m.Ok, m.Detail ?? "", m.At ?? DateTimeOffset.UtcNow,
-            m.Consecutive, m.Needed, Changed: false, m.Reason, m.SoftStop), out var error);
-        if (error is not null) return Error(error);
-        if (changed) host.Rebuild();
-        return Ok(changed ? "applied; table rebuilt" : "applied");
+        // The same route as the in-process checker's results (EngineControl.ApplyHealth).
+        var result = engine.Control.ApplyHealth(new HealthReport(m.Service, m.Backend, health, m.Ok, m.Detail ?? "", m.At ?? DateTimeOffset.UtcNow,
+            m.Consecutive, m.Needed, Changed: false, m.Reason, m.SoftStop));
+        if (result.Error is not null) return Error(result.Error);
+        return Ok(result.Changed ? "applied; table rebuilt" : "applied");
     }
 
     private static string Ok(string message) =>

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
-using LoadBalancer.Cli.Engine;
+using LoadBalancer.Hosting;
 
 namespace LoadBalancer.Cli.Control;
 
@@ -15,11 +15,11 @@ internal sealed class ControlServer : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
 
-    private ControlServer(Socket listener, string path, EngineHost host, EngineLog log)
+    private ControlServer(Socket listener, string path, Engine engine, EngineLog log)
     {
         _listener = listener;
         _path = path;
-        _commands = new ControlCommands(host, log);
+        _commands = new ControlCommands(engine);
         _log = log;
         _thread = new Thread(AcceptLoop) { IsBackground = true, Name = "lb-control" };
     }
@@ -34,7 +34,7 @@ internal sealed class ControlServer : IDisposable
         File.Delete(path);
     }
 
-    public static ControlServer Start(string path, EngineHost host, EngineLog log)
+    public static ControlServer Start(string path, Engine engine, EngineLog log)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         EnsureAvailable(path);
@@ -42,7 +42,7 @@ internal sealed class ControlServer : IDisposable
         listener.Bind(new UnixDomainSocketEndPoint(path));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         listener.Listen(16);
-        var server = new ControlServer(listener, path, host, log);
+        var server = new ControlServer(listener, path, engine, log);
         server._thread.Start();
         return server;
     }

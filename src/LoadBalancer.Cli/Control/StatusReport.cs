@@ -1,9 +1,10 @@
 using System.Text;
 using System.Text.Json;
-using LoadBalancer.Cli.Engine;
+using LoadBalancer.Hosting;
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Forwarding.ClusterIp;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
-using LoadBalancer.Core.Scheduling;
 
 namespace LoadBalancer.Cli.Control;
 
@@ -11,9 +12,9 @@ namespace LoadBalancer.Cli.Control;
 /// over workers (each read racily but atomically, see WorkerCounters) at the time of the request.</summary>
 internal static class StatusReport
 {
-    public static string Json(EngineHost host)
+    public static string Json(Engine host)
     {
-        var snapshot = host.State!.Current;
+        var snapshot = host.State.Current;
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false }))
         {
@@ -40,8 +41,8 @@ internal static class StatusReport
                 w.WriteNumber("port", s.Port);
                 w.WriteString("protocol", ModeNames.Name((TransportProtocol)s.Protocol));
                 w.WriteString("mode", ModeNames.Name(s.Mode));
-                w.WriteString("interface", host.Plan.Name(s.IngressPort));
-                w.WriteString("backend_interface", host.Plan.Name(s.EgressPort));
+                w.WriteString("interface", host.Interfaces.Name(s.IngressInterface));
+                w.WriteString("backend_interface", host.Interfaces.Name(s.EgressInterface));
                 w.WriteNumber("packets", Sum(host, c => c.ServicePackets[s.Index]));
                 w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Index]));
                 w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Index]));
@@ -51,30 +52,30 @@ internal static class StatusReport
                 w.WriteString("on_backend_down", ModeNames.Name(sc.OnBackendDown));
                 w.WriteString("when_all_down", ModeNames.Name(sc.WhenAllDown));
                 w.WriteBoolean("all_down", s.AllDown);
-                if (s.Cluster is { } cluster && sc.Cluster is { } cc)
+                if (s.Forwarder is ClusterIpForwarder { Settings: var cluster } && sc.Cluster is { } cc)
                 {
-                    w.WriteString("digest", cluster.Digest);
-                    w.WriteNumber("local_node", s.LocalNode);
-                    w.WriteBoolean("quorum", s.ClusterHasQuorum);
+                    w.WriteString("digest", cluster.Table.Digest);
+                    w.WriteNumber("local_node", cluster.LocalNode);
+                    w.WriteBoolean("quorum", cluster.HasQuorum);
                     w.WriteNumber("accepted", Sum(host, c => c.ServicePackets[s.Index]));
                     w.WriteNumber("dropped", Sum(host, c => c.Drops[(int)DropReason.NotOwner]));
                     // The transition after the last membership change: how long TCP it does not remember is still
                     // taken only from a SYN, and how many of its buckets still refuse UDP it does not remember.
-                    var now = host.Builder.Clock();
+                    var now = host.ClockMs();
                     w.WriteStartObject("transition");
-                    w.WriteNumber("tcp_syn_only_ms", Math.Max(0, s.ClusterChangedAtMs + s.ClusterTcpTransitionMs - now));
-                    w.WriteNumber("udp_held_buckets", s.ClusterBuckets?.CountHeld(cluster, s.LocalNode, now, s.ClusterUdpTransitionMs) ?? 0);
+                    w.WriteNumber("tcp_syn_only_ms", Math.Max(0, cluster.ChangedAtMs + cluster.TcpTransitionMs - now));
+                    w.WriteNumber("udp_held_buckets", cluster.Buckets.CountHeld(cluster.Table, cluster.LocalNode, now, cluster.UdpTransitionMs));
                     w.WriteEndObject();
                     w.WriteStartArray("nodes");
                     foreach (var n in cc.Nodes)
                     {
-                        var view = host.Backends.Get(s.Name, ClusterTable.NodeName(n.Id));
+                        var view = host.Backends.Get(s.Name, n.BackendName);
                         w.WriteStartObject();
                         w.WriteNumber("id", n.Id);
                         w.WriteString("address", n.Address.ToString());
                         // Alive as this node sees it (its health checks); without quorum the table still lists everyone.
                         w.WriteBoolean("alive", view?.Health == BackendHealth.Healthy);
-                        w.WriteNumber("share", Math.Round(cluster.Share(n.Id), 4));
+                        w.WriteNumber("share", Math.Round(cluster.Table.Share(n.Id), 4));
                         w.WriteString("health", ModeNames.Name(view?.Health ?? BackendHealth.Unknown));
                         w.WriteEndObject();
                     }
@@ -145,7 +146,7 @@ internal static class StatusReport
         : b.TableWeight == 0 ? "standby"
         : "active";
 
-    private static long Sum(EngineHost host, Func<Core.Forwarding.WorkerCounters, long> pick)
+    private static long Sum(Engine host, Func<WorkerCounters, long> pick)
     {
         long total = 0;
         foreach (var worker in host.Workers) total += pick(worker.Processor.Counters);

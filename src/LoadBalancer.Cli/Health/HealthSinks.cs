@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using LoadBalancer.Cli.Control;
-using LoadBalancer.Cli.Engine;
+using LoadBalancer.Hosting;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Health;
 
@@ -15,19 +15,19 @@ internal static class HealthTargets
     public static IReadOnlyList<HealthTarget> From(BalancerConfig config) =>
         config.Services
             .Where(s => s.Health.Type != HealthCheckType.None)
-            .SelectMany(s => BackendsOf(s).Select(b => new HealthTarget(s.Name, b.Name, b.Address, s.Health.Port ?? s.Port, s.Health,
+            .SelectMany(s => s.EffectiveBackends.Select(b => new HealthTarget(s.Name, b.Name, b.Address, s.Health.Port ?? s.Port, s.Health,
                 s.Cluster is { HeartbeatPort: > 0 } cluster ? cluster.HeartbeatPort : null)))
             .ToArray();
-
-    /// <summary>A service's backends; for CLUSTERIP, its nodes (peers are probed like backends).</summary>
-    public static IEnumerable<BackendConfig> BackendsOf(ServiceConfig service) =>
-        service.Cluster is { } cluster ? cluster.Nodes.Select(n => SnapshotBuilder.NodeAsBackend(n.Id, cluster)) : service.Backends;
 }
 
-/// <summary>In-process: the checker inside <c>lb run</c> hands results straight to the engine.</summary>
-internal sealed class EngineHealthSink(EngineHost host) : IHealthReportSink
+/// <summary>In-process: the checker inside <c>lb run</c> hands results straight to the engine, by the same route
+/// as results that arrive over the control socket.</summary>
+internal sealed class EngineHealthSink(EngineControl control, EngineLog log) : IHealthReportSink
 {
-    public void Report(HealthReport r) => host.ApplyHealth(r);
+    public void Report(HealthReport r)
+    {
+        if (control.ApplyHealth(r).Error is { } error) log.Error($"health report ignored: {error}");
+    }
 }
 
 /// <summary>Out of process: <c>lb healthcheck</c> sends each result as <c>health {json}</c> over the

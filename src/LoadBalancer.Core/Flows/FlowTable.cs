@@ -12,22 +12,6 @@ public enum FlowState : byte
     Udp,
 }
 
-/// <summary>Idle timeouts in milliseconds, per protocol and TCP state.</summary>
-public readonly record struct FlowTimeouts(long TcpSynMs, long TcpEstablishedMs, long TcpClosingMs, long UdpMs)
-{
-    /// <summary>The defaults the configuration documents (<see cref="Model.SessionTimeouts"/>), in milliseconds.</summary>
-    public static readonly FlowTimeouts Default = Model.SessionTimeouts.Default.ToFlowTimeouts();
-
-    public long For(FlowState state) => state switch
-    {
-        FlowState.TcpSyn => TcpSynMs,
-        FlowState.TcpEstablished => TcpEstablishedMs,
-        FlowState.TcpClosing => TcpClosingMs,
-        FlowState.Udp => UdpMs,
-        _ => 0,
-    };
-}
-
 public struct FlowEntry
 {
     public FlowKey Key;

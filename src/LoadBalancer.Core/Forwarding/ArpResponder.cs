@@ -1,4 +1,3 @@
-using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 
 namespace LoadBalancer.Core.Forwarding;
@@ -6,7 +5,7 @@ namespace LoadBalancer.Core.Forwarding;
 public enum ArpAction : byte
 {
     None,
-    /// <summary>The frame was turned into a reply in place; send it back out of the same port.</summary>
+    /// <summary>The frame was turned into a reply in place; send it back out of the interface it came in on.</summary>
     Reply,
 }
 
@@ -18,19 +17,19 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
     public long RepliesSent;
     public long Learned;
 
-    public ArpAction Handle(Span<byte> frame, int port, long nowMs)
+    public ArpAction Handle(Span<byte> frame, int interfaceIndex, long nowMs)
     {
         if (EthernetFrame.TryParse(frame, out var eth) != DropReason.None || eth.EtherType != EtherTypes.Arp) return ArpAction.None;
         if (ArpPacket.TryParse(eth.Payload, out var arp) != DropReason.None) return ArpAction.None;
 
-        var ownMac = interfaces.Mac(port);
+        var ownMac = interfaces.Mac(interfaceIndex);
         var sender = arp.SenderHardwareAddress;
         if (sender == ownMac) return ArpAction.None;
-        if (arp.SenderProtocolAddress != 0 && neighbors.Learn(port, arp.SenderProtocolAddress, sender, nowMs)) Learned++;
+        if (arp.SenderProtocolAddress != 0 && neighbors.Learn(interfaceIndex, arp.SenderProtocolAddress, sender, nowMs)) Learned++;
 
         if (arp.Operation != ArpPacket.OperationRequest) return ArpAction.None;
         var target = arp.TargetProtocolAddress;
-        if (!AnswersFor(target, port)) return ArpAction.None;
+        if (!AnswersFor(target, interfaceIndex)) return ArpAction.None;
         // A request's sender IP equal to the target is a gratuitous ARP or a probe from someone
         // claiming the VIP; answering it would fight them, so we stay out.
         if (arp.SenderProtocolAddress == target) return ArpAction.None;
@@ -43,33 +42,34 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
         arp.Operation = ArpPacket.OperationReply;
         arp.TargetHardwareAddress = sender;
         arp.TargetProtocolAddress = requesterIp;
-        arp.SenderHardwareAddress = AnswerMac(target, port);
+        arp.SenderHardwareAddress = AnswerMac(target, interfaceIndex);
         arp.SenderProtocolAddress = target;
         RepliesSent++;
         return ArpAction.Reply;
     }
 
-    /// <summary>The MAC a VIP is announced with on a port: the cluster MAC for CLUSTERIP, else the interface's.</summary>
-    public MacAddress AnswerMac(uint vip, int port)
+    /// <summary>The MAC a VIP is announced with on an interface: the service's own (CLUSTERIP's cluster MAC)
+    /// when it has one, else the interface's.</summary>
+    public MacAddress AnswerMac(uint vip, int interfaceIndex)
     {
         foreach (var s in state.Current.Services)
-            if (s.Vip == vip && s.IngressPort == port && s.Mode == Model.ForwardingMode.ClusterIp) return s.ClusterMac;
-        return interfaces.Mac(port);
+            if (s.Vip == vip && s.IngressInterface == interfaceIndex && s.VipMac is { } mac) return mac;
+        return interfaces.Mac(interfaceIndex);
     }
 
-    public bool AnswersFor(uint address, int port)
+    public bool AnswersFor(uint address, int interfaceIndex)
     {
         foreach (var s in state.Current.Services)
-            if (s.Vip == address && s.IngressPort == port) return true;
+            if (s.Vip == address && s.IngressInterface == interfaceIndex) return true;
         return false;
     }
 
-    /// <summary>The VIPs this engine announces on a port (for gratuitous ARP at start).</summary>
-    public IReadOnlyList<uint> VipsOn(int port)
+    /// <summary>The VIPs this engine announces on an interface (for gratuitous ARP at start).</summary>
+    public IReadOnlyList<uint> VipsOn(int interfaceIndex)
     {
         var list = new List<uint>();
         foreach (var s in state.Current.Services)
-            if (s.IngressPort == port && !list.Contains(s.Vip)) list.Add(s.Vip);
+            if (s.IngressInterface == interfaceIndex && !list.Contains(s.Vip)) list.Add(s.Vip);
         return list;
     }
 }

@@ -2,27 +2,28 @@ using LoadBalancer.Core.IO;
 
 namespace LoadBalancer.Core.Forwarding;
 
-/// <summary>One data-path thread: polls its port, runs each frame through its processor and queues
-/// transmits per egress port, flushing them at the end of each batch (before the port recycles the
-/// batch's memory). Owns its flow table; shares nothing writable with other workers but the neighbour table.</summary>
+/// <summary>One data-path thread: polls its ports, runs each frame through its processor and queues
+/// transmits per egress interface, flushing them at the end of each batch (before the port recycles the
+/// batch's memory). Owns its flow and session tables; shares nothing writable with other workers but the
+/// neighbour table.</summary>
 public sealed class ForwardingWorker : IFrameHandler
 {
     private readonly PacketProcessor _processor;
+    private readonly DataPlaneState _state;
     private readonly IFramePort[] _ports;
     private readonly IFrameTransmitter[] _transmitters;
     private readonly Func<long> _clockMs;
     private long _nowMs;
-
-    public ForwardingWorker(PacketProcessor processor, IFramePort port, IFrameTransmitter[] transmitters, Func<long>? clockMs = null)
-        : this(processor, [port], transmitters, clockMs)
-    {
-    }
+    // Taken at the first frame of a batch and dropped at its end: every frame of a batch sees the same
+    // snapshot, and a change published while the worker idles applies from the next frame on.
+    private DataPlaneSnapshot? _snapshot;
 
     /// <summary>A worker reading several ports: NAT needs the client side and the backend side of a flow on
     /// the same worker, since both directions use its session table.</summary>
-    public ForwardingWorker(PacketProcessor processor, IFramePort[] ports, IFrameTransmitter[] transmitters, Func<long>? clockMs = null)
+    public ForwardingWorker(PacketProcessor processor, DataPlaneState state, IFramePort[] ports, IFrameTransmitter[] transmitters, Func<long>? clockMs = null)
     {
         _processor = processor;
+        _state = state;
         _ports = ports;
         _transmitters = transmitters;
         _clockMs = clockMs ?? (() => Environment.TickCount64);
@@ -30,6 +31,9 @@ public sealed class ForwardingWorker : IFrameHandler
     }
 
     public PacketProcessor Processor => _processor;
+
+    /// <summary>The transmitter per interface index (the TAP's, for the re-injection interface).</summary>
+    public IReadOnlyList<IFrameTransmitter> Transmitters => _transmitters;
 
     public void Run(CancellationToken stop, int pollTimeoutMs = 100)
     {
@@ -61,10 +65,10 @@ public sealed class ForwardingWorker : IFrameHandler
 
     public Verdict Handle(Span<byte> frame, ref FrameMeta meta)
     {
-        var verdict = _processor.Process(frame, ref meta, _nowMs);
+        var verdict = _processor.Process(frame, ref meta, _snapshot ??= _state.Current, _nowMs);
         if (verdict == Verdict.Transmit)
         {
-            _transmitters[meta.EgressPort].Enqueue(meta.TransmitLength > 0 ? frame[..meta.TransmitLength] : frame, meta);
+            _transmitters[meta.EgressInterface].Enqueue(meta.TransmitLength > 0 ? frame[..meta.TransmitLength] : frame, meta);
             _processor.Counters.TxFrames++;
         }
         return verdict;
@@ -72,6 +76,7 @@ public sealed class ForwardingWorker : IFrameHandler
 
     public void EndOfBatch()
     {
+        _snapshot = null;
         var counters = _processor.Counters;
         foreach (var t in _transmitters)
         {
@@ -82,10 +87,7 @@ public sealed class ForwardingWorker : IFrameHandler
                 counters.Drops[(int)Packets.DropReason.TransmitFailed] += failed;
             }
         }
-        // A few expired NAT sessions leave per batch, so sessions whose flows went silent free their slots.
-        // An engine without NAT sessions skips it: the sweep would walk cold slots for nothing.
-        var sessions = _processor.Sessions;
-        if (sessions.Count > 0) sessions.Sweep(_nowMs, 64);
+        _processor.Worker.EndOfBatch(_nowMs);
         _nowMs = _clockMs();
     }
 }

@@ -1,11 +1,30 @@
-using LoadBalancer.Core.Model;
-using LoadBalancer.Core.Packets;
+using LoadBalancer.Core.IO;
 
 namespace LoadBalancer.Core.Forwarding;
 
-/// <summary>The rewrite half of forwarding: the backend is already decided; this changes the bytes.
-/// One implementation per mode, bound to a service when its snapshot is built.</summary>
+/// <summary>A forwarding mode, bound to a service when its snapshot is built (as IPVS binds the transmitter when
+/// a connection is set up), so the packet path never branches on mode. It decides the backend (or, for
+/// CLUSTERIP, whether this node takes the flow) and rewrites the frame in place. Implementations allocate
+/// nothing, take no locks and never throw on frame content: every refusal is a counted drop.</summary>
 public interface IForwarder
 {
-    DropReason Rewrite(Span<byte> frame, in PacketInfo packet, BackendSnapshot backend, MacAddress backendMac, MacAddress egressMac);
+    /// <summary>A TCP or UDP frame to the service's VIP:port, with <see cref="ParsedPacket.Key"/> and
+    /// <see cref="ParsedPacket.Hash"/> set.</summary>
+    Verdict Forward(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker);
+}
+
+/// <summary>Where a mode expects return traffic that is not addressed to a VIP (NAT: backends' replies on the
+/// backend-side interface). Bound per interface in the snapshot; frames on interfaces without one that are not
+/// for a VIP are left to the kernel.</summary>
+public interface IReplyPath
+{
+    /// <summary>A TCP or UDP frame not to a VIP, arrived on this path's interface.</summary>
+    Verdict Reply(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState worker);
+}
+
+/// <summary>The handler of ICMP messages, to a VIP or on a reply path's interface, when some mode in the
+/// snapshot translates ICMP errors (NAT). Without one, ICMP is left to the kernel.</summary>
+public interface IIcmpErrorPath
+{
+    Verdict Handle(ref ParsedPacket packet, bool toVip, DataPlaneSnapshot snapshot, WorkerState worker);
 }

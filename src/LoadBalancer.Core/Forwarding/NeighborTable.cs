@@ -12,7 +12,7 @@ public sealed class NeighborTable
 
     private readonly long[] _macs = new long[Capacity];
     private readonly uint[] _addresses = new uint[Capacity];
-    private readonly int[] _ports = new int[Capacity];
+    private readonly int[] _interfaces = new int[Capacity];
     private readonly bool[] _static = new bool[Capacity];
     private readonly long[] _updatedAtMs = new long[Capacity];
     private int _count;
@@ -20,12 +20,12 @@ public sealed class NeighborTable
 
     public int Count => Volatile.Read(ref _count);
 
-    public int Register(int port, uint address, MacAddress? staticMac)
+    public int Register(int interfaceIndex, uint address, MacAddress? staticMac)
     {
         lock (_registerLock)
         {
             for (var i = 0; i < _count; i++)
-                if (_addresses[i] == address && _ports[i] == port)
+                if (_addresses[i] == address && _interfaces[i] == interfaceIndex)
                 {
                     if (staticMac is { } m)
                     {
@@ -37,7 +37,7 @@ public sealed class NeighborTable
             if (_count == Capacity) throw new InvalidOperationException($"more than {Capacity} backend addresses");
             var n = _count;
             _addresses[n] = address;
-            _ports[n] = port;
+            _interfaces[n] = interfaceIndex;
             _static[n] = staticMac.HasValue;
             _macs[n] = staticMac is { } mac ? (long)mac.Value : 0;
             // Publish the count last: readers never look at a slot before it is filled.
@@ -48,18 +48,18 @@ public sealed class NeighborTable
 
     public MacAddress Mac(int index) => new((ulong)Volatile.Read(ref _macs[index]));
     public uint Address(int index) => _addresses[index];
-    public int Port(int index) => _ports[index];
+    public int Interface(int index) => _interfaces[index];
     public bool IsStatic(int index) => _static[index];
     public long UpdatedAtMs(int index) => Volatile.Read(ref _updatedAtMs[index]);
 
     /// <summary>Records an ARP-learned address. Static entries never change.</summary>
-    public bool Learn(int port, uint address, MacAddress mac, long nowMs)
+    public bool Learn(int interfaceIndex, uint address, MacAddress mac, long nowMs)
     {
         var learned = false;
         var count = Count;
         for (var i = 0; i < count; i++)
         {
-            if (_addresses[i] != address || _ports[i] != port || _static[i]) continue;
+            if (_addresses[i] != address || _interfaces[i] != interfaceIndex || _static[i]) continue;
             Volatile.Write(ref _macs[i], (long)mac.Value);
             Volatile.Write(ref _updatedAtMs[i], nowMs);
             learned = true;

@@ -32,11 +32,12 @@ public enum PacketType : byte
     Outgoing = 4,
 }
 
-/// <summary>Per-frame facts from the port, and the forwarding decision's egress port.</summary>
+/// <summary>Per-frame facts from the frame port, and the forwarding decision's egress interface. Interfaces
+/// are named by their index in the engine's <c>InterfacePlan</c> (not the kernel's ifindex).</summary>
 public struct FrameMeta
 {
-    public int IngressPort;
-    public int EgressPort;
+    public int IngressInterface;
+    public int EgressInterface;
     public PacketType PacketType;
     /// <summary>The frame is shorter than on the wire (ring slot too small); it must not be forwarded.</summary>
     public bool Truncated;

@@ -6,7 +6,7 @@ public enum Verdict : byte
     Pass,
     /// <summary>Counted under a drop reason and not forwarded.</summary>
     Drop,
-    /// <summary>Rewritten in place; send it out of <see cref="FrameMeta.EgressPort"/>.</summary>
+    /// <summary>Rewritten in place; send it out of <see cref="FrameMeta.EgressInterface"/>.</summary>
     Transmit,
 }
 
@@ -37,4 +37,17 @@ public interface IFrameTransmitter
 
     /// <summary>Sends everything queued; returns how many the kernel refused.</summary>
     int Flush();
+}
+
+/// <summary>How frames of one interface are spread over the workers reading it (PACKET_FANOUT), so that every
+/// frame of a flow meets the worker holding that flow's state.</summary>
+public enum FanoutKey
+{
+    /// <summary>The kernel's flow hash: one flow, one worker (DR, CLUSTERIP).</summary>
+    FlowHash,
+    /// <summary>The client's address and port as the source: the client side of a NAT service.</summary>
+    ClientIsSource,
+    /// <summary>The client's address and port as the destination: the backend side of a NAT service, where
+    /// replies carry the client as destination, so a reply meets the worker holding its session.</summary>
+    ClientIsDestination,
 }

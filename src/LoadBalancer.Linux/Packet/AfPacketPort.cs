@@ -16,12 +16,12 @@ public sealed unsafe class AfPacketPort : IFramePort
     private readonly int _blockSize;
     private readonly int _blockCount;
     private readonly bool _vnet;
-    private readonly int _portIndex;
+    private readonly int _interfaceIndex;
     private readonly int _fd;
     private int _current;
     private long _kernelDrops;
 
-    private AfPacketPort(PacketSocket socket, byte* map, nuint mapLength, RingOptions options, int portIndex)
+    private AfPacketPort(PacketSocket socket, byte* map, nuint mapLength, RingOptions options, int interfaceIndex)
     {
         _socket = socket;
         _map = map;
@@ -29,7 +29,7 @@ public sealed unsafe class AfPacketPort : IFramePort
         _blockSize = options.BlockSize;
         _blockCount = options.BlockCount;
         _vnet = options.VnetHeader;
-        _portIndex = portIndex;
+        _interfaceIndex = interfaceIndex;
         _fd = socket.Fd;
         Transmitter = new AfPacketTransmitter(socket, options.VnetHeader);
     }
@@ -39,7 +39,7 @@ public sealed unsafe class AfPacketPort : IFramePort
     /// <summary>Sends on the same socket (one-armed, "on a stick") without a second descriptor.</summary>
     public AfPacketTransmitter Transmitter { get; }
 
-    public static AfPacketPort Open(string interfaceName, int portIndex, RingOptions options)
+    public static AfPacketPort Open(string interfaceName, int interfaceIndex, RingOptions options)
     {
         var socket = PacketSocket.Open(interfaceName);
         try
@@ -70,7 +70,7 @@ public sealed unsafe class AfPacketPort : IFramePort
                 socket.SetInt(PacketConstants.PACKET_FANOUT, (group & 0xFFFF) | (mode << 16), "PACKET_FANOUT");
                 if (mode == PacketConstants.PACKET_FANOUT_CBPF) ClientFanout.Attach(socket, options.FanoutKey == FanoutKey.ClientIsSource);
             }
-            return new AfPacketPort(socket, (byte*)map, length, options, portIndex);
+            return new AfPacketPort(socket, (byte*)map, length, options, interfaceIndex);
         }
         catch
         {
@@ -97,8 +97,8 @@ public sealed unsafe class AfPacketPort : IFramePort
             var h = (tpacket3_hdr*)slot;
             var meta = new FrameMeta
             {
-                IngressPort = _portIndex,
-                EgressPort = _portIndex,
+                IngressInterface = _interfaceIndex,
+                EgressInterface = _interfaceIndex,
                 PacketType = (PacketType)slot[PacketConstants.SockaddrLlOffset + 10],
                 Truncated = h->tp_snaplen < h->tp_len,
                 ChecksumNotReady = (h->tp_status & PacketConstants.TP_STATUS_CSUMNOTREADY) != 0,

@@ -1,3 +1,5 @@
+using LoadBalancer.Core.IO;
+
 namespace LoadBalancer.Linux.Packet;
 
 /// <summary>TPACKET_V3 RX ring geometry. A block must hold the largest GRO/GSO super-frame whole
@@ -18,14 +20,4 @@ public sealed record RingOptions
     /// <summary>How the group picks a worker. NAT needs both directions of a flow on one worker, which the
     /// kernel's flow hash does not give (the reply's addresses differ from the request's).</summary>
     public FanoutKey FanoutKey { get; init; } = FanoutKey.FlowHash;
-}
-
-public enum FanoutKey
-{
-    /// <summary>PACKET_FANOUT_HASH: the kernel's flow hash (DR: one direction only).</summary>
-    FlowHash,
-    /// <summary>Client-side interface of NAT: the client is the source (address and port).</summary>
-    ClientIsSource,
-    /// <summary>Backend-side interface of NAT: the client is the destination (address and port).</summary>
-    ClientIsDestination,
 }

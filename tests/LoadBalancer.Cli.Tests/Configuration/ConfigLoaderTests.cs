@@ -216,8 +216,8 @@ public class ConfigLoaderTests
         var config = Load(Minimal(top: "flow_timeouts: {udp: 10s, tcp_established: 1h}"));
         Assert.Equal(TimeSpan.FromSeconds(10), config.FlowTimeouts.Udp);
         Assert.Equal(TimeSpan.FromHours(1), config.FlowTimeouts.TcpEstablished);
-        Assert.Equal(SessionTimeouts.Default.TcpSyn, config.FlowTimeouts.TcpSyn);
-        Assert.Equal(SessionTimeouts.Default, Load(Minimal()).FlowTimeouts);
+        Assert.Equal(FlowTimeoutsConfig.Default.TcpSyn, config.FlowTimeouts.TcpSyn);
+        Assert.Equal(FlowTimeoutsConfig.Default, Load(Minimal()).FlowTimeouts);
     }
 
     [Fact]

@@ -87,7 +87,7 @@ public class NatConfigTests
         var service = Assert.Single(config.Services);
         Assert.Equal(ForwardingMode.Nat, service.Mode);
         Assert.Null(service.Gateway);
-        Assert.Equal(SessionTimeouts.Default, service.Timeouts);
+        Assert.Equal(FlowTimeoutsConfig.Default, service.Timeouts);
         Assert.Equal(TimeSpan.FromSeconds(10), service.Timeouts.TcpSyn);
         Assert.Equal(TimeSpan.FromSeconds(900), service.Timeouts.TcpEstablished);
         Assert.Equal(TimeSpan.FromSeconds(30), service.Timeouts.TcpClosing);
@@ -105,7 +105,7 @@ public class NatConfigTests
         var service = Assert.Single(config.Services);
         Assert.Equal(ForwardingMode.DirectRouting, service.Mode);
         Assert.Null(service.Gateway);
-        Assert.Equal(SessionTimeouts.Default, service.Timeouts);
+        Assert.Equal(FlowTimeoutsConfig.Default, service.Timeouts);
         Assert.False(service.TcpPickup);
     }
 
@@ -114,7 +114,7 @@ public class NatConfigTests
     {
         var timeouts = LoadService(Service("timeouts:\n  tcp_established: 1h\n  udp: 5")).Timeouts;
 
-        Assert.Equal(SessionTimeouts.Default with { TcpEstablished = TimeSpan.FromHours(1), Udp = TimeSpan.FromSeconds(5) }, timeouts);
+        Assert.Equal(FlowTimeoutsConfig.Default with { TcpEstablished = TimeSpan.FromHours(1), Udp = TimeSpan.FromSeconds(5) }, timeouts);
     }
 
     [Theory]
@@ -139,7 +139,7 @@ public class NatConfigTests
     [Fact]
     public void Parse_EmptyTimeoutsMapping_UsesDefaults()
     {
-        Assert.Equal(SessionTimeouts.Default, LoadService(Service("timeouts: {}")).Timeouts);
+        Assert.Equal(FlowTimeoutsConfig.Default, LoadService(Service("timeouts: {}")).Timeouts);
     }
 
     [Fact]

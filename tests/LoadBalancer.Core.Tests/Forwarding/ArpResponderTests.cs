@@ -1,4 +1,5 @@
 using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 using LoadBalancer.TestKit;
 
@@ -6,10 +7,17 @@ namespace LoadBalancer.Core.Tests.Forwarding;
 
 public class ArpResponderTests
 {
-    private static TestEngine TwoPortEngine() => new(Fixtures.Config(), [.. Fixtures.Interfaces, Fixtures.Eth1]);
+    /// <summary>The fixtures' engine with a second interface, eth1, where one more service (on a VIP eth0 already
+    /// serves) reaches its backend: eth1 serves no VIP.</summary>
+    private static TestEngine TwoPortEngine()
+    {
+        var config = Fixtures.Config();
+        var far = Fixtures.Service("far", Fixtures.WebVip, 81, TransportProtocol.Tcp, Fixtures.Backend("far-1", "10.1.0.1", null)) with { BackendInterface = "eth1" };
+        return new(config with { Services = [.. config.Services, far] }, [.. Fixtures.Interfaces, Fixtures.Eth1]);
+    }
 
     [Fact]
-    public void Handle_RequestForVipOnIngressPort_RepliesInPlaceWithOurMac()
+    public void Handle_RequestForVipOnIngressInterface_RepliesInPlaceWithOurMac()
     {
         var engine = new TestEngine(Fixtures.Config());
         var frame = FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, Fixtures.WebVip);
@@ -55,10 +63,10 @@ public class ArpResponderTests
         var frame = FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, Fixtures.WebVip);
         var before = (byte[])frame.Clone();
 
-        Assert.Equal(ArpAction.None, engine.HandleArp(frame, port: 1));
+        Assert.Equal(ArpAction.None, engine.HandleArp(frame, interfaceIndex: 1));
 
         Assert.Equal(before, frame);
-        Assert.Equal(ArpAction.Reply, engine.HandleArp(frame, port: 0));
+        Assert.Equal(ArpAction.Reply, engine.HandleArp(frame, interfaceIndex: 0));
     }
 
     [Theory]
@@ -136,7 +144,7 @@ public class ArpResponderTests
         var engine = TwoPortEngine();
         var dark = engine.Service("dark").Backends[0];
 
-        engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:00:00:00:03:01"), Fixtures.DarkBackendIp, Fixtures.InterfaceIp), port: 1);
+        engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:00:00:00:03:01"), Fixtures.DarkBackendIp, Fixtures.InterfaceIp), interfaceIndex: 1);
 
         Assert.True(engine.Neighbors.Mac(dark.NeighborIndex).IsZero);
         Assert.Equal(0, engine.Arp.Learned);
@@ -194,7 +202,7 @@ public class NeighborTableTests
         Assert.NotEqual(a, c);
         Assert.Equal(2, table.Count);
         Assert.Equal(0x0A000001u, table.Address(c));
-        Assert.Equal(1, table.Port(c));
+        Assert.Equal(1, table.Interface(c));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;

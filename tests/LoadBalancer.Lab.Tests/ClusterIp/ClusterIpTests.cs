@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
-using LoadBalancer.Core.Scheduling;
+using LoadBalancer.Core.Forwarding.ClusterIp;
 using LoadBalancer.Lab.Tests.Infrastructure;
 
 namespace LoadBalancer.Lab.Tests.ClusterIp;

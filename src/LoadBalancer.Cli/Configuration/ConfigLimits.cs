@@ -1,0 +1,25 @@
+namespace LoadBalancer.Cli.Configuration;
+
+/// <summary>The ranges the config accepts (the section readers report values outside them), in one place so
+/// the control socket's <c>backend weight</c> and the docs use the same ones.</summary>
+public static class ConfigLimits
+{
+    /// <summary>Config files larger than this are refused before parsing (a config is a few KiB).</summary>
+    public const long MaxFileBytes = 16 * 1024 * 1024;
+
+    public const int MinWorkers = 1, MaxWorkers = 64;
+    public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
+    public const int MinSessionTableSize = 16, MaxSessionTableSize = 64 * 1024 * 1024;
+    public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
+    public const int MinWeight = 0, MaxWeight = 1_000_000;
+    public const int MinNodeId = 1, MaxNodeId = 255;
+    public const int MinRiseFall = 1, MaxRiseFall = 100;
+    public static readonly TimeSpan MaxHealthInterval = TimeSpan.FromHours(1);
+    public static readonly TimeSpan MaxFlowTimeout = TimeSpan.FromDays(7);
+
+    /// <summary>The largest UDP payload in an IPv4 datagram (65535 - 20 - 8).</summary>
+    public const int MaxUdpPayloadBytes = 65507;
+
+    /// <summary>sun_path is 108 bytes including the terminating NUL.</summary>
+    public const int MaxUnixSocketPathBytes = 107;
+}

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using LoadBalancer.Cli.Configuration.Yaml;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Core.Scheduling;
+using LoadBalancer.Linux.Kernel;
+using YamlDotNet.RepresentationModel;
+
+namespace LoadBalancer.Cli.Configuration.Sections;
+
+/// <summary>The top level of the file: engine-wide settings and the <c>services</c> list (names and endpoints
+/// unique across services).</summary>
+internal sealed class RootSection(ConfigReader r)
+{
+    private static readonly string[] Keys = ["hash_seed", "workers", "cpus", "control_socket", "flow_table_size", "flow_timeouts",
+                                             "session_table_size", "maglev_table_size", "services"];
+
+    public BalancerConfig? Read(YamlMappingNode map)
+    {
+        var entries = r.Entries(map, Keys);
+        var ok = true;
+
+        var config = new BalancerConfig();
+        if (entries.TryGetValue("hash_seed", out var seed))
+        {
+            if (!r.TryScalar(seed, out var text)) ok = false;
+            else if (TryParseSeed(text, out var value)) config = config with { HashSeed = value };
+            else ok = r.ReportIf(seed, $"hash_seed must be an unsigned 32-bit integer, decimal or 0x hex (got '{text}')");
+        }
+        ok &= r.OptionalInt(entries, "workers", ConfigLimits.MinWorkers, ConfigLimits.MaxWorkers, value => config = config with { Workers = value });
+        ok &= ConfigReader.Optional(entries, "cpus", ReadCpus, value => config = config with { Cpus = value });
+        if (entries.TryGetValue("control_socket", out var socket))
+        {
+            if (r.TryScalar(socket, out var path) && CheckSocketPath(socket, path)) config = config with { ControlSocket = path };
+            else ok = false;
+        }
+        ok &= r.OptionalInt(entries, "flow_table_size", ConfigLimits.MinFlowTableSize, ConfigLimits.MaxFlowTableSize, value => config = config with { FlowTableSize = value });
+        ok &= ConfigReader.Optional(entries, "flow_timeouts", new TimeoutsSection(r).Read, value => config = config with { FlowTimeouts = value });
+        ok &= r.OptionalInt(entries, "session_table_size", ConfigLimits.MinSessionTableSize, ConfigLimits.MaxSessionTableSize, value => config = config with { SessionTableSize = value });
+        if (entries.TryGetValue("maglev_table_size", out var maglev))
+        {
+            if (r.TryInt(maglev, ConfigLimits.MinMaglevTableSize, ConfigLimits.MaxMaglevTableSize, out var value))
+            {
+                if (MaglevTable.IsPrime(value)) config = config with { MaglevTableSize = value };
+                else ok = r.ReportIf(maglev, $"maglev_table_size must be a prime number (got {value}); for example 65537");
+            }
+            else ok = false;
+        }
+
+        if (!entries.TryGetValue("services", out var servicesEntry))
+        {
+            r.Error(map, "missing required key 'services'");
+            return null;
+        }
+        var services = ReadServices(servicesEntry, config.MaglevTableSize);
+        return ok && services is not null ? config with { Services = services } : null;
+    }
+
+    private List<ServiceConfig>? ReadServices(YamlEntry entry, int maglevSize)
+    {
+        if (!r.TrySequence(entry, out var sequence)) return null;
+        if (sequence.Children.Count == 0)
+        {
+            r.Error(entry.Value, "services must list at least one service");
+            return null;
+        }
+
+        var ok = true;
+        var services = new List<ServiceConfig>();
+        var names = new Dictionary<string, int>(StringComparer.Ordinal);
+        var endpoints = new Dictionary<(IPAddress, ushort, TransportProtocol), (string Name, int Line)>();
+        foreach (var item in sequence.Children)
+        {
+            if (item is not YamlMappingNode serviceMap)
+            {
+                r.Error(item, "each service must be a mapping (name: ..., vip: ..., ...)");
+                ok = false;
+                continue;
+            }
+            var service = new ServiceSection(r).Read(serviceMap, maglevSize);
+            if (service is null)
+            {
+                ok = false;
+                continue;
+            }
+            if (names.TryGetValue(service.Name, out var firstLine))
+            {
+                r.Error(service.Line, $"duplicate service name '{service.Name}' (first defined at line {firstLine})");
+                ok = false;
+            }
+            else names[service.Name] = service.Line;
+
+            var endpoint = (service.Vip, service.Port, service.Protocol);
+            if (endpoints.TryGetValue(endpoint, out var first))
+            {
+                r.Error(service.Line, $"service '{service.Name}' uses {service.Vip}:{service.Port}/{ModeNames.Name(service.Protocol)}, " +
+                                    $"already used by service '{first.Name}' (line {first.Line})");
+                ok = false;
+            }
+            else endpoints[endpoint] = (service.Name, service.Line);
+            services.Add(service);
+        }
+        return ok ? services : null;
+    }
+
+    /// <summary><c>cpus:</c> a CPU number, a list of them, or a range "1-3" (as taskset takes them).</summary>
+    private List<int>? ReadCpus(YamlEntry entry)
+    {
+        var cpus = new List<int>();
+        var items = entry.Value is YamlSequenceNode list ? list.Children.Select(c => new YamlEntry(entry.Key, entry.KeyNode, c)).ToList() : [entry];
+        if (items.Count == 0) return r.ReportIf(entry, "cpus must list at least one CPU") ? cpus : null;
+        foreach (var item in items)
+        {
+            if (!r.TryScalar(item, out var text)) return null;
+            var range = text.Split('-');
+            if (range.Length > 2 || !range.All(r => int.TryParse(r, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)))
+                return r.ReportIf(item, $"cpus must be CPU numbers or ranges like 1-3 (got {ConfigReader.Quoted(text)})") ? cpus : null;
+            var first = int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+            var last = int.Parse(range[^1], System.Globalization.CultureInfo.InvariantCulture);
+            if (first > last || last >= CpuAffinity.MaxCpus)
+                return r.ReportIf(item, $"cpus: {ConfigReader.Quoted(text)} is not a range of CPUs 0..{CpuAffinity.MaxCpus - 1}") ? cpus : null;
+            for (var c = first; c <= last; c++)
+            {
+                if (cpus.Contains(c)) return r.ReportIf(item, $"cpus: CPU {c} is listed twice") ? cpus : null;
+                cpus.Add(c);
+            }
+        }
+        return cpus;
+    }
+
+    private static bool TryParseSeed(string text, out uint value)
+    {
+        value = 0;
+        if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+        {
+            var hex = text.AsSpan(2);
+            return hex.Length is > 0 and <= 8 && uint.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+        }
+        return text.Length > 0 && !text.AsSpan().ContainsAnyExceptInRange('0', '9')
+            && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+    }
+
+    private bool CheckSocketPath(YamlEntry entry, string path)
+    {
+        if (!path.StartsWith('/')) return r.ReportIf(entry, $"control_socket must be an absolute path (got '{path}')");
+        if (path.EndsWith('/')) return r.ReportIf(entry, $"control_socket must name a socket file, not a directory (got '{path}')");
+        if (path.Contains('\0')) return r.ReportIf(entry, "control_socket must not contain NUL characters");
+        var bytes = Encoding.UTF8.GetByteCount(path);
+        if (bytes > ConfigLimits.MaxUnixSocketPathBytes)
+            return r.ReportIf(entry, $"control_socket path is {bytes} bytes; a unix socket path can be at most {ConfigLimits.MaxUnixSocketPathBytes}");
+        return true;
+    }
+}

@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using LoadBalancer.Cli.Configuration.Yaml;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+using YamlDotNet.RepresentationModel;
+
+namespace LoadBalancer.Cli.Configuration.Sections;
+
+/// <summary>One item of <c>services</c>: its endpoint, mode and interfaces, and the keys that apply only to some
+/// modes (refused, with their values unread, under another).</summary>
+internal sealed class ServiceSection(ConfigReader r)
+{
+    private static readonly string[] Keys = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
+                                             "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster"];
+
+    /// <summary>Service keys that only mode nat uses; with another mode they are errors (their values
+    /// are not read), as a backend's 'port' is.</summary>
+    private static readonly string[] NatOnlyKeys = ["gateway", "timeouts", "tcp_pickup"];
+
+    /// <summary>Service keys that mode clusterip does not use (besides the NAT-only ones): a CLUSTERIP
+    /// node answers on its own interface and serves the flows it owns itself.</summary>
+    private static readonly string[] NotClusterIpKeys = ["backend_interface"];
+
+    public ServiceConfig? Read(YamlMappingNode map, int maglevSize)
+    {
+        var entries = r.Entries(map, Keys);
+        var ok = true;
+
+        var name = r.RequiredName(map, entries, "name", "service");
+        ok &= name is not null;
+
+        IPAddress? vip = null;
+        if (r.Required(map, entries, "vip") is { } vipEntry)
+        {
+            vip = r.ReadAddress(vipEntry, "VIPs", "vip");
+            ok &= vip is not null;
+        }
+        else ok = false;
+
+        ushort port = 0;
+        if (r.Required(map, entries, "port") is { } portEntry && r.TryInt(portEntry, 1, 65535, out var portValue)) port = (ushort)portValue;
+        else ok = false;
+
+        var protocol = TransportProtocol.Tcp;
+        ok &= r.OptionalChoice(entries, "protocol", ModeNames.Protocols, value => protocol = value);
+
+        // Null while the mode is unusable: the mode-specific keys are then all checked, none refused.
+        ForwardingMode? mode = ForwardingMode.DirectRouting;
+        if (entries.TryGetValue("mode", out var modeEntry))
+        {
+            mode = null;
+            if (r.TryChoice(modeEntry, ModeNames.Modes, out var value)) mode = value;
+            else ok = false;
+        }
+        if (mode is { } known && known != ForwardingMode.Nat)
+        {
+            foreach (var misplaced in NatOnlyKeys.Where(entries.ContainsKey).Select(k => entries[k]).ToArray())
+            {
+                r.Error(misplaced.KeyNode, $"'{misplaced.Key}' applies only to mode nat");
+                entries.Remove(misplaced.Key);
+                ok = false;
+            }
+        }
+        if (mode == ForwardingMode.ClusterIp)
+        {
+            foreach (var misplaced in NotClusterIpKeys.Where(entries.ContainsKey).Select(k => entries[k]).ToArray())
+            {
+                r.Error(misplaced.KeyNode, $"'{misplaced.Key}' does not apply to mode clusterip");
+                entries.Remove(misplaced.Key);
+                ok = false;
+            }
+            if (entries.Remove("backends", out var misplacedBackends))
+            {
+                r.Error(misplacedBackends.KeyNode, "'backends' does not apply to mode clusterip (nodes are listed under cluster)");
+                ok = false;
+            }
+            if (!entries.ContainsKey("cluster"))
+            {
+                r.Error(map, "mode clusterip needs a cluster: section");
+                ok = false;
+            }
+        }
+        else if (mode is not null && entries.Remove("cluster", out var misplacedCluster))
+        {
+            r.Error(misplacedCluster.KeyNode, "'cluster' applies only to mode clusterip");
+            ok = false;
+        }
+
+        var iface = r.RequiredInterface(map, entries, "interface");
+        ok &= iface is not null;
+
+        string? backendIface = null;
+        if (entries.TryGetValue("backend_interface", out var backendIfaceEntry))
+        {
+            backendIface = r.ReadInterface(backendIfaceEntry, "backend_interface");
+            ok &= backendIface is not null;
+        }
+
+        // Mode clusterip lists nodes instead of backends; with an unusable mode whichever is there is checked.
+        List<BackendConfig>? backends = mode == ForwardingMode.ClusterIp || (mode is null && !entries.ContainsKey("backends")) ? [] : null;
+        if ((backends is null ? r.Required(map, entries, "backends") : null) is { } backendsEntry)
+        {
+            backends = new BackendSection(r).ReadAll(backendsEntry, vip, port == 0 ? null : port, mode);
+            if (backends is not null && backends.Count > maglevSize)
+            {
+                r.Error(backendsEntry.Value, $"{backends.Count} backends do not fit a Maglev table of {maglevSize} entries; raise maglev_table_size");
+                ok = false;
+            }
+            if (backends is not null && name is not null && backends.All(b => b.Backup))
+            {
+                r.Error(backendsEntry.KeyNode, $"every backend of service '{name}' is a backup; at least one must not be");
+                ok = false;
+            }
+        }
+        ok &= backends is not null;
+
+        var onBackendDown = BackendDownAction.Reassign;
+        ok &= r.OptionalChoice(entries, "on_backend_down", ModeNames.BackendDownActions, value => onBackendDown = value);
+
+        var whenAllDown = AllDownAction.Drop;
+        ok &= r.OptionalChoice(entries, "when_all_down", ModeNames.AllDownActions, value => whenAllDown = value);
+
+        HealthCheckConfig? health = HealthCheckConfig.None;
+        if (entries.TryGetValue("health", out var healthEntry))
+        {
+            health = new HealthSection(r).Read(healthEntry);
+            ok &= health is not null;
+        }
+
+        IPAddress? gateway = null;
+        if (entries.TryGetValue("gateway", out var gatewayEntry))
+        {
+            gateway = r.ReadAddress(gatewayEntry, "gateways", "gateway");
+            if (gateway is not null && vip is not null && gateway.Equals(vip))
+            {
+                ok = r.ReportIf(gatewayEntry, $"gateway {gateway} is the service's VIP");
+                gateway = null;
+            }
+            ok &= gateway is not null;
+        }
+
+        FlowTimeoutsConfig? timeouts = FlowTimeoutsConfig.Default;
+        if (entries.TryGetValue("timeouts", out var timeoutsEntry))
+        {
+            timeouts = new TimeoutsSection(r).Read(timeoutsEntry);
+            ok &= timeouts is not null;
+        }
+
+        var tcpPickup = false;
+        ok &= r.OptionalBool(entries, "tcp_pickup", value => tcpPickup = value);
+
+        ClusterConfig? cluster = null;
+        if (entries.TryGetValue("cluster", out var clusterEntry))
+        {
+            cluster = new ClusterSection(r).Read(clusterEntry, vip);
+            ok &= cluster is not null;
+        }
+
+        if (!ok) return null;
+        return new ServiceConfig
+        {
+            Name = name!,
+            Vip = vip!,
+            Port = port,
+            Protocol = protocol,
+            Mode = mode!.Value,
+            Interface = iface!,
+            BackendInterface = backendIface,
+            Backends = backends!,
+            OnBackendDown = onBackendDown,
+            WhenAllDown = whenAllDown,
+            Health = health!,
+            Gateway = gateway,
+            Timeouts = timeouts!,
+            TcpPickup = tcpPickup,
+            Cluster = cluster,
+            Line = ConfigReader.LineOf(map),
+        };
+    }
+}

@@ -1,0 +1,134 @@
+using System.Net;
+using LoadBalancer.Cli.RealServer;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Hosting.Platform;
+using LoadBalancer.Linux.Kernel;
+using LoadBalancer.Linux.Packet;
+
+namespace LoadBalancer.Cli.Platform;
+
+/// <summary>The engine's platform on Linux: AF_PACKET rings and TX rings, nftables ingress drops, a TAP for
+/// re-injection, ARP sockets, TCP heartbeat listeners and CPU pinning, each from LoadBalancer.Linux (the only
+/// unsafe code) or the system's tools. Needs CAP_NET_RAW and CAP_NET_ADMIN.</summary>
+internal static class LinuxPlatform
+{
+    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus());
+
+    private sealed class Links : ILinks
+    {
+        public LinkFacts Read(string name)
+        {
+            var link = LinkInfo.Read(name);
+            return new LinkFacts(link.Name, link.IfIndex, link.Mac, link.Mtu, link.Ipv4Address);
+        }
+    }
+
+    private sealed class Frames : IFramePorts
+    {
+        private static readonly RingOptions Ring = new();
+
+        public IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey) =>
+            new Receiver(AfPacketPort.Open(interfaceName, interfaceIndex, fanoutGroup is { } group ? Ring with { FanoutGroup = group, FanoutKey = fanoutKey } : Ring));
+
+        public IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader)
+        {
+            // Frames too large for a TX ring slot (GSO) leave by sendmmsg, on the reader's own socket when there is one.
+            var oversize = reader is Receiver r ? r.Port.Transmitter : AfPacketTransmitter.Open(interfaceName);
+            try
+            {
+                return new OwnedTxRing(AfPacketTxRing.Open(interfaceName, oversize), reader is null ? oversize : null);
+            }
+            catch
+            {
+                if (reader is null) oversize.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private sealed class Receiver(AfPacketPort port) : IReceivePort
+    {
+        public AfPacketPort Port { get; } = port;
+        public string Name => Port.Name;
+        public int Poll(IFrameHandler handler, int timeoutMs) => Port.Poll(handler, timeoutMs);
+        public long KernelDrops => Port.KernelDrops;
+        public void JoinMulticast(MacAddress mac) => Port.JoinMulticast(mac);
+        public void Dispose() => Port.Dispose();
+    }
+
+    /// <summary>A TX ring and, when no reader lent one, the sendmmsg socket it falls back to; disposed together.</summary>
+    private sealed class OwnedTxRing(AfPacketTxRing ring, AfPacketTransmitter? ownOversize) : IFrameTransmitter, IDisposable
+    {
+        public void Enqueue(Span<byte> frame, in FrameMeta meta) => ring.Enqueue(frame, meta);
+        public int Flush() => ring.Flush();
+
+        public void Dispose()
+        {
+            ring.Dispose();
+            ownOversize?.Dispose();
+        }
+    }
+
+    private sealed class IngressDrops : IIngressDrops
+    {
+        public IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<ReplyFilter> replies, uint localAddress) =>
+            IngressDrop.Install(interfaceName, vips, replies.Select(r => new IngressDrop.Reply(r.Address, r.Protocol, r.Port)).ToArray(), localAddress);
+
+        public string Describe(string interfaceName) => $"nft table netdev {IngressDrop.TableFor(interfaceName)}";
+    }
+
+    private sealed class Taps : IReinjectDevices
+    {
+        public IReinjectDevice Create(string name)
+        {
+            var tap = TapDevice.Create(name);
+            try
+            {
+                // Up, and no reverse-path filter on it: re-injected frames come from clients whose route back is
+                // through the node's own interface, not the TAP (../shared/LAB.md item 3).
+                var system = new SystemNetworkControl();
+                system.WriteSysctl(SysctlNames.Ipv4Conf(name, "rp_filter"), "0");
+                system.SetLinkUp(name);
+                return new Tap(tap);
+            }
+            catch
+            {
+                tap.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private sealed class Tap(TapDevice device) : IReinjectDevice
+    {
+        public string Name => device.Name;
+        public void Enqueue(Span<byte> frame, in FrameMeta meta) => device.Enqueue(frame, meta);
+        public int Flush() => device.Flush();
+        public void Dispose() => device.Dispose();
+    }
+
+    private sealed class ArpSockets : IArpSockets
+    {
+        public IArpSocket Open(string interfaceName) => new Arp(ArpSocket.Open(interfaceName));
+    }
+
+    private sealed class Arp(ArpSocket socket) : IArpSocket
+    {
+        public string InterfaceName => socket.InterfaceName;
+        public int Receive(Span<byte> buffer, int timeoutMs) => socket.Receive(buffer, timeoutMs);
+        public bool Send(ReadOnlySpan<byte> frame) => socket.Send(frame);
+        public void JoinMulticast(MacAddress mac) => socket.JoinMulticast(mac);
+        public void Dispose() => socket.Dispose();
+    }
+
+    private sealed class Heartbeats : IHeartbeats
+    {
+        public IDisposable Listen(IPAddress address, int port) => EngineHeartbeat.Listen(address, port);
+    }
+
+    private sealed class Cpus : ICpus
+    {
+        public void PinCurrentThread(int cpu) => CpuAffinity.PinCurrentThread(cpu);
+    }
+}

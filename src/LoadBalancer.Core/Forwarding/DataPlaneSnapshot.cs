@@ -1,0 +1,45 @@
+namespace LoadBalancer.Core.Forwarding;
+
+/// <summary>Everything the data path reads, swapped whole. Never mutated after publication.</summary>
+public sealed class DataPlaneSnapshot
+{
+    public required long Version { get; init; }
+    public required uint HashSeed { get; init; }
+    public required ServiceSnapshot[] Services { get; init; }
+    /// <summary>Per interface index, the path for frames not to a VIP that a mode expects there (NAT replies on
+    /// its backend side), or null. Shorter than the interface plan where the last interfaces have none.</summary>
+    public IReplyPath?[] ReplyPaths { get; init; } = [];
+    /// <summary>Set when some mode translates ICMP errors (NAT); otherwise ICMP is the kernel's.</summary>
+    public IIcmpErrorPath? IcmpErrors { get; init; }
+
+    public ServiceSnapshot? FindService(uint vip, byte protocol, ushort port)
+    {
+        // Linear scan: a balancer has few services and this beats hashing below ~16 of them.
+        foreach (var s in Services)
+            if (s.Vip == vip && s.Port == port && s.Protocol == protocol) return s;
+        return null;
+    }
+
+    public IReplyPath? RepliesOn(int interfaceIndex) =>
+        (uint)interfaceIndex < (uint)ReplyPaths.Length ? ReplyPaths[interfaceIndex] : null;
+
+    public bool IsVip(uint address)
+    {
+        foreach (var s in Services)
+            if (s.Vip == address) return true;
+        return false;
+    }
+}
+
+/// <summary>Holds the current snapshot. Workers take <see cref="Current"/> once per batch (every frame of a
+/// batch sees the same one); the control plane publishes a complete new snapshot with one reference write.</summary>
+public sealed class DataPlaneState(DataPlaneSnapshot initial)
+{
+    // volatile: the publishing write must not be reordered before the snapshot's construction,
+    // and readers must see the newest reference without locks.
+    private volatile DataPlaneSnapshot _current = initial;
+
+    public DataPlaneSnapshot Current => _current;
+
+    public void Publish(DataPlaneSnapshot snapshot) => _current = snapshot;
+}

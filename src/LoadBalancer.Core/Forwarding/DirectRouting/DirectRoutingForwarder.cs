@@ -1,0 +1,96 @@
+using System.Runtime.CompilerServices;
+using LoadBalancer.Core.Flows;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Forwarding.DirectRouting;
+
+/// <summary>Direct routing (LVS-DR, DSR).
+/// Rewrite rules:
+/// - only the Ethernet destination (the backend's MAC) and source (our egress interface's MAC) change;
+/// - the IP header, TTL, options, the L4 header and payload stay exactly as the client sent them (a partial
+///   checksum is completed, nothing else is touched), so the backend sees the client's packet.
+/// Invariants:
+/// - the backend holds the VIP on a non-ARPing interface and answers the client directly: replies never come
+///   back through the balancer, so there is no reverse path and no state per reply;
+/// - a flow keeps its backend (the flow table remembers it by stable id) while that backend is in the service,
+///   even at weight 0; a new flow, a flow whose backend left, a fresh SYN on a closing flow and (under
+///   <c>on_backend_down: reassign</c>) a flow of an unhealthy backend are given <c>maglev[hash % size]</c>;
+/// - nothing is remembered for a packet that cannot be delivered (no backend, MAC unresolved): its
+///   retransmit decides again.
+/// No settings of its own: one instance serves every DR service.</summary>
+public sealed class DirectRoutingForwarder : IForwarder
+{
+    public static readonly DirectRoutingForwarder Instance = new();
+
+    private DirectRoutingForwarder() { }
+
+    public Verdict Forward(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker)
+    {
+        var reason = Decide(ref packet, service, worker, out var backend);
+        if (reason != DropReason.None) return worker.Drop(reason);
+        var mac = worker.Neighbors.Mac(backend!.NeighborIndex);
+        if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
+        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
+        Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
+        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
+    }
+
+    /// <summary>The rewrite half: the frame's MACs, nothing else.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Rewrite(Span<byte> frame, MacAddress backendMac, MacAddress egressMac)
+    {
+        backendMac.Write(frame);
+        egressMac.Write(frame[6..]);
+    }
+
+    /// <summary>The decide half: the flow's backend from the flow table, else from Maglev (and remembered).</summary>
+    private static DropReason Decide(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker, out BackendSnapshot? backend)
+    {
+        backend = null;
+        var isTcp = packet.IsTcp;
+        ref var flow = ref worker.Flows.Find(packet.Key, packet.Hash, packet.NowMs);
+        if (!Unsafe.IsNullRef(ref flow))
+        {
+            // A fresh SYN on a closing flow is a new connection reusing the 5-tuple: decide again.
+            if (!(packet.IsNewSyn && flow.State == FlowState.TcpClosing))
+                backend = service.BackendById(flow.BackendId);
+            if (backend is { IsDown: true })
+            {
+                switch (service.OnBackendDown)
+                {
+                    case BackendDownAction.Drop:
+                        return DropReason.BackendDown;
+                    case BackendDownAction.Reassign:
+                        backend = null; // decided again below, from a table that no longer holds it
+                        break;
+                }
+            }
+        }
+
+        if (backend is null)
+        {
+            var slot = service.Table.Lookup(packet.Hash);
+            if (slot < 0) return DropReason.NoBackend;
+            backend = service.Backends[slot];
+            if (worker.Neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
+            var state = FlowTable.InitialState(isTcp, packet.TcpFlags);
+            if (Unsafe.IsNullRef(ref flow))
+                flow = ref worker.Flows.Insert(packet.Key, packet.Hash, backend.Id, state, packet.NowMs);
+            else
+            {
+                flow.BackendId = backend.Id;
+                flow.State = state;
+            }
+            worker.Counters.ServiceFlows[service.Index]++;
+            worker.Counters.BackendFlows[backend.Id]++;
+        }
+        else
+        {
+            flow.State = FlowTable.Advance(flow.State, isTcp, packet.TcpFlags);
+        }
+        flow.LastSeenMs = packet.NowMs;
+        return DropReason.None;
+    }
+}

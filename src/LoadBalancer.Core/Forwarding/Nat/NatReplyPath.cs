@@ -1,0 +1,57 @@
+using System.Runtime.CompilerServices;
+using LoadBalancer.Core.Flows;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Forwarding.Nat;
+
+/// <summary>NAT, backend to client: bound to each NAT service's backend-side interface, it takes the frames
+/// there that are not for a VIP.
+/// Rewrite rules (backend → client, a frame in a session):
+/// - source address and port become VIP:port; TTL − 1; checksums updated incrementally as forward;
+/// - destination MAC = the <c>gateway</c>'s (by ARP) when configured, else the hop the client's frames came
+///   from; source MAC = <c>interface</c>'s; out of <c>interface</c>;
+/// - a FIN or RST from the backend moves the session to closing.
+/// Invariants:
+/// - a frame in no session is left to the kernel and counted as <c>nat_replies_without_session</c>, except the
+///   balancer's own conversations (health checks, addressed to the interface itself), which are simply the kernel's;
+/// - under <c>on_backend_down: drop</c> a reply of an unhealthy backend is dropped (<c>backend_down</c>).</summary>
+public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
+{
+    public Verdict Reply(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState worker)
+    {
+        ref var session = ref worker.Sessions.FindReverse(packet.Key, packet.Hash, packet.NowMs);
+        // A session of a service that is gone or no longer NAT (a reload) is no session of ours.
+        if (Unsafe.IsNullRef(ref session) || For(session.ServiceIndex, snapshot) is not { } nat)
+        {
+            // The balancer's own conversations (health checks) are not "replies without a session".
+            if (packet.Key.DestinationAddress != worker.Interfaces.Address(packet.Meta.IngressInterface)) worker.Counters.NatRepliesWithoutSession++;
+            return worker.Pass();
+        }
+        // NAT updates checksums incrementally, which would carry a bad header checksum along unnoticed.
+        if (!packet.HeaderChecksumValid) return worker.Drop(DropReason.Ipv4BadChecksum);
+
+        var service = snapshot.Services[session.ServiceIndex];
+        var backend = service.BackendById(session.BackendId);
+        if (backend is { IsDown: true } && service.OnBackendDown == BackendDownAction.Drop) return worker.Drop(DropReason.BackendDown);
+
+        var nextHop = nat.ReplyNextHop(worker.Neighbors, session);
+        if (nextHop.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
+
+        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
+        var headers = packet.Headers;
+        if (!NatRewriter.DecrementTtl(packet.Frame, headers)) return worker.Drop(DropReason.TtlExpired);
+        NatRewriter.RewriteSource(packet.Frame, headers, session.Forward.DestinationAddress, session.Forward.DestinationPort);
+        nextHop.Write(packet.Frame);
+        worker.Interfaces.Mac(service.IngressInterface).Write(packet.Frame[6..]);
+
+        if (packet.IsTcp && (packet.TcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0) session.State = FlowState.TcpClosing;
+        session.LastSeenMs = packet.NowMs;
+        return worker.Transmit(ref packet, service.IngressInterface, service.Index, session.BackendId);
+    }
+
+    /// <summary>The NAT settings of service <paramref name="serviceIndex"/> in this snapshot, or null.</summary>
+    internal NatSettings? For(int serviceIndex, DataPlaneSnapshot snapshot) =>
+        (uint)serviceIndex < (uint)settingsByService.Length && serviceIndex < snapshot.Services.Length ? settingsByService[serviceIndex] : null;
+}

@@ -1,0 +1,183 @@
+using System.Runtime.CompilerServices;
+using LoadBalancer.Core.Flows;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Forwarding.Nat;
+
+/// <summary>One NAT translation: the flow as the client sent it and as the backend answers it.</summary>
+public struct NatSession
+{
+    /// <summary>client → VIP:port, as the client sends it.</summary>
+    public FlowKey Forward;
+    /// <summary>backend:port → client, as the backend answers.</summary>
+    public FlowKey Reverse;
+    public uint ForwardHash;
+    public uint ReverseHash;
+    public int BackendId;
+    public int ServiceIndex;
+    /// <summary>Source MAC of the client's frames: the router in front of the clients, or the client
+    /// itself. Replies go back to it, so no ARP is needed per client.</summary>
+    public MacAddress ClientHop;
+    public FlowState State;
+    public long LastSeenMs;
+    public FlowTimeouts Timeouts;
+    public bool InUse;
+}
+
+/// <summary>A worker's NAT sessions: fixed capacity, found from either direction in one set-associative
+/// bucket each (8 ways), nothing allocated after construction. Unlike the DR flow table it never evicts a
+/// live session: when it is full, new flows are refused (the caller counts <c>session_table_full</c>)
+/// and existing ones are untouched. Expired sessions are reclaimed when met, when a bucket or the slot
+/// pool runs out, and a few at a time by <see cref="Sweep"/>.
+/// Single-threaded by design: both directions of a flow are handled by the worker that owns the table.</summary>
+public sealed class NatSessionTable
+{
+    public const int Ways = SetIndex.Ways;
+    private const int Empty = -1;
+
+    private readonly NatSession[] _sessions;
+    private readonly int[] _free;
+    private int _freeCount;
+    private readonly int[] _forward;
+    private readonly int[] _reverse;
+    private readonly SetIndex _sets;
+    private readonly WorkerCounters _counters;
+    private int _sweepCursor;
+
+    public NatSessionTable(int capacity, WorkerCounters counters)
+    {
+        if (capacity < Ways) capacity = Ways;
+        _sessions = new NatSession[capacity];
+        _free = new int[capacity];
+        for (var i = 0; i < capacity; i++) _free[i] = capacity - 1 - i;
+        _freeCount = capacity;
+        // Twice as many bucket slots as sessions keeps buckets from filling before the pool does.
+        _sets = new SetIndex(capacity * 2);
+        _forward = new int[_sets.Slots];
+        _reverse = new int[_sets.Slots];
+        Array.Fill(_forward, Empty);
+        Array.Fill(_reverse, Empty);
+        _counters = counters;
+    }
+
+    public int Capacity => _sessions.Length;
+    public int Count => _sessions.Length - _freeCount;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int BucketStart(uint hash) => _sets.Start(hash);
+
+    private static bool Expired(in NatSession s, long nowMs) => nowMs - s.LastSeenMs > s.Timeouts.For(s.State);
+
+    public ref NatSession FindForward(scoped in FlowKey key, uint hash, long nowMs) => ref Find(_forward, key, hash, nowMs, reverse: false);
+
+    public ref NatSession FindReverse(scoped in FlowKey key, uint hash, long nowMs) => ref Find(_reverse, key, hash, nowMs, reverse: true);
+
+    private ref NatSession Find(int[] index, scoped in FlowKey key, uint hash, long nowMs, bool reverse)
+    {
+        var start = BucketStart(hash);
+        for (var i = start; i < start + Ways; i++)
+        {
+            var slot = index[i];
+            if (slot == Empty) continue;
+            ref var s = ref _sessions[slot];
+            if (reverse ? s.ReverseHash != hash || s.Reverse != key : s.ForwardHash != hash || s.Forward != key) continue;
+            if (Expired(s, nowMs))
+            {
+                Remove(slot);
+                return ref Unsafe.NullRef<NatSession>();
+            }
+            return ref s;
+        }
+        return ref Unsafe.NullRef<NatSession>();
+    }
+
+    /// <summary>A new session filled from <paramref name="template"/> (its keys, hashes, service, backend, client hop,
+    /// state, timeouts and last-seen time), or a null ref when the table (or one of its two buckets) is full of
+    /// live sessions.</summary>
+    public ref NatSession Create(scoped in NatSession template, long nowMs)
+    {
+        var f = FreeWay(_forward, template.ForwardHash, nowMs);
+        var r = FreeWay(_reverse, template.ReverseHash, nowMs);
+        if (_freeCount == 0) Sweep(nowMs, 256);
+        // FreeWay may have been undone by a sweep that emptied other ways; look again cheaply.
+        if (f < 0) f = FreeWay(_forward, template.ForwardHash, nowMs);
+        if (r < 0) r = FreeWay(_reverse, template.ReverseHash, nowMs);
+        if (f < 0 || r < 0 || _freeCount == 0) return ref Unsafe.NullRef<NatSession>();
+
+        var slot = _free[--_freeCount];
+        ref var s = ref _sessions[slot];
+        s = template;
+        s.InUse = true;
+        _forward[f] = slot;
+        _reverse[r] = slot;
+        _counters.ServiceSessions[s.ServiceIndex]++;
+        _counters.BackendSessions[s.BackendId]++;
+        return ref s;
+    }
+
+    /// <summary>An empty way in the hash's bucket, reclaiming an expired session there if need be; -1 if none.</summary>
+    private int FreeWay(int[] index, uint hash, long nowMs)
+    {
+        var start = BucketStart(hash);
+        for (var i = start; i < start + Ways; i++)
+            if (index[i] == Empty) return i;
+        for (var i = start; i < start + Ways; i++)
+        {
+            var slot = index[i];
+            if (slot != Empty && Expired(_sessions[slot], nowMs))
+            {
+                Remove(slot);
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>Ends a session (closed by policy, e.g. its backend died).</summary>
+    public void Remove(ref NatSession session)
+    {
+        var slot = (int)(Unsafe.ByteOffset(ref _sessions[0], ref session) / Unsafe.SizeOf<NatSession>());
+        Remove(slot);
+    }
+
+    private void Remove(int slot)
+    {
+        ref var s = ref _sessions[slot];
+        if (!s.InUse) return;
+        Unlink(_forward, s.ForwardHash, slot);
+        Unlink(_reverse, s.ReverseHash, slot);
+        s.InUse = false;
+        _free[_freeCount++] = slot;
+        _counters.ServiceSessions[s.ServiceIndex]--;
+        _counters.BackendSessions[s.BackendId]--;
+    }
+
+    private void Unlink(int[] index, uint hash, int slot)
+    {
+        var start = BucketStart(hash);
+        for (var i = start; i < start + Ways; i++)
+            if (index[i] == slot)
+            {
+                index[i] = Empty;
+                return;
+            }
+    }
+
+    /// <summary>Frees expired sessions among the next <paramref name="budget"/> slots (round robin), so
+    /// sessions whose flows never send again still leave the table. Returns how many were freed.</summary>
+    public int Sweep(long nowMs, int budget)
+    {
+        var freed = 0;
+        for (var n = 0; n < budget && n < _sessions.Length; n++)
+        {
+            var slot = _sweepCursor;
+            _sweepCursor = _sweepCursor + 1 == _sessions.Length ? 0 : _sweepCursor + 1;
+            if (_sessions[slot].InUse && Expired(_sessions[slot], nowMs))
+            {
+                Remove(slot);
+                freed++;
+            }
+        }
+        return freed;
+    }
+}

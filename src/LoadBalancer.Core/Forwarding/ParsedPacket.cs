@@ -1,0 +1,89 @@
+using System.Runtime.CompilerServices;
+using LoadBalancer.Core.Flows;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Forwarding;
+
+/// <summary>One IPv4 frame after the shared parse, handed by reference from the <see cref="PacketProcessor"/> to
+/// the forwarder bound to its service, the reply path of the interface it arrived on, or the ICMP error path:
+/// where its headers are, its 5-tuple as it arrived (<see cref="Key"/>), its flow hash, and the frame's metadata
+/// (a ref to the port's, so a verdict's egress interface and checksum state reach the transmitter). The frame
+/// is rewritten in place; nothing is copied out of it but the header fields every mode reads.
+/// For ICMP, <see cref="Key"/> has ports 0 and <see cref="Hash"/> is not computed.</summary>
+public ref struct ParsedPacket
+{
+    public Span<byte> Frame;
+    public ref FrameMeta Meta;
+    /// <summary>The worker's clock when the batch was taken, in milliseconds.</summary>
+    public long NowMs;
+    public int IpOffset;
+    public int IpHeaderLength;
+    /// <summary>Offset of the TCP/UDP/ICMP header.</summary>
+    public int L4Offset;
+    public int L4HeaderLength;
+    /// <summary>Offset of the TCP or UDP checksum field within the L4 header.</summary>
+    public int ChecksumOffset;
+    /// <summary>End of the datagram (IPv4 total length): Ethernet padding after it is not part of it.</summary>
+    public int DatagramEnd;
+    public bool DontFragment;
+    public TcpFlags TcpFlags;
+    public FlowKey Key;
+    public uint Hash;
+
+    public ParsedPacket(Span<byte> frame, ref FrameMeta meta, long nowMs)
+    {
+        Frame = frame;
+        Meta = ref meta;
+        NowMs = nowMs;
+    }
+
+    public readonly byte Protocol => Key.Protocol;
+    public readonly bool IsTcp => Key.Protocol == IpProtocols.Tcp;
+
+    /// <summary>A SYN without ACK: the first packet of a new TCP connection.</summary>
+    public readonly bool IsNewSyn => IsTcp && (TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+
+    public readonly int TotalLength => DatagramEnd - IpOffset;
+
+    /// <summary>Computed on demand (a pass over the header): only the modes that update it incrementally ask.</summary>
+    public readonly bool HeaderChecksumValid => Checksum.Compute(Frame.Slice(IpOffset, IpHeaderLength)) == 0;
+
+    /// <summary>The hop the frame came from (its Ethernet source).</summary>
+    public readonly MacAddress EthernetSource => MacAddress.Read(Frame[6..]);
+
+    /// <summary>Where the headers are for the byte-level rewrites, and whether the L4 checksum is the partial
+    /// one a GSO frame carries (only address changes go into it).</summary>
+    public readonly PacketHeaders Headers
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => new(IpOffset, L4Offset, Key.Protocol, Meta.Vnet.IsGso && Meta.Vnet.NeedsChecksum);
+    }
+
+    /// <summary>Completes a checksum the sender left partial (TP_STATUS_CSUMNOTREADY, or NEEDS_CSUM in the
+    /// virtio-net header), unless the frame leaves as GSO: then the kernel completes it per segment from the
+    /// header we keep. False when the header's checksum offsets point outside the datagram.</summary>
+    public readonly bool CompleteChecksum()
+    {
+        ref var meta = ref Meta;
+        if (!(meta.ChecksumNotReady || meta.Vnet.NeedsChecksum) || meta.Vnet.IsGso) return true;
+        int start, offset;
+        if (meta.Vnet.NeedsChecksum)
+        {
+            start = meta.Vnet.ChecksumStart;
+            offset = meta.Vnet.ChecksumOffset;
+        }
+        else
+        {
+            start = L4Offset;
+            offset = ChecksumOffset;
+        }
+        if (!Checksum.CompletePartial(Frame[..DatagramEnd], start, offset, !IsTcp)) return false;
+        meta.Vnet.Flags &= unchecked((byte)~VnetHeader.FlagNeedsChecksum);
+        meta.ChecksumNotReady = false;
+        return true;
+    }
+}
+
+/// <summary>Where the headers of a parsed IPv4 TCP/UDP frame are, and whether its L4 checksum is partial.</summary>
+public readonly record struct PacketHeaders(int IpOffset, int L4Offset, byte Protocol, bool PartialChecksum);

@@ -1,0 +1,61 @@
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Core.Scheduling;
+
+namespace LoadBalancer.Core.Forwarding;
+
+/// <summary>A backend as the data path sees it in one snapshot. Immutable.</summary>
+public sealed class BackendSnapshot
+{
+    /// <summary>Stable across snapshots for the same service and backend name; flow entries store it.</summary>
+    public required int Id { get; init; }
+    public required string Name { get; init; }
+    public required uint Address { get; init; }
+    /// <summary>The port the backend listens on (NAT may differ from the service port; DR never does).</summary>
+    public ushort Port { get; init; }
+    /// <summary>The operator's weight (config, or <c>lb backend weight</c>); 0 drains.</summary>
+    public required int Weight { get; init; }
+    /// <summary>The weight this backend has in the Maglev table: <see cref="Weight"/> when it takes new
+    /// flows, 0 when it does not (draining, soft-stopped, unhealthy, unknown, or a backup standing by).</summary>
+    public required int TableWeight { get; init; }
+    public BackendHealth Health { get; init; } = BackendHealth.Healthy;
+    public BackendIntent Intent { get; init; } = BackendIntent.Active;
+    /// <summary>Its health check asked for a drain (soft-stop file removed): no new flows, existing continue.</summary>
+    public bool SoftStopped { get; init; }
+    public bool IsBackup { get; init; }
+    /// <summary>Unhealthy: its existing flows follow the service's <see cref="ServiceSnapshot.OnBackendDown"/>.</summary>
+    public bool IsDown => Health == BackendHealth.Unhealthy;
+    /// <summary>Index into the shared <see cref="NeighborTable"/> for this backend's MAC.</summary>
+    public required int NeighborIndex { get; init; }
+}
+
+/// <summary>A virtual service in one snapshot: what every mode shares (its VIP, interfaces, backends and their
+/// Maglev table) and its <see cref="Forwarder"/>, bound once here with the mode's own settings. Immutable.</summary>
+public sealed class ServiceSnapshot
+{
+    public required int Index { get; init; }
+    public required string Name { get; init; }
+    public required uint Vip { get; init; }
+    public required ushort Port { get; init; }
+    public required byte Protocol { get; init; }
+    /// <summary>For status and logs only: the packet path goes through <see cref="Forwarder"/>.</summary>
+    public required ForwardingMode Mode { get; init; }
+    /// <summary>Where the service's client frames arrive (<c>interface</c>).</summary>
+    public required int IngressInterface { get; init; }
+    /// <summary>Where frames to its backends leave (<c>backend_interface</c>, default the same).</summary>
+    public required int EgressInterface { get; init; }
+    /// <summary>The MAC the VIP is announced with, when it is not <see cref="IngressInterface"/>'s own (CLUSTERIP:
+    /// the multicast cluster MAC, which the interface's readers must also join).</summary>
+    public MacAddress? VipMac { get; init; }
+    public required BackendSnapshot[] Backends { get; init; }
+    public required MaglevTable Table { get; init; }
+    /// <summary>Backend slot by stable id, -1 where the id is not (or no longer) in this service.</summary>
+    public required int[] SlotById { get; init; }
+    public required IForwarder Forwarder { get; init; }
+    public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
+    /// <summary>No backend is usable (the table is empty, or spans unhealthy backends under use_all).</summary>
+    public bool AllDown { get; init; }
+
+    public BackendSnapshot? BackendById(int id) =>
+        (uint)id < (uint)SlotById.Length && SlotById[id] >= 0 ? Backends[SlotById[id]] : null;
+}

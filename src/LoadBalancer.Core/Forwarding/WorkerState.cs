@@ -1,0 +1,60 @@
+using System.Runtime.CompilerServices;
+using LoadBalancer.Core.Flows;
+using LoadBalancer.Core.Forwarding.Nat;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Forwarding;
+
+/// <summary>What one worker owns and what it reads that is shared: its flow table (DR, CLUSTERIP), its NAT
+/// session table, its counters; the neighbour table and the interface plan all workers share. Every mode gets
+/// it with each packet, and ends each packet with one of <see cref="Transmit"/>, <see cref="Drop"/> or
+/// <see cref="Pass"/>, which keep the counters. Single-threaded by design: only its worker writes it.</summary>
+public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSessionTable sessions, NeighborTable neighbors, InterfacePlan interfaces)
+{
+    public WorkerCounters Counters { get; } = counters;
+    public FlowTable Flows { get; } = flows;
+    public NatSessionTable Sessions { get; } = sessions;
+    public NeighborTable Neighbors { get; } = neighbors;
+    public InterfacePlan Interfaces { get; } = interfaces;
+
+    /// <summary>The frame leaves out of <paramref name="egressInterface"/>, counted for the service and, when
+    /// <paramref name="backendId"/> is not -1, for the backend.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Verdict Transmit(ref ParsedPacket packet, int egressInterface, int serviceIndex, int backendId)
+    {
+        var c = Counters;
+        var length = packet.Frame.Length;
+        packet.Meta.EgressInterface = egressInterface;
+        c.ServicePackets[serviceIndex]++;
+        c.ServiceBytes[serviceIndex] += length;
+        if (backendId >= 0)
+        {
+            c.BackendPackets[backendId]++;
+            c.BackendBytes[backendId] += length;
+        }
+        return Verdict.Transmit;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Verdict Pass()
+    {
+        Counters.Passed++;
+        return Verdict.Pass;
+    }
+
+    // Not inlined: drops are the cold side of every branch, and keeping them out keeps the hot path small.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public Verdict Drop(DropReason reason)
+    {
+        Counters.Drop(reason);
+        return Verdict.Drop;
+    }
+
+    /// <summary>Housekeeping after a batch: a few expired NAT sessions leave, so sessions whose flows went
+    /// silent free their slots. An engine without NAT sessions skips it: the sweep would walk cold slots for nothing.</summary>
+    public void EndOfBatch(long nowMs)
+    {
+        if (Sessions.Count > 0) Sessions.Sweep(nowMs, 64);
+    }
+}

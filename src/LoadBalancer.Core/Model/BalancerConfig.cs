@@ -1,0 +1,27 @@
+namespace LoadBalancer.Core.Model;
+
+/// <summary>The configuration exactly as the operator wrote it (after validation). Line numbers are
+/// kept so later errors (at runtime, too) can point at the file.</summary>
+public sealed record BalancerConfig
+{
+    public const string DefaultControlSocket = "/run/lb/lb.sock";
+    public const uint DefaultHashSeed = 0x5EED;
+    public const int DefaultFlowTableSize = 1 << 20;
+    public const int DefaultSessionTableSize = 1 << 18;
+
+    public uint HashSeed { get; init; } = DefaultHashSeed;
+    public int Workers { get; init; } = 1;
+    /// <summary>CPUs the workers are pinned to (<c>cpus:</c>), worker i on <c>Cpus[i % Cpus.Count]</c>; empty: not pinned.</summary>
+    public IReadOnlyList<int> Cpus { get; init; } = [];
+    public string ControlSocket { get; init; } = DefaultControlSocket;
+    public int FlowTableSize { get; init; } = DefaultFlowTableSize;
+    /// <summary>Idle timeouts of the flow table (<c>flow_timeouts</c>): how long DR and CLUSTERIP remember a flow.
+    /// Global, as IPVS's <c>ipvsadm --set</c>; NAT services have their own <c>timeouts</c>.</summary>
+    public FlowTimeoutsConfig FlowTimeouts { get; init; } = FlowTimeoutsConfig.Default;
+    /// <summary>NAT sessions per worker (<c>session_table_size</c>). When full, new flows are dropped and counted.</summary>
+    public int SessionTableSize { get; init; } = DefaultSessionTableSize;
+    public int MaglevTableSize { get; init; } = Scheduling.MaglevTable.DefaultSize;
+    public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
+    public string? SourcePath { get; init; }
+}
+

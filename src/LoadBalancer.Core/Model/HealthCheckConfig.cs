@@ -1,0 +1,54 @@
+namespace LoadBalancer.Core.Model;
+
+public enum HealthCheckType
+{
+    None,
+    Tcp,
+    Http,
+    Https,
+    Udp,
+    Exec,
+}
+
+public readonly record struct StatusRange(int From, int To)
+{
+    public bool Contains(int status) => status >= From && status <= To;
+    public override string ToString() => From == To ? $"{From}" : $"{From}-{To}";
+}
+
+/// <summary>A service's <c>health:</c> section as written. Absent means <c>type: none</c>: every backend
+/// counts as healthy from the start.</summary>
+public sealed record HealthCheckConfig
+{
+    public static readonly HealthCheckConfig None = new() { Type = HealthCheckType.None };
+
+    public HealthCheckType Type { get; init; } = HealthCheckType.None;
+    /// <summary>Port to probe; null means the backend's own port.</summary>
+    public int? Port { get; init; }
+    /// <summary>http/https request line.</summary>
+    public string Request { get; init; } = "GET / HTTP/1.0";
+    public string? Host { get; init; }
+    /// <summary>http/https status ranges that count as healthy.</summary>
+    public IReadOnlyList<StatusRange> Expect { get; init; } = [new(200, 399)];
+    /// <summary>http/https: the status that means "alive, but drain me" (HAProxy's disable-on-404): the
+    /// backend gets no new flows and keeps its existing ones, so removing a file such as /running on the
+    /// server drains it with no change on the balancer. Default 404; null turns it off.</summary>
+    public int? SoftStopStatus { get; init; } = 404;
+    /// <summary>udp: the datagram to send.</summary>
+    public string Payload { get; init; } = "";
+    /// <summary>udp: healthy only when the reply contains this text; empty means any reply.</summary>
+    public string Reply { get; init; } = "";
+    /// <summary>exec: run through /bin/sh -c, with {address} and {port} substituted.</summary>
+    public string Command { get; init; } = "";
+    /// <summary>https: verify the server certificate (default off, as HAProxy's check-ssl without verify).</summary>
+    public bool VerifyCertificate { get; init; }
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(1);
+    public int Rise { get; init; } = 2;
+    public int Fall { get; init; } = 2;
+    /// <summary>Health of a backend before its first verdict: unknown (no traffic until it passes
+    /// <see cref="Rise"/> checks, the default) or healthy (traffic at once, out after <see cref="Fall"/> failures).</summary>
+    public BackendHealth Initial { get; init; } = BackendHealth.Unknown;
+    public int Line { get; init; }
+}
+

@@ -1,0 +1,85 @@
+using System.Net;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Core.Model;
+
+public enum ForwardingMode
+{
+    DirectRouting,
+    Nat,
+    ClusterIp,
+}
+
+public enum TransportProtocol : byte
+{
+    Tcp = IpProtocols.Tcp,
+    Udp = IpProtocols.Udp,
+}
+
+/// <summary>What happens to existing flows of a backend that turns unhealthy (<c>on_backend_down</c>).</summary>
+public enum BackendDownAction
+{
+    /// <summary>Move them to the backend the current table picks (the default).</summary>
+    Reassign,
+    /// <summary>Drop their packets (counted as <c>backend_down</c>), so clients notice and reconnect.</summary>
+    Drop,
+    /// <summary>Keep sending them to the backend; only new flows avoid it.</summary>
+    Keep,
+}
+
+/// <summary>What a service does when no backend is usable (<c>when_all_down</c>).</summary>
+public enum AllDownAction
+{
+    /// <summary>Drop new flows (counted as <c>no_backend</c>).</summary>
+    Drop,
+    /// <summary>Balance over every active backend with weight, healthy or not.</summary>
+    UseAll,
+}
+
+public sealed record ServiceConfig
+{
+    public required string Name { get; init; }
+    public required IPAddress Vip { get; init; }
+    public required ushort Port { get; init; }
+    public TransportProtocol Protocol { get; init; } = TransportProtocol.Tcp;
+    public ForwardingMode Mode { get; init; } = ForwardingMode.DirectRouting;
+    public required string Interface { get; init; }
+    public string? BackendInterface { get; init; }
+    public IReadOnlyList<BackendConfig> Backends { get; init; } = [];
+    public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
+    public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
+    public HealthCheckConfig Health { get; init; } = HealthCheckConfig.None;
+    /// <summary>NAT: the clients' next hop on <see cref="Interface"/> (a router); null means the clients
+    /// are on that link and each is resolved by ARP itself.</summary>
+    public IPAddress? Gateway { get; init; }
+    /// <summary>NAT: idle timeouts of sessions.</summary>
+    public FlowTimeoutsConfig Timeouts { get; init; } = FlowTimeoutsConfig.Default;
+    /// <summary>CLUSTERIP: the cluster this node is part of; null for other modes.</summary>
+    public ClusterConfig? Cluster { get; init; }
+    /// <summary>NAT: create sessions from mid-stream TCP packets too (conntrack's "loose" pickup). Off by
+    /// default: only a SYN opens a session; other packets of unknown flows are dropped and counted.</summary>
+    public bool TcpPickup { get; init; }
+    public int Line { get; init; }
+
+    public string EffectiveBackendInterface => BackendInterface ?? Interface;
+
+    /// <summary>What the backend state table and the health checker track for this service: its backends,
+    /// or for CLUSTERIP its nodes, each seen as a backend (<see cref="ClusterNodeConfig.AsBackend"/>).</summary>
+    public IEnumerable<BackendConfig> EffectiveBackends => Cluster is { } cluster ? cluster.Nodes.Select(n => n.AsBackend()) : Backends;
+}
+
+public sealed record BackendConfig
+{
+    public const int DefaultWeight = 100;
+
+    public required string Name { get; init; }
+    public required IPAddress Address { get; init; }
+    public int Weight { get; init; } = DefaultWeight;
+    public MacAddress? Mac { get; init; }
+    /// <summary>NAT: the port the backend listens on; null means the service port.</summary>
+    public ushort? Port { get; init; }
+    /// <summary>Receives traffic only while no normal backend of the service is usable.</summary>
+    public bool Backup { get; init; }
+    public int Line { get; init; }
+}
+

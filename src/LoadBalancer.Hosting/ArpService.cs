@@ -1,0 +1,72 @@
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Hosting.Platform;
+
+namespace LoadBalancer.Hosting;
+
+/// <summary>ARP for one interface, off the data path: answers requests for the VIPs served on it,
+/// announces them by gratuitous ARP at start, and resolves the backend MACs reached through it
+/// (re-asking every <see cref="RefreshInterval"/> so a replaced server is noticed).</summary>
+internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpResponder responder, NeighborTable neighbors, InterfacePlan plan, EngineLog log)
+{
+    public static readonly TimeSpan ResolveInterval = TimeSpan.FromMilliseconds(500);
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
+
+    public void Run(CancellationToken stop)
+    {
+        var buffer = new byte[2048];
+        var frame = new byte[64];
+        var lastResolve = -1L;
+        var lastAsked = new long[NeighborTable.Capacity];
+        var announcements = 0;
+        var lastAnnounce = -1L;
+        while (!stop.IsCancellationRequested)
+        {
+            var now = Environment.TickCount64;
+            // Two announcements one second apart: the second covers a router that missed the first.
+            if (announcements < 2 && (lastAnnounce < 0 || now - lastAnnounce >= 1000))
+            {
+                foreach (var vip in responder.VipsOn(interfaceIndex))
+                {
+                    var n = ArpPacket.WriteFrame(frame, ArpPacket.OperationRequest, MacAddress.Broadcast, responder.AnswerMac(vip, interfaceIndex), vip, MacAddress.Zero, vip);
+                    // The Ethernet source must stay unicast even when the payload announces a cluster MAC.
+                    plan.Mac(interfaceIndex).Write(frame.AsSpan(6));
+                    socket.Send(frame.AsSpan(0, Pad(frame, n)));
+                }
+                announcements++;
+                lastAnnounce = now;
+            }
+            if (lastResolve < 0 || now - lastResolve >= ResolveInterval.TotalMilliseconds)
+            {
+                lastResolve = now;
+                for (var i = 0; i < neighbors.Count; i++)
+                {
+                    if (neighbors.Interface(i) != interfaceIndex || neighbors.IsStatic(i)) continue;
+                    var resolved = !neighbors.Mac(i).IsZero;
+                    var due = resolved ? RefreshInterval.TotalMilliseconds : ResolveInterval.TotalMilliseconds;
+                    if (lastAsked[i] != 0 && now - lastAsked[i] < due) continue;
+                    lastAsked[i] = now;
+                    var n = ArpPacket.WriteFrame(frame, ArpPacket.OperationRequest, MacAddress.Broadcast, plan.Mac(interfaceIndex),
+                        plan.Address(interfaceIndex), MacAddress.Zero, neighbors.Address(i));
+                    socket.Send(frame.AsSpan(0, Pad(frame, n)));
+                }
+            }
+
+            var length = socket.Receive(buffer, 100);
+            if (length <= 0) continue;
+            var learnedBefore = responder.Learned;
+            if (responder.Handle(buffer.AsSpan(0, length), interfaceIndex, Environment.TickCount64) == ArpAction.Reply)
+                socket.Send(buffer.AsSpan(0, length));
+            if (responder.Learned != learnedBefore) log.NeighborLearned(socket.InterfaceName, buffer.AsSpan(0, length));
+        }
+    }
+
+    private static int Pad(byte[] frame, int length)
+    {
+        // Ethernet minimum is 60 bytes before the FCS; veth does not pad for us.
+        if (length >= 60) return length;
+        Array.Clear(frame, length, 60 - length);
+        return 60;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Globalization;
+using LoadBalancer.Core.Flows;
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Forwarding.Nat;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Hosting.Platform;
+
+namespace LoadBalancer.Hosting;
+
+/// <summary>How an engine is built beyond its config: its clock (the workers' and the membership changes'; tests
+/// pass a fake one) and its log.</summary>
+public sealed record EngineOptions
+{
+    public Func<long> ClockMs { get; init; } = () => Environment.TickCount64;
+    public EngineLog Log { get; init; } = new(TextWriter.Null);
+}
+
+/// <summary>The composition root, the one place the engine's graph is wired, for <c>lb run</c> and the tests
+/// alike: reads the interfaces, creates the CLUSTERIP TAP, builds the first snapshot, opens one receive port per
+/// worker and interface it reads with a transmitter per interface, and prepares the ARP services, the ingress
+/// drops and the heartbeats (<see cref="Engine.Start"/> starts them). What the kernel provides comes from the
+/// <see cref="EnginePlatform"/>. A failure part way disposes what was opened.</summary>
+public static class EngineBuilder
+{
+    public static Engine Build(BalancerConfig config, EnginePlatform platform, EngineOptions? options = null)
+    {
+        options ??= new EngineOptions();
+        var engine = new Engine(config, platform, options);
+        try
+        {
+            Wire(engine, config, platform, options);
+            return engine;
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+    }
+
+    private static void Wire(Engine engine, BalancerConfig config, EnginePlatform platform, EngineOptions options)
+    {
+        var plan = engine.Interfaces;
+        foreach (var s in config.Services)
+            foreach (var name in new[] { s.Interface, s.EffectiveBackendInterface })
+            {
+                var link = platform.Links.Read(name);
+                plan.Add(name, link.Mac, link.Ipv4Address, link.Mtu);
+            }
+
+        var builder = new SnapshotBuilder(engine.Neighbors, plan, options.ClockMs);
+        // CLUSTERIP: one TAP per engine re-injects the frames this node owns into its own stack.
+        IReinjectDevice? tap = null;
+        if (config.Services.FirstOrDefault(s => s.Mode == ForwardingMode.ClusterIp) is { } clustered)
+        {
+            var tapName = "lbc" + platform.Links.Read(clustered.Interface).IfIndex.ToString(CultureInfo.InvariantCulture);
+            tap = engine.Own(platform.ReinjectDevices.Create(tapName));
+            var tapLink = platform.Links.Read(tapName);
+            builder.ReinjectInterface = plan.Add(tapName, tapLink.Mac, 0, tapLink.Mtu);
+            options.Log.Info($"re-injecting owned CLUSTERIP flows through TAP {tapName} ({tapLink.Mac})");
+        }
+        engine.Control = new EngineControl(config, builder, options.Log);
+        var topology = engine.Topology = EngineTopology.From(config, engine.State.Current);
+
+        foreach (var ingress in topology.Ingress)
+        {
+            for (var w = 0; w < config.Workers; w++)
+            {
+                var ports = new List<IReceivePort> { Receiver(engine, platform, config, topology, ingress) };
+                foreach (var mac in topology.Multicast[ingress]) ports[0].JoinMulticast(mac);
+                foreach (var reply in topology.Replies.Where(r => r != ingress))
+                    ports.Add(Receiver(engine, platform, config, topology, reply));
+                var transmitters = new IFrameTransmitter[plan.Count];
+                for (var i = 0; i < plan.Count; i++)
+                    transmitters[i] = i == builder.ReinjectInterface && tap is not null
+                        ? tap
+                        : engine.Own(platform.Frames.OpenTransmitter(plan.Name(i), ports.FirstOrDefault(p => p.Name == plan.Name(i))));
+                var counters = new WorkerCounters();
+                var state = new WorkerState(counters, new FlowTable(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
+                    new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan);
+                var processor = new PacketProcessor(engine.State, state);
+                var cpu = config.Cpus.Count > 0 ? config.Cpus[engine.WorkerCount % config.Cpus.Count] : -1;
+                engine.AddWorker(new ForwardingWorker(processor, engine.State, ports.ToArray<IFramePort>(), transmitters, options.ClockMs),
+                    plan.Name(ingress), w, cpu);
+            }
+        }
+
+        for (var i = 0; i < plan.Count; i++)
+        {
+            if (i == builder.ReinjectInterface) continue; // no ARP on the TAP
+            var socket = engine.Own(platform.Arp.Open(plan.Name(i)));
+            if (topology.Multicast.TryGetValue(i, out var macs))
+                foreach (var mac in macs) socket.JoinMulticast(mac);
+            var responder = new ArpResponder(engine.State, engine.Neighbors, plan);
+            engine.AddArp(responder, new ArpService(socket, i, responder, engine.Neighbors, plan, options.Log), plan.Name(i));
+        }
+    }
+
+    private static IReceivePort Receiver(Engine engine, EnginePlatform platform, BalancerConfig config, EngineTopology topology, int index)
+    {
+        // Every worker joins an interface's fanout group in the same order, so each gets its share.
+        int? group = config.Workers > 1 ? (Environment.ProcessId ^ (index << 12)) & 0xFFFF : null;
+        return engine.OwnReceiver(platform.Frames.OpenReceiver(engine.Interfaces.Name(index), index, group, topology.FanoutFor(index)));
+    }
+}

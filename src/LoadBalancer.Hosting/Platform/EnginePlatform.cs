@@ -1,0 +1,108 @@
+using System.Net;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Packets;
+
+namespace LoadBalancer.Hosting.Platform;
+
+/// <summary>Everything the engine asks of the host's network stack, each behind its own small interface: the
+/// Linux implementation needs CAP_NET_RAW and CAP_NET_ADMIN, the fakes (tests) need nothing, and the engine
+/// never knows which it has.</summary>
+public sealed record EnginePlatform(
+    ILinks Links,
+    IFramePorts Frames,
+    IIngressDrops IngressDrops,
+    IReinjectDevices ReinjectDevices,
+    IArpSockets Arp,
+    IHeartbeats Heartbeats,
+    ICpus Cpus);
+
+/// <summary>What the engine needs to know about an interface: the kernel's index (names the TAP), its MAC, its
+/// MTU and its IPv4 address (0 when it has none).</summary>
+public sealed record LinkFacts(string Name, int IfIndex, MacAddress Mac, int Mtu, uint Ipv4Address);
+
+public interface ILinks
+{
+    /// <exception cref="InvalidOperationException">The interface does not exist.</exception>
+    LinkFacts Read(string name);
+}
+
+/// <summary>A frame port the engine reads: an AF_PACKET ring on Linux.</summary>
+public interface IReceivePort : IFramePort
+{
+    /// <summary>Frames the kernel could not fit in the ring, since it was opened.</summary>
+    long KernelDrops { get; }
+
+    /// <summary>Receive frames to a multicast MAC (the CLUSTERIP cluster MAC) even where the NIC filters them.</summary>
+    void JoinMulticast(MacAddress mac);
+}
+
+/// <summary>Opens the workers' receive ports and transmitters.</summary>
+public interface IFramePorts
+{
+    /// <param name="interfaceIndex">The interface's index in the engine's plan: the port stamps it on every frame.</param>
+    /// <param name="fanoutGroup">Shared by the workers reading the interface; null with one worker.</param>
+    IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey);
+
+    /// <summary>A transmitter for one worker on one interface. <paramref name="reader"/> is that worker's own
+    /// receive port on the same interface, if it has one (Linux sends frames too big for a TX ring slot through
+    /// its socket). The engine disposes what it gets when it stops.</summary>
+    IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader);
+}
+
+/// <summary>A NAT backend's replies: from this address and port, over this protocol.</summary>
+public readonly record struct ReplyFilter(uint Address, byte Protocol, ushort Port);
+
+/// <summary>Keeps the kernel away from the frames the engine forwards (nftables netdev ingress on Linux).</summary>
+public interface IIngressDrops
+{
+    /// <summary>Drops, before the kernel's IP stack, frames to <paramref name="vips"/> and the
+    /// <paramref name="replies"/> not addressed to <paramref name="localAddress"/> (the host's own
+    /// conversations stay the kernel's). Disposing removes it.</summary>
+    IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<ReplyFilter> replies, uint localAddress);
+
+    /// <summary>What the operator sees (for the log): the nft table's name.</summary>
+    string Describe(string interfaceName);
+}
+
+/// <summary>A device frames are written into so the local stack receives them as if from a NIC (CLUSTERIP).
+/// It exists as long as the engine holds it open.</summary>
+public interface IReinjectDevice : IFrameTransmitter, IDisposable
+{
+    string Name { get; }
+}
+
+public interface IReinjectDevices
+{
+    /// <summary>Creates the device, up, with no reverse-path filter (re-injected frames come from clients whose
+    /// route back is through another interface).</summary>
+    IReinjectDevice Create(string name);
+}
+
+/// <summary>A raw socket for ARP on one interface.</summary>
+public interface IArpSocket : IDisposable
+{
+    string InterfaceName { get; }
+    /// <summary>Waits up to <paramref name="timeoutMs"/>; the frame's length, or 0 when none came.</summary>
+    int Receive(Span<byte> buffer, int timeoutMs);
+    bool Send(ReadOnlySpan<byte> frame);
+    void JoinMulticast(MacAddress mac);
+}
+
+public interface IArpSockets
+{
+    IArpSocket Open(string interfaceName);
+}
+
+/// <summary>CLUSTERIP: a listener that exists exactly as long as this engine does (peers connect to it before
+/// their health check of this node).</summary>
+public interface IHeartbeats
+{
+    /// <exception cref="InvalidOperationException">The address or port cannot be listened on.</exception>
+    IDisposable Listen(IPAddress address, int port);
+}
+
+/// <summary>Where threads run (<c>cpus:</c>).</summary>
+public interface ICpus
+{
+    void PinCurrentThread(int cpu);
+}

@@ -1,0 +1,123 @@
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Hosting;
+using LoadBalancer.Hosting.Platform;
+using LoadBalancer.TestKit;
+
+namespace LoadBalancer.Hosting.Tests;
+
+/// <summary>What the composition root opens and wires for each mode, seen through the fake platform.</summary>
+public class EngineBuilderTests
+{
+    private static Engine Build(BalancerConfig config, FakePlatform platform) => EngineBuilder.Build(config, platform.Platform);
+
+    [Fact]
+    public void Build_DrWithTwoWorkers_OneFlowHashedReceiverPerWorkerAndATransmitterPerInterface()
+    {
+        var platform = new FakePlatform(Fixtures.Interfaces);
+
+        using var engine = Build(Fixtures.Config() with { Workers = 2 }, platform);
+
+        Assert.Equal(2, engine.Workers.Count);
+        Assert.Equal(["eth0", "eth0"], platform.Receivers.Select(r => r.Name));
+        Assert.All(platform.Receivers, r => Assert.Equal(FanoutKey.FlowHash, r.FanoutKey));
+        Assert.Single(platform.Receivers.Select(r => r.FanoutGroup).Distinct());
+        Assert.NotNull(platform.Receivers[0].FanoutGroup);
+        Assert.Equal(["eth0", "eth0"], platform.Transmitters.Select(t => t.Interface));
+        Assert.Empty(platform.Taps);
+        Assert.Equal(["eth0"], platform.ArpSockets.Select(a => a.InterfaceName));
+    }
+
+    [Fact]
+    public void Build_OneWorker_NoFanoutGroup()
+    {
+        var platform = new FakePlatform(Fixtures.Interfaces);
+
+        using var engine = Build(Fixtures.Config(), platform);
+
+        Assert.Null(Assert.Single(platform.Receivers).FanoutGroup);
+    }
+
+    [Fact]
+    public void Build_Nat_EachWorkerReadsBothSidesKeyedOnTheClient()
+    {
+        var platform = new FakePlatform(NatFixture.Interfaces);
+
+        using var engine = Build(NatFixture.Config() with { Workers = 2 }, platform);
+
+        Assert.Equal(["front", "back", "front", "back"], platform.Receivers.Select(r => r.Name));
+        Assert.Equal([FanoutKey.ClientIsSource, FanoutKey.ClientIsDestination, FanoutKey.ClientIsSource, FanoutKey.ClientIsDestination],
+            platform.Receivers.Select(r => r.FanoutKey));
+        Assert.Equal([0, 1, 0, 1], platform.Receivers.Select(r => r.InterfaceIndex));
+        Assert.Equal(["front", "back", "front", "back"], platform.Transmitters.Select(t => t.Interface));
+        Assert.Equal(["front", "back"], platform.ArpSockets.Select(a => a.InterfaceName));
+    }
+
+    [Fact]
+    public void Build_NatOnTwoClientInterfaces_RefusedAndEverythingOpenedIsClosed()
+    {
+        var platform = new FakePlatform([.. NatFixture.Interfaces, Fixtures.Eth1]);
+        var config = NatFixture.Config();
+        var second = config.Services[1] with { Interface = "eth1" };
+
+        var error = Assert.Throws<InvalidOperationException>(() => Build(config with { Services = [config.Services[0], second] }, platform));
+
+        Assert.Contains("single client-side interface", error.Message);
+        Assert.Empty(platform.Receivers);
+    }
+
+    [Fact]
+    public void Build_VanishedInterface_FailsWithItsNameAndClosesWhatItOpened()
+    {
+        var platform = new FakePlatform(NatFixture.Interfaces);
+        platform.FailingReceivers.Add("back");
+
+        var error = Assert.Throws<InvalidOperationException>(() => Build(NatFixture.Config(), platform));
+
+        Assert.Contains("back", error.Message);
+        Assert.All(platform.Receivers, r => Assert.True(r.Disposed));
+    }
+
+    [Fact]
+    public void Build_UnknownInterface_Fails()
+    {
+        var platform = new FakePlatform(Fixtures.Interfaces);
+        var config = Fixtures.Config() with { Services = [Fixtures.Service("x", "10.9.9.9", 1, TransportProtocol.Tcp) with { Interface = "nope" }] };
+
+        var error = Assert.Throws<InvalidOperationException>(() => Build(config, platform));
+
+        Assert.Contains("nope", error.Message);
+    }
+
+    [Fact]
+    public void Build_ClusterIp_CreatesTheTapJoinsTheClusterMacAndGivesTheTapNoArp()
+    {
+        var platform = new FakePlatform([new TestInterface("eth", ClusterFixture.NodeMac, FrameBuilder.Ip(ClusterFixture.NodeIp(1)))], ClusterFixture.TapMac);
+
+        using var engine = Build(ClusterFixture.Config(1), platform);
+
+        var tap = Assert.Single(platform.Taps);
+        Assert.StartsWith("lbc", tap.Name);
+        Assert.Equal(tap.Name, engine.Interfaces.Name(1));
+        Assert.Equal(ClusterFixture.TapMac, engine.Interfaces.Mac(1));
+        Assert.Equal([ClusterFixture.ClusterMac], Assert.Single(platform.Receivers).Joined);
+        Assert.Equal([ClusterFixture.ClusterMac], Assert.Single(platform.ArpSockets).Joined);
+        Assert.Equal(["eth"], platform.Transmitters.Select(t => t.Interface));
+        Assert.Same(tap, engine.Workers[0].Transmitters[1]);
+    }
+
+    [Fact]
+    public void Build_ClusterIp_ReInjectsAnOwnedFlowThroughTheTap()
+    {
+        var platform = new FakePlatform([new TestInterface("eth", ClusterFixture.NodeMac, FrameBuilder.Ip(ClusterFixture.NodeIp(1)))], ClusterFixture.TapMac);
+        using var engine = EngineBuilder.Build(ClusterFixture.Config(1, initial: BackendHealth.Healthy), platform.Platform);
+        var flow = ClusterFixture.Flows(1).First();
+
+        platform.Receivers[0].Arrive(ClusterFixture.Tcp(flow, TcpFlags.Syn));
+        engine.Workers[0].RunOnce();
+
+        var (frame, _) = Assert.Single(platform.Taps[0].Frames.Sent);
+        Assert.Equal(ClusterFixture.TapMac, MacAddress.Read(frame));
+    }
+}

@@ -1,0 +1,211 @@
+using System.Collections.Concurrent;
+using System.Net;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.Hosting.Platform;
+
+namespace LoadBalancer.TestKit;
+
+/// <summary>One interface of the engine under test: its name, MAC, IPv4 address and MTU.</summary>
+public readonly record struct TestInterface(string Name, MacAddress Mac, uint Address, int Mtu = 1500);
+
+/// <summary>The engine's platform without a kernel: interfaces are the ones given, receive ports are
+/// <see cref="InMemoryFramePort"/>s, transmitters and the TAP collect what is sent, ARP sockets and heartbeats
+/// are queues and lists, and every ingress drop, multicast join, TAP and listener is recorded (and whether it was
+/// removed again), so the composition root and the control plane are tested without root.</summary>
+public sealed class FakePlatform
+{
+    private readonly Dictionary<string, TestInterface> _links;
+    private int _nextIfIndex = 10;
+
+    /// <param name="tapMac">The MAC the re-injection TAP gets when the engine creates one.</param>
+    public FakePlatform(IEnumerable<TestInterface> interfaces, MacAddress? tapMac = null)
+    {
+        _links = interfaces.ToDictionary(i => i.Name);
+        TapMac = tapMac ?? MacAddress.Parse("02:00:00:00:7a:01");
+        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this));
+    }
+
+    public EnginePlatform Platform { get; }
+    public MacAddress TapMac { get; }
+
+    public List<FakeReceivePort> Receivers { get; } = new();
+    /// <summary>Every transmitter opened, in order, with its interface.</summary>
+    public List<(string Interface, InMemoryTransmitter Transmitter)> Transmitters { get; } = new();
+    public List<FakeIngressDrop> IngressDrops { get; } = new();
+    public List<FakeTap> Taps { get; } = new();
+    public List<FakeArpSocket> ArpSockets { get; } = new();
+    public List<FakeListener> Heartbeats { get; } = new();
+    public ConcurrentQueue<int> PinnedCpus { get; } = new();
+    /// <summary>Interfaces whose next receive port fails to open (a vanished interface).</summary>
+    public HashSet<string> FailingReceivers { get; } = new();
+
+    private sealed class Links(FakePlatform p) : ILinks
+    {
+        public LinkFacts Read(string name)
+        {
+            if (p._links.TryGetValue(name, out var i)) return new LinkFacts(name, p.IfIndex(name), i.Mac, i.Mtu, i.Address);
+            if (p.Taps.FirstOrDefault(t => t.Name == name) is not null) return new LinkFacts(name, p.IfIndex(name), p.TapMac, 1500, 0);
+            throw new InvalidOperationException($"interface {name} does not exist");
+        }
+    }
+
+    private readonly Dictionary<string, int> _ifIndexes = new();
+
+    private int IfIndex(string name)
+    {
+        lock (_ifIndexes)
+        {
+            if (!_ifIndexes.TryGetValue(name, out var index)) _ifIndexes[name] = index = _nextIfIndex++;
+            return index;
+        }
+    }
+
+    private sealed class Frames(FakePlatform p) : IFramePorts
+    {
+        public IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey)
+        {
+            if (p.FailingReceivers.Contains(interfaceName)) throw new InvalidOperationException($"interface {interfaceName} does not exist");
+            var port = new FakeReceivePort(interfaceName, interfaceIndex, fanoutGroup, fanoutKey);
+            p.Receivers.Add(port);
+            return port;
+        }
+
+        public IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader)
+        {
+            var t = new InMemoryTransmitter();
+            p.Transmitters.Add((interfaceName, t));
+            return t;
+        }
+    }
+
+    private sealed class Drops(FakePlatform p) : IIngressDrops
+    {
+        public IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<ReplyFilter> replies, uint localAddress)
+        {
+            var drop = new FakeIngressDrop(interfaceName, vips.ToArray(), replies.ToArray(), localAddress);
+            p.IngressDrops.Add(drop);
+            return drop;
+        }
+
+        public string Describe(string interfaceName) => $"fake drop {interfaceName}";
+    }
+
+    private sealed class TapFactory(FakePlatform p) : IReinjectDevices
+    {
+        public IReinjectDevice Create(string name)
+        {
+            var tap = new FakeTap(name);
+            p.Taps.Add(tap);
+            return tap;
+        }
+    }
+
+    private sealed class ArpFactory(FakePlatform p) : IArpSockets
+    {
+        public IArpSocket Open(string interfaceName)
+        {
+            var socket = new FakeArpSocket(interfaceName);
+            p.ArpSockets.Add(socket);
+            return socket;
+        }
+    }
+
+    private sealed class HeartbeatFactory(FakePlatform p) : IHeartbeats
+    {
+        public IDisposable Listen(IPAddress address, int port)
+        {
+            var listener = new FakeListener(address, port);
+            p.Heartbeats.Add(listener);
+            return listener;
+        }
+    }
+
+    private sealed class Cpus(FakePlatform p) : ICpus
+    {
+        public void PinCurrentThread(int cpu) => p.PinnedCpus.Enqueue(cpu);
+    }
+}
+
+/// <summary>A receive port over memory, with what the engine asked of it.</summary>
+public sealed class FakeReceivePort(string name, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey) : IReceivePort
+{
+    public InMemoryFramePort Port { get; } = new(name);
+    public string Name => Port.Name;
+    public int InterfaceIndex { get; } = interfaceIndex;
+    public int? FanoutGroup { get; } = fanoutGroup;
+    public FanoutKey FanoutKey { get; } = fanoutKey;
+    public List<MacAddress> Joined { get; } = new();
+    public bool Disposed { get; private set; }
+    public long KernelDrops { get; set; }
+    /// <summary>Thrown by the next poll (a ring that failed under the worker).</summary>
+    public Exception? FailNextPoll { get => _fail; set => _fail = value; }
+    public void JoinMulticast(MacAddress mac) => Joined.Add(mac);
+
+    public int Poll(IFrameHandler handler, int timeoutMs)
+    {
+        if (Interlocked.Exchange(ref _fail, null) is { } failure) throw failure;
+        return Port.Poll(handler, timeoutMs);
+    }
+
+    private Exception? _fail;
+
+    /// <summary>A frame as it would arrive on this interface (the port stamps its interface, as a ring does).</summary>
+    public void Arrive(byte[] frame, FrameMeta meta = default)
+    {
+        meta.IngressInterface = InterfaceIndex;
+        Port.Enqueue(frame, meta);
+    }
+
+    public void Dispose() => Disposed = true;
+}
+
+public sealed record FakeIngressDrop(string Interface, uint[] Vips, ReplyFilter[] Replies, uint LocalAddress) : IDisposable
+{
+    public bool Removed { get; private set; }
+    public void Dispose() => Removed = true;
+}
+
+public sealed class FakeTap(string name) : IReinjectDevice
+{
+    public string Name { get; } = name;
+    public InMemoryTransmitter Frames { get; } = new();
+    public bool Disposed { get; private set; }
+    public void Enqueue(Span<byte> frame, in FrameMeta meta) => Frames.Enqueue(frame, meta);
+    public int Flush() => Frames.Flush();
+    public void Dispose() => Disposed = true;
+}
+
+/// <summary>An ARP socket: what the engine sends is recorded, what a test queues is received.</summary>
+public sealed class FakeArpSocket(string interfaceName) : IArpSocket
+{
+    private readonly BlockingCollection<byte[]> _incoming = new();
+    public string InterfaceName { get; } = interfaceName;
+    public ConcurrentQueue<byte[]> Sent { get; } = new();
+    public List<MacAddress> Joined { get; } = new();
+    public bool Disposed { get; private set; }
+
+    public void Arrive(byte[] frame) => _incoming.Add(frame);
+
+    public int Receive(Span<byte> buffer, int timeoutMs)
+    {
+        if (!_incoming.TryTake(out var frame, timeoutMs)) return 0;
+        frame.CopyTo(buffer);
+        return frame.Length;
+    }
+
+    public bool Send(ReadOnlySpan<byte> frame)
+    {
+        Sent.Enqueue(frame.ToArray());
+        return true;
+    }
+
+    public void JoinMulticast(MacAddress mac) => Joined.Add(mac);
+    public void Dispose() => Disposed = true;
+}
+
+public sealed record FakeListener(IPAddress Address, int Port) : IDisposable
+{
+    public bool Closed { get; private set; }
+    public void Dispose() => Closed = true;
+}
