@@ -19,6 +19,10 @@ public class ClusterIpPathBenchmarks
     private byte[][] _owned = [];
     private byte[][] _others = [];
     private readonly byte[] _work = new byte[2048];
+    private TestEngine _caseEngine = null!;
+    private PacketCase[] _cases = [];
+    /// <summary>Frames per round of <see cref="ClusterIpFixtureCases"/>, cycling through the cases.</summary>
+    private const int FixtureRound = 256;
 
     [GlobalSetup]
     public void Setup()
@@ -36,6 +40,17 @@ public class ClusterIpPathBenchmarks
         _owned = owned.ToArray();
         _others = others.ToArray();
     }
+
+    [GlobalSetup(Target = nameof(ClusterIpFixtureCases))]
+    public void SetupCases()
+    {
+        _caseEngine = ClusterFixture.Engine(1, new FakeClock());
+        _cases = CopyingPath.Prepare(_caseEngine, ClusterFixture.Cases());
+    }
+
+    /// <summary>The shared CLUSTERIP fixture cases (translated, refused and passed frames of every kind), cycled.</summary>
+    [Benchmark(OperationsPerInvoke = FixtureRound)]
+    public int ClusterIpFixtureCases() => CopyingPath.Cycle(_caseEngine, _cases, _work, FixtureRound);
 
     [Benchmark(OperationsPerInvoke = Flows)]
     public int ClusterIpOwnedEstablished() => CopyingPath.Count(_engine, _owned, _work, default, Verdict.Transmit);

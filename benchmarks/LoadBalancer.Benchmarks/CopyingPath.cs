@@ -21,4 +21,31 @@ internal static class CopyingPath
         }
         return count;
     }
+
+    /// <summary>A table's cases on one engine: every setup frame once, then each case checked once against its
+    /// expected verdict and output (as the tests do) before anything is timed.</summary>
+    public static PacketCase[] Prepare(TestEngine engine, IReadOnlyList<PacketCase> cases)
+    {
+        foreach (var c in cases)
+            foreach (var frame in c.Setup ?? []) engine.Send(frame);
+        foreach (var c in cases)
+            if (PacketCases.Mismatch(c, engine.Send(c.Input, c.Meta)) is { } problem) throw new InvalidOperationException(problem);
+        return [.. cases];
+    }
+
+    /// <summary><paramref name="frames"/> packets cycling through <paramref name="cases"/>, each copied into the work
+    /// buffer first; the number transmitted.</summary>
+    public static int Cycle(TestEngine engine, PacketCase[] cases, byte[] work, int frames)
+    {
+        var transmitted = 0;
+        for (int i = 0, k = 0; i < frames; i++, k = k + 1 == cases.Length ? 0 : k + 1)
+        {
+            var input = cases[k].Input;
+            var span = work.AsSpan(0, input.Length);
+            input.CopyTo(span);
+            var meta = cases[k].Meta;
+            if (engine.Process(span, ref meta) == Verdict.Transmit) transmitted++;
+        }
+        return transmitted;
+    }
 }

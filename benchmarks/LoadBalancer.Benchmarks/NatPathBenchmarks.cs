@@ -22,6 +22,10 @@ public class NatPathBenchmarks
     private byte[][] _requests = [];
     private byte[][] _replies = [];
     private readonly byte[] _work = new byte[2048];
+    private TestEngine _caseEngine = null!;
+    private PacketCase[] _cases = [];
+    /// <summary>Frames per round of <see cref="NatFixtureCases"/>, cycling through the cases.</summary>
+    private const int FixtureRound = 256;
 
     [GlobalSetup]
     public void Setup()
@@ -59,6 +63,17 @@ public class NatPathBenchmarks
                 throw new InvalidOperationException($"flow {i}: reply not translated ({reply})");
         }
     }
+
+    [GlobalSetup(Target = nameof(NatFixtureCases))]
+    public void SetupCases()
+    {
+        _caseEngine = NatFixture.Engine();
+        _cases = CopyingPath.Prepare(_caseEngine, NatFixture.Cases());
+    }
+
+    /// <summary>The shared NAT fixture cases (translated, refused and passed frames of every kind), cycled.</summary>
+    [Benchmark(OperationsPerInvoke = FixtureRound)]
+    public int NatFixtureCases() => CopyingPath.Cycle(_caseEngine, _cases, _work, FixtureRound);
 
     [Benchmark(OperationsPerInvoke = Flows)]
     public int NatForwardEstablished() => CopyingPath.Count(_engine, _requests, _work, default, Verdict.Transmit);

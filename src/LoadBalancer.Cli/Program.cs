@@ -11,7 +11,7 @@ internal static class Program
 
     internal static RootCommand BuildCommand()
     {
-        var root = new RootCommand("LoadBalancer: a packet-level Layer-4 load balancer (DR) for Linux");
+        var root = new RootCommand("LoadBalancer: a packet-level Layer-4 load balancer for Linux (DR, NAT, CLUSTERIP)");
 
         var config = new Option<string>("--config") { Description = "The configuration file (YAML)", Required = true };
         var noChecker = new Option<bool>("--no-health-checker")

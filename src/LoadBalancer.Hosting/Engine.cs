@@ -17,6 +17,7 @@ public sealed class Engine : IDisposable
     private readonly List<IDisposable> _resources = new();
     private readonly List<IReceivePort> _receivers = new();
     private readonly List<(ForwardingWorker Worker, string Interface, int Number, int Cpu)> _workers = new();
+    private readonly List<ForwardingWorker> _workerList = new();
     private readonly List<(ArpService Service, string Interface)> _arp = new();
     private readonly List<ArpResponder> _responders = new();
     private readonly List<(IDisposable Drop, string Interface)> _drops = new();
@@ -37,7 +38,7 @@ public sealed class Engine : IDisposable
     public EngineTopology Topology { get; internal set; } = null!;
     public DataPlaneState State => Control.State;
     public BackendStateTable Backends => Control.Backends;
-    public IReadOnlyList<ForwardingWorker> Workers => _workers.Select(w => w.Worker).ToArray();
+    public IReadOnlyList<ForwardingWorker> Workers => _workerList;
     public IReadOnlyList<ArpResponder> Responders => _responders;
     public DateTime StartedAt { get; } = DateTime.UtcNow;
     public Func<long> ClockMs => _options.ClockMs;
@@ -69,7 +70,11 @@ public sealed class Engine : IDisposable
         return port;
     }
 
-    internal void AddWorker(ForwardingWorker worker, string interfaceName, int number, int cpu) => _workers.Add((worker, interfaceName, number, cpu));
+    internal void AddWorker(ForwardingWorker worker, string interfaceName, int number, int cpu)
+    {
+        _workers.Add((worker, interfaceName, number, cpu));
+        _workerList.Add(worker);
+    }
 
     internal void AddArp(ArpResponder responder, ArpService service, string interfaceName)
     {

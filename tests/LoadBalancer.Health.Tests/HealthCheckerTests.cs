@@ -257,10 +257,11 @@ public class HealthCheckerTests
             Rise = 2,
             Fall = 2,
         };
+        using var closed = TestServers.ClosedTcpPort();
         var targets = new[]
         {
             TestServers.Target(server.Port, check, "up"),
-            TestServers.Target(TestServers.ClosedTcpPort(), check, "down"),
+            TestServers.Target(closed.Port, check, "down"),
         };
         var sink = new RecordingSink();
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();

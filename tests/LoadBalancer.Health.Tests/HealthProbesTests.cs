@@ -21,7 +21,9 @@ public class HealthProbesTests
     [Fact]
     public async Task For_None_IsAlwaysHealthy()
     {
-        var result = await HealthProbes.For(HealthCheckType.None).CheckAsync(Target(ClosedTcpPort(), HealthCheckConfig.None), CancellationToken.None);
+        using var closed = ClosedTcpPort();
+
+        var result = await HealthProbes.For(HealthCheckType.None).CheckAsync(Target(closed.Port, HealthCheckConfig.None), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(true, "no health check"), result);
     }

@@ -27,21 +27,12 @@ internal static class TestServers
 
     /// <summary>A TCP port nothing listens on: bound once to learn a free port, then released. The
     /// kernel does not hand a just-released ephemeral port out again at once.</summary>
-    public static int ClosedTcpPort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
+    /// <summary>A TCP port on 127.0.0.1 where a connect is refused, reserved for as long as the result lives.</summary>
+    public static ClosedPort ClosedTcpPort() => ClosedPort.Reserve(SocketType.Stream, ProtocolType.Tcp);
 
-    public static int ClosedUdpPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    /// <summary>A UDP port on 127.0.0.1 that answers a datagram with port unreachable, reserved for as long as the
+    /// result lives.</summary>
+    public static ClosedPort ClosedUdpPort() => ClosedPort.Reserve(SocketType.Dgram, ProtocolType.Udp);
 
     /// <summary>A self-signed certificate for <paramref name="name"/>, made fresh for the test.</summary>
     public static X509Certificate2 SelfSignedCertificate(string name)
@@ -232,4 +223,32 @@ internal sealed class UdpTestServer : IAsyncDisposable
         _socket.Dispose();
         _stop.Dispose();
     }
+}
+
+/// <summary>A port nobody answers on that stays that way: a freed port can be taken by any socket bound in the
+/// meantime (a parallel test, another process), and a probe of it then waits out its timeout instead of being
+/// refused. So the port stays bound by a socket that cannot answer: TCP bound but not listening (a SYN gets a
+/// reset), UDP connected to another port (a datagram from anyone else finds no socket: port unreachable).</summary>
+internal sealed class ClosedPort : IDisposable
+{
+    private readonly Socket _holder;
+
+    private ClosedPort(Socket holder)
+    {
+        _holder = holder;
+        Port = ((IPEndPoint)holder.LocalEndPoint!).Port;
+    }
+
+    public int Port { get; }
+
+    public static ClosedPort Reserve(SocketType type, ProtocolType protocol)
+    {
+        var holder = new Socket(AddressFamily.InterNetwork, type, protocol);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        // Port 9 (discard) on loopback: nothing of ours sends from there.
+        if (protocol == ProtocolType.Udp) holder.Connect(new IPEndPoint(IPAddress.Loopback, 9));
+        return new ClosedPort(holder);
+    }
+
+    public void Dispose() => _holder.Dispose();
 }

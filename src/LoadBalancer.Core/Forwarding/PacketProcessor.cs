@@ -45,14 +45,13 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         // rather than send pieces of one datagram to different backends.
         if (ip.IsFragment) return toVip ? w.Drop(DropReason.Ipv4Fragment) : w.Pass();
 
-        var packet = new ParsedPacket(frame, ref meta, nowMs)
-        {
-            IpOffset = eth.PayloadOffset,
-            IpHeaderLength = ip.HeaderLength,
-            L4Offset = eth.PayloadOffset + ip.HeaderLength,
-            DatagramEnd = eth.PayloadOffset + ip.TotalLength,
-            DontFragment = ip.DontFragment,
-        };
+        // Fields set one by one rather than by an object initializer, which would build a copy first.
+        var packet = new ParsedPacket(frame, ref meta, nowMs);
+        packet.IpOffset = eth.PayloadOffset;
+        packet.IpHeaderLength = ip.HeaderLength;
+        packet.L4Offset = eth.PayloadOffset + ip.HeaderLength;
+        packet.DatagramEnd = eth.PayloadOffset + ip.TotalLength;
+        packet.DontFragment = ip.DontFragment;
         ushort sourcePort, destinationPort;
         switch (ip.Protocol)
         {

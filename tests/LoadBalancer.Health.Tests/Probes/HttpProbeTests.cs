@@ -122,7 +122,9 @@ public class HttpProbeTests
     [Fact]
     public async Task CheckAsync_ClosedPort_FailsRefused()
     {
-        var result = await Probe.CheckAsync(Target(ClosedTcpPort(), Check), CancellationToken.None);
+        using var closed = ClosedTcpPort();
+
+        var result = await Probe.CheckAsync(Target(closed.Port, Check), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(false, "http connect refused"), result);
     }

@@ -25,7 +25,8 @@ public class PeerEngineProbeTests
     [Fact]
     public async Task CheckAsync_EngineGone_FailsWithoutTheServiceCheck_EvenThoughTheApplicationAnswers()
     {
-        var engineGone = ClosedTcpPort();
+        using var closed = ClosedTcpPort();
+        var engineGone = closed.Port;
         await using var service = new SilentTcpServer();
         var probe = new PeerEngineProbe(engineGone, HealthProbes.For(HealthCheckType.Tcp));
 
@@ -41,7 +42,9 @@ public class PeerEngineProbeTests
         await using var engine = new SilentTcpServer();
         var probe = new PeerEngineProbe(engine.Port, HealthProbes.For(HealthCheckType.Tcp));
 
-        var result = await probe.CheckAsync(Target(ClosedTcpPort(), Check), CancellationToken.None);
+        using var closed = ClosedTcpPort();
+
+        var result = await probe.CheckAsync(Target(closed.Port, Check), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(false, "tcp connect refused"), result);
     }

@@ -22,7 +22,9 @@ public class TcpProbeTests
     [Fact]
     public async Task CheckAsync_ClosedPort_FailsRefused()
     {
-        var result = await HealthProbes.For(HealthCheckType.Tcp).CheckAsync(Target(ClosedTcpPort(), Check), CancellationToken.None);
+        using var closed = ClosedTcpPort();
+
+        var result = await HealthProbes.For(HealthCheckType.Tcp).CheckAsync(Target(closed.Port, Check), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(false, "tcp connect refused"), result);
     }

@@ -42,7 +42,9 @@ public class UdpProbeTests
     [Fact]
     public async Task CheckAsync_ClosedPort_FailsRefused()
     {
-        var result = await Probe.CheckAsync(Target(ClosedUdpPort(), Check), CancellationToken.None);
+        using var closed = ClosedUdpPort();
+
+        var result = await Probe.CheckAsync(Target(closed.Port, Check), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(false, "udp refused"), result);
     }

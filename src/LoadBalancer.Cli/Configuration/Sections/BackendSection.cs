@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net;
-using System.Text;
 using LoadBalancer.Cli.Configuration.Yaml;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;

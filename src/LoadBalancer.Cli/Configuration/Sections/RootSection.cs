@@ -3,7 +3,6 @@ using System.Net;
 using System.Text;
 using LoadBalancer.Cli.Configuration.Yaml;
 using LoadBalancer.Core.Model;
-using LoadBalancer.Core.Packets;
 using LoadBalancer.Core.Scheduling;
 using LoadBalancer.Linux.Kernel;
 using YamlDotNet.RepresentationModel;

@@ -1,9 +1,6 @@
-using System.Globalization;
 using System.Net;
-using System.Text;
 using LoadBalancer.Cli.Configuration.Yaml;
 using LoadBalancer.Core.Model;
-using LoadBalancer.Core.Packets;
 using YamlDotNet.RepresentationModel;
 
 namespace LoadBalancer.Cli.Configuration.Sections;

@@ -1,10 +1,5 @@
-using System.Globalization;
-using System.Net;
-using System.Text;
 using LoadBalancer.Cli.Configuration.Yaml;
 using LoadBalancer.Core.Model;
-using LoadBalancer.Core.Packets;
-using YamlDotNet.RepresentationModel;
 
 namespace LoadBalancer.Cli.Configuration.Sections;
 

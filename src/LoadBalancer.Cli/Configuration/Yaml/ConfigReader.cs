@@ -1,4 +1,3 @@
-using LoadBalancer.Core.Model;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 

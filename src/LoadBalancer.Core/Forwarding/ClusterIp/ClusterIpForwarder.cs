@@ -38,6 +38,7 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
         return worker.Transmit(ref packet, s.ReinjectInterface, service.Index, backendId: -1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private DropReason Accept(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker)
     {
         var s = Settings;

@@ -1,12 +1,20 @@
 using System.Buffers.Binary;
+using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Packets;
 
 namespace LoadBalancer.Core.Forwarding.Nat;
 
 /// <summary>An ICMP error and the datagram it quotes: the quote's IPv4 header (the original's, possibly longer
-/// than what is quoted) and the first bytes of its transport header. Offsets are absolute in the frame.</summary>
-public readonly record struct QuotedDatagram(int OuterIpOffset, int IcmpOffset, int IpOffset, int L4Offset, int End, byte Protocol,
-    uint Source, uint Destination, ushort SourcePort, ushort DestinationPort);
+/// than what is quoted) and the first bytes of its transport header. Offsets are absolute in the frame;
+/// <paramref name="Quoted"/> is the quoted datagram's 5-tuple as it travelled.</summary>
+public readonly record struct QuotedDatagram(int OuterIpOffset, int IcmpOffset, int IpOffset, int L4Offset, int End, FlowKey Quoted)
+{
+    public byte Protocol => Quoted.Protocol;
+
+    /// <summary>The flow the quoted datagram belongs to, turned around: the error quotes a packet that went the
+    /// other way.</summary>
+    public FlowKey Reversed => new(Quoted.Protocol, Quoted.DestinationAddress, Quoted.SourceAddress, Quoted.DestinationPort, Quoted.SourcePort);
+}
 
 /// <summary>Which side of the quoted datagram a translation rewrites: its source (the error came from the client
 /// side about a reply we sent as VIP:port) or its destination (the error came from the backend side about a
@@ -39,9 +47,9 @@ public static class NatIcmp
         var l4 = ip + ihl;
         var protocol = frame[ip + 9];
         if (protocol is not (IpProtocols.Tcp or IpProtocols.Udp) || end - l4 < MinimumQuote) return false;
-        quote = new QuotedDatagram(outerIpOffset, icmpOffset, ip, l4, end, protocol,
+        quote = new QuotedDatagram(outerIpOffset, icmpOffset, ip, l4, end, new FlowKey(protocol,
             BinaryPrimitives.ReadUInt32BigEndian(frame[(ip + 12)..]), BinaryPrimitives.ReadUInt32BigEndian(frame[(ip + 16)..]),
-            BinaryPrimitives.ReadUInt16BigEndian(frame[l4..]), BinaryPrimitives.ReadUInt16BigEndian(frame[(l4 + 2)..]));
+            BinaryPrimitives.ReadUInt16BigEndian(frame[l4..]), BinaryPrimitives.ReadUInt16BigEndian(frame[(l4 + 2)..])));
         return true;
     }
 

@@ -26,8 +26,7 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
         // Redirects (type 5) are errors too, but name no session to translate: they are left to the kernel.
         if (!icmp.IsError || icmp.Type == 5) return worker.Pass();
         if (!NatIcmp.TryReadQuote(frame, packet.IpOffset, icmpOffset, end, out var q)) return toVip ? worker.Drop(DropReason.IcmpTruncated) : worker.Pass();
-        // The session is named by the quoted datagram turned around: it went the other way.
-        var key = new FlowKey(q.Protocol, q.Destination, q.Source, q.DestinationPort, q.SourcePort);
+        var key = q.Reversed;
         var hash = FlowHash.Compute(key, snapshot.HashSeed);
         return toVip ? FromClientSide(ref packet, q, key, hash, snapshot, worker) : FromBackendSide(ref packet, q, key, hash, snapshot, worker);
     }
