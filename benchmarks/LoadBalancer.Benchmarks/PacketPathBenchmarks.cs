@@ -24,7 +24,6 @@ public class PacketPathBenchmarks
     private TestEngine _engine = null!;
     private TestEngine _newFlowEngine = null!;
     private ServiceSnapshot _pool = null!;
-    private BackendSnapshot _backend = null!;
     private MacAddress _backendMac;
     private MacAddress _egressMac;
     private uint _seed;
@@ -68,19 +67,11 @@ public class PacketPathBenchmarks
             throw new InvalidOperationException("not every flow is in the flow table");
 
         // The fixture cases, checked once against their expected verdicts and outputs (as the tests do).
-        _cases = [.. Fixtures.Cases()];
         _caseEngine = new TestEngine(config);
-        foreach (var c in _cases)
-        {
-            var result = _caseEngine.Send(c.Input, c.Meta);
-            if (result.Verdict != c.ExpectedVerdict || result.Drop != c.ExpectedDrop
-                || (c.ExpectedOutput is not null && (result.Output is null || !result.Output.AsSpan().SequenceEqual(c.ExpectedOutput))))
-                throw new InvalidOperationException($"fixture '{c.Description}' gave {result}, expected {c.ExpectedVerdict} {c.ExpectedDrop}");
-        }
+        _cases = CopyingPath.Prepare(_caseEngine, Fixtures.Cases());
 
         _nowMs = _engine.Clock.NowMs;
         _newFlowNowMs = _newFlowEngine.Clock.NowMs;
-        _backend = _pool.Backends[0];
         _backendMac = Fixtures.PoolBackendMac(1);
         _egressMac = Fixtures.InterfaceMac;
     }
@@ -96,21 +87,7 @@ public class PacketPathBenchmarks
     /// <summary>The shared fixture cases (forwarded, passed and dropped frames of every kind), each copied into
     /// a work buffer first as a port does, so frames rewritten in place are fresh on every round.</summary>
     [Benchmark(OperationsPerInvoke = FixtureRound)]
-    public int ProcessFixtureCases()
-    {
-        var processor = _caseEngine.Processor;
-        var cases = _cases;
-        var transmitted = 0;
-        for (int i = 0, k = 0; i < FixtureRound; i++, k = k + 1 == cases.Length ? 0 : k + 1)
-        {
-            var input = cases[k].Input;
-            var work = _work.AsSpan(0, input.Length);
-            input.CopyTo(work);
-            var meta = cases[k].Meta;
-            if (processor.Process(work, ref meta, _nowMs) == Verdict.Transmit) transmitted++;
-        }
-        return transmitted;
-    }
+    public int ProcessFixtureCases() => CopyingPath.Cycle(_caseEngine, _cases, _work, FixtureRound);
 
     [Benchmark(OperationsPerInvoke = Flows)]
     public int Parse()

@@ -202,6 +202,39 @@ public static class Fixtures
 /// <summary>Runs packet cases: the case's setup frames first, then its input.</summary>
 public static class PacketCases
 {
+    /// <summary>The cases' descriptions, as theory data (one test per case).</summary>
+    public static Xunit.TheoryData<string> Names(IReadOnlyList<PacketCase> cases)
+    {
+        var data = new Xunit.TheoryData<string>();
+        foreach (var c in cases) data.Add(c.Description);
+        return data;
+    }
+
+    /// <summary>Every setup first, then every case twice, in one engine (as a benchmark cycles through them):
+    /// the first mismatch, or null when each case gave its verdict each time.</summary>
+    public static string? MismatchInOneEngine(TestEngine engine, IReadOnlyList<PacketCase> cases)
+    {
+        foreach (var c in cases)
+            foreach (var frame in c.Setup ?? []) engine.Send(frame);
+        for (var round = 0; round < 2; round++)
+            foreach (var c in cases)
+                if (Mismatch(c, engine.Send(c.Input, c.Meta)) is { } problem) return $"round {round + 1}: {problem}";
+        return null;
+    }
+
+    /// <summary>What is wrong with a table itself: a repeated description, a transmit without an expected output
+    /// (or an output expected of anything else), a drop without a reason.</summary>
+    public static string? TableProblem(IReadOnlyList<PacketCase> cases)
+    {
+        if (cases.Select(c => c.Description).Distinct().Count() != cases.Count) return "descriptions repeat";
+        foreach (var c in cases)
+        {
+            if ((c.ExpectedVerdict == Verdict.Transmit) != (c.ExpectedOutput is not null)) return $"'{c.Description}': output and verdict disagree";
+            if ((c.ExpectedVerdict == Verdict.Drop) != (c.ExpectedDrop != DropReason.None)) return $"'{c.Description}': drop reason and verdict disagree";
+        }
+        return null;
+    }
+
     public static EngineResult Run(TestEngine engine, PacketCase @case)
     {
         foreach (var frame in @case.Setup ?? []) engine.Send(frame);
