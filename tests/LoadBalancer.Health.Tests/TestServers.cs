@@ -25,8 +25,6 @@ internal static class TestServers
     public static Task<ProbeResult> CheckWithinTimeoutAsync(IHealthProbe probe, int port, HealthCheckConfig check) =>
         probe.CheckAsync(Target(port, check), CancellationToken.None).WaitAsync(check.Timeout + Margin);
 
-    /// <summary>A TCP port nothing listens on: bound once to learn a free port, then released. The
-    /// kernel does not hand a just-released ephemeral port out again at once.</summary>
     /// <summary>A TCP port on 127.0.0.1 where a connect is refused, reserved for as long as the result lives.</summary>
     public static ClosedPort ClosedTcpPort() => ClosedPort.Reserve(SocketType.Stream, ProtocolType.Tcp);
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LoadBalancer.Core.Packets;
 
 namespace LoadBalancer.Core.Flows;
@@ -23,6 +24,11 @@ public readonly record struct FlowKey(byte Protocol, uint SourceAddress, uint De
 public static class FlowHash
 {
     public static uint Compute(in FlowKey key, uint seed) =>
-        Lookup3.HashWords(key.SourceAddress, key.DestinationAddress,
-            ((uint)key.SourcePort << 16) | key.DestinationPort, key.Protocol, seed);
+        Compute(key.Protocol, key.SourceAddress, key.DestinationAddress, key.SourcePort, key.DestinationPort, seed);
+
+    /// <summary>The same hash from the header fields themselves: the packet path hashes what it just read, in
+    /// registers, instead of reading it back from the key it stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Compute(byte protocol, uint sourceAddress, uint destinationAddress, ushort sourcePort, ushort destinationPort, uint seed) =>
+        Lookup3.HashWords(sourceAddress, destinationAddress, ((uint)sourcePort << 16) | destinationPort, protocol, seed);
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Packets;
@@ -21,6 +22,9 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
     /// it took for the batch).</summary>
     public Verdict Process(Span<byte> frame, ref FrameMeta meta, long nowMs) => Process(frame, ref meta, state.Current, nowMs);
 
+    // Its own compilation root: inlined into a caller's loop it shares that caller's inlining budget, and the
+    // JIT then leaves the mode's decide, rewrite and the hash as calls (measured: DR established 43 -> 55 ns).
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public Verdict Process(Span<byte> frame, ref FrameMeta meta, DataPlaneSnapshot snapshot, long nowMs)
     {
         var w = Worker;
@@ -79,16 +83,19 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
                 return w.Pass();
         }
 
-        packet.Key = new FlowKey(ip.Protocol, ip.Source, ip.Destination, sourcePort, destinationPort);
+        var source = ip.Source;
+        var destination = ip.Destination;
+        var protocol = ip.Protocol;
+        packet.Key = new FlowKey(protocol, source, destination, sourcePort, destinationPort);
         if (!toVip)
         {
-            packet.Hash = FlowHash.Compute(packet.Key, snapshot.HashSeed);
+            packet.Hash = FlowHash.Compute(protocol, source, destination, sourcePort, destinationPort, snapshot.HashSeed);
             return replies!.Reply(ref packet, snapshot, w);
         }
 
-        var service = snapshot.FindService(ip.Destination, ip.Protocol, destinationPort);
+        var service = snapshot.FindService(destination, protocol, destinationPort);
         if (service is null) return w.Pass();
-        packet.Hash = FlowHash.Compute(packet.Key, snapshot.HashSeed);
+        packet.Hash = FlowHash.Compute(protocol, source, destination, sourcePort, destinationPort, snapshot.HashSeed);
         return service.Forwarder.Forward(ref packet, service, w);
     }
 

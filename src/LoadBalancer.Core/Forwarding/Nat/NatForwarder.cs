@@ -43,11 +43,12 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
         if (l3Length > mtu) return FragmentationNeeded.Answer(ref packet, packet.DontFragment || meta.Vnet.IsGso, mtu, service, worker);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
 
+        var frame = packet.Frame;
         var headers = packet.Headers;
-        if (!NatRewriter.DecrementTtl(packet.Frame, headers)) return worker.Drop(DropReason.TtlExpired);
-        NatRewriter.RewriteDestination(packet.Frame, headers, backend.Address, backend.Port);
-        mac.Write(packet.Frame);
-        worker.Interfaces.Mac(service.EgressInterface).Write(packet.Frame[6..]);
+        if (!NatRewriter.DecrementTtl(frame, headers)) return worker.Drop(DropReason.TtlExpired);
+        NatRewriter.RewriteDestination(frame, headers, backend.Address, backend.Port);
+        mac.Write(frame);
+        worker.Interfaces.Mac(service.EgressInterface).Write(frame[6..]);
         return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
     }
 

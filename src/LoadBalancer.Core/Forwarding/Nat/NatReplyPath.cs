@@ -40,11 +40,12 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
         if (nextHop.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
 
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
+        var frame = packet.Frame;
         var headers = packet.Headers;
-        if (!NatRewriter.DecrementTtl(packet.Frame, headers)) return worker.Drop(DropReason.TtlExpired);
-        NatRewriter.RewriteSource(packet.Frame, headers, session.Forward.DestinationAddress, session.Forward.DestinationPort);
-        nextHop.Write(packet.Frame);
-        worker.Interfaces.Mac(service.IngressInterface).Write(packet.Frame[6..]);
+        if (!NatRewriter.DecrementTtl(frame, headers)) return worker.Drop(DropReason.TtlExpired);
+        NatRewriter.RewriteSource(frame, headers, session.Forward.DestinationAddress, session.Forward.DestinationPort);
+        nextHop.Write(frame);
+        worker.Interfaces.Mac(service.IngressInterface).Write(frame[6..]);
 
         if (packet.IsTcp && (packet.TcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0) session.State = FlowState.TcpClosing;
         session.LastSeenMs = packet.NowMs;
