@@ -19,6 +19,13 @@ internal static class RunCommand
             foreach (var e in loaded.Errors) stderr.WriteLine(e.ToString());
             return 2;
         }
+        // The roles keepalived hands out are not built yet: running as if alone would answer ARP for VIPs the
+        // peer holds. Refused rather than ignored.
+        if (loaded.Config.Ha is { } ha)
+        {
+            stderr.WriteLine($"{path}:{ha.Line}: ha: this engine cannot take a role from keepalived yet; remove the ha: section to run it as a lone balancer");
+            return 2;
+        }
         if (!Environment.IsPrivilegedProcess)
         {
             stderr.WriteLine("lb run needs root (CAP_NET_RAW and CAP_NET_ADMIN) for packet sockets and nftables");

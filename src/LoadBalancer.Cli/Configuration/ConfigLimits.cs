@@ -16,6 +16,8 @@ public static class ConfigLimits
     public const int MinRiseFall = 1, MaxRiseFall = 100;
     public static readonly TimeSpan MaxHealthInterval = TimeSpan.FromHours(1);
     public static readonly TimeSpan MaxFlowTimeout = TimeSpan.FromDays(7);
+    public const int MinGarpCount = 0, MaxGarpCount = 100;
+    public static readonly TimeSpan MaxGarpInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>The largest UDP payload in an IPv4 datagram (65535 - 20 - 8).</summary>
     public const int MaxUdpPayloadBytes = 65507;

@@ -22,6 +22,8 @@ public sealed record BalancerConfig
     public int SessionTableSize { get; init; } = DefaultSessionTableSize;
     public int MaglevTableSize { get; init; } = Scheduling.MaglevTable.DefaultSize;
     public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
+    /// <summary>One of an active/standby pair (<c>ha:</c>); null: a lone balancer that always claims its VIPs.</summary>
+    public HaConfig? Ha { get; init; }
     public string? SourcePath { get; init; }
 }
 

@@ -14,7 +14,7 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 internal sealed class RootSection(ConfigReader r)
 {
     private static readonly string[] Keys = ["hash_seed", "workers", "cpus", "control_socket", "flow_table_size", "flow_timeouts",
-                                             "session_table_size", "maglev_table_size", "services"];
+                                             "session_table_size", "maglev_table_size", "ha", "services"];
 
     public BalancerConfig? Read(YamlMappingNode map)
     {
@@ -47,6 +47,8 @@ internal sealed class RootSection(ConfigReader r)
             }
             else ok = false;
         }
+
+        ok &= ConfigReader.Optional(entries, "ha", new HaSection(r).Read, value => config = config with { Ha = value });
 
         if (!entries.TryGetValue("services", out var servicesEntry))
         {
