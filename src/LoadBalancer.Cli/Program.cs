@@ -50,6 +50,7 @@ internal static class Program
         root.Subcommands.Add(realserver);
 
         root.Subcommands.Add(BackendCommand.Build());
+        root.Subcommands.Add(HaCommand.Build());
         root.Subcommands.Add(GenerateCommand.Build());
 
         var version = new Command("version", "Print the version");

@@ -6,9 +6,11 @@ using LoadBalancer.Hosting.Platform;
 namespace LoadBalancer.Hosting;
 
 /// <summary>ARP for one interface, off the data path: answers requests for the VIPs served on it,
-/// announces them by gratuitous ARP at start, and resolves the backend MACs reached through it
+/// announces them by gratuitous ARP at start and whenever the engine takes over as HA master (while it claims
+/// them: see <see cref="HaRoles"/>), and resolves the backend MACs reached through it
 /// (re-asking every <see cref="RefreshInterval"/> so a replaced server is noticed).</summary>
-internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpResponder responder, NeighborTable neighbors, InterfacePlan plan, EngineLog log)
+internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpResponder responder, NeighborTable neighbors, InterfacePlan plan, HaRoles roles,
+    EngineLog log)
 {
     public static readonly TimeSpan ResolveInterval = TimeSpan.FromMilliseconds(500);
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
@@ -19,13 +21,20 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
         var frame = new byte[64];
         var lastResolve = -1L;
         var lastAsked = new long[NeighborTable.Capacity];
+        var round = roles.AnnounceRound;
         var announcements = 0;
         var lastAnnounce = -1L;
         while (!stop.IsCancellationRequested)
         {
             var now = Environment.TickCount64;
-            // Two announcements one second apart: the second covers a router that missed the first.
-            if (announcements < 2 && (lastAnnounce < 0 || now - lastAnnounce >= 1000))
+            if (roles.AnnounceRound != round)
+            {
+                round = roles.AnnounceRound;
+                announcements = 0;
+                lastAnnounce = -1;
+            }
+            if (roles.ClaimsVips && announcements < roles.AnnounceCount
+                && (lastAnnounce < 0 || now - lastAnnounce >= roles.AnnounceInterval.TotalMilliseconds))
             {
                 foreach (var vip in responder.VipsOn(interfaceIndex))
                 {
@@ -53,6 +62,7 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
                 }
             }
 
+            // Short enough that a takeover's first announcement leaves within a tenth of a second.
             var length = socket.Receive(buffer, 100);
             if (length <= 0) continue;
             var learnedBefore = responder.Learned;

@@ -29,6 +29,7 @@ public sealed class Engine : IDisposable
         Config = config;
         _platform = platform;
         _options = options;
+        Roles = new HaRoles(config.Ha, _responders, options.Log);
     }
 
     public BalancerConfig Config { get; }
@@ -40,6 +41,8 @@ public sealed class Engine : IDisposable
     public BackendStateTable Backends => Control.Backends;
     public IReadOnlyList<ForwardingWorker> Workers => _workerList;
     public IReadOnlyList<ArpResponder> Responders => _responders;
+    /// <summary>Master, backup or fault in an HA pair, as keepalived last said; a lone balancer is always master.</summary>
+    public HaRoles Roles { get; }
     public DateTime StartedAt { get; } = DateTime.UtcNow;
     public Func<long> ClockMs => _options.ClockMs;
     public CancellationToken Stopping => _stop.Token;
@@ -109,6 +112,7 @@ public sealed class Engine : IDisposable
             log.Info($"heartbeat for peers on {address}:{port}/tcp");
         }
 
+        if (Roles.Enabled) log.Info($"ha role {ModeNames.Name(Roles.Role)} ({Roles.ChangedBy})" + (Roles.ClaimsVips ? "" : ": VIPs left to the master until keepalived says otherwise"));
         foreach (var s in State.Current.Services)
             log.Info($"service {s.Name} {Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +
                      $"mode {ModeNames.Name(s.Mode)} on {Interfaces.Name(s.IngressInterface)} -> {Interfaces.Name(s.EgressInterface)}, {s.Backends.Length} backends");

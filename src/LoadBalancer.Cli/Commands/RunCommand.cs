@@ -19,11 +19,11 @@ internal static class RunCommand
             foreach (var e in loaded.Errors) stderr.WriteLine(e.ToString());
             return 2;
         }
-        // The roles keepalived hands out are not built yet: running as if alone would answer ARP for VIPs the
-        // peer holds. Refused rather than ignored.
-        if (loaded.Config.Ha is { } ha)
+        // State sync is not built yet: running without it while the config asks for it would promise the operator
+        // a failover that keeps NAT sessions. Refused rather than ignored.
+        if (loaded.Config.Ha?.Sync is { } sync)
         {
-            stderr.WriteLine($"{path}:{ha.Line}: ha: this engine cannot take a role from keepalived yet; remove the ha: section to run it as a lone balancer");
+            stderr.WriteLine($"{path}:{sync.Line}: ha.sync: this engine cannot sync state with its peer yet; remove sync: to run the pair without it");
             return 2;
         }
         if (!Environment.IsPrivilegedProcess)

@@ -8,7 +8,8 @@ namespace LoadBalancer.Cli.Control;
 
 /// <summary>The requests the control socket understands, one line each:
 /// <c>status</c>; <c>backend drain|enable SERVICE BACKEND</c>; <c>backend weight SERVICE BACKEND N</c>;
-/// <c>health {json}</c> (a check result from an external <c>lb healthcheck</c>).
+/// <c>health {json}</c> (a check result from an external <c>lb healthcheck</c>); <c>ha master|backup|fault [by WHO]</c>
+/// (what keepalived decided, with who asked, for the log).
 /// Answers are one JSON object: the status document, <c>{"ok":true,"message":...}</c> or <c>{"error":...}</c>.</summary>
 internal sealed class ControlCommands(Engine engine)
 {
@@ -22,6 +23,7 @@ internal sealed class ControlCommands(Engine engine)
             "status" => StatusReport.Json(engine),
             "backend" => Backend(rest.Split(' ', StringSplitOptions.RemoveEmptyEntries)),
             "health" => Health(rest),
+            "ha" => Ha(rest),
             _ => Error($"unknown request '{verb}'"),
         };
     }
@@ -47,6 +49,17 @@ internal sealed class ControlCommands(Engine engine)
             default:
                 return Error("usage: backend drain|enable SERVICE BACKEND, or backend weight SERVICE BACKEND N");
         }
+        if (result.Error is not null) return Error(result.Error);
+        return Ok(result.Changed ? result.Message! : result.Message + " (no change)");
+    }
+
+    private string Ha(string rest)
+    {
+        const string usage = "usage: ha master|backup|fault [by WHO]";
+        var words = rest.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length == 0 || !ModeNames.TryParse(ModeNames.HaRoles, words[0], out var role)) return Error(usage);
+        if (words.Length == 2 || (words.Length == 3 && words[1] != "by")) return Error(usage);
+        var result = engine.Roles.Set(role, words.Length == 3 ? words[2] : "the control socket");
         if (result.Error is not null) return Error(result.Error);
         return Ok(result.Changed ? result.Message! : result.Message + " (no change)");
     }

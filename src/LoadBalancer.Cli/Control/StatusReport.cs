@@ -32,6 +32,14 @@ internal static class StatusReport
             }
             w.WriteEndArray();
             w.WriteNumber("hash_seed", snapshot.HashSeed);
+            if (host.Roles.Enabled)
+            {
+                w.WriteStartObject("ha");
+                w.WriteString("role", ModeNames.Name(host.Roles.Role));
+                w.WriteString("since", host.Roles.Since.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteString("changed_by", host.Roles.ChangedBy);
+                w.WriteEndObject();
+            }
             w.WriteStartArray("services");
             foreach (var s in snapshot.Services)
             {
@@ -125,6 +133,7 @@ internal static class StatusReport
             w.WriteNumber("passed", Sum(host, c => c.Passed));
             w.WriteNumber("ring_drops", host.KernelRingDrops);
             w.WriteNumber("arp_replies", host.Responders.Sum(r => r.RepliesSent));
+            w.WriteNumber("arp_requests_not_claimed", host.Responders.Sum(r => r.RequestsNotClaimed));
             w.WriteNumber("nat_replies_without_session", Sum(host, c => c.NatRepliesWithoutSession));
             w.WriteNumber("icmp_sent", Sum(host, c => c.IcmpSent));
             w.WriteEndObject();
@@ -159,7 +168,8 @@ internal static class StatusReport
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
         var sb = new StringBuilder();
-        sb.AppendLine($"lb {root.GetProperty("version").GetString()}  up {root.GetProperty("uptime_seconds").GetInt64()}s  workers {root.GetProperty("workers").GetInt32()}");
+        var role = root.TryGetProperty("ha", out var ha) ? $"  ha {ha.GetProperty("role").GetString()} since {ha.GetProperty("since").GetString()}" : "";
+        sb.AppendLine($"lb {root.GetProperty("version").GetString()}  up {root.GetProperty("uptime_seconds").GetInt64()}s  workers {root.GetProperty("workers").GetInt32()}{role}");
         foreach (var s in root.GetProperty("services").EnumerateArray())
         {
             sb.AppendLine();

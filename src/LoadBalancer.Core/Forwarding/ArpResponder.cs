@@ -14,8 +14,20 @@ public enum ArpAction : byte
 /// MACs from any ARP a backend sends. Control-plane rate, but allocation-free all the same.</summary>
 public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, InterfacePlan interfaces)
 {
+    private bool _claimsVips = true;
     public long RepliesSent;
     public long Learned;
+    /// <summary>Requests for a VIP left unanswered because this engine does not claim its VIPs (an HA backup).</summary>
+    public long RequestsNotClaimed;
+
+    /// <summary>Whether requests for the VIPs are answered: false while this engine is an HA backup, so only the
+    /// master holds them on the segment. Backend MACs are learned either way, so a backup is ready to forward.
+    /// Set by the control plane, read by the ARP thread.</summary>
+    public bool ClaimsVips
+    {
+        get => Volatile.Read(ref _claimsVips);
+        set => Volatile.Write(ref _claimsVips, value);
+    }
 
     public ArpAction Handle(Span<byte> frame, int interfaceIndex, long nowMs)
     {
@@ -33,6 +45,11 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
         // A request's sender IP equal to the target is a gratuitous ARP or a probe from someone
         // claiming the VIP; answering it would fight them, so we stay out.
         if (arp.SenderProtocolAddress == target) return ArpAction.None;
+        if (!ClaimsVips)
+        {
+            RequestsNotClaimed++;
+            return ArpAction.None;
+        }
 
         var requesterIp = arp.SenderProtocolAddress;
         eth.Destination = sender;

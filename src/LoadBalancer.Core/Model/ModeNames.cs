@@ -23,6 +23,7 @@ public static class ModeNames
     public static readonly (string Name, BackendHealth Value)[] Healths =
         [("unknown", BackendHealth.Unknown), ("healthy", BackendHealth.Healthy), ("unhealthy", BackendHealth.Unhealthy)];
     public static readonly (string Name, BackendIntent Value)[] Intents = [("active", BackendIntent.Active), ("draining", BackendIntent.Draining)];
+    public static readonly (string Name, HaRole Value)[] HaRoles = [("backup", HaRole.Backup), ("master", HaRole.Master), ("fault", HaRole.Fault)];
 
     public static string Name(ForwardingMode mode) => NameIn(Modes, mode);
     public static string Name(TransportProtocol protocol) => NameIn(Protocols, protocol);
@@ -32,6 +33,7 @@ public static class ModeNames
     public static string Name(HealthCheckType type) => NameIn(HealthCheckTypes, type);
     public static string Name(BackendHealth health) => NameIn(Healths, health);
     public static string Name(BackendIntent intent) => NameIn(Intents, intent);
+    public static string Name(HaRole role) => NameIn(HaRoles, role);
 
     /// <summary>The value <paramref name="name"/> stands for in <paramref name="table"/>.</summary>
     public static bool TryParse<T>((string Name, T Value)[] table, string? name, out T value) where T : struct, Enum

@@ -138,14 +138,14 @@ public class HaConfigTests
         AssertSingleError($"ha:\n  sync: {{peer: 10.99.1.3, key_file: {path}}}\n" + Services, $"lb.yaml:2: key_file '{path}': {problem}");
 
     [Fact]
-    public void Run_WithHaSection_RefusedUntilRolesExist()
+    public void Run_WithHaSync_RefusedUntilSyncExists()
     {
         using var file = new TempFile(Example);
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var code = RunCommand.Run(file.Path, withHealthChecker: false, stdout, stderr);
         Assert.Equal(2, code);
-        Assert.Equal($"{file.Path}:1: ha: this engine cannot take a role from keepalived yet; remove the ha: section to run it as a lone balancer",
+        Assert.Equal($"{file.Path}:4: ha.sync: this engine cannot sync state with its peer yet; remove sync: to run the pair without it",
             stderr.ToString().Trim());
     }
 

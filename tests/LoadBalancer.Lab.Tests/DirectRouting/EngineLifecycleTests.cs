@@ -51,10 +51,7 @@ public sealed class EngineLifecycleTests
             "-T", "fields", "-e", "frame.number"]).Stdout.Trim();
         Assert.Equal("", askedRs1);
 
-        int Announcements() => Shell.Run("tshark", ["-r", pcap, "-Y",
-                $"arp.src.proto_ipv4 == {lab.Vip} && arp.dst.proto_ipv4 == {lab.Vip} && arp.src.hw_mac == {balancerMac}",
-                "-T", "fields", "-e", "frame.number"]).Stdout
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        int Announcements() => PacketCapture.GratuitousArps(pcap, lab.Vip, balancerMac);
     }
 
     [LabFact]

@@ -32,6 +32,13 @@ public sealed class PacketCapture : IDisposable
         return new PacketCapture(process);
     }
 
+    /// <summary>Gratuitous ARPs for <paramref name="ip"/> sent from <paramref name="mac"/> in a pcap (it may still be
+    /// written), read with tshark.</summary>
+    public static int GratuitousArps(string pcapPath, string ip, string mac) =>
+        Shell.Run("tshark", ["-r", pcapPath, "-Y", $"arp.src.proto_ipv4 == {ip} && arp.dst.proto_ipv4 == {ip} && arp.src.hw_mac == {mac}",
+                "-T", "fields", "-e", "frame.number"]).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+
     public void Dispose()
     {
         if (!_process.HasExited)

@@ -10,7 +10,8 @@ internal sealed class HaSection(ConfigReader r)
     private static readonly string[] Keys = ["initial_role", "garp", "sync"];
     private static readonly string[] GarpKeys = ["count", "interval"];
     private static readonly string[] SyncKeys = ["peer", "port", "interface", "key_file"];
-    private static readonly (string, HaRole)[] Roles = [("backup", HaRole.Backup), ("master", HaRole.Master)];
+    /// <summary>keepalived's states, less fault: an engine does not start in fault.</summary>
+    private static readonly (string, HaRole)[] Roles = [.. ModeNames.HaRoles.Where(r => r.Value != HaRole.Fault)];
 
     public HaConfig? Read(YamlEntry haEntry)
     {

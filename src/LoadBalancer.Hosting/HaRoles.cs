@@ -1,0 +1,71 @@
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.Model;
+
+namespace LoadBalancer.Hosting;
+
+/// <summary>The engine's place in an active/standby pair. keepalived runs VRRP and tells the engine what it
+/// decided (<c>lb ha master|backup|fault</c> from its <c>notify_*</c> scripts); this keeps the answer and applies
+/// it: a master answers ARP for the VIPs and announces them by gratuitous ARP when it takes over, a backup (and a
+/// fault, which behaves as one) answers none and announces none. Forwarding never depends on the role: a frame
+/// that reaches a backup while the switch settles is forwarded, not lost. Without an <c>ha:</c> section the engine
+/// is a lone balancer that always claims its VIPs. Thread-safe: control requests arrive on the socket's thread.</summary>
+public sealed class HaRoles
+{
+    /// <summary>A lone balancer's announcements at start: two, a second apart (the second covers a router that
+    /// missed the first).</summary>
+    private const int LoneAnnouncements = 2;
+    private static readonly TimeSpan LoneInterval = TimeSpan.FromSeconds(1);
+
+    private readonly HaConfig? _config;
+    private readonly IReadOnlyList<ArpResponder> _responders;
+    private readonly EngineLog _log;
+    private readonly object _gate = new();
+    private int _announceRound;
+
+    public HaRoles(HaConfig? config, IReadOnlyList<ArpResponder> responders, EngineLog log)
+    {
+        _config = config;
+        _responders = responders;
+        _log = log;
+        Role = config?.InitialRole ?? HaRole.Master;
+        Since = DateTime.UtcNow;
+        ChangedBy = config is null ? null : "initial_role";
+    }
+
+    /// <summary>False for a lone balancer (no <c>ha:</c> section): it has no role to change.</summary>
+    public bool Enabled => _config is not null;
+    public HaRole Role { get; private set; }
+    public DateTime Since { get; private set; }
+    /// <summary>Who asked for the current role (the caller named in the request, or <c>initial_role</c>).</summary>
+    public string? ChangedBy { get; private set; }
+    public bool ClaimsVips => Role == HaRole.Master;
+
+    /// <summary>Gratuitous ARPs per VIP for the current round and the time between them.</summary>
+    public int AnnounceCount => _config?.GarpCount ?? LoneAnnouncements;
+    public TimeSpan AnnounceInterval => _config?.GarpInterval ?? LoneInterval;
+    /// <summary>Bumped at every takeover; an ARP service that sees it change starts a new round of announcements.</summary>
+    public int AnnounceRound => Volatile.Read(ref _announceRound);
+
+    /// <summary>Called for each responder as it is built, so it starts in the engine's first role.</summary>
+    internal void Apply(ArpResponder responder) => responder.ClaimsVips = ClaimsVips;
+
+    /// <summary><c>lb ha master|backup|fault</c>. Logged once per change, with who asked.</summary>
+    public ControlResult Set(HaRole role, string by)
+    {
+        if (_config is null) return new ControlResult(false, "this engine has no ha: section; it always claims its VIPs");
+        lock (_gate)
+        {
+            var message = $"ha role {ModeNames.Name(role)}";
+            if (role == Role) return new ControlResult(false, null, message);
+            var was = Role;
+            Role = role;
+            Since = DateTime.UtcNow;
+            ChangedBy = by;
+            foreach (var r in _responders) r.ClaimsVips = ClaimsVips;
+            if (role == HaRole.Master) Interlocked.Increment(ref _announceRound);
+            _log.Info($"{message} (was {ModeNames.Name(was)}), asked by {by}" +
+                      (role == HaRole.Master ? $": answering ARP for the VIPs, {AnnounceCount} gratuitous ARPs" : ": VIPs left to the master"));
+            return new ControlResult(true, null, message);
+        }
+    }
+}
