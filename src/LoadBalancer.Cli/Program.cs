@@ -29,8 +29,7 @@ internal static class Program
         check.SetAction(r => CheckCommand.Run(r.GetValue(checkConfig)!, Console.Out, Console.Error));
         root.Subcommands.Add(check);
 
-        var statusConfig = new Option<string>("--config") { Description = "Find the engine by this config's control_socket" };
-        var statusSocket = new Option<string>("--socket") { Description = "The engine's control socket (default /run/lb/lb.sock)" };
+        var (statusConfig, statusSocket) = EngineSocket.Options();
         var json = new Option<bool>("--json") { Description = "Print the status document as JSON" };
         var status = new Command("status", "Show the running engine's services, backends and counters") { statusConfig, statusSocket, json };
         status.SetAction(r => StatusCommand.Run(r.GetValue(statusConfig), r.GetValue(statusSocket), r.GetValue(json), Console.Out, Console.Error));

@@ -66,7 +66,7 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
             var length = socket.Receive(buffer, 100);
             if (length <= 0) continue;
             var learnedBefore = responder.Learned;
-            if (responder.Handle(buffer.AsSpan(0, length), interfaceIndex, Environment.TickCount64) == ArpAction.Reply)
+            if (responder.Handle(buffer.AsSpan(0, length), interfaceIndex, Environment.TickCount64, roles.ClaimsVips) == ArpAction.Reply)
                 socket.Send(buffer.AsSpan(0, length));
             if (responder.Learned != learnedBefore) log.NeighborLearned(socket.InterfaceName, buffer.AsSpan(0, length));
         }

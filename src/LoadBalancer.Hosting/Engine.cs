@@ -29,7 +29,7 @@ public sealed class Engine : IDisposable
         Config = config;
         _platform = platform;
         _options = options;
-        Roles = new HaRoles(config.Ha, _responders, options.Log);
+        Roles = new HaRoles(config.Ha, options.Log);
     }
 
     public BalancerConfig Config { get; }

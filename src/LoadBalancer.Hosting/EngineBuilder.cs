@@ -93,7 +93,6 @@ public static class EngineBuilder
             if (topology.Multicast.TryGetValue(i, out var macs))
                 foreach (var mac in macs) socket.JoinMulticast(mac);
             var responder = new ArpResponder(engine.State, engine.Neighbors, plan);
-            engine.Roles.Apply(responder);
             engine.AddArp(responder, new ArpService(socket, i, responder, engine.Neighbors, plan, engine.Roles, options.Log), plan.Name(i));
         }
     }

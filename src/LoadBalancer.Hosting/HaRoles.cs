@@ -1,4 +1,3 @@
-using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 
 namespace LoadBalancer.Hosting;
@@ -17,24 +16,24 @@ public sealed class HaRoles
     private static readonly TimeSpan LoneInterval = TimeSpan.FromSeconds(1);
 
     private readonly HaConfig? _config;
-    private readonly IReadOnlyList<ArpResponder> _responders;
     private readonly EngineLog _log;
     private readonly object _gate = new();
+    // Written under the gate, read by every ARP thread without it.
+    private volatile HaRole _role;
     private int _announceRound;
 
-    public HaRoles(HaConfig? config, IReadOnlyList<ArpResponder> responders, EngineLog log)
+    public HaRoles(HaConfig? config, EngineLog log)
     {
         _config = config;
-        _responders = responders;
         _log = log;
-        Role = config?.InitialRole ?? HaRole.Master;
+        _role = config?.InitialRole ?? HaRole.Master;
         Since = DateTime.UtcNow;
         ChangedBy = config is null ? null : "initial_role";
     }
 
     /// <summary>False for a lone balancer (no <c>ha:</c> section): it has no role to change.</summary>
     public bool Enabled => _config is not null;
-    public HaRole Role { get; private set; }
+    public HaRole Role => _role;
     public DateTime Since { get; private set; }
     /// <summary>Who asked for the current role (the caller named in the request, or <c>initial_role</c>).</summary>
     public string? ChangedBy { get; private set; }
@@ -46,9 +45,6 @@ public sealed class HaRoles
     /// <summary>Bumped at every takeover; an ARP service that sees it change starts a new round of announcements.</summary>
     public int AnnounceRound => Volatile.Read(ref _announceRound);
 
-    /// <summary>Called for each responder as it is built, so it starts in the engine's first role.</summary>
-    internal void Apply(ArpResponder responder) => responder.ClaimsVips = ClaimsVips;
-
     /// <summary><c>lb ha master|backup|fault</c>. Logged once per change, with who asked.</summary>
     public ControlResult Set(HaRole role, string by)
     {
@@ -58,10 +54,9 @@ public sealed class HaRoles
             var message = $"ha role {ModeNames.Name(role)}";
             if (role == Role) return new ControlResult(false, null, message);
             var was = Role;
-            Role = role;
             Since = DateTime.UtcNow;
             ChangedBy = by;
-            foreach (var r in _responders) r.ClaimsVips = ClaimsVips;
+            _role = role;
             if (role == HaRole.Master) Interlocked.Increment(ref _announceRound);
             _log.Info($"{message} (was {ModeNames.Name(was)}), asked by {by}" +
                       (role == HaRole.Master ? $": answering ARP for the VIPs, {AnnounceCount} gratuitous ARPs" : ": VIPs left to the master"));

@@ -28,15 +28,15 @@ public class HaRolesTests
         var responder = Assert.Single(engine.Responders);
 
         Assert.Equal(HaRole.Backup, engine.Roles.Role);
-        Assert.Equal(ArpAction.None, responder.Handle(RequestFor(Fixtures.PoolVip), 0, 0));
+        Assert.Equal(ArpAction.None, responder.Handle(RequestFor(Fixtures.PoolVip), 0, 0, engine.Roles.ClaimsVips));
         Assert.Equal(1, responder.RequestsNotClaimed);
 
         Assert.True(engine.Roles.Set(HaRole.Master, "keepalived (pid 7)").Changed);
-        Assert.Equal(ArpAction.Reply, responder.Handle(RequestFor(Fixtures.PoolVip), 0, 0));
+        Assert.Equal(ArpAction.Reply, responder.Handle(RequestFor(Fixtures.PoolVip), 0, 0, engine.Roles.ClaimsVips));
         Assert.Equal("keepalived (pid 7)", engine.Roles.ChangedBy);
 
         Assert.True(engine.Roles.Set(HaRole.Fault, "keepalived (pid 7)").Changed);
-        Assert.Equal(ArpAction.None, responder.Handle(RequestFor(Fixtures.PoolVip), 0, 0));
+        Assert.Equal(ArpAction.None, responder.Handle(RequestFor(Fixtures.PoolVip), 0, 0, engine.Roles.ClaimsVips));
         Assert.Equal(2, responder.RequestsNotClaimed);
     }
 

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using LoadBalancer.Cli.Control;
 
 namespace LoadBalancer.Cli.Commands;
 
@@ -16,33 +15,25 @@ internal static class HaCommand
         ha.Subcommands.Add(Role("master", "Claim the VIPs: answer ARP for them and announce them by gratuitous ARP (keepalived's notify_master)"));
         ha.Subcommands.Add(Role("backup", "Leave the VIPs to the master: answer no ARP for them, keep forwarding what arrives (notify_backup)"));
         ha.Subcommands.Add(Role("fault", "As backup, shown as fault (notify_fault)"));
-        var (config, socket) = Options();
+        var (config, socket) = EngineSocket.Options();
         var check = new Command("check", "Exit 0 when the engine answers and every service has a usable backend, else 1 with the reason (for a vrrp_script)") { config, socket };
         check.SetAction(r => Check(r.GetValue(config), r.GetValue(socket), Console.Out, Console.Error));
         ha.Subcommands.Add(check);
         return ha;
     }
 
-    private static (Option<string> Config, Option<string> Socket) Options() =>
-        (new Option<string>("--config") { Description = "Find the engine by this config's control_socket" },
-         new Option<string>("--socket") { Description = "The engine's control socket (default /run/lb/lb.sock)" });
-
     private static Command Role(string role, string description)
     {
-        var (config, socket) = Options();
+        var (config, socket) = EngineSocket.Options();
         var command = new Command(role, description) { config, socket };
-        command.SetAction(r => BackendCommand.Send(r.GetValue(config), r.GetValue(socket), $"ha {role} by {Caller()}", Console.Out, Console.Error));
+        command.SetAction(r => EngineSocket.Send(r.GetValue(config), r.GetValue(socket), $"ha {role} by {Caller()}", Console.Out, Console.Error));
         return command;
     }
 
     public static int Check(string? configPath, string? socketPath, TextWriter stdout, TextWriter stderr)
     {
-        if (!EngineSocket.TryResolve(configPath, socketPath, stderr, out var socket)) return 2;
-        if (!ControlClient.TryRequest(socket, "status", out var response))
-        {
-            stderr.WriteLine($"engine not answering at {socket}: {response}");
-            return 1;
-        }
+        var code = EngineSocket.Ask(configPath, socketPath, "status", stderr, out var response, unreachable: "engine not answering at");
+        if (code != 0) return code;
         var problem = Verdict(response, out var summary);
         if (problem is not null)
         {
@@ -86,19 +77,19 @@ internal static class HaCommand
     /// notify scripts through /bin/sh), as "NAME (pid N)".</summary>
     internal static string Caller()
     {
-        var pid = Environment.ProcessId;
-        for (var depth = 0; depth < 4; depth++)
+        TryStat(Environment.ProcessId, out var pid, out _);
+        var direct = pid;
+        for (var depth = 0; depth < 4 && pid > 0; depth++)
         {
-            if (!TryParent(pid, out var parent, out var name)) break;
-            pid = parent;
-            if (!TryParent(pid, out _, out name)) break;
+            if (!TryStat(pid, out var parent, out var name)) break;
             if (name is not ("sh" or "bash" or "dash" or "timeout" or "env")) return $"{name} (pid {pid.ToString(CultureInfo.InvariantCulture)})";
+            pid = parent;
         }
-        return $"pid {pid.ToString(CultureInfo.InvariantCulture)}";
+        return $"pid {direct.ToString(CultureInfo.InvariantCulture)}";
     }
 
-    /// <summary>A process's parent and its own command name, from /proc/PID/stat ("pid (comm) state ppid ...").</summary>
-    private static bool TryParent(int pid, out int parent, out string name)
+    /// <summary>A process's command name and its parent, from /proc/PID/stat ("pid (comm) state ppid ...").</summary>
+    private static bool TryStat(int pid, out int parent, out string name)
     {
         parent = 0;
         name = "";

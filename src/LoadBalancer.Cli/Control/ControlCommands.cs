@@ -49,8 +49,7 @@ internal sealed class ControlCommands(Engine engine)
             default:
                 return Error("usage: backend drain|enable SERVICE BACKEND, or backend weight SERVICE BACKEND N");
         }
-        if (result.Error is not null) return Error(result.Error);
-        return Ok(result.Changed ? result.Message! : result.Message + " (no change)");
+        return Answer(result);
     }
 
     private string Ha(string rest)
@@ -60,8 +59,7 @@ internal sealed class ControlCommands(Engine engine)
         if (words.Length == 0 || !ModeNames.TryParse(ModeNames.HaRoles, words[0], out var role)) return Error(usage);
         if (words.Length == 2 || (words.Length == 3 && words[1] != "by")) return Error(usage);
         var result = engine.Roles.Set(role, words.Length == 3 ? words[2] : "the control socket");
-        if (result.Error is not null) return Error(result.Error);
-        return Ok(result.Changed ? result.Message! : result.Message + " (no change)");
+        return Answer(result);
     }
 
     private string Health(string json)
@@ -83,6 +81,10 @@ internal sealed class ControlCommands(Engine engine)
         if (result.Error is not null) return Error(result.Error);
         return Ok(result.Changed ? "applied; table rebuilt" : "applied");
     }
+
+    /// <summary>An operator command's result: what it did, "(no change)" when it was already so, or why it was refused.</summary>
+    private static string Answer(ControlResult result) =>
+        result.Error is not null ? Error(result.Error) : Ok(result.Changed ? result.Message! : result.Message + " (no change)");
 
     private static string Ok(string message) =>
         JsonSerializer.Serialize(new ControlAnswer(true, message, null), HealthMessageJson.Default.ControlAnswer);

@@ -36,7 +36,7 @@ internal static class StatusReport
             {
                 w.WriteStartObject("ha");
                 w.WriteString("role", ModeNames.Name(host.Roles.Role));
-                w.WriteString("since", host.Roles.Since.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteString("since", Timestamp(host.Roles.Since));
                 w.WriteString("changed_by", host.Roles.ChangedBy);
                 w.WriteEndObject();
             }
@@ -109,7 +109,7 @@ internal static class StatusReport
                         w.WriteStartObject("last_check");
                         w.WriteBoolean("ok", last.Ok);
                         w.WriteString("detail", last.Detail);
-                        w.WriteString("at", last.At.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                        w.WriteString("at", Timestamp(last.At.UtcDateTime));
                         w.WriteEndObject();
                     }
                     else w.WriteNull("last_check");
@@ -145,6 +145,9 @@ internal static class StatusReport
         }
         return Encoding.UTF8.GetString(stream.ToArray());
     }
+
+    /// <summary>UTC to the millisecond, as every time in the document is written.</summary>
+    private static string Timestamp(DateTime utc) => utc.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>One word for whether a backend takes traffic and, if not, why (first reason wins).</summary>
     private static string State(BackendSnapshot b, bool macUnresolved) =>

@@ -14,22 +14,15 @@ public enum ArpAction : byte
 /// MACs from any ARP a backend sends. Control-plane rate, but allocation-free all the same.</summary>
 public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, InterfacePlan interfaces)
 {
-    private bool _claimsVips = true;
     public long RepliesSent;
     public long Learned;
-    /// <summary>Requests for a VIP left unanswered because this engine does not claim its VIPs (an HA backup).</summary>
+    /// <summary>Requests for a VIP left unanswered because this engine did not claim its VIPs (an HA backup).</summary>
     public long RequestsNotClaimed;
 
-    /// <summary>Whether requests for the VIPs are answered: false while this engine is an HA backup, so only the
-    /// master holds them on the segment. Backend MACs are learned either way, so a backup is ready to forward.
-    /// Set by the control plane, read by the ARP thread.</summary>
-    public bool ClaimsVips
-    {
-        get => Volatile.Read(ref _claimsVips);
-        set => Volatile.Write(ref _claimsVips, value);
-    }
-
-    public ArpAction Handle(Span<byte> frame, int interfaceIndex, long nowMs)
+    /// <summary>One ARP frame. With <paramref name="claimsVips"/> false (an HA backup: only the master holds the VIPs on
+    /// the segment) requests for the VIPs go unanswered; backend MACs are learned either way, so a backup is ready to
+    /// forward.</summary>
+    public ArpAction Handle(Span<byte> frame, int interfaceIndex, long nowMs, bool claimsVips = true)
     {
         if (EthernetFrame.TryParse(frame, out var eth) != DropReason.None || eth.EtherType != EtherTypes.Arp) return ArpAction.None;
         if (ArpPacket.TryParse(eth.Payload, out var arp) != DropReason.None) return ArpAction.None;
@@ -45,7 +38,7 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
         // A request's sender IP equal to the target is a gratuitous ARP or a probe from someone
         // claiming the VIP; answering it would fight them, so we stay out.
         if (arp.SenderProtocolAddress == target) return ArpAction.None;
-        if (!ClaimsVips)
+        if (!claimsVips)
         {
             RequestsNotClaimed++;
             return ArpAction.None;

@@ -43,21 +43,6 @@ public class ConfigLoaderTests
                 address: 10.99.1.21
         """;
 
-    /// <summary>A valid config with one service, <paramref name="top"/> on line 1: services on line 2,
-    /// the service on line 3 (vip 4, port 5, interface 6, backends 7), its backend on line 8 (address 9).</summary>
-    private static string Minimal(string top = "") =>
-        $"""
-        {top}
-        services:
-          - name: web
-            vip: 10.99.0.100
-            port: 80
-            interface: eth0
-            backends:
-              - name: web1
-                address: 10.99.1.11
-        """;
-
     [Fact]
     public void Parse_FullExample_LoadsEveryValue()
     {

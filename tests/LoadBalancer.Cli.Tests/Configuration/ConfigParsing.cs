@@ -8,6 +8,21 @@ internal static class ConfigParsing
 {
     public const string Source = "lb.yaml";
 
+    /// <summary>A valid config with one service, <paramref name="top"/> on line 1: services on line 2,
+    /// the service on line 3 (vip 4, port 5, interface 6, backends 7), its backend on line 8 (address 9).</summary>
+    public static string Minimal(string top = "") =>
+        $"""
+        {top}
+        services:
+          - name: web
+            vip: 10.99.0.100
+            port: 80
+            interface: eth0
+            backends:
+              - name: web1
+                address: 10.99.1.11
+        """;
+
     /// <summary>Parses a config that must be valid.</summary>
     public static BalancerConfig Load(string yaml) => AssertValid(ConfigLoader.Parse(yaml, Source));
 

@@ -10,7 +10,7 @@ namespace LoadBalancer.Cli.Tests.Configuration;
 public class HaConfigTests
 {
     /// <summary>Lines: ha 1, initial_role 2, garp 3, sync 4, peer 5, port 6, interface 7, services 8.</summary>
-    private const string Example = """
+    private static readonly string Example = Minimal(top: """
         ha:
           initial_role: master
           garp: {count: 5, interval: 500ms}
@@ -18,24 +18,7 @@ public class HaConfigTests
             peer: 10.99.1.3
             port: 8849
             interface: eth1
-        services:
-          - name: web
-            vip: 10.99.0.100
-            port: 80
-            interface: eth0
-            backends:
-              - {name: web1, address: 10.99.1.11}
-        """;
-
-    private const string Services = """
-        services:
-          - name: web
-            vip: 10.99.0.100
-            port: 80
-            interface: eth0
-            backends:
-              - {name: web1, address: 10.99.1.11}
-        """;
+        """);
 
     private static string Edit(string from, string to)
     {
@@ -63,7 +46,7 @@ public class HaConfigTests
     [Fact]
     public void Parse_EmptyMappingAndNoSync_TakesTheDefaults()
     {
-        var ha = Assert.IsType<HaConfig>(Load("ha: {}\n" + Services).Ha);
+        var ha = Assert.IsType<HaConfig>(Load(Minimal(top: "ha: {}")).Ha);
         Assert.Equal(HaRole.Backup, ha.InitialRole);
         Assert.Equal(3, ha.GarpCount);
         Assert.Equal(TimeSpan.FromSeconds(1), ha.GarpInterval);
@@ -71,12 +54,12 @@ public class HaConfigTests
     }
 
     [Fact]
-    public void Parse_NoHaSection_IsALoneBalancer() => Assert.Null(Load(Services).Ha);
+    public void Parse_NoHaSection_IsALoneBalancer() => Assert.Null(Load(Minimal()).Ha);
 
     [Fact]
     public void Parse_SyncWithPeerOnly_UsesPort8848AndTheRoute()
     {
-        var sync = Load("ha:\n  sync: {peer: 10.99.1.3}\n" + Services).Ha!.Sync!;
+        var sync = Load(Minimal(top: "ha:\n  sync: {peer: 10.99.1.3}")).Ha!.Sync!;
         Assert.Equal(8848, sync.Port);
         Assert.Null(sync.Interface);
     }
@@ -100,13 +83,13 @@ public class HaConfigTests
 
     [Fact]
     public void Parse_SyncWithoutPeer_RefusedAtSync() =>
-        AssertSingleError("ha:\n  sync: {port: 8848}\n" + Services, "lb.yaml:2: missing required key 'peer'");
+        AssertSingleError(Minimal(top: "ha:\n  sync: {port: 8848}"), "lb.yaml:2: missing required key 'peer'");
 
     [Fact]
     public void Parse_KeyFileOwnerOnly_ReadsTheKey()
     {
         using var key = KeyFile("  " + new string('a', 32) + new string('B', 32) + "\n", UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        var sync = Load($"ha:\n  sync: {{peer: 10.99.1.3, key_file: {key.Path}}}\n" + Services).Ha!.Sync!;
+        var sync = Load(Minimal(top: $"ha:\n  sync: {{peer: 10.99.1.3, key_file: {key.Path}}}")).Ha!.Sync!;
         Assert.Equal(key.Path, sync.KeyFile);
         Assert.Equal([.. Enumerable.Repeat((byte)0xAA, 16), .. Enumerable.Repeat((byte)0xBB, 16)], Assert.IsType<byte[]>(sync.Key));
     }
@@ -117,7 +100,7 @@ public class HaConfigTests
     public void Parse_KeyFileOthersCanRead_Refused(UnixFileMode mode, string problem)
     {
         using var key = KeyFile(new string('0', 64), mode);
-        AssertSingleError($"ha:\n  sync: {{peer: 10.99.1.3, key_file: {key.Path}}}\n" + Services, $"lb.yaml:2: key_file '{key.Path}': {problem}");
+        AssertSingleError(Minimal(top: $"ha:\n  sync: {{peer: 10.99.1.3, key_file: {key.Path}}}"), $"lb.yaml:2: key_file '{key.Path}': {problem}");
     }
 
     [Theory]
@@ -127,7 +110,7 @@ public class HaConfigTests
     public void Parse_KeyFileNotA32ByteHexKey_Refused(string contents)
     {
         using var key = KeyFile(contents, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        AssertSingleError($"ha:\n  sync: {{peer: 10.99.1.3, key_file: {key.Path}}}\n" + Services,
+        AssertSingleError(Minimal(top: $"ha:\n  sync: {{peer: 10.99.1.3, key_file: {key.Path}}}"),
             $"lb.yaml:2: key_file '{key.Path}': must hold exactly 64 hex characters (a 32-byte key; e.g. from 'openssl rand -hex 32')");
     }
 
@@ -135,7 +118,7 @@ public class HaConfigTests
     [InlineData("relative/sync.key", "must be an absolute path")]
     [InlineData("/nonexistent/lb-test/sync.key", "no such file")]
     public void Parse_KeyFileMissingOrRelative_Refused(string path, string problem) =>
-        AssertSingleError($"ha:\n  sync: {{peer: 10.99.1.3, key_file: {path}}}\n" + Services, $"lb.yaml:2: key_file '{path}': {problem}");
+        AssertSingleError(Minimal(top: $"ha:\n  sync: {{peer: 10.99.1.3, key_file: {path}}}"), $"lb.yaml:2: key_file '{path}': {problem}");
 
     [Fact]
     public void Run_WithHaSync_RefusedUntilSyncExists()

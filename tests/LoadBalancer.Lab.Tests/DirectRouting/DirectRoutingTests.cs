@@ -86,8 +86,7 @@ public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture
         // arping prints one line per reply with the answering MAC: a real server that failed to
         // suppress ARP would show up as a second MAC.
         var r = Lab.In(Lab.RouterNs, $"arping -c 3 -w 6 -I {Lab.RouterLanIf} {Lab.Vip}", 30);
-        var macs = Regex.Matches(r.Stdout, @"reply from [0-9.]+ \[([0-9A-Fa-f:]{17})\]")
-            .Select(m => m.Groups[1].Value.ToLowerInvariant()).ToArray();
+        var macs = Arping.ReplyMacs(r.Stdout);
         Assert.True(macs.Length >= 1, $"no ARP reply for the VIP:\n{r.Output}");
         Assert.All(macs, mac => Assert.Equal(balancerMac, mac));
     }

@@ -23,7 +23,7 @@ public sealed class HaRoleTests
             Assert.Equal("backup", status.RootElement.GetProperty("ha").GetProperty("role").GetString());
 
         lab.In(lab.RouterNs, $"ip neigh flush dev {lab.RouterLanIf}");
-        Assert.Empty(Replies(lab.In(lab.RouterNs, $"arping -c 2 -w 3 -I {lab.RouterLanIf} {lab.Vip}", 30).Stdout));
+        Assert.Empty(Arping.ReplyMacs(lab.In(lab.RouterNs, $"arping -c 2 -w 3 -I {lab.RouterLanIf} {lab.Vip}", 30).Stdout));
         // Three seconds up as backup: a lone balancer would have announced the VIP twice by now.
         Assert.Equal(0, Announcements());
 
@@ -31,7 +31,7 @@ public sealed class HaRoleTests
         Assert.True(switched.ExitCode == 0, switched.Output);
         Assert.Equal("ha role master", switched.Stdout.Trim());
 
-        var answers = Replies(lab.In(lab.RouterNs, $"arping -c 3 -w 6 -I {lab.RouterLanIf} {lab.Vip}", 30).Stdout);
+        var answers = Arping.ReplyMacs(lab.In(lab.RouterNs, $"arping -c 3 -w 6 -I {lab.RouterLanIf} {lab.Vip}", 30).Stdout);
         Assert.NotEmpty(answers);
         Assert.All(answers, mac => Assert.Equal(balancerMac, mac));
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -65,7 +65,4 @@ public sealed class HaRoleTests
 
         CommandResult Check() => Shell.Run("dotnet", [LabEnvironment.LbDll, "ha", "check", "--socket", socket], TimeSpan.FromSeconds(20));
     }
-
-    private static string[] Replies(string arpingOutput) =>
-        Regex.Matches(arpingOutput, @"reply from [0-9.]+ \[([0-9A-Fa-f:]{17})\]").Select(m => m.Groups[1].Value.ToLowerInvariant()).ToArray();
 }
