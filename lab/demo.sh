@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LoadBalancer demo. Needs root: it builds a lab of network namespaces.
 #
-#   ./lab/demo.sh [dr|nat|clusterip]        (as root; default dr)
+#   ./lab/demo.sh [dr|nat|clusterip|ha]     (as root; default dr)
 #
 # Builds the solution, brings up a DR lab (client -> router -> switch -> balancer
 # + 2 real servers running nginx), starts the engine in the balancer namespace,
@@ -15,9 +15,18 @@
 # and keeps only its share of the flows); the demo waits until every engine reports
 # the same table digest and all 3 nodes alive, then makes the same 100 connections
 # (answers are node1..node3) and shows each node's digest and shares.
+# With ha: two balancers, each with keepalived from Debian (one VRRP instance,
+# notify_* calling `lb ha ...`, a vrrp_script calling `lb ha check`) and state
+# sync between the engines, a DR service (10.99.0.100) and a NAT service
+# (10.99.0.101) on the same 3 nginx servers; the demo starts six throttled
+# downloads per service, kills the master (engine and keepalived SIGKILLed,
+# its addresses removed), shows how long new connections took to be served
+# again and that every download completed intact, then brings the first
+# balancer back and shows keepalived hand the VIPs back to it.
 # Everything it creates lives in namespaces named lbXXXX-* and is torn down on
 # exit, failure or Ctrl-C.
-# Exit 0 only if all 100 requests succeeded and every real server answered.
+# Exit 0 only if all 100 requests succeeded and every real server answered
+# (ha: every download intact and new connections served within 5 s).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +35,7 @@ source "$HERE/lib/topology.sh"
 
 MODE="${1:-dr}"
 case "$MODE" in
-    dr|nat|clusterip) ;;
+    dr|nat|clusterip|ha) ;;
     *) echo "mode $MODE is not available yet" >&2; exit 2 ;;
 esac
 
@@ -259,6 +268,70 @@ if [[ "$MODE" == clusterip ]]; then
     stop_node_engines
 
     finish
+fi
+
+if [[ "$MODE" == ha ]]; then
+    echo "== bringing up the HA lab ($P): two balancers, keepalived on each, 3 real servers"
+    lab_up_ha "$P" 3
+    lb_on() { local n="$1"; shift; ip netns exec "$P-b$n" dotnet "$LB_DLL" "$@" --config "$LAB_DIR/lb$n.yaml"; }
+    role_of() { lb_on "$1" status --json 2>/dev/null | "$LAB_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["ha"]["role"])' 2>/dev/null; }
+    sync_of() { lb_on "$1" status --json 2>/dev/null | "$LAB_PYTHON" -c 'import json,sys; s=json.load(sys.stdin)["ha"]["sync"]; print(s["sent"], s["entries_sent"])'; }
+    both_roles() { [[ "$(role_of 1)" == master && "$(role_of 2)" == backup ]]; }
+    echo "== starting balancer 2, then balancer 1 (engine, then keepalived; balancer 1 has the higher VRRP priority)"
+    lab_start_ha_node "$P" 2
+    lab_start_ha_node "$P" 1
+    lab_wait_for 30 both_roles || lab_die "keepalived did not make balancer 1 master and balancer 2 backup within 30 s"
+    for n in 1 2; do echo "balancer $n: $(lb_on "$n" status | head -1)"; done
+
+    echo "== new connections for 5 s through both VIPs, to see what sync costs"
+    read -r m0 e0 <<< "$(sync_of 1)"
+    conns=0 t0=$SECONDS
+    while (( SECONDS - t0 < 5 )); do
+        for vip in "$LAB_VIP" "$LAB_NAT_VIP"; do
+            ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 2 -o /dev/null "http://$vip/" && conns=$(( conns + 1 ))
+        done
+    done
+    read -r m1 e1 <<< "$(sync_of 1)"
+    echo "$conns connections in 5 s ($(( conns / 5 ))/s): balancer 1 sent $(( (m1 - m0) / 5 )) sync messages/s carrying $(( (e1 - e0) / 5 )) entries/s (hellos included)"
+
+    echo "== six throttled downloads of /big per service (500 kB/s each)"
+    ip netns exec "$LAB_CLIENT_NS" sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'
+    DL_PIDS=()
+    for vip in "$LAB_VIP" "$LAB_NAT_VIP"; do
+        for i in 1 2 3 4 5 6; do
+            ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 90 --limit-rate 500k --speed-time 10 --speed-limit 1 \
+                -o "$LAB_DIR/dl-$vip-$i" "http://$vip/big" &
+            DL_PIDS+=($!)
+        done
+    done
+    sleep 3
+    echo "== balancer 1 dies: keepalived and the engine SIGKILLed, its addresses removed"
+    t_fail=$(date +%s%N)
+    lab_kill_ha_node "$P" 1
+    served=0
+    for (( i = 0; i < 150; i++ )); do
+        if ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 0.5 -o /dev/null "http://$LAB_VIP/" &&
+           ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 0.5 -o /dev/null "http://$LAB_NAT_VIP/"; then served=1; break; fi
+    done
+    gap_ms=$(( ($(date +%s%N) - t_fail) / 1000000 ))
+    (( served )) && echo "new connections through both VIPs served again after $gap_ms ms (balancer 2: $(role_of 2))" ||
+        echo "new connections were not served again within 15 s" >&2
+    echo "== balancer 1 comes back (it gets balancer 2's tables at once; keepalived preempts)"
+    lab_start_ha_node "$P" 1
+    lab_wait_for 30 both_roles || echo "balancer 1 did not become master again within 30 s" >&2
+    broken=0
+    for pid in "${DL_PIDS[@]}"; do wait "$pid" || broken=$(( broken + 1 )); done
+    for f in "$LAB_DIR"/dl-*; do [[ "$(sha256sum "$f" | cut -d' ' -f1)" == "$LAB_BIG_SHA256" ]] || broken=$(( broken + 1 )); done
+    echo "downloads: $(( 12 - broken < 0 ? 0 : 12 - broken ))/12 complete and byte-identical across the failover and the failback"
+    echo
+    echo "== lb status on balancer 1"
+    lb_on 1 status || true
+    if (( broken == 0 && served && gap_ms < 5000 )); then
+        echo "demo OK: failover in $gap_ms ms, every download intact"
+        exit 0
+    fi
+    echo "demo FAILED: $broken broken downloads, failover gap $gap_ms ms" >&2
+    exit 1
 fi
 
 case "$MODE" in

@@ -2,13 +2,14 @@ using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 using LoadBalancer.Hosting.Platform;
+using LoadBalancer.Hosting.Sync;
 
 namespace LoadBalancer.Hosting;
 
 /// <summary>A built engine (see <see cref="EngineBuilder"/>): its data path (workers, ARP responders, the shared
 /// neighbour table and interface plan), its control plane (<see cref="Control"/>), and what it holds of the
 /// kernel. <see cref="Start"/> runs it: worker and ARP threads, then the ingress drops, then the heartbeats (last,
-/// so peers see this node alive only once it can take its share). <see cref="Dispose"/> undoes all of it in
+/// so peers see this node alive only once it can take its share) and state sync. <see cref="Dispose"/> undoes all of it in
 /// reverse order. Tests may instead drive the workers themselves without starting any thread.</summary>
 public sealed class Engine : IDisposable
 {
@@ -43,6 +44,8 @@ public sealed class Engine : IDisposable
     public IReadOnlyList<ArpResponder> Responders => _responders;
     /// <summary>Master, backup or fault in an HA pair, as keepalived last said; a lone balancer is always master.</summary>
     public HaRoles Roles { get; }
+    /// <summary>State sync with the HA peer (<c>ha.sync</c>), or null.</summary>
+    public StateSync? Sync { get; internal set; }
     public DateTime StartedAt { get; } = DateTime.UtcNow;
     public Func<long> ClockMs => _options.ClockMs;
     public CancellationToken Stopping => _stop.Token;
@@ -112,6 +115,7 @@ public sealed class Engine : IDisposable
             log.Info($"heartbeat for peers on {address}:{port}/tcp");
         }
 
+        Sync?.Start(_stop.Token);
         if (Roles.Enabled) log.Info($"ha role {ModeNames.Name(Roles.Role)} ({Roles.ChangedBy})" + (Roles.ClaimsVips ? "" : ": VIPs left to the master until keepalived says otherwise"));
         foreach (var s in State.Current.Services)
             log.Info($"service {s.Name} {Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +

@@ -4,6 +4,8 @@ using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Forwarding.Nat;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Sync;
+using LoadBalancer.Hosting.Sync;
 using LoadBalancer.Hosting.Platform;
 
 namespace LoadBalancer.Hosting;
@@ -19,7 +21,7 @@ public sealed record EngineOptions
 /// <summary>The composition root, the one place the engine's graph is wired, for <c>lb run</c> and the tests
 /// alike: reads the interfaces, creates the CLUSTERIP TAP, builds the first snapshot, opens one receive port per
 /// worker and interface it reads with a transmitter per interface, and prepares the ARP services, the ingress
-/// drops and the heartbeats (<see cref="Engine.Start"/> starts them). What the kernel provides comes from the
+/// drops, the heartbeats and state sync (<see cref="Engine.Start"/> starts them). What the kernel provides comes from the
 /// <see cref="EnginePlatform"/>. A failure part way disposes what was opened.</summary>
 public static class EngineBuilder
 {
@@ -63,6 +65,10 @@ public static class EngineBuilder
         engine.Control = new EngineControl(config, builder, options.Log);
         var topology = engine.Topology = EngineTopology.From(config, engine.State.Current);
 
+        // State sync: one switch for the engine, one pair of rings per worker, listed per client-side interface in the
+        // workers' fanout order, which is where the receiver finds the worker that will see a synced flow.
+        var syncSwitch = config.Ha?.Sync is null ? null : new SyncSwitch();
+        var syncByInterface = topology.Ingress.ToDictionary(i => i, _ => new List<WorkerSync>());
         foreach (var ingress in topology.Ingress)
         {
             for (var w = 0; w < config.Workers; w++)
@@ -77,14 +83,20 @@ public static class EngineBuilder
                         ? tap
                         : engine.Own(platform.Frames.OpenTransmitter(plan.Name(i), ports.FirstOrDefault(p => p.Name == plan.Name(i))));
                 var counters = new WorkerCounters();
+                var sync = syncSwitch is null ? null : new WorkerSync(syncSwitch);
                 var state = new WorkerState(counters, new FlowTable(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
-                    new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan);
+                    new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan) { Sync = sync };
+                if (sync is not null) syncByInterface[ingress].Add(sync);
                 var processor = new PacketProcessor(engine.State, state);
                 var cpu = config.Cpus.Count > 0 ? config.Cpus[engine.WorkerCount % config.Cpus.Count] : -1;
                 engine.AddWorker(new ForwardingWorker(processor, engine.State, ports.ToArray<IFramePort>(), transmitters, options.ClockMs),
                     plan.Name(ingress), w, cpu);
             }
         }
+
+        if (config.Ha?.Sync is { } syncConfig)
+            engine.Sync = engine.Own(new StateSync(syncConfig, platform.Sync.Open(syncConfig.Peer, syncConfig.Port, syncConfig.Interface), syncSwitch!,
+                engine.Roles, engine.State, syncByInterface.ToDictionary(p => p.Key, p => p.Value.ToArray()), options.ClockMs, options.Log));
 
         for (var i = 0; i < plan.Count; i++)
         {

@@ -28,11 +28,11 @@ public sealed record EngineTopology(
     IReadOnlyList<IngressDropRule> Drops,
     IReadOnlyList<(IPAddress Address, int Port)> Heartbeats)
 {
-    /// <summary>Frames of a flow meet the worker holding its state: by the kernel's flow hash, or, when replies come
-    /// back through the engine, by the client's address and port on either side.</summary>
+    /// <summary>Frames of a flow meet the worker holding its state: by the client's address and port, read as the
+    /// source on a client side and as the destination where replies come back through the engine (NAT's backend
+    /// side). Never the kernel's flow hash: its per-boot seed would put a synced flow on another worker.</summary>
     public FanoutKey FanoutFor(int interfaceIndex) =>
-        Replies.Count == 0 ? FanoutKey.FlowHash : Replies.Contains(interfaceIndex) && !Ingress.Contains(interfaceIndex)
-            ? FanoutKey.ClientIsDestination : FanoutKey.ClientIsSource;
+        Replies.Contains(interfaceIndex) && !Ingress.Contains(interfaceIndex) ? FanoutKey.ClientIsDestination : FanoutKey.ClientIsSource;
 
     /// <exception cref="InvalidOperationException">NAT services on more than one client-side interface.</exception>
     public static EngineTopology From(BalancerConfig config, DataPlaneSnapshot snapshot)

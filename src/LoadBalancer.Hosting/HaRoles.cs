@@ -39,6 +39,9 @@ public sealed class HaRoles
     public string? ChangedBy { get; private set; }
     public bool ClaimsVips => Role == HaRole.Master;
 
+    /// <summary>Raised after each change, under the gate, with the new role (state sync sends only while master).</summary>
+    public event Action<HaRole>? Changed;
+
     /// <summary>Gratuitous ARPs per VIP for the current round and the time between them.</summary>
     public int AnnounceCount => _config?.GarpCount ?? LoneAnnouncements;
     public TimeSpan AnnounceInterval => _config?.GarpInterval ?? LoneInterval;
@@ -58,6 +61,7 @@ public sealed class HaRoles
             ChangedBy = by;
             _role = role;
             if (role == HaRole.Master) Interlocked.Increment(ref _announceRound);
+            Changed?.Invoke(role);
             _log.Info($"{message} (was {ModeNames.Name(was)}), asked by {by}" +
                       (role == HaRole.Master ? $": answering ARP for the VIPs, {AnnounceCount} gratuitous ARPs" : ": VIPs left to the master"));
             return new ControlResult(true, null, message);

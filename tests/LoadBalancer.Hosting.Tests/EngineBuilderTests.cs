@@ -13,7 +13,7 @@ public class EngineBuilderTests
     private static Engine Build(BalancerConfig config, FakePlatform platform) => EngineBuilder.Build(config, platform.Platform);
 
     [Fact]
-    public void Build_DrWithTwoWorkers_OneFlowHashedReceiverPerWorkerAndATransmitterPerInterface()
+    public void Build_DrWithTwoWorkers_OneClientKeyedReceiverPerWorkerAndATransmitterPerInterface()
     {
         var platform = new FakePlatform(Fixtures.Interfaces);
 
@@ -21,7 +21,7 @@ public class EngineBuilderTests
 
         Assert.Equal(2, engine.Workers.Count);
         Assert.Equal(["eth0", "eth0"], platform.Receivers.Select(r => r.Name));
-        Assert.All(platform.Receivers, r => Assert.Equal(FanoutKey.FlowHash, r.FanoutKey));
+        Assert.All(platform.Receivers, r => Assert.Equal(FanoutKey.ClientIsSource, r.FanoutKey));
         Assert.Single(platform.Receivers.Select(r => r.FanoutGroup).Distinct());
         Assert.NotNull(platform.Receivers[0].FanoutGroup);
         Assert.Equal(["eth0", "eth0"], platform.Transmitters.Select(t => t.Interface));

@@ -23,7 +23,7 @@ public sealed class FakePlatform
     {
         _links = interfaces.ToDictionary(i => i.Name);
         TapMac = tapMac ?? MacAddress.Parse("02:00:00:00:7a:01");
-        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this));
+        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this), new SyncFactory(this));
     }
 
     public EnginePlatform Platform { get; }
@@ -37,6 +37,8 @@ public sealed class FakePlatform
     public List<FakeArpSocket> ArpSockets { get; } = new();
     public List<FakeListener> Heartbeats { get; } = new();
     public ConcurrentQueue<int> PinnedCpus { get; } = new();
+    /// <summary>Every sync socket opened (one per engine with <c>ha.sync</c>).</summary>
+    public List<FakeSyncSocket> SyncSockets { get; } = new();
     /// <summary>Interfaces whose next receive port fails to open (a vanished interface).</summary>
     public HashSet<string> FailingReceivers { get; } = new();
 
@@ -118,6 +120,16 @@ public sealed class FakePlatform
             var listener = new FakeListener(address, port);
             p.Heartbeats.Add(listener);
             return listener;
+        }
+    }
+
+    private sealed class SyncFactory(FakePlatform p) : ISyncSockets
+    {
+        public ISyncSocket Open(IPAddress peer, int port, string? interfaceName)
+        {
+            var socket = new FakeSyncSocket(peer, port, interfaceName);
+            lock (p.SyncSockets) p.SyncSockets.Add(socket);
+            return socket;
         }
     }
 
@@ -208,4 +220,49 @@ public sealed record FakeListener(IPAddress Address, int Port) : IDisposable
 {
     public bool Closed { get; private set; }
     public void Dispose() => Closed = true;
+}
+
+/// <summary>A sync socket without a network: what the engine sends is queued in <see cref="Sent"/>, and what a test
+/// <see cref="Deliver"/>s (from whichever source address it likes) is what the engine receives. <see cref="Wire"/>
+/// joins two engines' sockets as if they were peers.</summary>
+public sealed class FakeSyncSocket(IPAddress peer, int port, string? interfaceName) : ISyncSocket
+{
+    private readonly System.Collections.Concurrent.BlockingCollection<(byte[] Message, uint Source)> _incoming = new();
+    private FakeSyncSocket? _wired;
+    private uint _wiredSource;
+
+    public IPAddress Peer { get; } = peer;
+    public int Port { get; } = port;
+    public string? InterfaceName { get; } = interfaceName;
+    public ConcurrentQueue<byte[]> Sent { get; } = new();
+    public bool Disposed { get; private set; }
+
+    /// <summary>From now on what this socket sends arrives at <paramref name="other"/> from <paramref name="source"/>.</summary>
+    public void Wire(FakeSyncSocket other, uint source)
+    {
+        _wiredSource = source;
+        Volatile.Write(ref _wired, other);
+    }
+
+    public void Deliver(byte[] message, uint source) => _incoming.Add((message, source));
+
+    public bool Send(ReadOnlySpan<byte> message)
+    {
+        var copy = message.ToArray();
+        Sent.Enqueue(copy);
+        Volatile.Read(ref _wired)?.Deliver(copy, _wiredSource);
+        return true;
+    }
+
+    public int Receive(Span<byte> buffer, int timeoutMs, out uint source)
+    {
+        source = 0;
+        if (!_incoming.TryTake(out var m, timeoutMs)) return 0;
+        source = m.Source;
+        var n = Math.Min(m.Message.Length, buffer.Length);
+        m.Message.AsSpan(0, n).CopyTo(buffer);
+        return n;
+    }
+
+    public void Dispose() => Disposed = true;
 }

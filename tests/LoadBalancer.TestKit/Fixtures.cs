@@ -166,6 +166,7 @@ public static class Fixtures
             Passed("arp passes the packet path", FrameBuilder.ArpRequest(ClientMac, ClientIp, WebVip)),
             Passed("ipv6 passes", FrameBuilder.Ipv6()),
             Passed("our own transmissions pass", WebTcp(40000).Build(), new FrameMeta { PacketType = PacketType.Outgoing }),
+            Passed("a frame for another host's MAC passes (a switch flooded it)", WebTcp(40000).Build(), new FrameMeta { PacketType = PacketType.OtherHost }),
             Passed("fragment to another address passes", FrameBuilder.Tcp(ClientIp, 1, "10.9.9.9", 80).Fragment(true, 0).Build()),
 
             Dropped("first fragment to a vip is dropped", WebTcp(40000).Fragment(true, 0).Build(), DropReason.Ipv4Fragment),

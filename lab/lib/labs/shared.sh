@@ -50,7 +50,7 @@ _lab_mode_of() {
     local f="/tmp/$1/mode" m=""
     [[ -r "$f" ]] && m="$(< "$f")"
     case "$m" in
-        nat|clusterip) echo "$m" ;;
+        nat|clusterip|ha) echo "$m" ;;
         *) echo dr ;;
     esac
 }
@@ -62,12 +62,12 @@ lab_set_env() {
     local P="$1" N="${2:-}" mode="${3:-}"
     _lab_check_prefix "$P" || return 1
     [[ -n "$mode" ]] || mode="$(_lab_mode_of "$P")"
-    if [[ "$mode" != dr && "$mode" != nat && "$mode" != clusterip ]]; then
-        lab_warn "lab_set_env: mode must be dr, nat or clusterip, got '$mode'"
+    if [[ "$mode" != dr && "$mode" != nat && "$mode" != clusterip && "$mode" != ha ]]; then
+        lab_warn "lab_set_env: mode must be dr, nat, clusterip or ha, got '$mode'"
         return 1
     fi
     if [[ -z "$N" ]]; then
-        if [[ "$mode" == clusterip ]]; then N=3; else N=2; fi
+        if [[ "$mode" == clusterip || "$mode" == ha ]]; then N=3; else N=2; fi
     fi
     export LAB_MODE="$mode"
     export LAB_PREFIX="$P"
@@ -82,7 +82,7 @@ lab_set_env() {
     export LAB_SWITCH_NS="$P-s" LAB_BRIDGE="${P}br"
     export LAB_BALANCER_NS="$P-b" LAB_BALANCER_IF="${P}b0" LAB_BALANCER_ADDR=10.99.1.10
     # A shell that set up another kind of lab before must not keep that lab's variables.
-    unset LAB_UDP_PORT "${_LAB_NAT_VARS[@]}" "${_LAB_CLUSTER_VARS[@]}"
+    unset LAB_UDP_PORT "${_LAB_NAT_VARS[@]}" "${_LAB_CLUSTER_VARS[@]}" "${_LAB_HA_VARS[@]}"
     "_lab_env_$mode" "$P" "$N"
     export LAB_BIG_FILE="$LAB_DIR/www/big"
     LAB_BIG_SHA256=""
@@ -439,7 +439,7 @@ lab_down() {
         local mode
         mode="$(_lab_mode_of "$P")"
         for ns in "${nss[@]}"; do
-            if [[ ( ( "$mode" == dr && "$ns" == "$P"-w* ) || ( "$mode" == clusterip && "$ns" == "$P"-n* ) ) &&
+            if [[ ( ( ( "$mode" == dr || "$mode" == ha ) && "$ns" == "$P"-w* ) || ( "$mode" == clusterip && "$ns" == "$P"-n* ) ) &&
                   -n "${LB_DLL:-}" && -f "$LB_DLL" ]]; then
                 timeout 20 ip netns exec "$ns" dotnet "$LB_DLL" realserver teardown --vip "${LAB_VIP:-10.99.0.100}" >/dev/null 2>&1 || true
             fi

@@ -19,13 +19,6 @@ internal static class RunCommand
             foreach (var e in loaded.Errors) stderr.WriteLine(e.ToString());
             return 2;
         }
-        // State sync is not built yet: running without it while the config asks for it would promise the operator
-        // a failover that keeps NAT sessions. Refused rather than ignored.
-        if (loaded.Config.Ha?.Sync is { } sync)
-        {
-            stderr.WriteLine($"{path}:{sync.Line}: ha.sync: this engine cannot sync state with its peer yet; remove sync: to run the pair without it");
-            return 2;
-        }
         if (!Environment.IsPrivilegedProcess)
         {
             stderr.WriteLine("lb run needs root (CAP_NET_RAW and CAP_NET_ADMIN) for packet sockets and nftables");

@@ -38,6 +38,23 @@ internal static class StatusReport
                 w.WriteString("role", ModeNames.Name(host.Roles.Role));
                 w.WriteString("since", Timestamp(host.Roles.Since));
                 w.WriteString("changed_by", host.Roles.ChangedBy);
+                if (host.Sync?.Report() is { } sync)
+                {
+                    w.WriteStartObject("sync");
+                    w.WriteString("peer", sync.Peer);
+                    w.WriteNumber("sent", sync.Sent);
+                    w.WriteNumber("received", sync.Received);
+                    w.WriteNumber("refused", sync.Refused);
+                    w.WriteNumber("dropped", sync.Dropped);
+                    w.WriteNumber("entries_sent", sync.EntriesSent);
+                    w.WriteNumber("entries_received", sync.EntriesReceived);
+                    w.WriteNumber("installed", host.Workers.Sum(x => x.Processor.Worker.Sync?.Installed ?? 0));
+                    w.WriteNumber("unmatched", sync.Unmatched);
+                    w.WriteNumber("send_failed", sync.SendFailed);
+                    if (sync.PeerRole is { } peerRole) w.WriteString("peer_role", peerRole);
+                    if (sync.PeerHeardSecondsAgo is { } ago) w.WriteNumber("peer_heard_seconds_ago", Math.Round(ago, 1));
+                    w.WriteEndObject();
+                }
                 w.WriteEndObject();
             }
             w.WriteStartArray("services");
@@ -173,6 +190,11 @@ internal static class StatusReport
         var sb = new StringBuilder();
         var role = root.TryGetProperty("ha", out var ha) ? $"  ha {ha.GetProperty("role").GetString()} since {ha.GetProperty("since").GetString()}" : "";
         sb.AppendLine($"lb {root.GetProperty("version").GetString()}  up {root.GetProperty("uptime_seconds").GetInt64()}s  workers {root.GetProperty("workers").GetInt32()}{role}");
+        if (root.TryGetProperty("ha", out var h) && h.TryGetProperty("sync", out var sync))
+            sb.AppendLine($"ha sync with {sync.GetProperty("peer").GetString()}" +
+                          (sync.TryGetProperty("peer_role", out var pr) ? $" ({pr.GetString()}, heard {sync.GetProperty("peer_heard_seconds_ago").GetDouble()}s ago)" : " (not heard)") +
+                          $"  sent {sync.GetProperty("sent").GetInt64()}  received {sync.GetProperty("received").GetInt64()}  refused {sync.GetProperty("refused").GetInt64()}  " +
+                          $"dropped {sync.GetProperty("dropped").GetInt64()}  entries sent {sync.GetProperty("entries_sent").GetInt64()}  installed {sync.GetProperty("installed").GetInt64()}");
         foreach (var s in root.GetProperty("services").EnumerateArray())
         {
             sb.AppendLine();

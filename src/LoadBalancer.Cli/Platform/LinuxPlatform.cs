@@ -5,15 +5,16 @@ using LoadBalancer.Core.Packets;
 using LoadBalancer.Hosting.Platform;
 using LoadBalancer.Linux.Kernel;
 using LoadBalancer.Linux.Packet;
+using LoadBalancer.Linux.Sockets;
 
 namespace LoadBalancer.Cli.Platform;
 
 /// <summary>The engine's platform on Linux: AF_PACKET rings and TX rings, nftables ingress drops, a TAP for
-/// re-injection, ARP sockets, TCP heartbeat listeners and CPU pinning, each from LoadBalancer.Linux (the only
+/// re-injection, ARP sockets, TCP heartbeat listeners, CPU pinning and the HA sync socket, each from LoadBalancer.Linux (the only
 /// unsafe code) or the system's tools. Needs CAP_NET_RAW and CAP_NET_ADMIN.</summary>
 internal static class LinuxPlatform
 {
-    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus());
+    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets());
 
     private sealed class Links : ILinks
     {
@@ -130,5 +131,17 @@ internal static class LinuxPlatform
     private sealed class Cpus : ICpus
     {
         public void PinCurrentThread(int cpu) => CpuAffinity.PinCurrentThread(cpu);
+    }
+
+    private sealed class SyncSockets : ISyncSockets
+    {
+        public ISyncSocket Open(IPAddress peer, int port, string? interfaceName) => new SyncSocket(PeerSocket.Open(peer, port, interfaceName));
+    }
+
+    private sealed class SyncSocket(PeerSocket socket) : ISyncSocket
+    {
+        public bool Send(ReadOnlySpan<byte> message) => socket.Send(message);
+        public int Receive(Span<byte> buffer, int timeoutMs, out uint source) => socket.Receive(buffer, timeoutMs, out source);
+        public void Dispose() => socket.Dispose();
     }
 }

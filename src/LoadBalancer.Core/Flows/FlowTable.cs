@@ -26,7 +26,7 @@ public struct FlowEntry
 /// <summary>One worker's flow table: fixed capacity, set-associative (8 ways per bucket), so a lookup
 /// touches one or two cache lines and nothing is allocated after construction. When a bucket is full
 /// the entry idle the longest is evicted (LRU within the bucket); expired entries are reused first.
-/// Not thread-safe by design: each worker owns its table, and PACKET_FANOUT_HASH keeps a flow on one worker.</summary>
+/// Not thread-safe by design: each worker owns its table, and the fanout (<see cref="WorkerFanout"/>) keeps a flow on one worker.</summary>
 public sealed class FlowTable
 {
     public const int Ways = SetIndex.Ways;
@@ -103,6 +103,24 @@ public sealed class FlowTable
         slot.State = state;
         slot.LastSeenMs = nowMs;
         return ref slot;
+    }
+
+    /// <summary>Slot <paramref name="index"/> as it is, live or not: for walks (state sync), not for lookups.</summary>
+    public ref readonly FlowEntry Slot(int index) => ref _entries[index];
+
+    /// <summary>Takes in a copy of an entry from the HA peer (state sync): inserted when we have none, taken over
+    /// when it saw its flow more recently than ours did, ignored when ours is newer or it has already expired.
+    /// Returns whether the table changed.</summary>
+    public bool Merge(in FlowKey key, uint hash, int backendId, FlowState state, long lastSeenMs, long nowMs)
+    {
+        if (state == FlowState.Free || nowMs - lastSeenMs > _timeouts.For(state)) return false;
+        ref var e = ref Find(key, hash, nowMs);
+        if (Unsafe.IsNullRef(ref e)) e = ref Insert(key, hash, backendId, state, nowMs);
+        else if (lastSeenMs < e.LastSeenMs) return false;
+        e.BackendId = backendId;
+        e.State = state;
+        e.LastSeenMs = lastSeenMs;
+        return true;
     }
 
     /// <summary>Live entries now. Scans the whole table: for status, not for the packet path. Read

@@ -43,6 +43,7 @@ public sealed class ForwardingWorker : IFrameHandler
             if (_ports.Length == 1)
             {
                 _ports[0].Poll(this, pollTimeoutMs);
+                Housekeep();
                 continue;
             }
             var handled = 0;
@@ -51,7 +52,15 @@ public sealed class ForwardingWorker : IFrameHandler
             // timeout already costs, so neither side waits long for the other.
             if (handled == 0)
                 foreach (var port in _ports) port.Poll(this, 1);
+            Housekeep();
         }
+    }
+
+    /// <summary>Between polls, busy or idle: what the HA peer sent is merged and the tables are walked for it
+    /// (<see cref="Sync.WorkerSync"/>). An idle worker still gets here every poll timeout.</summary>
+    private void Housekeep()
+    {
+        if (_processor.Worker.Sync is { } sync) sync.Housekeep(_state.Current, _processor.Worker, _clockMs());
     }
 
     /// <summary>One poll, for tests and offline replays.</summary>
@@ -60,6 +69,7 @@ public sealed class ForwardingWorker : IFrameHandler
         _nowMs = _clockMs();
         var handled = 0;
         foreach (var port in _ports) handled += port.Poll(this, timeoutMs);
+        Housekeep();
         return handled;
     }
 

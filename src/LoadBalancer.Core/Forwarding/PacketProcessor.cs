@@ -29,8 +29,10 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
     {
         var w = Worker;
         w.Counters.RxFrames++;
-        // Our own transmissions (and the host's) show up on an ETH_P_ALL socket; never forward them again.
-        if (meta.PacketType == PacketType.Outgoing) return w.Pass();
+        // Our own transmissions (and the host's) show up on an ETH_P_ALL socket; never forward them again. Nor a
+        // frame addressed to another host's MAC: a switch floods those when it forgets a port (an HA peer's link
+        // just went down), and forwarding them would duplicate what that host still forwards; the kernel drops them.
+        if (meta.PacketType >= PacketType.OtherHost) return w.Pass();
 
         var reason = EthernetFrame.TryParse(frame, out var eth);
         if (reason != DropReason.None) return w.Drop(reason);

@@ -3,6 +3,7 @@ using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Forwarding.Nat;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Packets;
+using LoadBalancer.Core.Sync;
 
 namespace LoadBalancer.Core.Forwarding;
 
@@ -17,6 +18,8 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSes
     public NatSessionTable Sessions { get; } = sessions;
     public NeighborTable Neighbors { get; } = neighbors;
     public InterfacePlan Interfaces { get; } = interfaces;
+    /// <summary>State sync with the HA peer (<c>ha.sync</c>), or null: then nothing is offered or installed.</summary>
+    public WorkerSync? Sync { get; init; }
 
     /// <summary>The frame leaves out of <paramref name="egressInterface"/>, counted for the service and, when
     /// <paramref name="backendId"/> is not -1, for the backend.</summary>

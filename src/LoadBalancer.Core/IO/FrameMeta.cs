@@ -22,7 +22,8 @@ public struct VnetHeader
     public readonly bool IsGso => (GsoType & ~GsoEcn) != GsoNone;
 }
 
-/// <summary>How the frame reached us (sll_pkttype).</summary>
+/// <summary>How the frame reached us (sll_pkttype). The order is the kernel's, and the processor relies on it:
+/// everything from <see cref="OtherHost"/> on is not for this host.</summary>
 public enum PacketType : byte
 {
     Host = 0,

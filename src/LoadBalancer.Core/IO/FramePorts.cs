@@ -40,12 +40,11 @@ public interface IFrameTransmitter
 }
 
 /// <summary>How frames of one interface are spread over the workers reading it (PACKET_FANOUT), so that every
-/// frame of a flow meets the worker holding that flow's state.</summary>
+/// frame of a flow meets the worker holding that flow's state: always by the client's address and port
+/// (<see cref="Flows.WorkerFanout"/>), read from where the client sits in the frame.</summary>
 public enum FanoutKey
 {
-    /// <summary>The kernel's flow hash: one flow, one worker (DR, CLUSTERIP).</summary>
-    FlowHash,
-    /// <summary>The client's address and port as the source: the client side of a NAT service.</summary>
+    /// <summary>The client's address and port as the source: every client-side interface (all modes).</summary>
     ClientIsSource,
     /// <summary>The client's address and port as the destination: the backend side of a NAT service, where
     /// replies carry the client as destination, so a reply meets the worker holding its session.</summary>

@@ -14,7 +14,8 @@ public sealed record EnginePlatform(
     IReinjectDevices ReinjectDevices,
     IArpSockets Arp,
     IHeartbeats Heartbeats,
-    ICpus Cpus);
+    ICpus Cpus,
+    ISyncSockets Sync);
 
 /// <summary>What the engine needs to know about an interface: the kernel's index (names the TAP), its MAC, its
 /// MTU and its IPv4 address (0 when it has none).</summary>
@@ -105,4 +106,22 @@ public interface IHeartbeats
 public interface ICpus
 {
     void PinCurrentThread(int cpu);
+}
+
+/// <summary>A datagram socket bound to the sync port, talking to the HA peer (state sync).</summary>
+public interface ISyncSocket : IDisposable
+{
+    /// <summary>Sends one message to the peer; false when the kernel refused it (no route yet, buffer full).</summary>
+    bool Send(ReadOnlySpan<byte> message);
+
+    /// <summary>Waits up to <paramref name="timeoutMs"/> for one datagram; its length (0 on timeout) and the IPv4
+    /// address it came from (host order).</summary>
+    int Receive(Span<byte> buffer, int timeoutMs, out uint source);
+}
+
+public interface ISyncSockets
+{
+    /// <param name="interfaceName">Bind to this device only (<c>ha.sync.interface</c>); null: wherever the route to
+    /// the peer goes.</param>
+    ISyncSocket Open(IPAddress peer, int port, string? interfaceName);
 }

@@ -14,6 +14,8 @@ internal static unsafe partial class LibC
     public const int SOCK_RAW = 3;
     public const int SOCK_CLOEXEC = 0x80000;
     public const int SOL_PACKET = 263;
+    public const int SOL_SOCKET = 1;
+    public const int SO_BINDTODEVICE = 25;
 
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
@@ -276,7 +278,6 @@ internal static class PacketConstants
     public const int TPACKET_V2 = 1;
     public const int TPACKET_V3 = 2;
 
-    public const int PACKET_FANOUT_HASH = 0;
     public const int PACKET_FANOUT_CBPF = 6;
 
     public const uint TP_STATUS_AVAILABLE = 0;

@@ -66,9 +66,8 @@ public sealed unsafe class AfPacketPort : IFramePort
             socket.Bind(PacketConstants.ETH_P_ALL);
             if (options.FanoutGroup is { } group)
             {
-                var mode = options.FanoutKey == FanoutKey.FlowHash ? PacketConstants.PACKET_FANOUT_HASH : PacketConstants.PACKET_FANOUT_CBPF;
-                socket.SetInt(PacketConstants.PACKET_FANOUT, (group & 0xFFFF) | (mode << 16), "PACKET_FANOUT");
-                if (mode == PacketConstants.PACKET_FANOUT_CBPF) ClientFanout.Attach(socket, options.FanoutKey == FanoutKey.ClientIsSource);
+                socket.SetInt(PacketConstants.PACKET_FANOUT, (group & 0xFFFF) | (PacketConstants.PACKET_FANOUT_CBPF << 16), "PACKET_FANOUT");
+                ClientFanout.Attach(socket, options.FanoutKey == FanoutKey.ClientIsSource);
             }
             return new AfPacketPort(socket, (byte*)map, length, options, interfaceIndex);
         }

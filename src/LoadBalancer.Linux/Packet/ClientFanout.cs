@@ -1,12 +1,14 @@
+using LoadBalancer.Core.Flows;
 using LoadBalancer.Linux.Interop;
 
 namespace LoadBalancer.Linux.Packet;
 
-/// <summary>A classic-BPF fanout program that sends both directions of a NAT flow to the same worker: it
-/// keys on the client's address and port, read from the source on the client side and from the
-/// destination on the backend side (NAT never changes the client's address or port). The kernel takes
-/// the result modulo the group's size, and every worker joins both groups in the same order, so index i
-/// is worker i on both interfaces.
+/// <summary>The classic-BPF fanout program of every receive port in a group: it keys on the client's address and
+/// port, read from the source on the client side and from the destination on a NAT backend side (NAT never changes
+/// the client's address or port), so both directions of a NAT flow meet one worker. It computes
+/// <see cref="WorkerFanout.Hash"/>, which has no per-host input: unlike PACKET_FANOUT_HASH (a per-boot random seed),
+/// two balancers agree on which worker sees a flow, which state sync relies on. The kernel takes the result modulo
+/// the group's size, and every worker joins its groups in the same order, so index i is worker i on every interface.
 /// The program runs before the packet socket pushes the MAC header back: offsets are from the IPv4 header.
 /// A frame that is not IPv4 TCP/UDP yields some index; the worker passes it or handles it like any other.</summary>
 internal static unsafe class ClientFanout
@@ -23,7 +25,7 @@ internal static unsafe class ClientFanout
     private const ushort MulK = 0x04 | 0x20;            // A *= k
     private const ushort RetA = 0x06 | 0x10;            // return A
 
-    public static sock_filter[] Program(bool clientIsSource) =>
+    internal static sock_filter[] Program(bool clientIsSource) =>
     [
         new() { code = LdxMsh, k = 0 },
         new() { code = LdhInd, k = clientIsSource ? 0u : 2u },     // client port
@@ -32,7 +34,7 @@ internal static unsafe class ClientFanout
         new() { code = LdxMem, k = 0 },
         new() { code = XorX },
         // Spread neighbouring addresses and ports over the workers: a multiplicative hash, high bits down.
-        new() { code = MulK, k = 0x9E3779B1 },
+        new() { code = MulK, k = WorkerFanout.Multiplier },
         new() { code = Tax },
         new() { code = RshK, k = 16 },
         new() { code = XorX },

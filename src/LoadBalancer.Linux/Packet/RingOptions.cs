@@ -17,7 +17,6 @@ public sealed record RingOptions
     public bool QdiscBypass { get; init; } = true;
     /// <summary>PACKET_FANOUT group when several workers share an interface; null for none.</summary>
     public int? FanoutGroup { get; init; }
-    /// <summary>How the group picks a worker. NAT needs both directions of a flow on one worker, which the
-    /// kernel's flow hash does not give (the reply's addresses differ from the request's).</summary>
-    public FanoutKey FanoutKey { get; init; } = FanoutKey.FlowHash;
+    /// <summary>How the group picks a worker (see <c>ClientFanout</c>).</summary>
+    public FanoutKey FanoutKey { get; init; } = FanoutKey.ClientIsSource;
 }

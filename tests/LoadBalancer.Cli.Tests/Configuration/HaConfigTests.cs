@@ -1,5 +1,4 @@
 using System.Net;
-using LoadBalancer.Cli.Commands;
 using LoadBalancer.Core.Model;
 
 using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
@@ -119,18 +118,6 @@ public class HaConfigTests
     [InlineData("/nonexistent/lb-test/sync.key", "no such file")]
     public void Parse_KeyFileMissingOrRelative_Refused(string path, string problem) =>
         AssertSingleError(Minimal(top: $"ha:\n  sync: {{peer: 10.99.1.3, key_file: {path}}}"), $"lb.yaml:2: key_file '{path}': {problem}");
-
-    [Fact]
-    public void Run_WithHaSync_RefusedUntilSyncExists()
-    {
-        using var file = new TempFile(Example);
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = RunCommand.Run(file.Path, withHealthChecker: false, stdout, stderr);
-        Assert.Equal(2, code);
-        Assert.Equal($"{file.Path}:4: ha.sync: this engine cannot sync state with its peer yet; remove sync: to run the pair without it",
-            stderr.ToString().Trim());
-    }
 
     private static TempFile KeyFile(string contents, UnixFileMode mode)
     {

@@ -22,7 +22,7 @@ public static class LabEnvironment
     public static string? WhyNotRunnable()
     {
         if (!Environment.IsPrivilegedProcess) return "namespace tests need root (run ./test.sh as root)";
-        foreach (var tool in new[] { "ip", "nft", "nginx", "curl", "tcpdump", "tshark", "arping" })
+        foreach (var tool in new[] { "ip", "nft", "nginx", "curl", "tcpdump", "tshark", "arping", "keepalived" })
             if (!ExistsOnPath(tool)) return $"{tool} is not installed (./test.sh installs it)";
         if (!File.Exists(LbDll)) return $"{LbDll} is not built";
         return null;

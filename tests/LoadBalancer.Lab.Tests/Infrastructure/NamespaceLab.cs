@@ -29,6 +29,9 @@ public sealed class NamespaceLab : IDisposable
 
     public static NamespaceLab Up(int servers = 2) => Up(servers, "lab_up");
 
+    /// <summary>The HA lab (lab_up_ha): two balancers with keepalived, DR and NAT services on the same servers.</summary>
+    public static NamespaceLab UpHa(int servers = 3) => Up(servers, "lab_up_ha");
+
     /// <summary>The CLUSTERIP lab (lab_up_cluster): client, router and nodes on one bridge, no balancer.</summary>
     public static NamespaceLab UpCluster(int nodes = 3) => Up(nodes, "lab_up_cluster");
 

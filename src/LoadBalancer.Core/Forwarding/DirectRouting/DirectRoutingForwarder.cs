@@ -18,7 +18,8 @@ namespace LoadBalancer.Core.Forwarding.DirectRouting;
 ///   even at weight 0; a new flow, a flow whose backend left, a fresh SYN on a closing flow and (under
 ///   <c>on_backend_down: reassign</c>) a flow of an unhealthy backend are given <c>maglev[hash % size]</c>;
 /// - nothing is remembered for a packet that cannot be delivered (no backend, MAC unresolved): its
-///   retransmit decides again.
+///   retransmit decides again;
+/// - with <c>ha.sync</c>, a new flow and a change of state are offered to the peer (<see cref="Sync.WorkerSync"/>).
 /// No settings of its own: one instance serves every DR service.</summary>
 public sealed class DirectRoutingForwarder : IForwarder
 {
@@ -85,12 +86,14 @@ public sealed class DirectRoutingForwarder : IForwarder
             }
             worker.Counters.ServiceFlows[service.Index]++;
             worker.Counters.BackendFlows[backend.Id]++;
+            flow.LastSeenMs = packet.NowMs;
+            worker.Sync?.Flow(packet.Key, state, backend, packet.NowMs);
+            return DropReason.None;
         }
-        else
-        {
-            flow.State = FlowTable.Advance(flow.State, isTcp, packet.TcpFlags);
-        }
+        var was = flow.State;
+        flow.State = FlowTable.Advance(was, isTcp, packet.TcpFlags);
         flow.LastSeenMs = packet.NowMs;
+        if (flow.State != was) worker.Sync?.Flow(packet.Key, flow.State, backend, packet.NowMs);
         return DropReason.None;
     }
 }

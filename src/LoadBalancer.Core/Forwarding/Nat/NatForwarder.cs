@@ -23,7 +23,9 @@ namespace LoadBalancer.Core.Forwarding.Nat;
 /// - what does not fit the backend side's MTU is answered with fragmentation-needed when DF is set
 ///   (<see cref="FragmentationNeeded"/>), never fragmented;
 /// - the IPv4 header checksum of what is translated is verified first (<c>ipv4_bad_checksum</c>), since an
-///   incremental update would carry a wrong one along unnoticed.</summary>
+///   incremental update would carry a wrong one along unnoticed;
+/// - with <c>ha.sync</c>, a new session and a change of state are offered to the peer with the client's next hop
+///   (<see cref="Sync.WorkerSync"/>), so the peer can answer the client when it takes over.</summary>
 public sealed class NatForwarder(NatSettings settings) : IForwarder
 {
     public NatSettings Settings { get; } = settings;
@@ -102,13 +104,14 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
             if (Unsafe.IsNullRef(ref session)) return DropReason.SessionTableFull;
             worker.Counters.ServiceFlows[service.Index]++;
             worker.Counters.BackendFlows[backend.Id]++;
+            worker.Sync?.Session(session, backend);
+            return DropReason.None;
         }
-        else
-        {
-            session.State = FlowTable.Advance(session.State, packet.IsTcp, packet.TcpFlags);
-        }
+        var was = session.State;
+        session.State = FlowTable.Advance(was, packet.IsTcp, packet.TcpFlags);
         session.LastSeenMs = packet.NowMs;
         session.ClientHop = clientHop;
+        if (session.State != was) worker.Sync?.Session(session, backend!);
         return DropReason.None;
     }
 }

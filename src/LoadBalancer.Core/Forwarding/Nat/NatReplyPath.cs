@@ -47,8 +47,12 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
         nextHop.Write(frame);
         worker.Interfaces.Mac(service.IngressInterface).Write(frame[6..]);
 
-        if (packet.IsTcp && (packet.TcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0) session.State = FlowState.TcpClosing;
         session.LastSeenMs = packet.NowMs;
+        if (packet.IsTcp && (packet.TcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0 && session.State != FlowState.TcpClosing)
+        {
+            session.State = FlowState.TcpClosing;
+            if (backend is not null) worker.Sync?.Session(session, backend);
+        }
         return worker.Transmit(ref packet, service.IngressInterface, service.Index, session.BackendId);
     }
 

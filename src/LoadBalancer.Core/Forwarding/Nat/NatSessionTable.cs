@@ -66,7 +66,7 @@ public sealed class NatSessionTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int BucketStart(uint hash) => _sets.Start(hash);
 
-    private static bool Expired(in NatSession s, long nowMs) => nowMs - s.LastSeenMs > s.Timeouts.For(s.State);
+    public static bool Expired(in NatSession s, long nowMs) => nowMs - s.LastSeenMs > s.Timeouts.For(s.State);
 
     public ref NatSession FindForward(scoped in FlowKey key, uint hash, long nowMs) => ref Find(_forward, key, hash, nowMs, reverse: false);
 
@@ -131,6 +131,31 @@ public sealed class NatSessionTable
             }
         }
         return -1;
+    }
+
+    /// <summary>Slot <paramref name="index"/> as it is, in use or not: for walks (state sync), not for lookups.</summary>
+    public ref readonly NatSession Slot(int index) => ref _sessions[index];
+
+    /// <summary>Takes in a copy of a session from the HA peer (state sync): created when we have none, taken over
+    /// when it saw its flow more recently than ours did (replacing ours if the peer's went to another backend),
+    /// ignored when ours is newer, when it has expired, or when the table is full. Returns whether the table changed.</summary>
+    public bool Merge(scoped in NatSession copy, long nowMs)
+    {
+        if (Expired(copy, nowMs)) return false;
+        ref var s = ref FindForward(copy.Forward, copy.ForwardHash, nowMs);
+        if (!Unsafe.IsNullRef(ref s))
+        {
+            if (copy.LastSeenMs < s.LastSeenMs) return false;
+            if (s.BackendId == copy.BackendId && s.Reverse == copy.Reverse)
+            {
+                s.State = copy.State;
+                s.LastSeenMs = copy.LastSeenMs;
+                s.ClientHop = copy.ClientHop;
+                return true;
+            }
+            Remove(ref s);
+        }
+        return !Unsafe.IsNullRef(ref Create(copy, nowMs));
     }
 
     /// <summary>Ends a session (closed by policy, e.g. its backend died).</summary>
