@@ -50,21 +50,24 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Flow(in FlowKey key, FlowState state, BackendSnapshot backend, long lastSeenMs)
     {
-        if (!Control.Sending) return;
-        Offer(new SyncRecord { Kind = SyncKind.Flow, State = state, Key = key, BackendAddress = backend.Address, BackendPort = backend.Port, LastSeenMs = lastSeenMs });
+        if (Control.Sending) Offer(FlowRecord(key, state, backend, lastSeenMs));
     }
 
     /// <summary>A NAT session was created or changed state.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Session(in NatSession session, BackendSnapshot backend)
     {
-        if (!Control.Sending) return;
-        Offer(new SyncRecord
-        {
-            Kind = SyncKind.Session, State = session.State, Key = session.Forward, BackendAddress = backend.Address, BackendPort = backend.Port,
-            ClientHop = session.ClientHop, LastSeenMs = session.LastSeenMs,
-        });
+        if (Control.Sending) Offer(SessionRecord(session, backend));
     }
+
+    private static SyncRecord FlowRecord(in FlowKey key, FlowState state, BackendSnapshot backend, long lastSeenMs) =>
+        new() { Kind = SyncKind.Flow, State = state, Key = key, BackendAddress = backend.Address, BackendPort = backend.Port, LastSeenMs = lastSeenMs };
+
+    private static SyncRecord SessionRecord(in NatSession s, BackendSnapshot backend) => new()
+    {
+        Kind = SyncKind.Session, State = s.State, Key = s.Forward, BackendAddress = backend.Address, BackendPort = backend.Port,
+        ClientHop = s.ClientHop, LastSeenMs = s.LastSeenMs,
+    };
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Offer(in SyncRecord record)
@@ -111,7 +114,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
             if (flows.IsExpired(e, nowMs)) continue;
             var service = snapshot.FindService(e.Key.DestinationAddress, e.Key.Protocol, e.Key.DestinationPort);
             if (service is not { Mode: ForwardingMode.DirectRouting } || service.BackendById(e.BackendId) is not { } backend) continue;
-            Offer(new SyncRecord { Kind = SyncKind.Flow, State = e.State, Key = e.Key, BackendAddress = backend.Address, BackendPort = backend.Port, LastSeenMs = e.LastSeenMs });
+            Offer(FlowRecord(e.Key, e.State, backend, e.LastSeenMs));
         }
         return n;
     }
@@ -126,11 +129,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
             if (!s.InUse || NatSessionTable.Expired(s, nowMs)) continue;
             if ((uint)s.ServiceIndex >= (uint)snapshot.Services.Length) continue;
             if (snapshot.Services[s.ServiceIndex].BackendById(s.BackendId) is not { } backend) continue;
-            Offer(new SyncRecord
-            {
-                Kind = SyncKind.Session, State = s.State, Key = s.Forward, BackendAddress = backend.Address, BackendPort = backend.Port,
-                ClientHop = s.ClientHop, LastSeenMs = s.LastSeenMs,
-            });
+            Offer(SessionRecord(s, backend));
         }
         return n;
     }

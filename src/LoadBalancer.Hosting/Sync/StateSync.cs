@@ -44,6 +44,7 @@ public sealed class StateSync : IDisposable
     private ulong _sequence;
     private long _sent, _received, _refused, _inboundDropped, _entriesSent, _entriesReceived, _unmatched, _sendFailed;
     private long _peerHeardMs = long.MinValue;
+    private ulong _knownEpoch;
     private volatile int _peerRole = -1;
 
     public StateSync(HaSyncConfig config, ISyncSocket socket, SyncSwitch control, HaRoles roles, DataPlaneState state,
@@ -218,8 +219,6 @@ public sealed class StateSync : IDisposable
         }
         return SyncRefusal.None;
     }
-
-    private ulong _knownEpoch;
 
     private static string Describe(SyncRefusal refusal) => refusal switch
     {
