@@ -46,6 +46,8 @@ public sealed class Engine : IDisposable
     public HaRoles Roles { get; }
     /// <summary>State sync with the HA peer (<c>ha.sync</c>), or null.</summary>
     public StateSync? Sync { get; internal set; }
+    /// <summary>Announced VIPs as kernel routes (<c>announce:</c>), or null.</summary>
+    public VipAnnouncer? Announcer { get; internal set; }
     public DateTime StartedAt { get; } = DateTime.UtcNow;
     public Func<long> ClockMs => _options.ClockMs;
     public CancellationToken Stopping => _stop.Token;
@@ -116,6 +118,8 @@ public sealed class Engine : IDisposable
         }
 
         Sync?.Start(_stop.Token);
+        // Last: a VIP is announced only once everything that serves it runs.
+        if (Announcer is { } announcer) StartThread("lb-announce", () => announcer.Run(_stop.Token));
         if (Roles.Enabled) log.Info($"ha role {ModeNames.Name(Roles.Role)} ({Roles.ChangedBy})" + (Roles.ClaimsVips ? "" : ": VIPs left to the master until keepalived says otherwise"));
         foreach (var s in State.Current.Services)
             log.Info($"service {s.Name} {Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +

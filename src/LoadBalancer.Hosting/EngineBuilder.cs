@@ -94,6 +94,9 @@ public static class EngineBuilder
             }
         }
 
+        if (config.Announce is { } announce)
+            engine.Announcer = engine.Own(new VipAnnouncer(platform.Routes.Open(announce.Table), announce.Table, engine.State, options.Log));
+
         if (config.Ha?.Sync is { } syncConfig)
             engine.Sync = engine.Own(new StateSync(syncConfig, platform.Sync.Open(syncConfig.Peer, syncConfig.Port, syncConfig.Interface), syncSwitch!,
                 engine.Roles, engine.State, syncByInterface.ToDictionary(p => p.Key, p => p.Value.ToArray()), options.ClockMs, options.Log));

@@ -23,7 +23,7 @@ public sealed class FakePlatform
     {
         _links = interfaces.ToDictionary(i => i.Name);
         TapMac = tapMac ?? MacAddress.Parse("02:00:00:00:7a:01");
-        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this), new SyncFactory(this));
+        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this), new SyncFactory(this), new RouteFactory(this));
     }
 
     public EnginePlatform Platform { get; }
@@ -37,6 +37,8 @@ public sealed class FakePlatform
     public List<FakeArpSocket> ArpSockets { get; } = new();
     public List<FakeListener> Heartbeats { get; } = new();
     public ConcurrentQueue<int> PinnedCpus { get; } = new();
+    /// <summary>Every route table opened (one per engine with <c>announce:</c>).</summary>
+    public List<FakeAnnouncedRoutes> RouteTables { get; } = new();
     /// <summary>Every sync socket opened (one per engine with <c>ha.sync</c>).</summary>
     public List<FakeSyncSocket> SyncSockets { get; } = new();
     /// <summary>Interfaces whose next receive port fails to open (a vanished interface).</summary>
@@ -120,6 +122,16 @@ public sealed class FakePlatform
             var listener = new FakeListener(address, port);
             p.Heartbeats.Add(listener);
             return listener;
+        }
+    }
+
+    private sealed class RouteFactory(FakePlatform p) : IRouteTables
+    {
+        public IAnnouncedRoutes Open(int table)
+        {
+            var routes = new FakeAnnouncedRoutes(table);
+            lock (p.RouteTables) p.RouteTables.Add(routes);
+            return routes;
         }
     }
 
@@ -264,5 +276,21 @@ public sealed class FakeSyncSocket(IPAddress peer, int port, string? interfaceNa
         return n;
     }
 
+    public void Dispose() => Disposed = true;
+}
+
+/// <summary>An announced-route table without a kernel: the VIPs present, and whether it was closed (as the process's
+/// death would close the real one).</summary>
+public sealed class FakeAnnouncedRoutes(int table) : IAnnouncedRoutes
+{
+    private readonly HashSet<uint> _vips = new();
+
+    public int Table { get; } = table;
+    public string Device => $"lbr{Table}";
+    public bool Disposed { get; private set; }
+    public uint[] Vips { get { lock (_vips) return [.. _vips]; } }
+
+    public void Add(uint vip) { lock (_vips) _vips.Add(vip); }
+    public void Remove(uint vip) { lock (_vips) _vips.Remove(vip); }
     public void Dispose() => Disposed = true;
 }

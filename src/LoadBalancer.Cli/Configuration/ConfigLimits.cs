@@ -8,6 +8,8 @@ public static class ConfigLimits
     public const long MaxFileBytes = 16 * 1024 * 1024;
 
     public const int MinWorkers = 1, MaxWorkers = 64;
+    /// <summary>Routing tables an engine may announce into: 253 (default), 254 (main) and 255 (local) are the kernel's.</summary>
+    public const int MinAnnounceTable = 1, MaxAnnounceTable = 252;
     public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
     public const int MinSessionTableSize = 16, MaxSessionTableSize = 64 * 1024 * 1024;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;

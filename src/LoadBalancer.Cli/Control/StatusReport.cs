@@ -68,6 +68,8 @@ internal static class StatusReport
                 w.WriteString("mode", ModeNames.Name(s.Mode));
                 w.WriteString("interface", host.Interfaces.Name(s.IngressInterface));
                 w.WriteString("backend_interface", host.Interfaces.Name(s.EgressInterface));
+                w.WriteBoolean("announced", host.Announcer?.IsAnnounced(s) ?? false);
+                w.WriteString("table_digest", s.TableDigest(snapshot.HashSeed));
                 w.WriteNumber("packets", Sum(host, c => c.ServicePackets[s.Index]));
                 w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Index]));
                 w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Index]));

@@ -10,11 +10,11 @@ using LoadBalancer.Linux.Sockets;
 namespace LoadBalancer.Cli.Platform;
 
 /// <summary>The engine's platform on Linux: AF_PACKET rings and TX rings, nftables ingress drops, a TAP for
-/// re-injection, ARP sockets, TCP heartbeat listeners, CPU pinning and the HA sync socket, each from LoadBalancer.Linux (the only
+/// re-injection, ARP sockets, TCP heartbeat listeners, CPU pinning, the HA sync socket and announced routes, each from LoadBalancer.Linux (the only
 /// unsafe code) or the system's tools. Needs CAP_NET_RAW and CAP_NET_ADMIN.</summary>
 internal static class LinuxPlatform
 {
-    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets());
+    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets(), new RouteTables());
 
     private sealed class Links : ILinks
     {
@@ -143,5 +143,18 @@ internal static class LinuxPlatform
         public bool Send(ReadOnlySpan<byte> message) => socket.Send(message);
         public int Receive(Span<byte> buffer, int timeoutMs, out uint source) => socket.Receive(buffer, timeoutMs, out source);
         public void Dispose() => socket.Dispose();
+    }
+
+    private sealed class RouteTables : IRouteTables
+    {
+        public IAnnouncedRoutes Open(int table) => new Routes(AnnouncedRoutes.Open(table));
+    }
+
+    private sealed class Routes(AnnouncedRoutes routes) : IAnnouncedRoutes
+    {
+        public string Device => routes.Device;
+        public void Add(uint vip) => routes.Add(vip);
+        public void Remove(uint vip) => routes.Remove(vip);
+        public void Dispose() => routes.Dispose();
     }
 }

@@ -70,16 +70,17 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
     public bool AnswersFor(uint address, int interfaceIndex)
     {
         foreach (var s in state.Current.Services)
-            if (s.Vip == address && s.IngressInterface == interfaceIndex) return true;
+            if (s.Vip == address && s.IngressInterface == interfaceIndex && s.AnswersArp) return true;
         return false;
     }
 
-    /// <summary>The VIPs this engine announces on an interface (for gratuitous ARP at start).</summary>
+    /// <summary>The VIPs this engine announces on an interface (for gratuitous ARP at start); a routed VIP
+    /// (<c>arp: false</c>) is not among them.</summary>
     public IReadOnlyList<uint> VipsOn(int interfaceIndex)
     {
         var list = new List<uint>();
         foreach (var s in state.Current.Services)
-            if (s.IngressInterface == interfaceIndex && !list.Contains(s.Vip)) list.Add(s.Vip);
+            if (s.IngressInterface == interfaceIndex && s.AnswersArp && !list.Contains(s.Vip)) list.Add(s.Vip);
         return list;
     }
 }

@@ -47,6 +47,10 @@ public sealed class ServiceSnapshot
     /// <summary>The MAC the VIP is announced with, when it is not <see cref="IngressInterface"/>'s own (CLUSTERIP:
     /// the multicast cluster MAC, which the interface's readers must also join).</summary>
     public MacAddress? VipMac { get; init; }
+    /// <summary>The engine answers ARP for the VIP and announces it (<c>arp</c>); false when the VIP is routed here.</summary>
+    public bool AnswersArp { get; init; } = true;
+    /// <summary>The VIP is announced as a route while this service can take new flows (<c>announce</c>).</summary>
+    public bool Announce { get; init; }
     public required BackendSnapshot[] Backends { get; init; }
     public required MaglevTable Table { get; init; }
     /// <summary>Backend slot by stable id, -1 where the id is not (or no longer) in this service.</summary>
@@ -55,6 +59,29 @@ public sealed class ServiceSnapshot
     public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
     /// <summary>No backend is usable (the table is empty, or spans unhealthy backends under use_all).</summary>
     public bool AllDown { get; init; }
+
+    /// <summary>What decides a new flow's backend, as one short string: lookup3 over the hash seed and, for every
+    /// table slot, the backend's address and port (-1 for an empty table), then the table's size. Two balancers (or
+    /// a balancer before and after a change) that show the same digest send every new flow to the same backend.
+    /// Computed on demand (it reads the whole table): for status, not for the packet path.</summary>
+    public string TableDigest(uint hashSeed)
+    {
+        var entries = Table.Entries;
+        var bytes = new byte[4 + entries.Length * 6];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes, hashSeed);
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var slot = bytes.AsSpan(4 + i * 6, 6);
+            if (entries[i] < 0) slot.Fill(0xFF);
+            else
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(slot, Backends[entries[i]].Address);
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(slot[4..], Backends[entries[i]].Port);
+            }
+        }
+        return Flows.Lookup3.HashLittle(bytes, 0).ToString("x8", System.Globalization.CultureInfo.InvariantCulture) + "-" +
+               entries.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     public BackendSnapshot? BackendById(int id) =>
         (uint)id < (uint)SlotById.Length && SlotById[id] >= 0 ? Backends[SlotById[id]] : null;

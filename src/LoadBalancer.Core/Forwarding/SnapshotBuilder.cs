@@ -81,6 +81,8 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 IngressInterface = Interfaces.IndexOf(sc.Interface),
                 EgressInterface = Interfaces.IndexOf(sc.EffectiveBackendInterface),
                 VipMac = cluster?.Mac,
+                AnswersArp = sc.Arp,
+                Announce = sc.Announce,
                 Backends = backends,
                 Table = table,
                 SlotById = slotById,

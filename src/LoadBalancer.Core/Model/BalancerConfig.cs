@@ -24,6 +24,9 @@ public sealed record BalancerConfig
     public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
     /// <summary>One of an active/standby pair (<c>ha:</c>); null: a lone balancer that always claims its VIPs.</summary>
     public HaConfig? Ha { get; init; }
+    /// <summary>Route announcement (<c>announce:</c>): the kernel table announced VIPs are put in, for the operator's
+    /// routing daemon to export; null when the engine announces nothing.</summary>
+    public AnnounceConfig? Announce { get; init; }
     public string? SourcePath { get; init; }
 }
 

@@ -54,6 +54,12 @@ public sealed record ServiceConfig
     public IPAddress? Gateway { get; init; }
     /// <summary>NAT: idle timeouts of sessions.</summary>
     public FlowTimeoutsConfig Timeouts { get; init; } = FlowTimeoutsConfig.Default;
+    /// <summary>Answer ARP for the VIP and announce it by gratuitous ARP (<c>arp</c>, default true); false when the
+    /// VIP is routed to this balancer (a BGP next hop). Backend MACs are resolved by ARP either way.</summary>
+    public bool Arp { get; init; } = true;
+    /// <summary>Put the VIP/32 in <see cref="AnnounceConfig.Table"/> while the service has a usable backend
+    /// (<c>announce</c>, default false).</summary>
+    public bool Announce { get; init; }
     /// <summary>CLUSTERIP: the cluster this node is part of; null for other modes.</summary>
     public ClusterConfig? Cluster { get; init; }
     /// <summary>NAT: create sessions from mid-stream TCP packets too (conntrack's "loose" pickup). Off by

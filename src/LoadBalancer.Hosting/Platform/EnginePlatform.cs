@@ -15,7 +15,8 @@ public sealed record EnginePlatform(
     IArpSockets Arp,
     IHeartbeats Heartbeats,
     ICpus Cpus,
-    ISyncSockets Sync);
+    ISyncSockets Sync,
+    IRouteTables Routes);
 
 /// <summary>What the engine needs to know about an interface: the kernel's index (names the TAP), its MAC, its
 /// MTU and its IPv4 address (0 when it has none).</summary>
@@ -124,4 +125,18 @@ public interface ISyncSockets
     /// <param name="interfaceName">Bind to this device only (<c>ha.sync.interface</c>); null: wherever the route to
     /// the peer goes.</param>
     ISyncSocket Open(IPAddress peer, int port, string? interfaceName);
+}
+
+/// <summary>Routes to announced VIPs in one kernel table, held by this process only (they vanish with it).</summary>
+public interface IAnnouncedRoutes : IDisposable
+{
+    /// <summary>The device the routes go through (for logs and status).</summary>
+    string Device { get; }
+    void Add(uint vip);
+    void Remove(uint vip);
+}
+
+public interface IRouteTables
+{
+    IAnnouncedRoutes Open(int table);
 }

@@ -82,6 +82,7 @@ internal static unsafe partial class LibC
 
     /// <summary>linux/if_tun.h: _IOW('T', 202, int).</summary>
     public const ulong TUNSETIFF = 0x400454ca;
+    public const short IFF_TUN = 0x0001;
     public const short IFF_TAP = 0x0002;
     public const short IFF_NO_PI = 0x1000;
     public const short IFF_VNET_HDR = 0x4000;

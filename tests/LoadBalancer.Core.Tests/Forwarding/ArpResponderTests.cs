@@ -1,3 +1,4 @@
+using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
@@ -173,6 +174,21 @@ public class ArpResponderTests
         engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:00:00:00:03:01"), "0.0.0.0", Fixtures.DarkBackendIp));
 
         Assert.Equal(0, engine.Arp.Learned);
+    }
+
+    [Fact]
+    public void Handle_RoutedVip_ArpFalse_NoReplyNoAnnouncement_BackendsStillLearned()
+    {
+        var config = Fixtures.Config();
+        config = config with { Services = [.. config.Services.Select(s => s.Name == "pool" ? s with { Arp = false } : s)] };
+        var engine = new TestEngine(config);
+
+        Assert.Equal(ArpAction.None, engine.HandleArp(FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, Fixtures.PoolVip)));
+        Assert.Equal(ArpAction.Reply, engine.HandleArp(FrameBuilder.ArpRequest(Fixtures.ClientMac, Fixtures.ClientIp, Fixtures.WebVip)));
+        Assert.DoesNotContain(Ipv4.Parse(Fixtures.PoolVip), engine.Arp.VipsOn(0));
+        Assert.Equal(0, engine.Arp.RequestsNotClaimed);
+        // Frames routed to our MAC with the VIP as destination are balanced as ever.
+        Assert.Equal(Verdict.Transmit, engine.Send(Fixtures.PoolFlows(1)[0]).Verdict);
     }
 
     [Fact]

@@ -14,7 +14,7 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 internal sealed class RootSection(ConfigReader r)
 {
     private static readonly string[] Keys = ["hash_seed", "workers", "cpus", "control_socket", "flow_table_size", "flow_timeouts",
-                                             "session_table_size", "maglev_table_size", "ha", "services"];
+                                             "session_table_size", "maglev_table_size", "ha", "announce", "services"];
 
     public BalancerConfig? Read(YamlMappingNode map)
     {
@@ -49,17 +49,36 @@ internal sealed class RootSection(ConfigReader r)
         }
 
         ok &= ConfigReader.Optional(entries, "ha", new HaSection(r).Read, value => config = config with { Ha = value });
+        ok &= ConfigReader.Optional(entries, "announce", ReadAnnounce, value => config = config with { Announce = value });
 
         if (!entries.TryGetValue("services", out var servicesEntry))
         {
             r.Error(map, "missing required key 'services'");
             return null;
         }
-        var services = ReadServices(servicesEntry, config.MaglevTableSize);
+        var services = ReadServices(servicesEntry, config.MaglevTableSize, entries.ContainsKey("announce"));
         return ok && services is not null ? config with { Services = services } : null;
     }
 
-    private List<ServiceConfig>? ReadServices(YamlEntry entry, int maglevSize)
+    private static readonly string[] AnnounceKeys = ["table"];
+
+    private AnnounceConfig? ReadAnnounce(YamlEntry entry)
+    {
+        if (!r.TryMapping(entry, out var map)) return null;
+        var entries = r.Entries(map, AnnounceKeys);
+        if (r.Required(entry.KeyNode, entries, "table") is not { } tableEntry) return null;
+        if (!r.TryScalar(tableEntry, out var text)) return null;
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var table) ||
+            table is < ConfigLimits.MinAnnounceTable or > ConfigLimits.MaxAnnounceTable)
+        {
+            r.ReportIf(tableEntry, $"table must be a routing table number from {ConfigLimits.MinAnnounceTable} to {ConfigLimits.MaxAnnounceTable} " +
+                                   $"(253 default, 254 main and 255 local are the kernel's own; got '{text}')");
+            return null;
+        }
+        return new AnnounceConfig { Table = table, Line = ConfigReader.LineOf(entry.KeyNode) };
+    }
+
+    private List<ServiceConfig>? ReadServices(YamlEntry entry, int maglevSize, bool announcing)
     {
         if (!r.TrySequence(entry, out var sequence)) return null;
         if (sequence.Children.Count == 0)
@@ -80,7 +99,7 @@ internal sealed class RootSection(ConfigReader r)
                 ok = false;
                 continue;
             }
-            var service = new ServiceSection(r).Read(serviceMap, maglevSize);
+            var service = new ServiceSection(r).Read(serviceMap, maglevSize, announcing);
             if (service is null)
             {
                 ok = false;

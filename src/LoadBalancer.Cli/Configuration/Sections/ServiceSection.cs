@@ -10,7 +10,8 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 internal sealed class ServiceSection(ConfigReader r)
 {
     private static readonly string[] Keys = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
-                                             "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster"];
+                                             "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster",
+                                             "arp", "announce"];
 
     /// <summary>Service keys that only mode nat uses; with another mode they are errors (their values
     /// are not read), as a backend's 'port' is.</summary>
@@ -20,7 +21,8 @@ internal sealed class ServiceSection(ConfigReader r)
     /// node answers on its own interface and serves the flows it owns itself.</summary>
     private static readonly string[] NotClusterIpKeys = ["backend_interface"];
 
-    public ServiceConfig? Read(YamlMappingNode map, int maglevSize)
+    /// <param name="announcing">The config has a top-level <c>announce:</c> (a table to announce into).</param>
+    public ServiceConfig? Read(YamlMappingNode map, int maglevSize, bool announcing)
     {
         var entries = r.Entries(map, Keys);
         var ok = true;
@@ -148,6 +150,17 @@ internal sealed class ServiceSection(ConfigReader r)
         var tcpPickup = false;
         ok &= r.OptionalBool(entries, "tcp_pickup", value => tcpPickup = value);
 
+        var arp = true;
+        ok &= r.OptionalBool(entries, "arp", value => arp = value);
+        var announce = false;
+        ok &= r.OptionalBool(entries, "announce", value => announce = value);
+        if (announce && !announcing)
+            ok = r.ReportIf(entries["announce"], "announce: true needs a top-level 'announce:' section (the routing table to announce into)");
+        if (mode == ForwardingMode.ClusterIp)
+            foreach (var key in new[] { "arp", "announce" })
+                if (entries.TryGetValue(key, out var misplaced))
+                    ok = r.ReportIf(misplaced, $"'{key}' does not apply to mode clusterip (its nodes answer ARP with the cluster MAC)");
+
         ClusterConfig? cluster = null;
         if (entries.TryGetValue("cluster", out var clusterEntry))
         {
@@ -172,6 +185,8 @@ internal sealed class ServiceSection(ConfigReader r)
             Gateway = gateway,
             Timeouts = timeouts!,
             TcpPickup = tcpPickup,
+            Arp = arp,
+            Announce = announce,
             Cluster = cluster,
             Line = ConfigReader.LineOf(map),
         };
