@@ -6,6 +6,7 @@
 #   nat.sh        the two-armed NAT lab (lab_up_nat) and its config writer (drawing at its top)
 #   clusterip.sh  the CLUSTERIP lab (lab_up_cluster) and its per-node config writer (drawing at its top)
 #   ha.sh         the HA lab (lab_up_ha): two balancers with keepalived, DR and NAT services (drawing at its top)
+#   ecmp.sh       the ECMP lab (lab_up_ecmp): three balancers announcing the VIP by BGP (BIRD 2) to an ECMP router
 #
 # Every lab: client ns <P>-c -> router ns <P>-r -> a bridge in switch ns <P>-s, 10.99.2.0/24 on the client
 # side, the VIP 10.99.0.100; hosts named <P>-wI (servers rsI) or, in a CLUSTERIP lab, <P>-nI (nodes nodeI).
@@ -65,6 +66,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/labs/nat.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/labs/clusterip.sh"
 # shellcheck source=labs/ha.sh
 source "$(dirname "${BASH_SOURCE[0]}")/labs/ha.sh"
+# shellcheck source=labs/ecmp.sh
+source "$(dirname "${BASH_SOURCE[0]}")/labs/ecmp.sh"
 
 # A builder runs in a fresh bash that sources this file again (see _lab_build).
 _LAB_TOPOLOGY_SH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"

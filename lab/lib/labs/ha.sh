@@ -199,34 +199,20 @@ CONF
 }
 
 # lab_start_ha_node PREFIX I [SYNC [KEY_FILE]]: writes balancer I's configs (lbI.yaml, keepalivedI.conf) unless
-# they exist, then starts its engine (lab_start_ha_engine) and keepalived in its namespace, detached, logs in
+# they exist, then starts its engine (lab_start_balancer_engine) and keepalived in its namespace, detached, logs in
 # $LAB_DIR/keepalivedI.log, pids in keepalivedI.pid and vrrpI.pid.
 lab_start_ha_node() {
     local P="$1" I="$2" sync="${3:-sync}" key="${4:-}" ns
     ns="$P-b$I"
     [[ -f "$LAB_DIR/lb$I.yaml" ]] || lab_write_ha_config "$P" "$I" "$LAB_DIR/lb$I.yaml" "$sync" "$key"
     [[ -f "$LAB_DIR/keepalived$I.conf" ]] || lab_write_keepalived_config "$P" "$I" "$LAB_DIR/keepalived$I.conf" "$LAB_DIR/lb$I.yaml"
-    lab_start_ha_engine "$P" "$I" || return 1
+    lab_start_balancer_engine "$P" "$I" || return 1
     # keepalived in the foreground of its own detached subshell (-n), VRRP only (-P: no checker or BFD child), with
     # every pid file of its own: it refuses to start ("daemon is already running") when a pid file it reads names
     # a live process, and a SIGKILLed instance leaves its files behind for another process to reuse the pid.
     rm -f "$LAB_DIR/keepalived$I.pid" "$LAB_DIR/vrrp$I.pid"
     ( ip netns exec "$ns" keepalived -n -l -D -P -f "$LAB_DIR/keepalived$I.conf" -p "$LAB_DIR/keepalived$I.pid" \
         -r "$LAB_DIR/vrrp$I.pid" -c "$LAB_DIR/checkers$I.pid" -b "$LAB_DIR/bfd$I.pid" </dev/null >> "$LAB_DIR/keepalived$I.log" 2>&1 & )
-}
-
-# lab_start_ha_engine PREFIX I: balancer I's engine alone (lbI.yaml must exist), detached, log in lbI.log, pid in
-# lbI.pid; waits (bounded) until it answers lb status.
-lab_start_ha_engine() {
-    local P="$1" I="$2" ns
-    ns="$P-b$I"
-    ( ip netns exec "$ns" dotnet "$LB_DLL" run --config "$LAB_DIR/lb$I.yaml" </dev/null >> "$LAB_DIR/lb$I.log" 2>&1 &
-      echo $! > "$LAB_DIR/lb$I.pid" )
-    if ! lab_wait_for 30 ip netns exec "$ns" dotnet "$LB_DLL" status --config "$LAB_DIR/lb$I.yaml"; then
-        lab_warn "lab_start_ha_engine: the engine of balancer $I did not answer within 30 s"
-        tail -n 20 "$LAB_DIR/lb$I.log" >&2
-        return 1
-    fi
 }
 
 # lab_kill_ha_node PREFIX I: the host dies: keepalived's children, then keepalived and the engine SIGKILLed, and

@@ -50,7 +50,7 @@ _lab_mode_of() {
     local f="/tmp/$1/mode" m=""
     [[ -r "$f" ]] && m="$(< "$f")"
     case "$m" in
-        nat|clusterip|ha) echo "$m" ;;
+        nat|clusterip|ha|ecmp) echo "$m" ;;
         *) echo dr ;;
     esac
 }
@@ -62,12 +62,12 @@ lab_set_env() {
     local P="$1" N="${2:-}" mode="${3:-}"
     _lab_check_prefix "$P" || return 1
     [[ -n "$mode" ]] || mode="$(_lab_mode_of "$P")"
-    if [[ "$mode" != dr && "$mode" != nat && "$mode" != clusterip && "$mode" != ha ]]; then
-        lab_warn "lab_set_env: mode must be dr, nat, clusterip or ha, got '$mode'"
+    if [[ "$mode" != dr && "$mode" != nat && "$mode" != clusterip && "$mode" != ha && "$mode" != ecmp ]]; then
+        lab_warn "lab_set_env: mode must be dr, nat, clusterip, ha or ecmp, got '$mode'"
         return 1
     fi
     if [[ -z "$N" ]]; then
-        if [[ "$mode" == clusterip || "$mode" == ha ]]; then N=3; else N=2; fi
+        if [[ "$mode" == clusterip || "$mode" == ha || "$mode" == ecmp ]]; then N=3; else N=2; fi
     fi
     export LAB_MODE="$mode"
     export LAB_PREFIX="$P"
@@ -82,7 +82,7 @@ lab_set_env() {
     export LAB_SWITCH_NS="$P-s" LAB_BRIDGE="${P}br"
     export LAB_BALANCER_NS="$P-b" LAB_BALANCER_IF="${P}b0" LAB_BALANCER_ADDR=10.99.1.10
     # A shell that set up another kind of lab before must not keep that lab's variables.
-    unset LAB_UDP_PORT "${_LAB_NAT_VARS[@]}" "${_LAB_CLUSTER_VARS[@]}" "${_LAB_HA_VARS[@]}"
+    unset LAB_UDP_PORT "${_LAB_NAT_VARS[@]}" "${_LAB_CLUSTER_VARS[@]}" "${_LAB_HA_VARS[@]}" "${_LAB_ECMP_VARS[@]}"
     "_lab_env_$mode" "$P" "$N"
     export LAB_BIG_FILE="$LAB_DIR/www/big"
     LAB_BIG_SHA256=""
@@ -439,7 +439,7 @@ lab_down() {
         local mode
         mode="$(_lab_mode_of "$P")"
         for ns in "${nss[@]}"; do
-            if [[ ( ( ( "$mode" == dr || "$mode" == ha ) && "$ns" == "$P"-w* ) || ( "$mode" == clusterip && "$ns" == "$P"-n* ) ) &&
+            if [[ ( ( ( "$mode" == dr || "$mode" == ha || "$mode" == ecmp ) && "$ns" == "$P"-w* ) || ( "$mode" == clusterip && "$ns" == "$P"-n* ) ) &&
                   -n "${LB_DLL:-}" && -f "$LB_DLL" ]]; then
                 timeout 20 ip netns exec "$ns" dotnet "$LB_DLL" realserver teardown --vip "${LAB_VIP:-10.99.0.100}" >/dev/null 2>&1 || true
             fi
@@ -479,6 +479,19 @@ _lab_config_head() {
     printf 'hash_seed: 0x5eed\n'
     printf 'workers: 1\n'
     printf 'control_socket: /tmp/%s/%s\n' "$1" "$2"
+}
+
+# lab_start_balancer_engine PREFIX I: balancer I's engine in namespace <P>-bI (HA and ECMP labs) from $LAB_DIR/lbI.yaml,
+# detached, log in lbI.log, pid in lbI.pid; waits (bounded) until it answers lb status.
+lab_start_balancer_engine() {
+    local P="$1" I="$2" ns="$1-b$2"
+    ( ip netns exec "$ns" dotnet "$LB_DLL" run --config "$LAB_DIR/lb$I.yaml" </dev/null >> "$LAB_DIR/lb$I.log" 2>&1 &
+      echo $! > "$LAB_DIR/lb$I.pid" )
+    if ! lab_wait_for 30 ip netns exec "$ns" dotnet "$LB_DLL" status --config "$LAB_DIR/lb$I.yaml"; then
+        lab_warn "lab_start_balancer_engine: the engine of balancer $I ($P) did not answer within 30 s"
+        tail -n 20 "$LAB_DIR/lb$I.log" >&2
+        return 1
+    fi
 }
 
 # Real server I (1-based) of the current DR or NAT lab (lab_set_env first): stop or start its nginx, or

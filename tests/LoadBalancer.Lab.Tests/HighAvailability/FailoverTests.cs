@@ -67,7 +67,7 @@ public sealed class FailoverTests(HaLab ha, ITestOutputHelper output) : IClassFi
         var during = StartDownloads("during");
         WaitForBytes(during.Keys);
         Restore(failure);
-        HaLab.WaitUntil(() => ha.Role(1) == "master", TimeSpan.FromSeconds(20), "balancer 1 master again");
+        Retry.Until(() => ha.Role(1) == "master", TimeSpan.FromSeconds(20), "balancer 1 master again");
 
         var broken = Finish(before.Concat(during));
         Assert.True(broken.Count == 0, $"{failure}: broken downloads: {string.Join(", ", broken)}\n{ha.Log(1)}\n{ha.Log(2)}");
@@ -106,7 +106,7 @@ public sealed class FailoverTests(HaLab ha, ITestOutputHelper output) : IClassFi
             File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
         ha.Reset(sync: true, keyFile1: keys[0], keyFile2: keys[1]);
-        HaLab.WaitUntil(() => ha.Sync(1).GetProperty("refused").GetInt64() > 0 && ha.Sync(2).GetProperty("refused").GetInt64() > 0,
+        Retry.Until(() => ha.Sync(1).GetProperty("refused").GetInt64() > 0 && ha.Sync(2).GetProperty("refused").GetInt64() > 0,
             TimeSpan.FromSeconds(10), "each balancer refusing the other's hellos");
         Assert.Equal(0, ha.Sync(1).GetProperty("received").GetInt64());
         Assert.Equal(0, ha.Sync(2).GetProperty("received").GetInt64());
@@ -118,7 +118,7 @@ public sealed class FailoverTests(HaLab ha, ITestOutputHelper output) : IClassFi
         var sent = ha.Lab.In(ha.Lab.ServerNamespaces[0], $"{LabPython} -c \"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); " +
                                                          $"s.bind(('', 8848)); s.sendto(b'{hello}', ('10.99.1.3', 8848))\"");
         Assert.True(sent.ExitCode == 0, sent.Output);
-        HaLab.WaitUntil(() => ha.Sync(2).GetProperty("refused").GetInt64() > refused, TimeSpan.FromSeconds(5), "the stranger's message refused");
+        Retry.Until(() => ha.Sync(2).GetProperty("refused").GetInt64() > refused, TimeSpan.FromSeconds(5), "the stranger's message refused");
         Assert.Equal(0, ha.Sync(2).GetProperty("received").GetInt64());
         Assert.Contains("not from ha.sync.peer", File.ReadAllText(Path.Combine(ha.Dir, "lb2.log")));
     }
@@ -147,7 +147,7 @@ public sealed class FailoverTests(HaLab ha, ITestOutputHelper output) : IClassFi
                 break;
             case Failure.EngineKilled:
                 // keepalived is still running: it sees lb ha check pass again and preempts.
-                ha.Topology($"lab_start_ha_engine {ha.Prefix} 1", 90);
+                ha.Topology($"lab_start_balancer_engine {ha.Prefix} 1", 90);
                 break;
         }
     }
@@ -163,17 +163,8 @@ public sealed class FailoverTests(HaLab ha, ITestOutputHelper output) : IClassFi
         return downloads;
     }
 
-    /// <summary>Every download has received something: all connections are open before anything fails.</summary>
-    private void WaitForBytes(IEnumerable<string> names) =>
-        HaLab.WaitUntil(() => names.All(n => new FileInfo(Path.Combine(ha.Dir, $"{n}.bin")) is { Exists: true, Length: > 100_000 }),
-            TimeSpan.FromSeconds(20), "every download under way");
+    private void WaitForBytes(IEnumerable<string> names) => NamespaceLab.WaitForBytes(ha.Lab, names);
 
-    /// <summary>Waits for the downloads; the names of those that failed or arrived different.</summary>
-    private List<string> Finish(IEnumerable<KeyValuePair<string, Func<(int Exit, string Sha)>>> downloads)
-    {
-        var expected = ha.Lab.Env["LAB_BIG_SHA256"];
-        return downloads.Select(d => (d.Key, Result: d.Value()))
-            .Where(d => d.Result.Exit != 0 || d.Result.Sha != expected)
-            .Select(d => $"{d.Key} (curl {d.Result.Exit})").ToList();
-    }
+    private List<string> Finish(IEnumerable<KeyValuePair<string, Func<(int Exit, string Sha)>>> downloads) =>
+        ha.Lab.Broken(downloads.Select(d => (d.Key, d.Value)));
 }

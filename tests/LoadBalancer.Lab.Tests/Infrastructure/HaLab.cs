@@ -41,7 +41,7 @@ public sealed class HaLab : IDisposable
     {
         var r = Topology($"lab_kill_ha_node {Prefix} {node}");
         if (r.ExitCode != 0) throw new InvalidOperationException(r.Output);
-        WaitUntil(() => !Alive(node), TimeSpan.FromSeconds(10), $"balancer {node}'s processes still alive after SIGKILL");
+        Retry.Until(() => !Alive(node), TimeSpan.FromSeconds(10), $"balancer {node}'s processes still alive after SIGKILL");
     }
 
     /// <summary>The engine alone, SIGKILLed; keepalived stays and learns it from <c>lb ha check</c>.</summary>
@@ -49,7 +49,7 @@ public sealed class HaLab : IDisposable
     {
         var pid = int.Parse(File.ReadAllText(Path.Combine(Dir, $"lb{node}.pid")).Trim(), CultureInfo.InvariantCulture);
         Shell.Run("kill", ["-KILL", pid.ToString(CultureInfo.InvariantCulture)]);
-        WaitUntil(() => !Directory.Exists($"/proc/{pid}"), TimeSpan.FromSeconds(10), "engine still alive after SIGKILL");
+        Retry.Until(() => !Directory.Exists($"/proc/{pid}"), TimeSpan.FromSeconds(10), "engine still alive after SIGKILL");
     }
 
     public void SetLinks(int node, bool up)
@@ -73,11 +73,11 @@ public sealed class HaLab : IDisposable
             Topology($"lab_kill_ha_node {Prefix} {node}");
             SetLinks(node, up: true);
         }
-        WaitUntil(() => ProcessesIn(1) == 0 && ProcessesIn(2) == 0, TimeSpan.FromSeconds(10), "balancers' processes still alive");
+        Retry.Until(() => ProcessesIn(1) == 0 && ProcessesIn(2) == 0, TimeSpan.FromSeconds(10), "balancers' processes still alive");
         foreach (var f in new[] { "lb1.log", "lb2.log", "keepalived1.log", "keepalived2.log" }) File.Delete(Path.Combine(Dir, f));
         Start(2, sync, keyFile2);
         Start(1, sync, keyFile1);
-        WaitUntil(() => Role(1) == "master" && Role(2) == "backup" && (!sync || keyFile1 != keyFile2 || (Heard(1) && Heard(2))) && Usable(1) && Usable(2),
+        Retry.Until(() => Role(1) == "master" && Role(2) == "backup" && (!sync || keyFile1 != keyFile2 || (Heard(1) && Heard(2))) && Usable(1) && Usable(2),
             TimeSpan.FromSeconds(30), "balancer 1 master and balancer 2 backup, in sync");
     }
 
@@ -116,26 +116,7 @@ public sealed class HaLab : IDisposable
         string.Join("\n", new[] { $"lb{node}.log", $"keepalived{node}.log" }.Select(f => Path.Combine(Dir, f)).Where(File.Exists)
             .Select(f => $"--- {Path.GetFileName(f)}\n" + string.Join("\n", File.ReadAllLines(f).TakeLast(40))));
 
-    /// <summary>A throttled download of /big through <paramref name="vip"/>; curl gives up after 10 s without a byte
-    /// (a connection the failover broke), so a broken one ends long before the time limit.</summary>
-    public Func<(int Exit, string Sha)> Download(string vip, string name, string rate = "500k")
-    {
-        var output = Path.Combine(Dir, $"{name}.bin");
-        File.Delete(output);
-        Lab.InClient("sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'");
-        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", Lab.ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", "90", "--limit-rate", rate,
-                     "--speed-time", "10", "--speed-limit", "1", "-o", output, $"http://{vip}/big" })
-            psi.ArgumentList.Add(a);
-        var process = Process.Start(psi)!;
-        return () =>
-        {
-            if (!process.WaitForExit(120_000)) process.Kill();
-            process.WaitForExit();
-            var sha = File.Exists(output) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(output))).ToLowerInvariant() : "";
-            return (process.ExitCode, sha);
-        };
-    }
+    public Func<(int Exit, string Sha)> Download(string vip, string name) => Lab.ThrottledDownload(vip, name);
 
     /// <summary>Time from <paramref name="failedAt"/> until a new connection to each VIP succeeds (tried in turn, each
     /// with a 0.5 s limit), bounded by <paramref name="limit"/>; null if they never both did.</summary>
@@ -150,7 +131,13 @@ public sealed class HaLab : IDisposable
         return null;
     }
 
-    public static void WaitUntil(Func<bool> condition, TimeSpan limit, string what)
+    public void Dispose() => Lab.Dispose();
+}
+
+/// <summary>Bounded waits for a condition, polled every 200 ms: readiness checks, never fixed sleeps.</summary>
+public static class Retry
+{
+    public static void Until(Func<bool> condition, TimeSpan limit, string what)
     {
         var deadline = DateTime.UtcNow + limit;
         while (!condition())
@@ -159,6 +146,4 @@ public sealed class HaLab : IDisposable
             Thread.Sleep(200);
         }
     }
-
-    public void Dispose() => Lab.Dispose();
 }

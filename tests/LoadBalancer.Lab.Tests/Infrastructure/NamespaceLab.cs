@@ -40,7 +40,8 @@ public sealed class NamespaceLab : IDisposable
         Shell.Bash($"export LB_DLL={Shell.Quote(LabEnvironment.LbDll)}; " +
                    $"source {Shell.Quote(Path.Combine(LabEnvironment.RepositoryRoot, "lab/lib/topology.sh"))}; {commands}", timeout);
 
-    private static NamespaceLab Up(int servers, string function)
+    /// <summary>Any lab of topology.sh by its builder's name (lab_up, lab_up_nat, lab_up_ecmp, ...).</summary>
+    public static NamespaceLab Up(int servers, string function)
     {
         // "lt" + 6 hex: unique per run, and short enough for interface names.
         var prefix = "lt" + Convert.ToHexString(Guid.NewGuid().ToByteArray())[..6].ToLowerInvariant();
@@ -132,6 +133,42 @@ public sealed class NamespaceLab : IDisposable
                 : "";
             return (process.ExitCode, sha);
         };
+    }
+
+    /// <summary>A throttled download of /big through <paramref name="vip"/> into the lab's directory, for failover
+    /// tests: curl gives up after 10 s without a byte (a connection the failure broke), long before its time limit.
+    /// The returned function waits for it and gives curl's exit code and the sha256 of what arrived.</summary>
+    public Func<(int Exit, string Sha)> ThrottledDownload(string vip, string name, string rate = "500k")
+    {
+        var output = Path.Combine(Dir, $"{name}.bin");
+        File.Delete(output);
+        InClient("sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'");
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", "90", "--limit-rate", rate,
+                     "--speed-time", "10", "--speed-limit", "1", "-o", output, $"http://{vip}/big" })
+            psi.ArgumentList.Add(a);
+        var process = Process.Start(psi)!;
+        return () =>
+        {
+            if (!process.WaitForExit(120_000)) process.Kill();
+            process.WaitForExit();
+            var sha = File.Exists(output) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(output))).ToLowerInvariant() : "";
+            return (process.ExitCode, sha);
+        };
+    }
+
+    /// <summary>Waits (bounded) until each named download has received something: every connection is open.</summary>
+    public static void WaitForBytes(NamespaceLab lab, IEnumerable<string> names) =>
+        Retry.Until(() => names.All(n => new FileInfo(Path.Combine(lab.Dir, $"{n}.bin")) is { Exists: true, Length: > 100_000 }),
+            TimeSpan.FromSeconds(20), "every download under way");
+
+    /// <summary>Waits for the downloads; the names of those that failed or arrived different from /big.</summary>
+    public List<string> Broken(IEnumerable<(string Name, Func<(int Exit, string Sha)> Wait)> downloads)
+    {
+        var expected = Env["LAB_BIG_SHA256"];
+        return downloads.Select(d => (d.Name, Result: d.Wait()))
+            .Where(d => d.Result.Exit != 0 || d.Result.Sha != expected)
+            .Select(d => $"{d.Name} (curl {d.Result.Exit})").ToList();
     }
 
     public CommandResult In(string ns, string script, int timeoutSeconds = 60) =>

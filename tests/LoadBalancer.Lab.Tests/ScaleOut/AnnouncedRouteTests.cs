@@ -18,7 +18,7 @@ public sealed class AnnouncedRouteTests(ITestOutputHelper output)
         using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
 
         string Routes() => lab.In(lab.BalancerNs, "ip route show table 100").Stdout.Trim();
-        HaLab.WaitUntil(() => Routes().Length > 0, TimeSpan.FromSeconds(10), "the VIP announced");
+        Retry.Until(() => Routes().Length > 0, TimeSpan.FromSeconds(10), "the VIP announced");
         Assert.Equal($"{lab.Vip} dev lbr100 proto static scope link", Routes());
         using (var status = engine.Status())
             Assert.All(status.RootElement.GetProperty("services").EnumerateArray(), s => Assert.True(s.GetProperty("announced").GetBoolean()));
@@ -27,7 +27,7 @@ public sealed class AnnouncedRouteTests(ITestOutputHelper output)
 
         var clock = Stopwatch.StartNew();
         engine.Stop(signal: "KILL");
-        HaLab.WaitUntil(() => Routes().Length == 0, TimeSpan.FromSeconds(5), "the route gone after SIGKILL");
+        Retry.Until(() => Routes().Length == 0, TimeSpan.FromSeconds(5), "the route gone after SIGKILL");
         output.WriteLine($"route gone {clock.ElapsedMilliseconds} ms after SIGKILL was sent");
         Assert.NotEqual(0, lab.In(lab.BalancerNs, "ip link show lbr100").ExitCode);
     }
