@@ -87,6 +87,9 @@ public sealed class EcmpTests(EcmpLab ecmp, ITestOutputHelper output) : IClassFi
 
         ecmp.Start(2);
         Retry.Until(() => ecmp.NextHops().Length == 3, TimeSpan.FromSeconds(20), "balancer 2 announced again");
+        // New flows move back to it.
+        Assert.DoesNotContain("FAILED", ecmp.Lab.Connect(30));
+        Assert.True(ecmp.Service(2).GetProperty("flows").GetInt64() > 0, "the restarted balancer got no new flow");
         var broken = Finish(downloads);
         Assert.True(broken.Count == 0, $"broken downloads: {string.Join(", ", broken)}");
     }
