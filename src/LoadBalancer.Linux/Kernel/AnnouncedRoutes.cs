@@ -11,7 +11,7 @@ namespace LoadBalancer.Linux.Kernel;
 /// it: nobody has to clean up, and a routing daemon exporting the table withdraws the VIPs at once. <c>proto
 /// static</c>, not <c>kernel</c>: BIRD's kernel protocol does not learn <c>proto kernel</c> routes. Routes are
 /// changed with iproute2's <c>ip</c>, as the ingress drop is with <c>nft</c>.</summary>
-public sealed unsafe class AnnouncedRoutes : IDisposable
+public sealed class AnnouncedRoutes : IDisposable
 {
     private readonly FileDescriptor _tun;
     private readonly HashSet<uint> _present = new();
@@ -29,18 +29,14 @@ public sealed unsafe class AnnouncedRoutes : IDisposable
     public static AnnouncedRoutes Open(int table)
     {
         var device = "lbr" + table.ToString(CultureInfo.InvariantCulture);
-        var fd = LibC.open("/dev/net/tun", LibC.O_RDWR | LibC.O_CLOEXEC);
-        if (fd < 0) throw NativeException.Last("open(/dev/net/tun)");
-        var handle = new FileDescriptor(fd);
-        var ifreq = stackalloc byte[40];
-        new Span<byte>(ifreq, 40).Clear();
-        System.Text.Encoding.ASCII.GetBytes(device).CopyTo(new Span<byte>(ifreq, 16));
-        *(short*)(ifreq + 16) = (short)(LibC.IFF_TUN | LibC.IFF_NO_PI);
-        if (LibC.ioctl(fd, LibC.TUNSETIFF, ifreq) != 0)
+        FileDescriptor handle;
+        try
         {
-            var error = NativeException.Last($"ioctl(TUNSETIFF {device})");
-            handle.Dispose();
-            throw new InvalidOperationException($"{error.Message} (is another engine announcing into table {table} here?)", error);
+            handle = TunSetIff.Open(device, (short)(LibC.IFF_TUN | LibC.IFF_NO_PI));
+        }
+        catch (NativeException e)
+        {
+            throw new InvalidOperationException($"{e.Message} (is another engine announcing into table {table} here?)", e);
         }
         var routes = new AnnouncedRoutes(handle, device, table);
         try

@@ -26,21 +26,7 @@ public sealed unsafe class TapDevice : IFrameTransmitter, IDisposable
 
     public static TapDevice Create(string name)
     {
-        if (name.Length is 0 or > 15) throw new ArgumentException($"'{name}' is not a valid interface name", nameof(name));
-        var fd = LibC.open("/dev/net/tun", LibC.O_RDWR | LibC.O_CLOEXEC);
-        if (fd < 0) throw NativeException.Last("open(/dev/net/tun)");
-        var handle = new FileDescriptor(fd);
-        // struct ifreq: char ifr_name[16], then short ifr_flags.
-        var ifreq = stackalloc byte[40];
-        new Span<byte>(ifreq, 40).Clear();
-        System.Text.Encoding.ASCII.GetBytes(name).CopyTo(new Span<byte>(ifreq, 16));
-        *(short*)(ifreq + 16) = (short)(LibC.IFF_TAP | LibC.IFF_NO_PI | LibC.IFF_VNET_HDR);
-        if (LibC.ioctl(fd, LibC.TUNSETIFF, ifreq) != 0)
-        {
-            var error = NativeException.Last($"ioctl(TUNSETIFF {name})");
-            handle.Dispose();
-            throw error;
-        }
+        var handle = TunSetIff.Open(name, (short)(LibC.IFF_TAP | LibC.IFF_NO_PI | LibC.IFF_VNET_HDR));
         return new TapDevice(handle, name);
     }
 
