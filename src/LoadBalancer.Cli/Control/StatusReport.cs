@@ -48,7 +48,7 @@ internal static class StatusReport
                     w.WriteNumber("dropped", sync.Dropped);
                     w.WriteNumber("entries_sent", sync.EntriesSent);
                     w.WriteNumber("entries_received", sync.EntriesReceived);
-                    w.WriteNumber("installed", host.Workers.Sum(x => x.Processor.Worker.Sync?.Installed ?? 0));
+                    w.WriteNumber("installed", sync.Installed);
                     w.WriteNumber("unmatched", sync.Unmatched);
                     w.WriteNumber("send_failed", sync.SendFailed);
                     if (sync.PeerRole is { } peerRole) w.WriteString("peer_role", peerRole);

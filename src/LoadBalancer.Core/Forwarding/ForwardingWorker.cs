@@ -60,7 +60,9 @@ public sealed class ForwardingWorker : IFrameHandler
     /// (<see cref="Sync.WorkerSync"/>). An idle worker still gets here every poll timeout.</summary>
     private void Housekeep()
     {
-        if (_processor.Worker.Sync is { } sync) sync.Housekeep(_state.Current, _processor.Worker, _clockMs());
+        // _nowMs: taken before the poll and again after each batch; an idle poll leaves it at most a timeout old,
+        // which the walk's pacing does not notice.
+        if (_processor.Worker.Sync is { } sync) sync.Housekeep(_state.Current, _processor.Worker, _nowMs);
     }
 
     /// <summary>One poll, for tests and offline replays.</summary>

@@ -63,8 +63,21 @@ public sealed class ServiceSnapshot
     /// <summary>What decides a new flow's backend, as one short string: lookup3 over the hash seed and, for every
     /// table slot, the backend's address and port (-1 for an empty table), then the table's size. Two balancers (or
     /// a balancer before and after a change) that show the same digest send every new flow to the same backend.
-    /// Computed on demand (it reads the whole table): for status, not for the packet path.</summary>
+    /// Computed at the first ask (it reads the whole table) and kept: the snapshot never changes, and status (which
+    /// <c>lb ha check</c> asks every second) would otherwise hash the table each time.</summary>
     public string TableDigest(uint hashSeed)
+    {
+        var cached = _digest;
+        if (cached is not null && cached.Seed == hashSeed) return cached.Value;
+        var digest = ComputeDigest(hashSeed);
+        _digest = new DigestOf(hashSeed, digest);
+        return digest;
+    }
+
+    private sealed record DigestOf(uint Seed, string Value);
+    private DigestOf? _digest;
+
+    private string ComputeDigest(uint hashSeed)
     {
         var entries = Table.Entries;
         var bytes = new byte[4 + entries.Length * 6];

@@ -38,10 +38,8 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
     /// <summary>Sync receiver → worker.</summary>
     public SyncRing Inbound { get; } = new(queueCapacity);
 
-    // Written by the worker only (Dropped on the inbound side by the receiver: see InboundDropped).
-    public long Offered;
+    // Written by the worker only (a full inbound ring is counted by the receiver, which writes it).
     public long OutboundDropped;
-    public long InboundDropped;
     public long Installed;
     /// <summary>Records naming a service or backend this engine does not have (the two configs differ).</summary>
     public long Unmatched;
@@ -72,8 +70,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Offer(in SyncRecord record)
     {
-        if (Outbound.TryWrite(record)) Offered++;
-        else OutboundDropped++;
+        if (!Outbound.TryWrite(record)) OutboundDropped++;
     }
 
     /// <summary>Between batches, on the worker's thread: merge what the peer sent, then walk a share of the tables.</summary>
@@ -152,21 +149,8 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
                 merged = worker.Flows.Merge(r.Key, FlowHash.Compute(r.Key, snapshot.HashSeed), backend.Id, r.State, lastSeen, nowMs);
             else if (r.Kind == SyncKind.Session && service!.Forwarder is NatForwarder nat)
             {
-                var key = r.Key;
-                var reply = new FlowKey(key.Protocol, backend.Address, key.SourceAddress, backend.Port, key.SourcePort);
-                merged = worker.Sessions.Merge(new NatSession
-                {
-                    Forward = key,
-                    ForwardHash = FlowHash.Compute(key, snapshot.HashSeed),
-                    Reverse = reply,
-                    ReverseHash = FlowHash.Compute(reply, nat.Settings.HashSeed),
-                    ServiceIndex = service.Index,
-                    BackendId = backend.Id,
-                    ClientHop = r.ClientHop,
-                    State = r.State,
-                    LastSeenMs = lastSeen,
-                    Timeouts = nat.Settings.Timeouts,
-                }, nowMs);
+                merged = worker.Sessions.Merge(
+                    nat.Settings.NewSession(r.Key, FlowHash.Compute(r.Key, snapshot.HashSeed), service, backend, r.ClientHop, r.State, lastSeen), nowMs);
             }
             else
             {

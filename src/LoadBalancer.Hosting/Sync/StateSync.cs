@@ -10,7 +10,7 @@ namespace LoadBalancer.Hosting.Sync;
 /// <summary>What <c>lb status</c> shows of state sync. Messages are counted whole; records (entries) apart.</summary>
 public sealed record SyncReport(
     string Peer, long Sent, long Received, long Refused, long Dropped,
-    long EntriesSent, long EntriesReceived, long Unmatched, long SendFailed,
+    long EntriesSent, long EntriesReceived, long Installed, long Unmatched, long SendFailed,
     string? PeerRole, double? PeerHeardSecondsAgo);
 
 /// <summary>State sync with the HA peer (<c>ha.sync</c>), the control-plane half: two threads around one UDP socket.
@@ -96,17 +96,18 @@ public sealed class StateSync : IDisposable
 
     public SyncReport Report()
     {
-        long dropped = Interlocked.Read(ref _inboundDropped), unmatched = 0;
+        long dropped = Interlocked.Read(ref _inboundDropped), installed = 0, unmatched = 0;
         foreach (var workers in _workers.Values)
             foreach (var w in workers)
             {
                 dropped += Volatile.Read(ref w.OutboundDropped);
+                installed += Volatile.Read(ref w.Installed);
                 unmatched += Volatile.Read(ref w.Unmatched);
             }
         var heard = Interlocked.Read(ref _peerHeardMs);
         var role = _peerRole;
         return new SyncReport(_config.Peer.ToString(), Interlocked.Read(ref _sent), Interlocked.Read(ref _received), Interlocked.Read(ref _refused),
-            dropped, Interlocked.Read(ref _entriesSent), Interlocked.Read(ref _entriesReceived), unmatched + Interlocked.Read(ref _unmatched),
+            dropped, Interlocked.Read(ref _entriesSent), Interlocked.Read(ref _entriesReceived), installed, unmatched + Interlocked.Read(ref _unmatched),
             Interlocked.Read(ref _sendFailed), role < 0 ? null : ModeNames.Name((HaRole)role),
             heard == long.MinValue ? null : (_clockMs() - heard) / 1000.0);
     }

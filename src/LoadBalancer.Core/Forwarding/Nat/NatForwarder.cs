@@ -85,21 +85,8 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
             if (slot < 0) return DropReason.NoBackend;
             backend = service.Backends[slot];
             if (worker.Neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
-            var key = packet.Key;
-            var reply = new FlowKey(key.Protocol, backend.Address, key.SourceAddress, backend.Port, key.SourcePort);
-            var template = new NatSession
-            {
-                Forward = key,
-                ForwardHash = packet.Hash,
-                Reverse = reply,
-                ReverseHash = FlowHash.Compute(reply, Settings.HashSeed),
-                ServiceIndex = service.Index,
-                BackendId = backend.Id,
-                ClientHop = clientHop,
-                State = FlowTable.InitialState(packet.IsTcp, packet.TcpFlags),
-                LastSeenMs = packet.NowMs,
-                Timeouts = Settings.Timeouts,
-            };
+            var template = Settings.NewSession(packet.Key, packet.Hash, service, backend, clientHop,
+                FlowTable.InitialState(packet.IsTcp, packet.TcpFlags), packet.NowMs);
             session = ref sessions.Create(template, packet.NowMs);
             if (Unsafe.IsNullRef(ref session)) return DropReason.SessionTableFull;
             worker.Counters.ServiceFlows[service.Index]++;

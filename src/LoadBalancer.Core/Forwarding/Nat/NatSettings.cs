@@ -19,6 +19,28 @@ public sealed record NatSettings(FlowTimeouts Timeouts, bool TcpPickup, int Gate
             service.Gateway is { } gateway ? neighbors.Register(interfaces.IndexOf(service.Interface), Ipv4.ToUInt32(gateway), null) : -1,
             config.HashSeed);
 
+    /// <summary>A session for client flow <paramref name="key"/> (hashed <paramref name="hash"/>) to
+    /// <paramref name="backend"/>: the reply side's key and hash derived, this service's timeouts. What a new client
+    /// flow opens and what a copy from the HA peer installs.</summary>
+    public NatSession NewSession(in FlowKey key, uint hash, ServiceSnapshot service, BackendSnapshot backend, MacAddress clientHop,
+        FlowState state, long lastSeenMs)
+    {
+        var reply = new FlowKey(key.Protocol, backend.Address, key.SourceAddress, backend.Port, key.SourcePort);
+        return new NatSession
+        {
+            Forward = key,
+            ForwardHash = hash,
+            Reverse = reply,
+            ReverseHash = FlowHash.Compute(reply, HashSeed),
+            ServiceIndex = service.Index,
+            BackendId = backend.Id,
+            ClientHop = clientHop,
+            State = state,
+            LastSeenMs = lastSeenMs,
+            Timeouts = Timeouts,
+        };
+    }
+
     /// <summary>Where a reply goes on the client side: the configured gateway (zero while unresolved), else the
     /// hop the client's frames came from.</summary>
     public MacAddress ReplyNextHop(NeighborTable neighbors, in NatSession session) =>
