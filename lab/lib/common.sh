@@ -22,7 +22,7 @@ export LB_DLL
 # Debian packages the lab needs. Checked with dpkg -s, installed only when missing.
 # python3-matplotlib draws results.svg (lab/lib/report.py).
 LAB_PACKAGES=(iproute2 nftables nginx curl tcpdump tshark python3-scapy python3-matplotlib ethtool iputils-arping wrk procps
-              psmisc keepalived bird2)
+              psmisc keepalived bird2 hping3)
 
 # Always this interpreter: `python3` on PATH may be a pyenv build without scapy or matplotlib.
 # shellcheck disable=SC2034

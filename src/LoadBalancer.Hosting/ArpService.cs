@@ -8,7 +8,8 @@ namespace LoadBalancer.Hosting;
 /// <summary>ARP for one interface, off the data path: answers requests for the VIPs served on it,
 /// announces them by gratuitous ARP at start and whenever the engine takes over as HA master (while it claims
 /// them: see <see cref="HaRoles"/>), and resolves the backend MACs reached through it
-/// (re-asking every <see cref="RefreshInterval"/> so a replaced server is noticed).</summary>
+/// (re-asking every <see cref="RefreshInterval"/> so a replaced server is noticed; only the answers to these
+/// requests are learned).</summary>
 internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpResponder responder, NeighborTable neighbors, InterfacePlan plan, HaRoles roles,
     EngineLog log)
 {
@@ -56,6 +57,7 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
                     var due = resolved ? RefreshInterval.TotalMilliseconds : ResolveInterval.TotalMilliseconds;
                     if (lastAsked[i] != 0 && now - lastAsked[i] < due) continue;
                     lastAsked[i] = now;
+                    neighbors.Asked(i, now);
                     var n = ArpPacket.WriteFrame(frame, ArpPacket.OperationRequest, MacAddress.Broadcast, plan.Mac(interfaceIndex),
                         plan.Address(interfaceIndex), MacAddress.Zero, neighbors.Address(i));
                     socket.Send(frame.AsSpan(0, Pad(frame, n)));
@@ -65,10 +67,9 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
             // Short enough that a takeover's first announcement leaves within a tenth of a second.
             var length = socket.Receive(buffer, 100);
             if (length <= 0) continue;
-            var learnedBefore = responder.Learned;
             if (responder.Handle(buffer.AsSpan(0, length), interfaceIndex, Environment.TickCount64, roles.ClaimsVips) == ArpAction.Reply)
                 socket.Send(buffer.AsSpan(0, length));
-            if (responder.Learned != learnedBefore) log.NeighborLearned(socket.InterfaceName, buffer.AsSpan(0, length));
+            if (responder.LastUpdate == NeighborUpdate.Changed) log.NeighborLearned(socket.InterfaceName, buffer.AsSpan(0, length), responder.LastPrevious);
         }
     }
 

@@ -85,7 +85,11 @@ public static class EngineBuilder
                 var counters = new WorkerCounters();
                 var sync = syncSwitch is null ? null : new WorkerSync(syncSwitch);
                 var state = new WorkerState(counters, new FlowTable(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
-                    new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan) { Sync = sync };
+                    new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan)
+                {
+                    Sync = sync,
+                    NewFlows = config.NewFlowRate is { } rate ? new NewFlowRate(rate, options.ClockMs()) : null,
+                };
                 if (sync is not null) syncByInterface[ingress].Add(sync);
                 var processor = new PacketProcessor(engine.State, state);
                 var cpu = config.Cpus.Count > 0 ? config.Cpus[engine.WorkerCount % config.Cpus.Count] : -1;

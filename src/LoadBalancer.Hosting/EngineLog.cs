@@ -7,19 +7,19 @@ namespace LoadBalancer.Hosting;
 public sealed class EngineLog(TextWriter writer)
 {
     private readonly object _gate = new();
-    private readonly HashSet<(string, uint, ulong)> _seenNeighbors = new();
 
     public void Info(string message) => Write("info", message);
+    public void Warn(string message) => Write("warning", message);
     public void Error(string message) => Write("error", message);
 
-    public void NeighborLearned(string interfaceName, ReadOnlySpan<byte> arpFrame)
+    /// <summary>A neighbour's MAC was learned (<paramref name="previous"/> zero) or changed: every change is logged,
+    /// since a backend MAC that moves is either a replaced server or someone taking its traffic.</summary>
+    public void NeighborLearned(string interfaceName, ReadOnlySpan<byte> arpFrame, MacAddress previous)
     {
         if (EthernetFrame.TryParse(arpFrame.ToArray(), out var eth) != DropReason.None) return;
         if (ArpPacket.TryParse(eth.Payload, out var arp) != DropReason.None) return;
-        var key = (interfaceName, arp.SenderProtocolAddress, arp.SenderHardwareAddress.Value);
-        lock (_gate)
-            if (!_seenNeighbors.Add(key)) return;
-        Info($"neighbor {Ipv4.Format(arp.SenderProtocolAddress)} is {arp.SenderHardwareAddress} on {interfaceName}");
+        if (previous.IsZero) Info($"neighbor {Ipv4.Format(arp.SenderProtocolAddress)} is {arp.SenderHardwareAddress} on {interfaceName}");
+        else Warn($"neighbor {Ipv4.Format(arp.SenderProtocolAddress)} changed from {previous} to {arp.SenderHardwareAddress} on {interfaceName}");
     }
 
     private void Write(string level, string message)

@@ -47,6 +47,7 @@ public class HaRolesTests
         var darkMac = MacAddress.Parse("02:00:00:00:03:01");
         var reply = FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.InterfaceMac, darkMac, Fixtures.DarkBackendIp, Fixtures.InterfaceMac, Fixtures.InterfaceIp);
 
+        for (var i = 0; i < engine.Neighbors.Count; i++) engine.Neighbors.Asked(i, 0);
         engine.Responders[0].Handle(reply, 0, 0);
 
         Assert.Equal(1, engine.Responders[0].Learned);

@@ -102,6 +102,17 @@ public sealed class TestEngine
     /// <summary>Hands one frame to the ARP responder as if it arrived on interface <paramref name="interfaceIndex"/>.</summary>
     public ArpAction HandleArp(Span<byte> frame, int interfaceIndex = 0) => Arp.Handle(frame, interfaceIndex, Clock.NowMs);
 
+    /// <summary>As the ARP thread does: a request for <paramref name="backendIp"/> goes out, and its owner answers from
+    /// <paramref name="mac"/> (to our MAC and address on interface 0).</summary>
+    public ArpAction AnswerArp(string backendIp, MacAddress mac)
+    {
+        var address = FrameBuilder.Ip(backendIp);
+        for (var i = 0; i < Neighbors.Count; i++)
+            if (Neighbors.Address(i) == address && Neighbors.Interface(i) == 0) Neighbors.Asked(i, Clock.NowMs);
+        return HandleArp(FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.InterfaceMac, mac, backendIp, Fixtures.InterfaceMac, Fixtures.InterfaceIp,
+            ethernetSource: mac));
+    }
+
     public ServiceSnapshot Service(string name) =>
         State.Current.Services.Single(s => s.Name == name);
 

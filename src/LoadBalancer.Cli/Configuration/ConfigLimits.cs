@@ -12,6 +12,7 @@ public static class ConfigLimits
     public const int MinAnnounceTable = 1, MaxAnnounceTable = 252;
     public const int MinFlowTableSize = 1024, MaxFlowTableSize = 64 * 1024 * 1024;
     public const int MinSessionTableSize = 16, MaxSessionTableSize = 64 * 1024 * 1024;
+    public const int MinNewFlowRate = 1, MaxNewFlowRate = 100_000_000;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
     public const int MinNodeId = 1, MaxNodeId = 255;

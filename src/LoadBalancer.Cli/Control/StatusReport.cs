@@ -31,6 +31,29 @@ internal static class StatusReport
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            // Each worker's two tables: how full, and how often a new flow had to push a live entry out (the
+            // first sign of a flood, before anything is refused).
+            w.WriteStartArray("tables");
+            var tablesNow = host.ClockMs();
+            for (var i = 0; i < host.Workers.Count; i++)
+            {
+                var state = host.Workers[i].Processor.Worker;
+                w.WriteStartObject();
+                w.WriteNumber("worker", i);
+                w.WriteString("table", "flows");
+                w.WriteNumber("entries", state.Flows.CountLive(tablesNow));
+                w.WriteNumber("capacity", state.Flows.Capacity);
+                w.WriteNumber("evictions", state.Flows.Evictions);
+                w.WriteEndObject();
+                w.WriteStartObject();
+                w.WriteNumber("worker", i);
+                w.WriteString("table", "sessions");
+                w.WriteNumber("entries", state.Sessions.Count);
+                w.WriteNumber("capacity", state.Sessions.Capacity);
+                w.WriteNumber("evictions", state.Sessions.Evictions);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteNumber("hash_seed", snapshot.HashSeed);
             if (host.Roles.Enabled)
             {
@@ -153,8 +176,10 @@ internal static class StatusReport
             w.WriteNumber("ring_drops", host.KernelRingDrops);
             w.WriteNumber("arp_replies", host.Responders.Sum(r => r.RepliesSent));
             w.WriteNumber("arp_requests_not_claimed", host.Responders.Sum(r => r.RequestsNotClaimed));
+            w.WriteNumber("arp_refused", host.Responders.Sum(r => r.Refused));
             w.WriteNumber("nat_replies_without_session", Sum(host, c => c.NatRepliesWithoutSession));
             w.WriteNumber("icmp_sent", Sum(host, c => c.IcmpSent));
+            w.WriteNumber("icmp_rate_limited", Sum(host, c => c.IcmpRateLimited));
             w.WriteEndObject();
             w.WriteStartObject("drops");
             for (var r = 1; r < (int)DropReason.Count; r++)

@@ -6,6 +6,9 @@ namespace LoadBalancer.Core.Flows;
 public enum FlowState : byte
 {
     Free = 0,
+    /// <summary>Embryonic: a SYN, or a mid-stream packet of a flow we did not know, not yet seen again. It lives
+    /// for the SYN timeout and is the first to go when a bucket is full, so a flood of one-packet flows (SYN or
+    /// ACK, random sources) only ever displaces other embryonic entries.</summary>
     TcpSyn,
     TcpEstablished,
     TcpClosing,
@@ -24,8 +27,10 @@ public struct FlowEntry
 }
 
 /// <summary>One worker's flow table: fixed capacity, set-associative (8 ways per bucket), so a lookup
-/// touches one or two cache lines and nothing is allocated after construction. When a bucket is full
-/// the entry idle the longest is evicted (LRU within the bucket); expired entries are reused first.
+/// touches one or two cache lines and nothing is allocated after construction. When a bucket is full an
+/// expired entry is reused first, then the embryonic entry (<see cref="FlowState.TcpSyn"/>) idle the longest,
+/// and only when the bucket holds none the entry idle the longest (LRU within the bucket): a flood of
+/// one-packet flows cannot push out confirmed ones.
 /// Not thread-safe by design: each worker owns its table, and the fanout (<see cref="WorkerFanout"/>) keeps a flow on one worker.</summary>
 public sealed class FlowTable
 {
@@ -43,8 +48,11 @@ public sealed class FlowTable
     }
 
     public int Capacity => _entries.Length;
-    public long Evictions { get; private set; }
+    /// <summary>Live entries pushed out to make room (embryonic or not). Written by the owning worker only;
+    /// a status reader sees a recent value.</summary>
+    public long Evictions => _evictions;
     public long Inserts { get; private set; }
+    private long _evictions;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int BucketStart(uint hash) => _sets.Start(hash);
@@ -72,20 +80,22 @@ public sealed class FlowTable
         return ref Unsafe.NullRef<FlowEntry>();
     }
 
-    /// <summary>Claims a slot for a new flow: a free or expired way, else the least recently seen one.</summary>
+    /// <summary>Claims a slot for a new flow: a free or expired way, else the embryonic one seen least recently,
+    /// else the least recently seen one.</summary>
     public ref FlowEntry Insert(in FlowKey key, uint hash, int backendId, FlowState state, long nowMs)
     {
         var start = BucketStart(hash);
-        var victim = start;
+        var victim = -1;
         var oldest = long.MaxValue;
-        var evicting = true;
+        var embryonic = -1;
+        var oldestEmbryonic = long.MaxValue;
         for (var i = start; i < start + Ways; i++)
         {
             ref var e = ref _entries[i];
             if (IsExpired(e, nowMs))
             {
                 victim = i;
-                evicting = false;
+                embryonic = -1;
                 break;
             }
             if (e.LastSeenMs < oldest)
@@ -93,8 +103,14 @@ public sealed class FlowTable
                 oldest = e.LastSeenMs;
                 victim = i;
             }
+            if (e.State == FlowState.TcpSyn && e.LastSeenMs < oldestEmbryonic)
+            {
+                oldestEmbryonic = e.LastSeenMs;
+                embryonic = i;
+            }
         }
-        if (evicting) Evictions++;
+        if (embryonic >= 0) victim = embryonic;
+        if (!IsExpired(_entries[victim], nowMs)) _evictions++;
         Inserts++;
         ref var slot = ref _entries[victim];
         slot.Key = key;
@@ -141,13 +157,15 @@ public sealed class FlowTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FlowState Advance(FlowState current, bool isTcp, TcpFlags flags) => isTcp ? NextTcpState(current, flags) : current;
 
-    /// <summary>TCP state as seen from the client's side only (DR never sees replies).</summary>
+    /// <summary>TCP state as seen from the client's side only (DR never sees replies). A flow first met
+    /// mid-stream (no SYN) starts embryonic like a SYN and is confirmed by its next packet: one forged ACK is
+    /// not worth 900 s of table space.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static FlowState NextTcpState(FlowState current, TcpFlags flags)
     {
         if ((flags & (TcpFlags.Rst | TcpFlags.Fin)) != 0) return FlowState.TcpClosing;
         if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) return current == FlowState.TcpEstablished ? current : FlowState.TcpSyn;
         if (current == FlowState.TcpSyn && (flags & TcpFlags.Ack) != 0) return FlowState.TcpEstablished;
-        return current == FlowState.Free ? FlowState.TcpEstablished : current;
+        return current == FlowState.Free ? FlowState.TcpSyn : current;
     }
 }

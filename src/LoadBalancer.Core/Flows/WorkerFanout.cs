@@ -7,7 +7,8 @@ namespace LoadBalancer.Core.Flows;
 /// balancer's frames of it will land. The kernel's own PACKET_FANOUT_HASH would not do: it hashes with a random
 /// seed drawn at each boot, so two hosts (unlike two namespaces of one host) disagree.
 /// hash = m ^ (m &gt;&gt; 16) with m = (clientAddress ^ clientPort) × 0x9E3779B1 (32-bit wrap); the kernel takes it
-/// modulo the group's size, and workers join a group in their number order, so member i is worker i.</summary>
+/// modulo the group's size, and workers join a group in their number order, so member i is worker i. For an ICMP
+/// error the client's address and port are those of the datagram it quotes, so the error meets its flow.</summary>
 public static class WorkerFanout
 {
     /// <summary>The multiplicative (Fibonacci) hash constant, 2^32 / φ: it spreads neighbouring addresses and ports.</summary>

@@ -11,11 +11,18 @@ public enum ArpAction : byte
 
 /// <summary>The engine's ARP: answers requests for VIPs on the service's client-side interface with that
 /// interface's MAC (the balancer does not hold the VIP, so the kernel stays silent), and learns backend
-/// MACs from any ARP a backend sends. Control-plane rate, but allocation-free all the same.</summary>
+/// MACs from the answers to its own requests (<see cref="NeighborTable"/> says which it takes). Control-plane
+/// rate, but allocation-free all the same.</summary>
 public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, InterfacePlan interfaces)
 {
     public long RepliesSent;
+    /// <summary>Neighbour MACs learned or changed.</summary>
     public long Learned;
+    /// <summary>ARPs that claimed a neighbour's address with another MAC and were not taken (<see cref="NeighborUpdate.Refused"/>).</summary>
+    public long Refused;
+    /// <summary>What the last frame did to the neighbour table, and the MAC held before (for the log).</summary>
+    public NeighborUpdate LastUpdate { get; private set; }
+    public MacAddress LastPrevious { get; private set; }
     /// <summary>Requests for a VIP left unanswered because this engine did not claim its VIPs (an HA backup).</summary>
     public long RequestsNotClaimed;
 
@@ -30,7 +37,17 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
         var ownMac = interfaces.Mac(interfaceIndex);
         var sender = arp.SenderHardwareAddress;
         if (sender == ownMac) return ArpAction.None;
-        if (arp.SenderProtocolAddress != 0 && neighbors.Learn(interfaceIndex, arp.SenderProtocolAddress, sender, nowMs)) Learned++;
+        LastUpdate = NeighborUpdate.None;
+        if (arp.SenderProtocolAddress != 0)
+        {
+            // Ours only if it answers us, whole: to our MAC and address, from the MAC it names.
+            var answersUs = arp.Operation == ArpPacket.OperationReply && eth.Destination == ownMac && eth.Source == sender
+                && arp.TargetHardwareAddress == ownMac && arp.TargetProtocolAddress == interfaces.Address(interfaceIndex);
+            LastUpdate = neighbors.Learn(interfaceIndex, arp.SenderProtocolAddress, sender, nowMs, answersUs, out var previous);
+            LastPrevious = previous;
+            if (LastUpdate == NeighborUpdate.Changed) Learned++;
+            else if (LastUpdate == NeighborUpdate.Refused) Refused++;
+        }
 
         if (arp.Operation != ArpPacket.OperationRequest) return ArpAction.None;
         var target = arp.TargetProtocolAddress;

@@ -11,6 +11,11 @@ public interface IForwarder
     /// <summary>A TCP or UDP frame to the service's VIP:port, with <see cref="ParsedPacket.Key"/> and
     /// <see cref="ParsedPacket.Hash"/> set.</summary>
     Verdict Forward(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker);
+
+    /// <summary>An ICMP error to the VIP about one of the service's flows (fragmentation-needed from a router on
+    /// the reply path, above all): it goes where that flow goes. <paramref name="flow"/> is the flow as the client
+    /// sends it (the quote turned around) and <paramref name="hash"/> its flow hash, the same as the flow's own.</summary>
+    Verdict ForwardIcmpError(ref ParsedPacket packet, in QuotedDatagram quote, in Flows.FlowKey flow, uint hash, ServiceSnapshot service, WorkerState worker);
 }
 
 /// <summary>Where a mode expects return traffic that is not addressed to a VIP (NAT: backends' replies on the
@@ -22,9 +27,9 @@ public interface IReplyPath
     Verdict Reply(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState worker);
 }
 
-/// <summary>The handler of ICMP messages, to a VIP or on a reply path's interface, when some mode in the
-/// snapshot translates ICMP errors (NAT). Without one, ICMP is left to the kernel.</summary>
+/// <summary>The handler of ICMP messages on a reply path's interface that are not to a VIP, when some mode in the
+/// snapshot expects errors about its flows there (NAT's backend side). Without one, such ICMP is the kernel's.</summary>
 public interface IIcmpErrorPath
 {
-    Verdict Handle(ref ParsedPacket packet, bool toVip, DataPlaneSnapshot snapshot, WorkerState worker);
+    Verdict Handle(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState worker);
 }

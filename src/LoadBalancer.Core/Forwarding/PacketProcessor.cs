@@ -78,9 +78,12 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
                 packet.ChecksumOffset = UdpDatagram.ChecksumOffset;
                 packet.L4HeaderLength = UdpDatagram.HeaderLength;
                 break;
-            case IpProtocols.Icmp when snapshot.IcmpErrors is { } icmp:
+            case IpProtocols.Icmp:
                 packet.Key = new FlowKey(IpProtocols.Icmp, ip.Source, ip.Destination, 0, 0);
-                return icmp.Handle(ref packet, toVip, snapshot, w);
+                packet.ChecksumOffset = IcmpMessage.ChecksumOffset;
+                packet.L4HeaderLength = IcmpMessage.HeaderLength;
+                if (toVip) return IcmpToVip(ref packet, snapshot, w);
+                return snapshot.IcmpErrors is { } icmp ? icmp.Handle(ref packet, snapshot, w) : w.Pass();
             default:
                 return w.Pass();
         }
@@ -99,6 +102,21 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         if (service is null) return w.Pass();
         packet.Hash = FlowHash.Compute(protocol, source, destination, sourcePort, destinationPort, snapshot.HashSeed);
         return service.Forwarder.Forward(ref packet, service, w);
+    }
+
+    /// <summary>ICMP to a VIP: an error about a service's flow goes where the flow goes (its mode decides); an error
+    /// quoting nothing we serve, and every other ICMP message, is the kernel's.</summary>
+    private static Verdict IcmpToVip(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState w)
+    {
+        var frame = packet.Frame;
+        if (IcmpMessage.TryParse(frame[packet.L4Offset..packet.DatagramEnd], out var icmp) != DropReason.None) return w.Drop(DropReason.IcmpTruncated);
+        if (!IcmpError.NamesAFlow(icmp)) return w.Pass();
+        if (!IcmpError.TryReadQuote(frame, packet.IpOffset, packet.L4Offset, packet.DatagramEnd, out var q)) return w.Drop(DropReason.IcmpTruncated);
+        var flow = q.Reversed;
+        var service = snapshot.FindService(flow.DestinationAddress, flow.Protocol, flow.DestinationPort);
+        if (service is null) return w.Pass();
+        var hash = FlowHash.Compute(flow, snapshot.HashSeed);
+        return service.Forwarder.ForwardIcmpError(ref packet, q, flow, hash, service, w);
     }
 
     /// <summary>An IPv4 header we cannot use. If its destination is readable and not a VIP it is not our

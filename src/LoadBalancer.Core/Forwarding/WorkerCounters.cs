@@ -27,6 +27,8 @@ public sealed class WorkerCounters
     public long NatRepliesWithoutSession;
     /// <summary>ICMP errors the engine built itself (fragmentation needed).</summary>
     public long IcmpSent;
+    /// <summary>ICMP errors not built because their destination had one too recently (<see cref="IcmpRateLimit"/>).</summary>
+    public long IcmpRateLimited;
 
     public void Drop(DropReason reason) => Drops[(int)reason]++;
 }

@@ -20,6 +20,14 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSes
     public InterfacePlan Interfaces { get; } = interfaces;
     /// <summary>State sync with the HA peer (<c>ha.sync</c>), or null: then nothing is offered or installed.</summary>
     public WorkerSync? Sync { get; init; }
+    /// <summary>Per-source limit on the ICMP errors this worker builds.</summary>
+    public IcmpRateLimit IcmpErrors { get; } = new();
+    /// <summary>The cap on new flows (<c>new_flow_rate</c>), or null: uncapped.</summary>
+    public NewFlowRate? NewFlows { get; init; }
+
+    /// <summary>Whether a packet that would create a flow or session may: false beyond <c>new_flow_rate</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool AdmitNewFlow(long nowMs) => NewFlows is not { } rate || rate.TryAdmit(nowMs);
 
     /// <summary>The frame leaves out of <paramref name="egressInterface"/>, counted for the service and, when
     /// <paramref name="backendId"/> is not -1, for the backend.</summary>

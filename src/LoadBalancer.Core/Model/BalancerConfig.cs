@@ -20,6 +20,9 @@ public sealed record BalancerConfig
     public FlowTimeoutsConfig FlowTimeouts { get; init; } = FlowTimeoutsConfig.Default;
     /// <summary>NAT sessions per worker (<c>session_table_size</c>). When full, new flows are dropped and counted.</summary>
     public int SessionTableSize { get; init; } = DefaultSessionTableSize;
+    /// <summary>New flows per second per worker (<c>new_flow_rate</c>), beyond which new flows are dropped and
+    /// counted (<c>new_flow_rate_exceeded</c>); null: uncapped.</summary>
+    public int? NewFlowRate { get; init; }
     public int MaglevTableSize { get; init; } = Scheduling.MaglevTable.DefaultSize;
     public IReadOnlyList<ServiceConfig> Services { get; init; } = [];
     /// <summary>One of an active/standby pair (<c>ha:</c>); null: a lone balancer that always claims its VIPs.</summary>

@@ -116,6 +116,7 @@ public readonly ref struct UdpDatagram
 public readonly ref struct IcmpMessage
 {
     public const int HeaderLength = 8;
+    public const int ChecksumOffset = 2;
 
     public readonly Span<byte> Bytes;
 

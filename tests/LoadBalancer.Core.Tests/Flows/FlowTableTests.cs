@@ -63,6 +63,36 @@ public class FlowTableTests
         Assert.Equal(9, table.Find(Key(1), 5, T0 + 1800).BackendId);
     }
 
+    /// <summary>A full bucket gives up its embryonic entries first (the oldest of them), so a flood of one-packet
+    /// flows cannot push out a confirmed one however long it has been idle.</summary>
+    [Fact]
+    public void Insert_FullBucket_EvictsOldestEmbryonicBeforeAnyConfirmed()
+    {
+        var table = new FlowTable(8, Timeouts);
+        // One bucket: every key hashes to it. Seven confirmed entries, idle the longest, and one embryonic.
+        for (var i = 0; i < 7; i++) table.Insert(Key(i), 7, i, FlowState.TcpEstablished, T0 + i);
+        table.Insert(Key(7), 7, 7, FlowState.TcpSyn, T0 + 50);
+
+        for (var i = 0; i < 20; i++) table.Insert(Key(100 + i), 7, 100 + i, FlowState.TcpSyn, T0 + 60 + i);
+
+        Assert.Equal(20, table.Evictions);
+        for (var i = 0; i < 7; i++) Assert.False(Unsafe.IsNullRef(ref table.Find(Key(i), 7, T0 + 90)), $"confirmed flow {i} evicted");
+        Assert.False(Unsafe.IsNullRef(ref table.Find(Key(119), 7, T0 + 90)));
+        Assert.True(Unsafe.IsNullRef(ref table.Find(Key(118), 7, T0 + 90)));
+    }
+
+    [Fact]
+    public void Insert_FullBucketWithoutEmbryonic_EvictsLeastRecentlySeen()
+    {
+        var table = new FlowTable(8, Timeouts);
+        for (var i = 0; i < 8; i++) table.Insert(Key(i), 7, i, FlowState.TcpEstablished, T0 + 10 - i);
+
+        table.Insert(Key(50), 7, 50, FlowState.TcpEstablished, T0 + 20);
+
+        Assert.Equal(1, table.Evictions);
+        Assert.True(Unsafe.IsNullRef(ref table.Find(Key(7), 7, T0 + 20)));
+    }
+
     [Theory]
     [InlineData(FlowState.TcpSyn, 100)]
     [InlineData(FlowState.TcpEstablished, 1000)]
@@ -171,8 +201,9 @@ public class FlowTableTests
 
     [Theory]
     [InlineData(FlowState.Free, TcpFlags.Syn, FlowState.TcpSyn)]
-    [InlineData(FlowState.Free, TcpFlags.Ack, FlowState.TcpEstablished)]
-    [InlineData(FlowState.Free, TcpFlags.Psh | TcpFlags.Ack, FlowState.TcpEstablished)]
+    // Met mid-stream: embryonic until seen again (one forged ACK is not a connection).
+    [InlineData(FlowState.Free, TcpFlags.Ack, FlowState.TcpSyn)]
+    [InlineData(FlowState.Free, TcpFlags.Psh | TcpFlags.Ack, FlowState.TcpSyn)]
     [InlineData(FlowState.Free, TcpFlags.Fin | TcpFlags.Ack, FlowState.TcpClosing)]
     [InlineData(FlowState.Free, TcpFlags.Rst, FlowState.TcpClosing)]
     [InlineData(FlowState.TcpSyn, TcpFlags.Syn, FlowState.TcpSyn)]

@@ -124,19 +124,112 @@ public class ArpResponderTests
     }
 
     [Fact]
-    public void Handle_ArpFromBackend_TeachesNeighborTable()
+    public void Handle_AnswerToOurRequest_TeachesNeighborTable()
     {
         var engine = new TestEngine(Fixtures.Config());
         var dark = engine.Service("dark").Backends[0];
         var learned = MacAddress.Parse("02:00:00:00:03:01");
         engine.Clock.NowMs = 5_000_000;
 
-        // A backend asking for our interface address is enough to learn its MAC.
-        engine.HandleArp(FrameBuilder.ArpRequest(learned, Fixtures.DarkBackendIp, Fixtures.InterfaceIp));
+        engine.AnswerArp(Fixtures.DarkBackendIp, learned);
 
         Assert.Equal(learned, engine.Neighbors.Mac(dark.NeighborIndex));
         Assert.Equal(5_000_000, engine.Neighbors.UpdatedAtMs(dark.NeighborIndex));
         Assert.Equal(1, engine.Arp.Learned);
+        Assert.Equal(NeighborUpdate.Changed, engine.Arp.LastUpdate);
+        Assert.Equal(0, engine.Arp.Refused);
+    }
+
+    [Fact]
+    public void Handle_BackendsOwnRequest_TeachesNothingAndIsNoRefusal()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var dark = engine.Service("dark").Backends[0];
+
+        // A backend asking for our address says its MAC, but we did not ask: our own request's answer will.
+        engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:00:00:00:03:01"), Fixtures.DarkBackendIp, Fixtures.InterfaceIp));
+
+        Assert.True(engine.Neighbors.Mac(dark.NeighborIndex).IsZero);
+        Assert.Equal(0, engine.Arp.Learned);
+        Assert.Equal(0, engine.Arp.Refused);
+    }
+
+    /// <summary>ARP poisoning: whoever claims a known backend's address, unasked, with another MAC (a zero MAC
+    /// would black-hole even its established flows, a broadcast one would flood them) is refused and counted.</summary>
+    [Theory]
+    [InlineData("02:66:66:66:66:66")]
+    [InlineData("00:00:00:00:00:00")]
+    [InlineData("ff:ff:ff:ff:ff:ff")]
+    [InlineData("01:00:5e:00:00:01")]
+    public void Handle_UnsolicitedClaimOnKnownBackend_RefusedAndCounted(string claimed)
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var dark = engine.Service("dark").Backends[0];
+        var real = MacAddress.Parse("02:00:00:00:03:01");
+        engine.AnswerArp(Fixtures.DarkBackendIp, real);
+        var forged = MacAddress.Parse(claimed);
+
+        engine.Clock.NowMs += 100;
+        engine.HandleArp(FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.InterfaceMac, forged, Fixtures.DarkBackendIp,
+            Fixtures.InterfaceMac, Fixtures.InterfaceIp, ethernetSource: MacAddress.Parse("02:66:66:66:66:66")));
+        engine.HandleArp(FrameBuilder.Arp(ArpPacket.OperationRequest, MacAddress.Broadcast, forged, Fixtures.DarkBackendIp,
+            MacAddress.Zero, Fixtures.DarkBackendIp, ethernetSource: MacAddress.Parse("02:66:66:66:66:66")));
+
+        Assert.Equal(real, engine.Neighbors.Mac(dark.NeighborIndex));
+        Assert.Equal(2, engine.Arp.Refused);
+        Assert.Equal(1, engine.Arp.Learned);
+    }
+
+    [Theory]
+    [InlineData("00:00:00:00:00:00")]
+    [InlineData("ff:ff:ff:ff:ff:ff")]
+    [InlineData("33:33:00:00:00:01")]
+    public void Handle_AnswerToOurRequestWithUnusableMac_Refused(string claimed)
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var dark = engine.Service("dark").Backends[0];
+
+        engine.AnswerArp(Fixtures.DarkBackendIp, MacAddress.Parse(claimed));
+
+        Assert.True(engine.Neighbors.Mac(dark.NeighborIndex).IsZero);
+        Assert.Equal(1, engine.Arp.Refused);
+    }
+
+    [Fact]
+    public void Handle_AnswerAfterTheWindowOrSecondAnswer_NotTaken()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var dark = engine.Service("dark").Backends[0];
+        var first = MacAddress.Parse("02:00:00:00:03:01");
+        engine.AnswerArp(Fixtures.DarkBackendIp, first);
+        var reply = FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.InterfaceMac, MacAddress.Parse("02:00:00:00:03:02"),
+            Fixtures.DarkBackendIp, Fixtures.InterfaceMac, Fixtures.InterfaceIp);
+
+        // One request, one answer: a second answer to it is someone else's.
+        engine.HandleArp(reply);
+        Assert.Equal(first, engine.Neighbors.Mac(dark.NeighborIndex));
+
+        engine.Neighbors.Asked(dark.NeighborIndex, engine.Clock.NowMs);
+        engine.Clock.NowMs += NeighborTable.AnswerWindowMs + 1;
+        engine.HandleArp(reply);
+        Assert.Equal(first, engine.Neighbors.Mac(dark.NeighborIndex));
+        Assert.Equal(2, engine.Arp.Refused);
+    }
+
+    [Fact]
+    public void Handle_ReplacedServerAnswersOurRequest_MacChanges()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var dark = engine.Service("dark").Backends[0];
+        engine.AnswerArp(Fixtures.DarkBackendIp, MacAddress.Parse("02:00:00:00:03:01"));
+        var replaced = MacAddress.Parse("02:00:00:00:03:09");
+
+        engine.Clock.NowMs += 30_000;
+        engine.AnswerArp(Fixtures.DarkBackendIp, replaced);
+
+        Assert.Equal(replaced, engine.Neighbors.Mac(dark.NeighborIndex));
+        Assert.Equal(NeighborUpdate.Changed, engine.Arp.LastUpdate);
+        Assert.Equal(MacAddress.Parse("02:00:00:00:03:01"), engine.Arp.LastPrevious);
     }
 
     [Fact]
@@ -157,7 +250,7 @@ public class ArpResponderTests
         var engine = new TestEngine(Fixtures.Config());
         var web = engine.Service("web").Backends[0];
 
-        engine.HandleArp(FrameBuilder.ArpRequest(MacAddress.Parse("02:66:66:66:66:66"), "10.0.1.1", Fixtures.InterfaceIp));
+        engine.AnswerArp("10.0.1.1", MacAddress.Parse("02:66:66:66:66:66"));
 
         Assert.Equal(Fixtures.WebBackendMac, engine.Neighbors.Mac(web.NeighborIndex));
         Assert.True(engine.Neighbors.IsStatic(web.NeighborIndex));
@@ -240,8 +333,10 @@ public class NeighborTableTests
         var i = table.Register(0, 0x0A000001, null);
         var mac = MacAddress.Parse("02:00:00:00:00:02");
 
-        Assert.True(table.Learn(0, 0x0A000001, mac, 77));
+        table.Asked(i, 70);
+        Assert.Equal(NeighborUpdate.Changed, table.Learn(0, 0x0A000001, mac, 77, answersUs: true, out var previous));
 
+        Assert.True(previous.IsZero);
         Assert.Equal(mac, table.Mac(i));
         Assert.Equal(77, table.UpdatedAtMs(i));
         Assert.False(table.IsStatic(i));
@@ -254,8 +349,9 @@ public class NeighborTableTests
         var mac = MacAddress.Parse("02:00:00:00:00:01");
         var i = table.Register(0, 0x0A000001, mac);
 
-        Assert.False(table.Learn(0, 0x0A000009, MacAddress.Parse("02:00:00:00:00:09"), 1));
-        Assert.False(table.Learn(0, 0x0A000001, MacAddress.Parse("02:00:00:00:00:09"), 1));
+        table.Asked(i, 1);
+        Assert.Equal(NeighborUpdate.None, table.Learn(0, 0x0A000009, MacAddress.Parse("02:00:00:00:00:09"), 1, answersUs: true, out _));
+        Assert.Equal(NeighborUpdate.None, table.Learn(0, 0x0A000001, MacAddress.Parse("02:00:00:00:00:09"), 1, answersUs: true, out _));
         Assert.Equal(mac, table.Mac(i));
     }
 
@@ -264,7 +360,8 @@ public class NeighborTableTests
     {
         var table = new NeighborTable();
         var i = table.Register(0, 0x0A000001, null);
-        table.Learn(0, 0x0A000001, MacAddress.Parse("02:00:00:00:00:02"), 1);
+        table.Asked(i, 1);
+        table.Learn(0, 0x0A000001, MacAddress.Parse("02:00:00:00:00:02"), 1, answersUs: true, out _);
         var mac = MacAddress.Parse("02:00:00:00:00:01");
 
         Assert.Equal(i, table.Register(0, 0x0A000001, mac));

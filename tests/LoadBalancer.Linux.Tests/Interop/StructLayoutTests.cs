@@ -28,6 +28,9 @@ public sealed class StructLayoutTests
           printf("const PACKET_FANOUT_DATA %d\nconst PACKET_FANOUT_CBPF %d\n", PACKET_FANOUT_DATA, PACKET_FANOUT_CBPF);
           printf("const BPF_LDX_B_MSH %d\nconst BPF_LD_H_IND %d\nconst BPF_LD_W_ABS %d\nconst BPF_LDX_W_MEM %d\nconst BPF_XOR_X %d\nconst BPF_RET_A %d\nconst BPF_TAX %d\n",
                  BPF_LDX|BPF_B|BPF_MSH, BPF_LD|BPF_H|BPF_IND, BPF_LD|BPF_W|BPF_ABS, BPF_LDX|BPF_W|BPF_MEM, BPF_ALU|BPF_XOR|BPF_X, BPF_RET|BPF_A, BPF_MISC|BPF_TAX);
+          printf("const BPF_LD_B_ABS %d\nconst BPF_LD_B_IND %d\nconst BPF_LD_W_IND %d\nconst BPF_ADD_X %d\nconst BPF_AND_K %d\nconst BPF_LSH_K %d\nconst BPF_JEQ_K %d\nconst BPF_MUL_K %d\nconst BPF_RSH_K %d\nconst BPF_ST %d\n",
+                 BPF_LD|BPF_B|BPF_ABS, BPF_LD|BPF_B|BPF_IND, BPF_LD|BPF_W|BPF_IND, BPF_ALU|BPF_ADD|BPF_X, BPF_ALU|BPF_AND|BPF_K, BPF_ALU|BPF_LSH|BPF_K,
+                 BPF_JMP|BPF_JEQ|BPF_K, BPF_ALU|BPF_MUL|BPF_K, BPF_ALU|BPF_RSH|BPF_K, BPF_ST);
           S(tpacket_req) S(tpacket2_hdr) O(tpacket2_hdr, tp_len) O(tpacket2_hdr, tp_mac) O(tpacket2_hdr, tp_vlan_tci)
           printf("tpacket2_data_offset %d\n", (int)(TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)));
           printf("const PACKET_TX_RING %d\nconst PACKET_LOSS %d\nconst TPACKET_V2 %d\nconst TP_STATUS_SEND_REQUEST %d\nconst TP_STATUS_WRONG_FORMAT %d\n",
@@ -167,13 +170,15 @@ public sealed class StructLayoutTests
         Assert.Equal(PacketConstants.PACKET_FANOUT_DATA, n["PACKET_FANOUT_DATA"]);
         Assert.Equal(PacketConstants.PACKET_FANOUT_CBPF, n["PACKET_FANOUT_CBPF"]);
         // The opcodes of the fanout program, against the kernel's own macros.
+        string[] opcodes = ["BPF_LDX_B_MSH", "BPF_LD_H_IND", "BPF_LD_W_ABS", "BPF_LDX_W_MEM", "BPF_XOR_X", "BPF_RET_A", "BPF_TAX",
+            "BPF_LD_B_ABS", "BPF_LD_B_IND", "BPF_LD_W_IND", "BPF_ADD_X", "BPF_AND_K", "BPF_LSH_K", "BPF_JEQ_K", "BPF_MUL_K", "BPF_RSH_K", "BPF_ST"];
+        var kernel = opcodes.Select(o => n[o]).ToHashSet();
+        foreach (var side in new[] { true, false })
+            foreach (var ins in LoadBalancer.Linux.Packet.ClientFanout.Program(side))
+                Assert.Contains((int)ins.code, kernel);
         var program = LoadBalancer.Linux.Packet.ClientFanout.Program(clientIsSource: true);
-        Assert.Equal(n["BPF_LDX_B_MSH"], program[0].code);
-        Assert.Equal(n["BPF_LD_H_IND"], program[1].code);
-        Assert.Equal(n["BPF_LD_W_ABS"], program[3].code);
-        Assert.Equal(n["BPF_LDX_W_MEM"], program[4].code);
-        Assert.Equal(n["BPF_XOR_X"], program[5].code);
-        Assert.Equal(n["BPF_TAX"], program[7].code);
+        Assert.Equal(n["BPF_LD_B_ABS"], program[0].code);
+        Assert.Equal(n["BPF_JEQ_K"], program[1].code);
         Assert.Equal(n["BPF_RET_A"], program[^1].code);
         Assert.Equal(PacketConstants.PACKET_LOSS, n["PACKET_LOSS"]);
         Assert.Equal(PacketConstants.TPACKET_V2, n["TPACKET_V2"]);

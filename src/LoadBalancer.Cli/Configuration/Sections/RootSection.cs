@@ -14,7 +14,7 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 internal sealed class RootSection(ConfigReader r)
 {
     private static readonly string[] Keys = ["hash_seed", "workers", "cpus", "control_socket", "flow_table_size", "flow_timeouts",
-                                             "session_table_size", "maglev_table_size", "ha", "announce", "services"];
+                                             "session_table_size", "new_flow_rate", "maglev_table_size", "ha", "announce", "services"];
 
     public BalancerConfig? Read(YamlMappingNode map)
     {
@@ -38,6 +38,7 @@ internal sealed class RootSection(ConfigReader r)
         ok &= r.OptionalInt(entries, "flow_table_size", ConfigLimits.MinFlowTableSize, ConfigLimits.MaxFlowTableSize, value => config = config with { FlowTableSize = value });
         ok &= ConfigReader.Optional(entries, "flow_timeouts", new TimeoutsSection(r).Read, value => config = config with { FlowTimeouts = value });
         ok &= r.OptionalInt(entries, "session_table_size", ConfigLimits.MinSessionTableSize, ConfigLimits.MaxSessionTableSize, value => config = config with { SessionTableSize = value });
+        ok &= r.OptionalInt(entries, "new_flow_rate", ConfigLimits.MinNewFlowRate, ConfigLimits.MaxNewFlowRate, value => config = config with { NewFlowRate = value });
         if (entries.TryGetValue("maglev_table_size", out var maglev))
         {
             if (r.TryInt(maglev, ConfigLimits.MinMaglevTableSize, ConfigLimits.MaxMaglevTableSize, out var value))

@@ -21,6 +21,7 @@ namespace LoadBalancer.Core.Forwarding.ClusterIp;
 ///    every bucket: its owner remembers it, and a new one starts with a SYN;
 /// 4. UDP has no SYN: a UDP flow it does not remember is refused in a bucket another live node held within the
 ///    UDP timeout (a bucket gained from a dead node is taken at once).
+/// An ICMP error to the VIP is accepted by the same rule as the flow it quotes (remembered, else owned).
 /// Invariants: the ownership hash (<see cref="ClusterFlowHash"/>, seeded with <c>hash_seed</c>) and the table
 /// (<see cref="ClusterTable"/>) are the same on every node with the same config and view of who is alive.</summary>
 public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
@@ -33,6 +34,24 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
         if (s.ReinjectInterface < 0) return worker.Drop(DropReason.NoBackend);
         var reason = Accept(ref packet, service, worker);
         if (reason != DropReason.None) return worker.Drop(reason);
+        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
+        worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
+        return worker.Transmit(ref packet, s.ReinjectInterface, service.Index, backendId: -1);
+    }
+
+    /// <summary>An ICMP error about a flow is accepted where the flow is: by the node that remembers it, else by the
+    /// bucket's owner (in a majority); every other node drops it as <c>not_owner</c>, as it would the flow's packets.</summary>
+    public Verdict ForwardIcmpError(ref ParsedPacket packet, in QuotedDatagram quote, in FlowKey flow, uint hash, ServiceSnapshot service, WorkerState worker)
+    {
+        var s = Settings;
+        if (s.ReinjectInterface < 0) return worker.Drop(DropReason.NoBackend);
+        ref var entry = ref worker.Flows.Find(flow, hash, packet.NowMs);
+        if (Unsafe.IsNullRef(ref entry))
+        {
+            if (!s.HasQuorum) return worker.Drop(DropReason.NotOwner);
+            var h = ClusterFlowHash.Compute(s.Hash, flow.SourceAddress, flow.SourcePort, flow.DestinationPort, s.HashSeed);
+            if (s.Table.OwnerOf(h) != s.LocalNode) return worker.Drop(DropReason.NotOwner);
+        }
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
         return worker.Transmit(ref packet, s.ReinjectInterface, service.Index, backendId: -1);
@@ -54,6 +73,7 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
             if (s.Table.OwnerOf(h) != s.LocalNode) return DropReason.NotOwner;
             if (isTcp && !isNewSyn && now - s.ChangedAtMs < s.TcpTransitionMs) return DropReason.NotOwner;
             if (!isTcp && s.Buckets.HeldByLiveNode(h, s.Table, now, s.UdpTransitionMs)) return DropReason.NotOwner;
+            if (!worker.AdmitNewFlow(now)) return DropReason.NewFlowRateExceeded;
             var state = FlowTable.InitialState(isTcp, packet.TcpFlags);
             if (Unsafe.IsNullRef(ref flow)) flow = ref worker.Flows.Insert(packet.Key, packet.Hash, s.LocalNode, state, now);
             else flow.State = state;

@@ -17,8 +17,13 @@ namespace LoadBalancer.Core.Forwarding.DirectRouting;
 /// - a flow keeps its backend (the flow table remembers it by stable id) while that backend is in the service,
 ///   even at weight 0; a new flow, a flow whose backend left, a fresh SYN on a closing flow and (under
 ///   <c>on_backend_down: reassign</c>) a flow of an unhealthy backend are given <c>maglev[hash % size]</c>;
-/// - nothing is remembered for a packet that cannot be delivered (no backend, MAC unresolved): its
-///   retransmit decides again;
+/// - nothing is remembered for a packet that cannot be delivered (no backend, MAC unresolved, beyond
+///   <c>new_flow_rate</c>): its retransmit decides again;
+/// - a flow first seen without a SYN is remembered as embryonic (the SYN timeout) until its next packet, and a
+///   full bucket gives up embryonic entries first (<see cref="FlowTable"/>): an ACK flood does not push out
+///   real flows;
+/// - an ICMP error to the VIP quoting one of the service's flows goes to that flow's backend (IPVS and Katran do
+///   the same): path MTU discovery works through the balancer;
 /// - with <c>ha.sync</c>, a new flow and a change of state are offered to the peer (<see cref="Sync.WorkerSync"/>).
 /// No settings of its own: one instance serves every DR service.</summary>
 public sealed class DirectRoutingForwarder : IForwarder
@@ -32,6 +37,27 @@ public sealed class DirectRoutingForwarder : IForwarder
         var reason = Decide(ref packet, service, worker, out var backend);
         if (reason != DropReason.None) return worker.Drop(reason);
         var mac = worker.Neighbors.Mac(backend!.NeighborIndex);
+        if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
+        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
+        Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
+        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
+    }
+
+    /// <summary>An ICMP error about a flow (fragmentation-needed on the reply path, above all) reaches the backend
+    /// that serves the flow: the one the flow table remembers, else the one Maglev gives its hash. Only MACs change,
+    /// as for the flow's own packets; the flow's entry is not touched (an error is not the flow's activity).</summary>
+    public Verdict ForwardIcmpError(ref ParsedPacket packet, in QuotedDatagram quote, in FlowKey flow, uint hash, ServiceSnapshot service, WorkerState worker)
+    {
+        BackendSnapshot? backend = null;
+        ref var entry = ref worker.Flows.Find(flow, hash, packet.NowMs);
+        if (!Unsafe.IsNullRef(ref entry)) backend = service.BackendById(entry.BackendId);
+        if (backend is null)
+        {
+            var slot = service.Table.Lookup(hash);
+            if (slot < 0) return worker.Drop(DropReason.NoBackend);
+            backend = service.Backends[slot];
+        }
+        var mac = worker.Neighbors.Mac(backend.NeighborIndex);
         if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
@@ -76,6 +102,7 @@ public sealed class DirectRoutingForwarder : IForwarder
             if (slot < 0) return DropReason.NoBackend;
             backend = service.Backends[slot];
             if (worker.Neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
+            if (!worker.AdmitNewFlow(packet.NowMs)) return DropReason.NewFlowRateExceeded;
             var state = FlowTable.InitialState(isTcp, packet.TcpFlags);
             if (Unsafe.IsNullRef(ref flow))
                 flow = ref worker.Flows.Insert(packet.Key, packet.Hash, backend.Id, state, packet.NowMs);

@@ -9,7 +9,10 @@ namespace LoadBalancer.Core.Forwarding.Nat;
 /// buffer: the original IP header and the first 8 bytes of its payload are quoted as the client sent them (to
 /// the VIP), the source is our client-side address (the VIP when the interface has none), TOS internetwork
 /// control and TTL 64 as routers send them. Without DF there is nothing to ask for, and we do not fragment: the
-/// frame is dropped. Either way it counts as <c>mtu_exceeded</c>; an answer sent also counts in <c>icmp_sent</c>.</summary>
+/// frame is dropped. Either way it counts as <c>mtu_exceeded</c>; an answer sent also counts in <c>icmp_sent</c>.
+/// At most one answer per source per <see cref="IcmpRateLimit.IntervalMs"/> (<c>icmp_rate_limited</c> counts the
+/// rest); and none when the answer would not fit in the received frame's buffer (a backend MTU below the answer's
+/// 36 + header bytes, with IP options): the frame is only dropped.</summary>
 public static class FragmentationNeeded
 {
     public static Verdict Answer(ref ParsedPacket packet, bool dontFragment, int mtu, ServiceSnapshot service, WorkerState worker)
@@ -19,14 +22,20 @@ public static class FragmentationNeeded
         if (!dontFragment) return Verdict.Drop;
         var frame = packet.Frame;
         var quoteLength = packet.IpHeaderLength + 8;
+        var total = Ipv4Packet.MinimumHeaderLength + IcmpMessage.HeaderLength + quoteLength;
+        if (EthernetFrame.HeaderLength + total > frame.Length || packet.IpOffset + quoteLength > frame.Length) return Verdict.Drop;
+        var client = BinaryPrimitives.ReadUInt32BigEndian(frame[(packet.IpOffset + 12)..]);
+        if (!worker.IcmpErrors.TryAdmit(client, packet.NowMs))
+        {
+            c.IcmpRateLimited++;
+            return Verdict.Drop;
+        }
         Span<byte> quote = stackalloc byte[60 + 8];
         frame.Slice(packet.IpOffset, quoteLength).CopyTo(quote);
         var clientHop = MacAddress.Read(frame[6..]);
-        var client = BinaryPrimitives.ReadUInt32BigEndian(quote[12..]);
         var source = worker.Interfaces.Address(service.IngressInterface);
         if (source == 0) source = service.Vip;
 
-        var total = Ipv4Packet.MinimumHeaderLength + IcmpMessage.HeaderLength + quoteLength;
         clientHop.Write(frame);
         worker.Interfaces.Mac(service.IngressInterface).Write(frame[6..]);
         BinaryPrimitives.WriteUInt16BigEndian(frame[12..], EtherTypes.Ipv4);

@@ -14,8 +14,9 @@ namespace LoadBalancer.Core.Forwarding.Nat;
 /// - the IPv4 header checksum and the TCP/UDP checksum are updated incrementally (<see cref="NatRewriter"/>);
 /// - destination MAC = the backend's, source MAC = <c>backend_interface</c>'s; out of <c>backend_interface</c>.
 /// Invariants:
-/// - a session is found from either side and never evicted while live; a full table refuses new flows
-///   (<c>session_table_full</c>);
+/// - a session is found from either side; a full table evicts an embryonic session for a new flow (a SYN not
+///   yet acknowledged, UDP never answered) and refuses it (<c>session_table_full</c>) when every session is a
+///   conversation; beyond <c>new_flow_rate</c> new flows are refused (<c>new_flow_rate_exceeded</c>);
 /// - a TCP session opens only on a SYN unless <c>tcp_pickup</c> (<c>nat_no_session</c> otherwise);
 /// - a session whose backend left, or a fresh SYN on a closing one, is replaced; under
 ///   <c>on_backend_down: reassign</c> a session of an unhealthy backend is removed at its next packet (and that
@@ -54,6 +55,10 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
         return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
     }
 
+    /// <summary>An ICMP error from the client side about a session: translated to its backend (<see cref="NatIcmpPath"/>).</summary>
+    public Verdict ForwardIcmpError(ref ParsedPacket packet, in QuotedDatagram quote, in FlowKey flow, uint hash, ServiceSnapshot service, WorkerState worker) =>
+        NatIcmpPath.FromClientSide(ref packet, quote, flow, hash, service, worker);
+
     /// <summary>The decide half: the session's backend, or a new session.</summary>
     private DropReason Decide(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker, out BackendSnapshot? backend)
     {
@@ -85,6 +90,7 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
             if (slot < 0) return DropReason.NoBackend;
             backend = service.Backends[slot];
             if (worker.Neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
+            if (!worker.AdmitNewFlow(packet.NowMs)) return DropReason.NewFlowRateExceeded;
             var template = Settings.NewSession(packet.Key, packet.Hash, service, backend, clientHop,
                 FlowTable.InitialState(packet.IsTcp, packet.TcpFlags), packet.NowMs);
             session = ref sessions.Create(template, packet.NowMs);

@@ -5,57 +5,37 @@ using LoadBalancer.Core.Packets;
 
 namespace LoadBalancer.Core.Forwarding.Nat;
 
-/// <summary>NAT, ICMP errors about a session, bound in a snapshot that has a NAT service (see <see cref="NatIcmp"/>
-/// for the byte rules).
-/// - From the client side (to a VIP) an error quotes a reply we sent as VIP:port; it goes on to the backend, the
-///   quote's source and (when the error was addressed to the VIP) the outer destination becoming the backend's.
-/// - From the backend side it quotes a packet we sent to the backend; it goes back to the client as if the VIP
-///   had sent the packet: the quote's destination becomes VIP:port, and an error from the backend itself speaks
-///   for the VIP (a router's behind it keeps its address).
+/// <summary>NAT, ICMP errors about a session (see <see cref="NatIcmp"/> for the byte rules).
+/// - From the client side (to a VIP, handed over by <see cref="NatForwarder"/>) an error quotes a reply we sent as
+///   VIP:port; it goes on to the backend, the quote's source and (when the error was addressed to the VIP) the
+///   outer destination becoming the backend's.
+/// - From the backend side (bound in a snapshot that has a NAT service, for the reply paths' interfaces) it quotes a
+///   packet we sent to the backend; it goes back to the client as if the VIP had sent the packet: the quote's
+///   destination becomes VIP:port, and an error from the backend itself speaks for the VIP (a router's behind it
+///   keeps its address). Only when it is addressed to the session's client: anything else is forged
+///   (<c>icmp_forged</c>), or the balancer would emit whatever ICMP anyone on the backend segment asks it to, to
+///   any address on the client side.
 /// - TTL − 1 as for any forwarded frame. Redirects and non-errors are left to the kernel; an error quoting no
 ///   session is dropped (<c>nat_no_session</c>) when it came to a VIP, else left to the kernel and counted as a
 ///   reply without a session (unless addressed to the balancer itself).</summary>
 public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
 {
-    public Verdict Handle(ref ParsedPacket packet, bool toVip, DataPlaneSnapshot snapshot, WorkerState worker)
+    public Verdict Handle(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState worker)
     {
         var frame = packet.Frame;
         var icmpOffset = packet.L4Offset;
         var end = packet.DatagramEnd;
-        if (IcmpMessage.TryParse(frame[icmpOffset..end], out var icmp) != DropReason.None) return toVip ? worker.Drop(DropReason.IcmpTruncated) : worker.Pass();
-        // Redirects (type 5) are errors too, but name no session to translate: they are left to the kernel.
-        if (!icmp.IsError || icmp.Type == 5) return worker.Pass();
-        if (!NatIcmp.TryReadQuote(frame, packet.IpOffset, icmpOffset, end, out var q)) return toVip ? worker.Drop(DropReason.IcmpTruncated) : worker.Pass();
+        if (IcmpMessage.TryParse(frame[icmpOffset..end], out var icmp) != DropReason.None || !IcmpError.NamesAFlow(icmp)) return worker.Pass();
+        if (!IcmpError.TryReadQuote(frame, packet.IpOffset, icmpOffset, end, out var q)) return worker.Pass();
         var key = q.Reversed;
         var hash = FlowHash.Compute(key, snapshot.HashSeed);
-        return toVip ? FromClientSide(ref packet, q, key, hash, snapshot, worker) : FromBackendSide(ref packet, q, key, hash, snapshot, worker);
-    }
-
-    private Verdict FromClientSide(ref ParsedPacket packet, in QuotedDatagram q, in FlowKey key, uint hash, DataPlaneSnapshot snapshot, WorkerState worker)
-    {
-        ref var session = ref worker.Sessions.FindForward(key, hash, packet.NowMs);
-        if (Unsafe.IsNullRef(ref session) || replies.For(session.ServiceIndex, snapshot) is null) return worker.Drop(DropReason.NatNoSession);
-        var service = snapshot.Services[session.ServiceIndex];
-        var backend = service.BackendById(session.BackendId);
-        if (backend is null) return worker.Drop(DropReason.NoBackend);
-        var mac = worker.Neighbors.Mac(backend.NeighborIndex);
-        if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
-        if (!NatRewriter.DecrementTtl(packet.Frame, packet.Headers)) return worker.Drop(DropReason.TtlExpired);
-        NatIcmp.Translate(packet.Frame, q, QuotedSide.Source, backend.Address, backend.Port,
-            packet.Key.DestinationAddress == session.Forward.DestinationAddress ? backend.Address : null);
-        mac.Write(packet.Frame);
-        worker.Interfaces.Mac(service.EgressInterface).Write(packet.Frame[6..]);
-        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backendId: -1);
-    }
-
-    private Verdict FromBackendSide(ref ParsedPacket packet, in QuotedDatagram q, in FlowKey key, uint hash, DataPlaneSnapshot snapshot, WorkerState worker)
-    {
         ref var session = ref worker.Sessions.FindReverse(key, hash, packet.NowMs);
         if (Unsafe.IsNullRef(ref session) || replies.For(session.ServiceIndex, snapshot) is not { } nat)
         {
             if (packet.Key.DestinationAddress != worker.Interfaces.Address(packet.Meta.IngressInterface)) worker.Counters.NatRepliesWithoutSession++;
             return worker.Pass();
         }
+        if (packet.Key.DestinationAddress != session.Forward.SourceAddress) return worker.Drop(DropReason.IcmpForged);
         var service = snapshot.Services[session.ServiceIndex];
         var nextHop = nat.ReplyNextHop(worker.Neighbors, session);
         if (nextHop.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
@@ -66,5 +46,22 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
         nextHop.Write(packet.Frame);
         worker.Interfaces.Mac(service.IngressInterface).Write(packet.Frame[6..]);
         return worker.Transmit(ref packet, service.IngressInterface, service.Index, backendId: -1);
+    }
+
+    /// <summary>An error from the client side about session <paramref name="key"/> of <paramref name="service"/>.</summary>
+    public static Verdict FromClientSide(ref ParsedPacket packet, in QuotedDatagram q, in FlowKey key, uint hash, ServiceSnapshot service, WorkerState worker)
+    {
+        ref var session = ref worker.Sessions.FindForward(key, hash, packet.NowMs);
+        if (Unsafe.IsNullRef(ref session) || session.ServiceIndex != service.Index) return worker.Drop(DropReason.NatNoSession);
+        var backend = service.BackendById(session.BackendId);
+        if (backend is null) return worker.Drop(DropReason.NoBackend);
+        var mac = worker.Neighbors.Mac(backend.NeighborIndex);
+        if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
+        if (!NatRewriter.DecrementTtl(packet.Frame, packet.Headers)) return worker.Drop(DropReason.TtlExpired);
+        NatIcmp.Translate(packet.Frame, q, QuotedSide.Source, backend.Address, backend.Port,
+            packet.Key.DestinationAddress == session.Forward.DestinationAddress ? backend.Address : null);
+        mac.Write(packet.Frame);
+        worker.Interfaces.Mac(service.EgressInterface).Write(packet.Frame[6..]);
+        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backendId: -1);
     }
 }

@@ -48,6 +48,7 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
         worker.Interfaces.Mac(service.IngressInterface).Write(frame[6..]);
 
         session.LastSeenMs = packet.NowMs;
+        session.Replied = true;
         if (packet.IsTcp && (packet.TcpFlags & (TcpFlags.Fin | TcpFlags.Rst)) != 0 && session.State != FlowState.TcpClosing)
         {
             session.State = FlowState.TcpClosing;

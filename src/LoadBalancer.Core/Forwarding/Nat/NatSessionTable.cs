@@ -22,13 +22,23 @@ public struct NatSession
     public long LastSeenMs;
     public FlowTimeouts Timeouts;
     public bool InUse;
+    /// <summary>A reply came back through it. A UDP session never answered is embryonic: the first to go when
+    /// the table is full.</summary>
+    public bool Replied;
+
+    /// <summary>Not (yet) a conversation: a TCP session whose client has not acknowledged the handshake (or a
+    /// picked-up one not seen again), a UDP flow never answered. What a flood from random sources creates.</summary>
+    public readonly bool IsEmbryonic => State == FlowState.TcpSyn || (State == FlowState.Udp && !Replied);
 }
 
 /// <summary>A worker's NAT sessions: fixed capacity, found from either direction in one set-associative
-/// bucket each (8 ways), nothing allocated after construction. Unlike the DR flow table it never evicts a
-/// live session: when it is full, new flows are refused (the caller counts <c>session_table_full</c>)
-/// and existing ones are untouched. Expired sessions are reclaimed when met, when a bucket or the slot
-/// pool runs out, and a few at a time by <see cref="Sweep"/>.
+/// bucket each (8 ways), nothing allocated after construction. When a bucket or the slot pool runs out, an
+/// expired session is reclaimed first, then an embryonic one is evicted (<see cref="NatSession.IsEmbryonic"/>:
+/// what a SYN or UDP flood from random sources fills the table with); an established session is never
+/// evicted: with none embryonic to take, the new flow is refused (the caller counts <c>session_table_full</c>).
+/// The search for a slot is bounded (<see cref="ReclaimBudget"/> slots) and, after a search found nothing, not
+/// repeated for <see cref="ReclaimBackoffMs"/>, so a table full of real sessions costs a refused flood almost
+/// nothing per packet. Expired sessions also leave a few at a time by <see cref="Sweep"/>.
 /// Single-threaded by design: both directions of a flow are handled by the worker that owns the table.</summary>
 public sealed class NatSessionTable
 {
@@ -43,6 +53,13 @@ public sealed class NatSessionTable
     private readonly SetIndex _sets;
     private readonly WorkerCounters _counters;
     private int _sweepCursor;
+    private long _noVictimUntilMs = long.MinValue;
+    private long _evictions;
+
+    /// <summary>Slots looked at, at most, to find room when the pool is empty.</summary>
+    public const int ReclaimBudget = 64;
+    /// <summary>After a search that found no room, how long new flows are refused without searching again.</summary>
+    public const long ReclaimBackoffMs = 10;
 
     public NatSessionTable(int capacity, WorkerCounters counters)
     {
@@ -62,6 +79,8 @@ public sealed class NatSessionTable
 
     public int Capacity => _sessions.Length;
     public int Count => _sessions.Length - _freeCount;
+    /// <summary>Embryonic sessions evicted to make room for new flows.</summary>
+    public long Evictions => _evictions;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int BucketStart(uint hash) => _sets.Start(hash);
@@ -98,11 +117,10 @@ public sealed class NatSessionTable
     {
         var f = FreeWay(_forward, template.ForwardHash, nowMs);
         var r = FreeWay(_reverse, template.ReverseHash, nowMs);
-        if (_freeCount == 0) Sweep(nowMs, 256);
-        // FreeWay may have been undone by a sweep that emptied other ways; look again cheaply.
-        if (f < 0) f = FreeWay(_forward, template.ForwardHash, nowMs);
-        if (r < 0) r = FreeWay(_reverse, template.ReverseHash, nowMs);
-        if (f < 0 || r < 0 || _freeCount == 0) return ref Unsafe.NullRef<NatSession>();
+        if (f < 0) f = EvictIn(_forward, template.ForwardHash);
+        if (f >= 0 && r < 0) r = EvictIn(_reverse, template.ReverseHash);
+        if (f < 0 || r < 0) return ref Unsafe.NullRef<NatSession>();
+        if (_freeCount == 0 && !Reclaim(nowMs)) return ref Unsafe.NullRef<NatSession>();
 
         var slot = _free[--_freeCount];
         ref var s = ref _sessions[slot];
@@ -133,6 +151,55 @@ public sealed class NatSessionTable
         return -1;
     }
 
+    /// <summary>Frees the way of the embryonic session seen least recently in a full bucket; -1 if it holds none.</summary>
+    private int EvictIn(int[] index, uint hash)
+    {
+        var start = BucketStart(hash);
+        var victim = -1;
+        var oldest = long.MaxValue;
+        for (var i = start; i < start + Ways; i++)
+        {
+            ref var s = ref _sessions[index[i]];
+            if (s.IsEmbryonic && s.LastSeenMs < oldest)
+            {
+                oldest = s.LastSeenMs;
+                victim = i;
+            }
+        }
+        if (victim < 0) return -1;
+        Remove(index[victim]);
+        _evictions++;
+        return victim;
+    }
+
+    /// <summary>Room in an empty pool: the next expired or embryonic session from the round-robin cursor, within
+    /// the budget. The cursor moves on from where it took one, so the slot just refilled is the last to be met
+    /// again: an embryonic session gets about a full turn of the table to complete its handshake.</summary>
+    private bool Reclaim(long nowMs)
+    {
+        if (nowMs < _noVictimUntilMs) return false;
+        for (var n = 0; n < ReclaimBudget && n < _sessions.Length; n++)
+        {
+            var slot = _sweepCursor;
+            _sweepCursor = _sweepCursor + 1 == _sessions.Length ? 0 : _sweepCursor + 1;
+            ref var s = ref _sessions[slot];
+            if (!s.InUse) continue;
+            if (Expired(s, nowMs))
+            {
+                Remove(slot);
+                return true;
+            }
+            if (s.IsEmbryonic)
+            {
+                Remove(slot);
+                _evictions++;
+                return true;
+            }
+        }
+        _noVictimUntilMs = nowMs + ReclaimBackoffMs;
+        return false;
+    }
+
     /// <summary>Slot <paramref name="index"/> as it is, in use or not: for walks (state sync), not for lookups.</summary>
     public ref readonly NatSession Slot(int index) => ref _sessions[index];
 
@@ -155,7 +222,12 @@ public sealed class NatSessionTable
             }
             Remove(ref s);
         }
-        return !Unsafe.IsNullRef(ref Create(copy, nowMs));
+        ref var created = ref Create(copy, nowMs);
+        if (Unsafe.IsNullRef(ref created)) return false;
+        // The peer does not say whether a UDP flow was answered; a flow it thought worth keeping is not
+        // ours to evict first.
+        created.Replied = true;
+        return true;
     }
 
     /// <summary>Ends a session (closed by policy, e.g. its backend died).</summary>

@@ -287,4 +287,33 @@ public sealed class ClusterIpPipelineTests
         Assert.Equal(DropReason.NotOwner, node3.Send(Tcp(own[1], TcpFlags.Syn)).Drop);  // in the minority: nothing new
         Assert.Equal(Verdict.Transmit, node3.Send(Tcp(own[0], TcpFlags.Ack)).Verdict); // remembered flows go on
     }
+
+    /// <summary>An ICMP error to the VIP (flooded to every node) is accepted by exactly the node that takes the flow
+    /// it quotes, and re-injected like the flow's own frames.</summary>
+    [Fact]
+    public void IcmpErrorToVip_AcceptedByTheFlowsOwnerOnly()
+    {
+        var clock = new FakeClock();
+        var nodes = new[] { Engine(1, clock), Engine(2, clock), Engine(3, clock) };
+        for (var i = 0; i < 300; i++)
+        {
+            var frame = Tcp(i, TcpFlags.Syn);
+            var owner = -1;
+            for (var n = 0; n < 3; n++)
+                if (nodes[n].Send(frame).Verdict == Verdict.Transmit) owner = n;
+            var reply = FrameBuilder.Tcp(Vip, Port, ClientIp(i), ClientPort(i)).Flags(TcpFlags.Ack).Build();
+            var error = FrameBuilder.Icmp("203.0.113.1", Vip).IcmpHeader(3, 4, 0, 1400).Payload(reply.AsSpan(14, 28).ToArray())
+                .EthernetDestination(ClusterMac).Build();
+            for (var n = 0; n < 3; n++)
+            {
+                var r = nodes[n].Send(error);
+                if (n == owner)
+                {
+                    Assert.Equal(Verdict.Transmit, r.Verdict);
+                    Assert.Equal(TapMac, MacAddress.Read(r.Output!));
+                }
+                else Assert.Equal(DropReason.NotOwner, r.Drop);
+            }
+        }
+    }
 }

@@ -186,6 +186,8 @@ public class DirectRoutingPipelineTests
         var engine = new TestEngine(Fixtures.Config());
         var client = Enumerable.Range(0, 100).First(c => SendPool(engine, 1, c)[0] == "pool-3");
         engine.Reload(Fixtures.Config(Fixtures.Pool(AllPool, i => i == 3 ? 0 : 100)));
+        // Seen again: confirmed, no longer embryonic, so the established timeout applies.
+        SendPool(engine, 1, client);
 
         engine.Clock.Advance(FlowTimeouts.Default.TcpEstablishedMs - 1);
         Assert.Equal("pool-3", SendPool(engine, 1, client)[0]);
@@ -202,9 +204,7 @@ public class DirectRoutingPipelineTests
         Assert.Equal(DropReason.BackendMacUnresolved, engine.Send(frame).Drop);
 
         var backendMac = MacAddress.Parse("02:00:00:00:03:01");
-        var arp = FrameBuilder.Arp(ArpPacket.OperationReply, Fixtures.InterfaceMac, backendMac, Fixtures.DarkBackendIp,
-            Fixtures.InterfaceMac, Fixtures.InterfaceIp);
-        engine.HandleArp(arp);
+        engine.AnswerArp(Fixtures.DarkBackendIp, backendMac);
 
         var result = engine.Send(frame);
         Assert.Equal(Verdict.Transmit, result.Verdict);
@@ -397,5 +397,75 @@ public class DirectRoutingPipelineTests
 
         Assert.Equal(0, engine.Counters.TxFrames);
         Assert.Equal(2, engine.Counters.Drops[(int)DropReason.TransmitFailed]);
+    }
+
+    /// <summary>Fragmentation-needed from a router on the reply path, quoting the reply (VIP:port → client), to the VIP.</summary>
+    private static byte[] FragmentationNeededFor(int client)
+    {
+        var flow = PoolFrame(client);
+        var clientIp = FrameBuilder.SourceIp(flow);
+        var clientPort = BinaryPrimitives.ReadUInt16BigEndian(flow.AsSpan(34));
+        var reply = FrameBuilder.Tcp(Fixtures.PoolVip, Fixtures.PoolPort, clientIp, clientPort).Flags(TcpFlags.Ack).DontFragment().Payload(new byte[1400]).Build();
+        return FrameBuilder.Icmp("203.0.113.1", Fixtures.PoolVip).IcmpHeader(3, 4, 0, 1400).Payload(reply.AsSpan(14, 28).ToArray()).Build();
+    }
+
+    /// <summary>PMTU discovery through DR: the error reaches the real server that serves the flow (it sent the reply
+    /// the error is about), by the flow table first; only MACs change.</summary>
+    [Fact]
+    public void IcmpErrorToVip_QuotingAFlowsReply_GoesToThatFlowsBackend()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        for (var client = 0; client < 200; client++)
+        {
+            var backend = SendPool(engine, 1, client, TcpFlags.Syn)[0];
+            var error = FragmentationNeededFor(client);
+
+            var r = engine.Send(error);
+
+            Assert.Equal(Verdict.Transmit, r.Verdict);
+            Assert.Equal(backend, engine.BackendOf(r.Output!, "pool"));
+            Assert.Equal(error.AsSpan(12).ToArray(), r.Output!.AsSpan(12).ToArray());
+        }
+    }
+
+    [Fact]
+    public void IcmpErrorToVip_FlowRemembered_FollowsTheTableNotMaglev()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var client = Enumerable.Range(0, 100).First(c => SendPool(engine, 1, c, TcpFlags.Syn)[0] == "pool-2");
+        engine.Reload(Fixtures.Config(Fixtures.Pool(AllPool, i => i == 2 ? 0 : 100)));
+
+        Assert.Equal("pool-2", engine.BackendOf(engine.Send(FragmentationNeededFor(client)).Output!, "pool"));
+    }
+
+    [Fact]
+    public void IcmpToVip_EchoOrQuoteOfNoService_IsTheKernels()
+    {
+        var engine = new TestEngine(Fixtures.Config());
+        var echo = FrameBuilder.Icmp("203.0.113.1", Fixtures.PoolVip).IcmpHeader(8, 0, 1, 1).Payload("ping").Build();
+        Assert.Equal(Verdict.Pass, engine.Send(echo).Verdict);
+        var other = FrameBuilder.Tcp(Fixtures.PoolVip, 9999, "198.51.100.1", 20000).Flags(TcpFlags.Ack).Build();
+        var error = FrameBuilder.Icmp("203.0.113.1", Fixtures.PoolVip).IcmpHeader(3, 4, 0, 1400).Payload(other.AsSpan(14, 28).ToArray()).Build();
+        Assert.Equal(Verdict.Pass, engine.Send(error).Verdict);
+        var cut = FrameBuilder.Icmp("203.0.113.1", Fixtures.PoolVip).IcmpHeader(3, 4, 0, 1400).Payload(other.AsSpan(14, 10).ToArray()).Build();
+        Assert.Equal(DropReason.IcmpTruncated, engine.Send(cut).Drop);
+    }
+
+    /// <summary>An ACK flood from random sources: each unknown flow is remembered as embryonic only, so however many
+    /// there are, a drained backend's confirmed flow (which only the table keeps there) stays.</summary>
+    [Fact]
+    public void AckFlood_DoesNotEvictAConfirmedFlowOfADrainedBackend()
+    {
+        var config = Fixtures.Config() with { FlowTableSize = 1024 };
+        var engine = new TestEngine(config);
+        var client = Enumerable.Range(0, 100).First(c => SendPool(engine, 1, c, TcpFlags.Syn)[0] == "pool-2");
+        SendPool(engine, 1, client);
+        engine.Reload(Fixtures.Config(Fixtures.Pool(AllPool, i => i == 2 ? 0 : 100)) with { FlowTableSize = 1024 });
+
+        for (var i = 0; i < 20_000; i++) engine.Send(FrameBuilder.Tcp($"192.0.{i / 250 % 250}.{i % 250 + 1}", (ushort)(1024 + i), Fixtures.PoolVip, Fixtures.PoolPort)
+            .Flags(TcpFlags.Ack).Build());
+
+        Assert.True(engine.Flows.Evictions > 10_000);
+        Assert.Equal("pool-2", SendPool(engine, 1, client)[0]);
     }
 }

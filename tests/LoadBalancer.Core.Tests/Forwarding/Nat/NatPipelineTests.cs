@@ -132,14 +132,54 @@ public sealed class NatPipelineTests
     }
 
     [Fact]
-    public void SessionTable_Full_NewFlowsDroppedOldOnesKeepFlowing()
+    public void SessionTable_FullOfConversations_NewFlowsDroppedOldOnesKeepFlowing()
     {
         var engine = Engine(Config(), sessionCapacity: 8);
-        for (ushort p = 0; p < 8; p++) Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Syn)).Verdict);
+        for (ushort p = 0; p < 8; p++)
+        {
+            Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Syn)).Verdict);
+            Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Ack)).Verdict);
+        }
 
         Assert.Equal(DropReason.SessionTableFull, engine.Send(ClientTcp(42000, TcpFlags.Syn)).Drop);
         for (ushort p = 0; p < 8; p++) Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Ack)).Verdict);
         Assert.Equal(8, engine.Counters.ServiceSessions[0]);
+        Assert.Equal(0, engine.Processor.Worker.Sessions.Evictions);
+    }
+
+    /// <summary>A SYN flood fills the table with sessions whose handshake never completes: a real client's SYN
+    /// evicts one of them, never a conversation.</summary>
+    [Fact]
+    public void SessionTable_FullOfEmbryonic_NewFlowEvictsOneConversationsStay()
+    {
+        var engine = Engine(Config(), sessionCapacity: 8);
+        for (ushort p = 0; p < 2; p++)
+        {
+            engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Syn));
+            engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Ack));
+        }
+        for (ushort p = 2; p < 8; p++) Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Syn)).Verdict);
+
+        for (ushort p = 0; p < 20; p++) Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp((ushort)(43000 + p), TcpFlags.Syn)).Verdict);
+
+        Assert.Equal(20, engine.Processor.Worker.Sessions.Evictions);
+        Assert.Equal(8, engine.Counters.ServiceSessions[0]);
+        for (ushort p = 0; p < 2; p++) Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp((ushort)(41000 + p), TcpFlags.Ack)).Verdict);
+        // The newest embryonic session was not the one pushed out: it can still complete its handshake.
+        Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp(43019, TcpFlags.Ack)).Verdict);
+    }
+
+    [Fact]
+    public void Session_UdpAnsweredOrTcpAcknowledged_IsNotEmbryonic()
+    {
+        var session = new LoadBalancer.Core.Forwarding.Nat.NatSession { State = LoadBalancer.Core.Flows.FlowState.Udp };
+        Assert.True(session.IsEmbryonic);
+        session.Replied = true;
+        Assert.False(session.IsEmbryonic);
+        session.State = LoadBalancer.Core.Flows.FlowState.TcpSyn;
+        Assert.True(session.IsEmbryonic);
+        session.State = LoadBalancer.Core.Flows.FlowState.TcpEstablished;
+        Assert.False(session.IsEmbryonic);
     }
 
     [Fact]
@@ -315,5 +355,81 @@ public sealed class NatPipelineTests
         var big = FrameBuilder.Tcp(Client, 40032, Vip, 80).Flags(TcpFlags.Ack).DontFragment(false).Payload(new byte[1500])
             .EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
         Assert.Equal(DropReason.MtuExceeded, engine.Send(big).Drop);
+    }
+
+    /// <summary>Anyone on the backend segment can send an ICMP error quoting a live session; unless it is addressed
+    /// to that session's client, translating it would let them have the balancer emit ICMP to any client-side address.</summary>
+    [Fact]
+    public void IcmpError_FromBackendSideNotAddressedToTheSessionsClient_IsDroppedAsForged()
+    {
+        var engine = Engine();
+        var forwarded = engine.Send(FrameBuilder.Udp(Client, 50005, Vip, 5353).Payload("q").EthernetSource(RouterMac).EthernetDestination(FrontMac).Build()).Output!;
+        var quoted = forwarded.AsSpan(14).ToArray();
+
+        var forged = FrameBuilder.Icmp("10.99.4.11", "10.99.2.77").IcmpHeader(3, 3).Payload(quoted).EthernetDestination(BackMac).Build();
+        var r = engine.Send(forged, new FrameMeta { IngressInterface = 1 });
+
+        Assert.Equal(DropReason.IcmpForged, r.Drop);
+        var genuine = FrameBuilder.Icmp("10.99.4.11", Client).IcmpHeader(3, 3).Payload(quoted).EthernetDestination(BackMac).Build();
+        Assert.Equal(Verdict.Transmit, engine.Send(genuine, new FrameMeta { IngressInterface = 1 }).Verdict);
+    }
+
+    /// <summary>The answer is built in the received frame's buffer: a backend MTU so small that the answer (IP
+    /// header with options quoted, 8 bytes more) would not fit is a drop, never a slice out of range.</summary>
+    [Theory]
+    [InlineData(68)]
+    [InlineData(80)]
+    [InlineData(95)]
+    public void Forward_TinyBackendMtuWithIpOptions_NeverThrows(int mtu)
+    {
+        var interfaces = new[] { Fixtures.NatInterfaces[0], Fixtures.NatInterfaces[1] with { Mtu = mtu } };
+        var engine = new TestEngine(Config(), interfaces);
+        engine.Send(ClientTcp(40040, TcpFlags.Syn));
+        for (var payload = 0; payload < 40; payload++)
+        {
+            var frame = FrameBuilder.Tcp(Client, 40040, Vip, 80).Flags(TcpFlags.Ack).DontFragment().IpOptions(new byte[40])
+                .Payload(new byte[payload]).EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
+            var r = engine.Send(frame);
+            if (r.Verdict == Verdict.Transmit && r.OutputMeta.EgressInterface == 0)
+                Assert.Equal(0, Checksum.Compute(r.Output!.AsSpan(34)));
+        }
+        Assert.True(engine.Counters.Drops[(int)DropReason.MtuExceeded] > 0);
+    }
+
+    [Fact]
+    public void FragmentationNeeded_RateLimitedPerSource()
+    {
+        var engine = Engine();
+        engine.Send(ClientTcp(40041, TcpFlags.Syn));
+        var big = FrameBuilder.Tcp(Client, 40041, Vip, 80).Flags(TcpFlags.Ack).DontFragment().Payload(new byte[1500])
+            .EthernetSource(RouterMac).EthernetDestination(FrontMac).Build();
+
+        for (var i = 0; i < 10; i++) engine.Send(big);
+        Assert.Equal(1, engine.Counters.IcmpSent);
+        Assert.Equal(9, engine.Counters.IcmpRateLimited);
+        Assert.Equal(10, engine.Counters.Drops[(int)DropReason.MtuExceeded]);
+
+        engine.Clock.Advance(LoadBalancer.Core.Forwarding.IcmpRateLimit.IntervalMs);
+        Assert.Equal(Verdict.Transmit, engine.Send(big).Verdict);
+        Assert.Equal(2, engine.Counters.IcmpSent);
+    }
+
+    /// <summary><c>new_flow_rate</c>: beyond a tenth of a second's worth, new flows are refused and counted while the
+    /// established ones pass; the rate refills with time.</summary>
+    [Fact]
+    public void NewFlowRate_BeyondTheCap_NewFlowsRefusedEstablishedUntouched()
+    {
+        var engine = new TestEngine(Config() with { NewFlowRate = 100 }, Fixtures.NatInterfaces);
+        engine.Send(ClientTcp(40100, TcpFlags.Syn));
+        var admitted = 1;
+        for (ushort p = 1; p < 50; p++)
+            if (engine.Send(ClientTcp((ushort)(40100 + p), TcpFlags.Syn)).Verdict == Verdict.Transmit) admitted++;
+
+        Assert.Equal(10, admitted);
+        Assert.Equal(40, engine.Counters.Drops[(int)DropReason.NewFlowRateExceeded]);
+        Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp(40100, TcpFlags.Ack)).Verdict);
+        engine.Clock.Advance(10);
+        Assert.Equal(Verdict.Transmit, engine.Send(ClientTcp(40200, TcpFlags.Syn)).Verdict);
+        Assert.Equal(DropReason.NewFlowRateExceeded, engine.Send(ClientTcp(40201, TcpFlags.Syn)).Drop);
     }
 }
