@@ -50,6 +50,9 @@ public static class EngineBuilder
                 var link = platform.Links.Read(name);
                 plan.Add(name, link.Mac, link.Ipv4Address, link.Mtu);
             }
+        // Before anything of the kernel is touched: a second engine here would replace this one's ingress drop.
+        for (var i = 0; i < plan.Count; i++)
+            engine.Own(platform.Claims.TryClaim(plan.Name(i)) ?? throw new InterfaceInUseException(plan.Name(i)));
 
         var builder = new SnapshotBuilder(engine.Neighbors, plan, options.ClockMs);
         // CLUSTERIP: one TAP per engine re-injects the frames this node owns into its own stack.

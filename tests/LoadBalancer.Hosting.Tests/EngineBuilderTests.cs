@@ -120,4 +120,24 @@ public class EngineBuilderTests
         var (frame, _) = Assert.Single(platform.Taps[0].Frames.Sent);
         Assert.Equal(ClusterFixture.TapMac, MacAddress.Read(frame));
     }
+
+    /// <summary>A second engine on an interface the first one serves would replace its ingress drop (and remove it on
+    /// exit): it is refused before it opens anything, and the first keeps its claim.</summary>
+    [Fact]
+    public void Build_InterfaceAnotherEngineServes_RefusedNamingItFirstUntouched()
+    {
+        var platform = new FakePlatform(Fixtures.Interfaces);
+        using var first = Build(Fixtures.Config(), platform);
+        var receivers = platform.Receivers.Count;
+
+        var e = Assert.Throws<InterfaceInUseException>(() => Build(Fixtures.Config() with { ControlSocket = "/run/lb/other.sock" }, platform));
+
+        Assert.Equal("eth0", e.InterfaceName);
+        Assert.Contains("eth0", e.Message);
+        Assert.Equal(receivers, platform.Receivers.Count);
+        Assert.Contains("eth0", platform.Claimed);
+        first.Dispose();
+        Assert.Empty(platform.Claimed);
+        using var again = Build(Fixtures.Config(), platform);
+    }
 }

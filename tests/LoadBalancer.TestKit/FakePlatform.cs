@@ -23,7 +23,7 @@ public sealed class FakePlatform
     {
         _links = interfaces.ToDictionary(i => i.Name);
         TapMac = tapMac ?? MacAddress.Parse("02:00:00:00:7a:01");
-        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this), new SyncFactory(this), new RouteFactory(this));
+        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this), new SyncFactory(this), new RouteFactory(this), new ClaimFactory(this));
     }
 
     public EnginePlatform Platform { get; }
@@ -122,6 +122,28 @@ public sealed class FakePlatform
             var listener = new FakeListener(address, port);
             p.Heartbeats.Add(listener);
             return listener;
+        }
+    }
+
+    /// <summary>Interfaces claimed by engines on this platform and not yet released: a second engine built on the same
+    /// platform is refused, as a second process is by the kernel.</summary>
+    public HashSet<string> Claimed { get; } = new();
+
+    private sealed class ClaimFactory(FakePlatform p) : IInterfaceClaims
+    {
+        public IDisposable? TryClaim(string interfaceName)
+        {
+            lock (p.Claimed)
+                if (!p.Claimed.Add(interfaceName)) return null;
+            return new Release(p, interfaceName);
+        }
+
+        private sealed class Release(FakePlatform p, string interfaceName) : IDisposable
+        {
+            public void Dispose()
+            {
+                lock (p.Claimed) p.Claimed.Remove(interfaceName);
+            }
         }
     }
 

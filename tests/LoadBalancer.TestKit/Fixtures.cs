@@ -167,6 +167,8 @@ public static class Fixtures
             Passed("ipv6 passes", FrameBuilder.Ipv6()),
             Passed("our own transmissions pass", WebTcp(40000).Build(), new FrameMeta { PacketType = PacketType.Outgoing }),
             Passed("a frame for another host's MAC passes (a switch flooded it)", WebTcp(40000).Build(), new FrameMeta { PacketType = PacketType.OtherHost }),
+            Passed("a vip's frame on another interface than its service's passes", WebTcp(40000).Build(), new FrameMeta { IngressInterface = 1 }),
+            Passed("a frame whose vlan tag the nic stripped passes (it would leave untagged)", WebTcp(40000).Build(), new FrameMeta { VlanStripped = true }),
             Passed("fragment to another address passes", FrameBuilder.Tcp(ClientIp, 1, "10.9.9.9", 80).Fragment(true, 0).Build()),
 
             Dropped("first fragment to a vip is dropped", WebTcp(40000).Fragment(true, 0).Build(), DropReason.Ipv4Fragment),

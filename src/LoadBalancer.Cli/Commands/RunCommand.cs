@@ -3,12 +3,14 @@ using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Cli.Control;
 using LoadBalancer.Cli.Platform;
 using LoadBalancer.Hosting;
+using LoadBalancer.Hosting.Platform;
 
 namespace LoadBalancer.Cli.Commands;
 
 /// <summary><c>lb run --config FILE</c>: runs the engine in the foreground until SIGTERM or SIGINT,
 /// then removes its ingress drops and control socket. Exit 0 on a clean stop, 1 when the engine
-/// failed, 2 when the config is invalid.</summary>
+/// failed (an interface deleted under it, too), 2 when the config is invalid or another engine already serves one
+/// of its interfaces or its control socket (that engine is left untouched).</summary>
 internal static class RunCommand
 {
     public static int Run(string path, bool withHealthChecker, TextWriter stdout, TextWriter stderr)
@@ -37,6 +39,7 @@ internal static class RunCommand
         ControlServer? control = null;
         Task? checker = null;
         var failed = false;
+        var refused = false;
         try
         {
             // Refuse before touching the kernel: a second engine must not replace (and on exit remove)
@@ -49,6 +52,11 @@ internal static class RunCommand
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
             WaitHandle.WaitAny([stopRequested.WaitHandle, engine.Stopping.WaitHandle]);
             failed = engine.Stopping.IsCancellationRequested && !stopRequested.IsSet;
+        }
+        catch (Exception e) when (e is InterfaceInUseException or ControlSocketInUseException)
+        {
+            log.Error(e.Message);
+            refused = true;
         }
         catch (Exception e) when (e is InvalidOperationException or Linux.Interop.NativeException or IOException or UnauthorizedAccessException
                                        or System.Net.Sockets.SocketException or RealServer.NetworkControlException)
@@ -65,7 +73,7 @@ internal static class RunCommand
             engine?.Dispose();
             log.Info("stopped");
         }
-        return failed ? 1 : 0;
+        return refused ? 2 : failed ? 1 : 0;
 
         static Task? StartHealthChecker(Core.Model.BalancerConfig config, Engine engine, EngineLog log)
         {

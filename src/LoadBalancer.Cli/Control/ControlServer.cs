@@ -30,7 +30,7 @@ internal sealed class ControlServer : IDisposable
     {
         if (!File.Exists(path)) return;
         if (ControlClient.TryRequest(path, "status", out _))
-            throw new InvalidOperationException($"another engine is already running on {path}");
+            throw new ControlSocketInUseException(path);
         File.Delete(path);
     }
 
@@ -137,3 +137,6 @@ internal static class ControlClient
         }
     }
 }
+
+/// <summary>An engine already answers on the control socket: <c>lb run</c> refuses (exit 2), the first one untouched.</summary>
+internal sealed class ControlSocketInUseException(string path) : InvalidOperationException($"another engine is already running on {path}");

@@ -180,6 +180,7 @@ internal static class StatusReport
             w.WriteNumber("nat_replies_without_session", Sum(host, c => c.NatRepliesWithoutSession));
             w.WriteNumber("icmp_sent", Sum(host, c => c.IcmpSent));
             w.WriteNumber("icmp_rate_limited", Sum(host, c => c.IcmpRateLimited));
+            w.WriteNumber("vlan_stripped_passed", Sum(host, c => c.VlanStrippedPassed));
             w.WriteEndObject();
             w.WriteStartObject("drops");
             for (var r = 1; r < (int)DropReason.Count; r++)

@@ -14,7 +14,7 @@ namespace LoadBalancer.Cli.Platform;
 /// unsafe code) or the system's tools. Needs CAP_NET_RAW and CAP_NET_ADMIN.</summary>
 internal static class LinuxPlatform
 {
-    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets(), new RouteTables());
+    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets(), new RouteTables(), new Claims());
 
     private sealed class Links : ILinks
     {
@@ -143,6 +143,11 @@ internal static class LinuxPlatform
         public bool Send(ReadOnlySpan<byte> message) => socket.Send(message);
         public int Receive(Span<byte> buffer, int timeoutMs, out uint source) => socket.Receive(buffer, timeoutMs, out source);
         public void Dispose() => socket.Dispose();
+    }
+
+    private sealed class Claims : IInterfaceClaims
+    {
+        public IDisposable? TryClaim(string interfaceName) => InterfaceClaim.TryTake(interfaceName);
     }
 
     private sealed class RouteTables : IRouteTables

@@ -20,6 +20,22 @@ public sealed class DataPlaneSnapshot
         return null;
     }
 
+    /// <summary>The service of VIP:port/protocol served on interface <paramref name="ingressInterface"/>: a frame is
+    /// matched to a service only where it is served.</summary>
+    public ServiceSnapshot? FindService(uint vip, byte protocol, ushort port, int ingressInterface)
+    {
+        foreach (var s in Services)
+            if (s.Vip == vip && s.Port == port && s.Protocol == protocol && s.IngressInterface == ingressInterface) return s;
+        return null;
+    }
+
+    public bool IsVipOn(uint address, int ingressInterface)
+    {
+        foreach (var s in Services)
+            if (s.Vip == address && s.IngressInterface == ingressInterface) return true;
+        return false;
+    }
+
     public IReplyPath? RepliesOn(int interfaceIndex) =>
         (uint)interfaceIndex < (uint)ReplyPaths.Length ? ReplyPaths[interfaceIndex] : null;
 

@@ -40,12 +40,19 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
 
         reason = Ipv4Packet.TryParse(eth.Payload, out var ip);
         if (reason != DropReason.None)
-            return Malformed(w, snapshot, eth.Payload, meta.Truncated && reason == DropReason.Ipv4Truncated ? DropReason.RingTruncated : reason);
+            return Malformed(w, snapshot, eth.Payload, meta.IngressInterface, meta.Truncated && reason == DropReason.Ipv4Truncated ? DropReason.RingTruncated : reason);
 
-        var toVip = snapshot.IsVip(ip.Destination);
+        // A VIP is ours only on the interface its service is served on; elsewhere it is another host's business.
+        var toVip = snapshot.IsVipOn(ip.Destination, meta.IngressInterface);
         // A frame not for a VIP is ours only where a mode expects replies (NAT's backend side).
         IReplyPath? replies = null;
         if (!toVip && (replies = snapshot.RepliesOn(meta.IngressInterface)) is null) return w.Pass();
+        // We would send it out untagged, on the wrong VLAN: the kernel has the tag, so it is the kernel's.
+        if (meta.VlanStripped)
+        {
+            w.Counters.VlanStrippedPassed++;
+            return w.Pass();
+        }
         if (meta.Truncated) return w.Drop(DropReason.RingTruncated);
         // Later fragments carry no ports, so they cannot be hashed like the first; we drop them all
         // rather than send pieces of one datagram to different backends.
@@ -98,7 +105,7 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
             return replies!.Reply(ref packet, snapshot, w);
         }
 
-        var service = snapshot.FindService(destination, protocol, destinationPort);
+        var service = snapshot.FindService(destination, protocol, destinationPort, meta.IngressInterface);
         if (service is null) return w.Pass();
         packet.Hash = FlowHash.Compute(protocol, source, destination, sourcePort, destinationPort, snapshot.HashSeed);
         return service.Forwarder.Forward(ref packet, service, w);
@@ -113,7 +120,7 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         if (!IcmpError.NamesAFlow(icmp)) return w.Pass();
         if (!IcmpError.TryReadQuote(frame, packet.IpOffset, packet.L4Offset, packet.DatagramEnd, out var q)) return w.Drop(DropReason.IcmpTruncated);
         var flow = q.Reversed;
-        var service = snapshot.FindService(flow.DestinationAddress, flow.Protocol, flow.DestinationPort);
+        var service = snapshot.FindService(flow.DestinationAddress, flow.Protocol, flow.DestinationPort, packet.Meta.IngressInterface);
         if (service is null) return w.Pass();
         var hash = FlowHash.Compute(flow, snapshot.HashSeed);
         return service.Forwarder.ForwardIcmpError(ref packet, q, flow, hash, service, w);
@@ -122,9 +129,9 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
     /// <summary>An IPv4 header we cannot use. If its destination is readable and not a VIP it is not our
     /// business (the kernel judges other hosts' traffic, e.g. BIG TCP frames with total length 0); otherwise
     /// it is dropped and counted under <paramref name="reason"/>.</summary>
-    private static Verdict Malformed(WorkerState w, DataPlaneSnapshot snapshot, Span<byte> ipBytes, DropReason reason)
+    private static Verdict Malformed(WorkerState w, DataPlaneSnapshot snapshot, Span<byte> ipBytes, int ingress, DropReason reason)
     {
-        if (ipBytes.Length >= Ipv4Packet.MinimumHeaderLength && !snapshot.IsVip(BinaryPrimitives.ReadUInt32BigEndian(ipBytes[16..])))
+        if (ipBytes.Length >= Ipv4Packet.MinimumHeaderLength && !snapshot.IsVipOn(BinaryPrimitives.ReadUInt32BigEndian(ipBytes[16..]), ingress))
             return w.Pass();
         return w.Drop(reason);
     }

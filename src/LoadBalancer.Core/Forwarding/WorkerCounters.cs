@@ -25,6 +25,8 @@ public sealed class WorkerCounters
     public readonly long[] BackendSessions = new long[MaxBackendIds];
     /// <summary>Frames on a NAT backend interface from a backend port that belong to no session (left to the kernel).</summary>
     public long NatRepliesWithoutSession;
+    /// <summary>Frames for us whose VLAN tag the NIC stripped into metadata, left to the kernel (see <see cref="IO.FrameMeta.VlanStripped"/>).</summary>
+    public long VlanStrippedPassed;
     /// <summary>ICMP errors the engine built itself (fragmentation needed).</summary>
     public long IcmpSent;
     /// <summary>ICMP errors not built because their destination had one too recently (<see cref="IcmpRateLimit"/>).</summary>

@@ -45,6 +45,9 @@ public struct FrameMeta
     /// <summary>TP_STATUS_CSUMNOTREADY: the L4 checksum is partial and must be completed before it leaves
     /// (unless the frame leaves as GSO with <see cref="VnetHeader.FlagNeedsChecksum"/>).</summary>
     public bool ChecksumNotReady;
+    /// <summary>The NIC stripped the frame's VLAN tag into metadata (TP_STATUS_VLAN_VALID): the frame as we see it
+    /// has no tag, and forwarding it would send it on the wrong VLAN.</summary>
+    public bool VlanStripped;
     public VnetHeader Vnet;
     /// <summary>When set, only this many bytes from the start of the frame are sent: the processor
     /// built a shorter frame (an ICMP error) in the received frame's buffer.</summary>

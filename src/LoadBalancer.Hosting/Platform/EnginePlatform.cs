@@ -16,7 +16,8 @@ public sealed record EnginePlatform(
     IHeartbeats Heartbeats,
     ICpus Cpus,
     ISyncSockets Sync,
-    IRouteTables Routes);
+    IRouteTables Routes,
+    IInterfaceClaims Claims);
 
 /// <summary>What the engine needs to know about an interface: the kernel's index (names the TAP), its MAC, its
 /// MTU and its IPv4 address (0 when it has none).</summary>
@@ -139,4 +140,20 @@ public interface IAnnouncedRoutes : IDisposable
 public interface IRouteTables
 {
     IAnnouncedRoutes Open(int table);
+}
+
+/// <summary>One engine per interface: a claim is taken on every interface the engine reads before anything of the
+/// kernel is touched, and released when the engine goes (however it goes).</summary>
+public interface IInterfaceClaims
+{
+    /// <summary>The claim, or null when another engine holds the interface.</summary>
+    IDisposable? TryClaim(string interfaceName);
+}
+
+/// <summary>Another engine already serves an interface this one would read. <c>lb run</c> refuses (exit 2) and leaves
+/// the first engine untouched.</summary>
+public sealed class InterfaceInUseException(string interfaceName)
+    : InvalidOperationException($"interface {interfaceName} is already served by another engine in this network namespace; refusing to start")
+{
+    public string InterfaceName { get; } = interfaceName;
 }

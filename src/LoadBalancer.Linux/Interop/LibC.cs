@@ -16,6 +16,7 @@ internal static unsafe partial class LibC
     public const int SOL_PACKET = 263;
     public const int SOL_SOCKET = 1;
     public const int SO_BINDTODEVICE = 25;
+    public const int SO_ERROR = 4;
 
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
@@ -28,6 +29,7 @@ internal static unsafe partial class LibC
     public const int MSG_DONTWAIT = 0x40;
 
     public const int EINTR = 4;
+    public const int ENETDOWN = 100;
 
     public const ulong SIOCGIFADDR = 0x8915;
 
@@ -89,6 +91,11 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial uint if_nametoindex([MarshalAs(UnmanagedType.LPUTF8Str)] string ifname);
+
+    /// <summary>The same call on a name already encoded (NUL-terminated): a worker asks it while its link is down,
+    /// without allocating.</summary>
+    [LibraryImport(Lib, EntryPoint = "if_nametoindex", SetLastError = true)]
+    public static partial uint if_nametoindex_raw(byte* ifname);
 
     public static ushort htons(ushort value) => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value);
 }
@@ -287,6 +294,8 @@ internal static class PacketConstants
     public const uint TP_STATUS_KERNEL = 0;
     public const uint TP_STATUS_USER = 1;
     public const uint TP_STATUS_CSUMNOTREADY = 8;
+    /// <summary>The NIC took the frame's VLAN tag off into metadata (hv1.tp_vlan_tci): the frame in the ring has none.</summary>
+    public const uint TP_STATUS_VLAN_VALID = 0x10;
 
     /// <summary>TPACKET_ALIGN(sizeof(struct tpacket3_hdr)): where struct sockaddr_ll starts in a slot.</summary>
     public const int SockaddrLlOffset = 48;

@@ -7,7 +7,14 @@ namespace LoadBalancer.Linux.Packet;
 /// ETH_P_ALL matters: such a socket sees a frame before tc and nftables ingress, so an ingress drop can
 /// keep the kernel away from the frames we forward while we still read them (../shared/LAB.md item 1).
 /// One retired block is one batch: frames are handed over in place (no copy), transmits queued from
-/// them are flushed by the handler's EndOfBatch, and only then is the block returned to the kernel.</summary>
+/// them are flushed by the handler's EndOfBatch, and only then is the block returned to the kernel.
+/// Link faults: when the interface goes down the kernel sets ENETDOWN on the socket, which makes every poll()
+/// return POLLERR at once until it is taken; the port takes it (so an idle worker blocks again instead of
+/// spinning), and the kernel puts the socket back in its fanout group at link up, so forwarding resumes by
+/// itself. While the link is down the port checks every <see cref="LinkCheckIntervalMs"/> that its interface
+/// still exists under the same index: a deleted (or deleted and recreated) interface leaves the socket bound to
+/// an index that no longer exists, deaf for good, so the port throws <see cref="InterfaceGoneException"/> and the
+/// engine stops (a service manager restarts it on the new interface).</summary>
 public sealed unsafe class AfPacketPort : IFramePort
 {
     private readonly PacketSocket _socket;
@@ -20,6 +27,11 @@ public sealed unsafe class AfPacketPort : IFramePort
     private readonly int _fd;
     private int _current;
     private long _kernelDrops;
+    private readonly byte[] _nameBytes;
+    private bool _linkDown;
+    private long _lastLinkCheckMs;
+
+    public const int LinkCheckIntervalMs = 100;
 
     private AfPacketPort(PacketSocket socket, byte* map, nuint mapLength, RingOptions options, int interfaceIndex)
     {
@@ -31,6 +43,7 @@ public sealed unsafe class AfPacketPort : IFramePort
         _vnet = options.VnetHeader;
         _interfaceIndex = interfaceIndex;
         _fd = socket.Fd;
+        _nameBytes = System.Text.Encoding.UTF8.GetBytes(socket.InterfaceName + "\0");
         Transmitter = new AfPacketTransmitter(socket, options.VnetHeader);
     }
 
@@ -85,9 +98,14 @@ public sealed unsafe class AfPacketPort : IFramePort
         if ((Volatile.Read(ref block->block_status) & PacketConstants.TP_STATUS_USER) == 0)
         {
             var p = new pollfd { fd = _fd, events = LibC.POLLIN | LibC.POLLERR };
-            LibC.poll(&p, 1, timeoutMs);
-            if ((Volatile.Read(ref block->block_status) & PacketConstants.TP_STATUS_USER) == 0) return 0;
+            if (LibC.poll(&p, 1, timeoutMs) > 0 && (p.revents & LibC.POLLERR) != 0 && _socket.TakeError() == LibC.ENETDOWN) _linkDown = true;
+            if ((Volatile.Read(ref block->block_status) & PacketConstants.TP_STATUS_USER) == 0)
+            {
+                if (_linkDown) CheckInterfaceStillThere();
+                return 0;
+            }
         }
+        _linkDown = false;
 
         var count = (int)block->num_pkts;
         var slot = (byte*)block + block->offset_to_first_pkt;
@@ -101,6 +119,7 @@ public sealed unsafe class AfPacketPort : IFramePort
                 PacketType = (PacketType)slot[PacketConstants.SockaddrLlOffset + 10],
                 Truncated = h->tp_snaplen < h->tp_len,
                 ChecksumNotReady = (h->tp_status & PacketConstants.TP_STATUS_CSUMNOTREADY) != 0,
+                VlanStripped = (h->tp_status & PacketConstants.TP_STATUS_VLAN_VALID) != 0,
             };
             if (_vnet)
             {
@@ -125,6 +144,19 @@ public sealed unsafe class AfPacketPort : IFramePort
         return count;
     }
 
+    /// <summary>Whether the last poll found the link down (ENETDOWN), until frames flow again.</summary>
+    public bool LinkDown => _linkDown;
+
+    private void CheckInterfaceStillThere()
+    {
+        var now = Environment.TickCount64;
+        if (now - _lastLinkCheckMs < LinkCheckIntervalMs) return;
+        _lastLinkCheckMs = now;
+        int index;
+        fixed (byte* name = _nameBytes) index = (int)LibC.if_nametoindex_raw(name);
+        if (index != _socket.IfIndex) throw new InterfaceGoneException(_socket.InterfaceName, _socket.IfIndex, index);
+    }
+
     /// <summary>Receive frames sent to a multicast MAC (the CLUSTERIP cluster MAC) even where the NIC filters them.</summary>
     public void JoinMulticast(Core.Packets.MacAddress mac) => _socket.JoinMulticast(mac);
 
@@ -144,4 +176,14 @@ public sealed unsafe class AfPacketPort : IFramePort
         LibC.munmap(_map, _mapLength);
         _socket.Dispose();
     }
+}
+
+/// <summary>The interface a port was bound to no longer exists under its index: deleted, or deleted and created
+/// again (a new index). The socket cannot follow it; the engine stops so that it is started again on the new one.</summary>
+public sealed class InterfaceGoneException(string interfaceName, int oldIndex, int newIndex)
+    : IOException(newIndex == 0
+        ? $"interface {interfaceName} is gone (deleted); the engine cannot serve it and stops"
+        : $"interface {interfaceName} was replaced (index {oldIndex} is now {newIndex}); the engine cannot follow it and stops")
+{
+    public string InterfaceName { get; } = interfaceName;
 }

@@ -62,6 +62,15 @@ internal sealed unsafe class PacketSocket : IDisposable
         SetOption(PacketConstants.PACKET_ADD_MEMBERSHIP, ref mreq, "PACKET_ADD_MEMBERSHIP");
     }
 
+    /// <summary>Takes the socket's pending error (SO_ERROR), which clears it: ENETDOWN after the interface went
+    /// down. Until it is taken, poll() reports POLLERR at once, every time.</summary>
+    public int TakeError()
+    {
+        int error = 0;
+        uint len = sizeof(int);
+        return LibC.getsockopt(Fd, LibC.SOL_SOCKET, LibC.SO_ERROR, &error, &len) == 0 ? error : 0;
+    }
+
     public tpacket_stats_v3 ReadStatistics()
     {
         // Reading PACKET_STATISTICS also resets the kernel's counters; callers accumulate.
