@@ -6,6 +6,13 @@ public static class ConfigLimits
 {
     /// <summary>Config files larger than this are refused before parsing (a config is a few KiB).</summary>
     public const long MaxFileBytes = 16 * 1024 * 1024;
+    /// <summary>Lists and mappings nested deeper than this are refused while parsing, aliases expanded (a config
+    /// nests 5 deep: root, services, a service, backends, a backend).</summary>
+    public const int MaxNestingDepth = 64;
+    /// <summary>The nodes all the aliases of a config may stand for together, each alias counted as the node it
+    /// names with every alias in that expanded too: a pool of 50 backends aliased by 200 services is 70,000;
+    /// aliases of aliases multiply, so a few KiB of them can stand for billions.</summary>
+    public const int MaxAliasedNodes = 100_000;
 
     public const int MinWorkers = 1, MaxWorkers = 64;
     /// <summary>Routing tables an engine may announce into: 253 (default), 254 (main) and 255 (local) are the kernel's.</summary>

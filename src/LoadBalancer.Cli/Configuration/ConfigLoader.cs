@@ -7,10 +7,12 @@ using YamlDotNet.RepresentationModel;
 
 namespace LoadBalancer.Cli.Configuration;
 
-/// <summary>Reads the YAML config into a <see cref="BalancerConfig"/>: the file, then the document (one YAML
-/// mapping), then one reader per section under Sections/ (root, service, backend, health, cluster, timeouts),
-/// each with its own key list, over the toolkit in Yaml/. Never throws on bad input: every problem found becomes
-/// a <see cref="ConfigError"/> with its line, and all of them are reported, not only the first.</summary>
+/// <summary>Reads the YAML config into a <see cref="BalancerConfig"/>: the file (a regular one, at most
+/// <see cref="ConfigLimits.MaxFileBytes"/>), then the document (one YAML mapping, within the nesting and alias
+/// limits <see cref="LimitedParser"/> keeps), then one reader per section under Sections/ (root, service, backend,
+/// health, cluster, timeouts), each with its own key list, over the toolkit in Yaml/. Never throws on bad input:
+/// every problem found becomes a <see cref="ConfigError"/> with its line, and all of them are reported, not only
+/// the first.</summary>
 public static class ConfigLoader
 {
     /// <summary>Reads and parses <paramref name="path"/>. Errors name the file as given; on success
@@ -18,22 +20,7 @@ public static class ConfigLoader
     /// the working directory.</summary>
     public static ConfigLoadResult Load(string path)
     {
-        string text;
-        try
-        {
-            var info = new FileInfo(path);
-            if (Directory.Exists(path))
-                return Failed(path, 0, "is a directory, not a config file");
-            if (!info.Exists)
-                return Failed(path, 0, "config file not found");
-            if (info.Length > ConfigLimits.MaxFileBytes)
-                return Failed(path, 0, $"config file is too large ({info.Length} bytes, the limit is {ConfigLimits.MaxFileBytes})");
-            text = File.ReadAllText(path, Encoding.UTF8);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            return Failed(path, 0, $"cannot read config file: {e.Message}");
-        }
+        if (ReadFile(path, out var text) is { } problem) return Failed(path, 0, problem);
 
         var result = Parse(text, path);
         if (result.Config is null) return result;
@@ -41,6 +28,45 @@ public static class ConfigLoader
         try { fullPath = Path.GetFullPath(path); }
         catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException) { fullPath = path; }
         return new ConfigLoadResult(result.Config with { SourcePath = fullPath }, []);
+    }
+
+    /// <summary>The text of the config file, or why it is not one. Only a regular file with contents is read
+    /// (a symbolic link to one is), through one open handle, and never more than
+    /// <see cref="ConfigLimits.MaxFileBytes"/> + 1 bytes of it.</summary>
+    private static string? ReadFile(string path, out string text)
+    {
+        const string notRegular = "is empty or not a regular file (a FIFO, a device or a /proc file); the config must be a regular file";
+        text = "";
+        try
+        {
+            if (Directory.Exists(path)) return "is a directory, not a config file";
+            var info = new FileInfo(path);
+            if (!info.Exists) return "config file not found";
+            // Opening a FIFO waits for a writer, for ever if none comes, and a device or a /proc file need not
+            // end or be the same twice. .NET does not show a file's type, but each of them, like an empty file,
+            // has a size of 0, so a size of 0 is refused before anything is opened.
+            if (info.Length == 0) return notRegular;
+            if (info.Length > ConfigLimits.MaxFileBytes) return TooLarge(info.Length);
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+            // Again on the open handle (its fstat), in case the path now names another file.
+            if (!stream.CanSeek || stream.Length == 0) return notRegular;
+            if (stream.Length > ConfigLimits.MaxFileBytes) return TooLarge(stream.Length);
+            // One byte past the size fstat gave, so the read ends within the limit even if the file grows meanwhile.
+            var contents = new byte[stream.Length + 1];
+            var length = 0;
+            int read;
+            while (length < contents.Length && (read = stream.Read(contents, length, contents.Length - length)) > 0) length += read;
+            if (length == contents.Length) return "config file grew while it was read (is it being written?)";
+            using var reader = new StreamReader(new MemoryStream(contents, 0, length), Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            text = reader.ReadToEnd();
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"cannot read config file: {e.Message}";
+        }
+
+        static string TooLarge(long bytes) => $"config file is too large ({bytes} bytes, the limit is {ConfigLimits.MaxFileBytes})";
     }
 
     /// <summary>Parses config text; <paramref name="sourceName"/> is used in errors and as
@@ -70,7 +96,12 @@ public static class ConfigLoader
         var stream = new YamlStream();
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(new LimitedParser(new Parser(new StringReader(text))));
+        }
+        catch (YamlLimitException e)
+        {
+            r.Error(ConfigReader.LineOf(e.Start), e.Message);
+            return null;
         }
         catch (YamlException e)
         {

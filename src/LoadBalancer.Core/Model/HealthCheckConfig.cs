@@ -16,6 +16,11 @@ public readonly record struct StatusRange(int From, int To)
     public override string ToString() => From == To ? $"{From}" : $"{From}-{To}";
 }
 
+/// <summary>A user an exec check runs as (<c>user:</c>), as the user database (getpwnam) gave it when the config
+/// was read: the command gets <paramref name="Uid"/>, the primary group <paramref name="Gid"/> and the user's
+/// supplementary groups, and <paramref name="Home"/> as HOME.</summary>
+public sealed record ExecUser(string Name, uint Uid, uint Gid, string Home);
+
 /// <summary>A service's <c>health:</c> section as written. Absent means <c>type: none</c>: every backend
 /// counts as healthy from the start.</summary>
 public sealed record HealthCheckConfig
@@ -40,6 +45,9 @@ public sealed record HealthCheckConfig
     public string Reply { get; init; } = "";
     /// <summary>exec: run through /bin/sh -c, with {address} and {port} substituted.</summary>
     public string Command { get; init; } = "";
+    /// <summary>exec: the user the command runs as, with that user's groups; null runs it as the checker's own
+    /// user (root, inside <c>lb run</c>). Either way it gets a minimal environment, not the checker's.</summary>
+    public ExecUser? User { get; init; }
     /// <summary>https: verify the server certificate (default off, as HAProxy's check-ssl without verify).</summary>
     public bool VerifyCertificate { get; init; }
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(2);

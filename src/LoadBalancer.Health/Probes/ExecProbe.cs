@@ -1,17 +1,36 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
+using LoadBalancer.Core.Model;
 
 namespace LoadBalancer.Health.Probes;
 
 /// <summary><c>exec</c>: runs <c>/bin/sh -c</c> with the configured command, <c>{address}</c> and
 /// <c>{port}</c> substituted; healthy on exit 0. On timeout (or when the checker stops) the whole process
-/// tree is killed, so a stuck <c>curl</c> under the shell does not outlive its check.</summary>
+/// tree is killed, so a stuck <c>curl</c> under the shell does not outlive its check.
+/// <para>With <see cref="HealthCheckConfig.User"/> (<c>user:</c>) the command runs as that user, with its primary
+/// group and its supplementary groups (as keepalived's <c>script_user</c>): util-linux's <c>setpriv</c> sets the
+/// ids the config resolved, and execs the shell. That needs a checker running as root, as <c>lb run</c> does; a
+/// checker already running as that user (<c>lb healthcheck</c> started as it) runs the shell itself. Without
+/// <c>user:</c> the command runs as the checker's own user, root inside <c>lb run</c>: a check such as
+/// <c>ip netns exec</c> or <c>ipvsadm</c> needs that, and any other should name an unprivileged user.</para>
+/// <para>Either way the command gets a minimal environment, never the checker's (which may hold secrets, and differs
+/// between a shell and systemd): <c>PATH</c> = <see cref="SearchPath"/>, <c>HOME</c>, <c>USER</c> and
+/// <c>LOGNAME</c> of the user it runs as, nothing else; and it starts in <c>/</c>, so that neither depends on how or
+/// where the checker was started.</para></summary>
 internal sealed class ExecProbe : IHealthProbe
 {
     public static readonly ExecProbe Instance = new();
 
     public const string Shell = "/bin/sh";
+    public const string Setpriv = "/usr/bin/setpriv";
+
+    /// <summary>The PATH a command gets: login's and su's for root, the same for every user.</summary>
+    public const string SearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /// <summary>The checker's own user, for a command without <c>user:</c>. Read once: it does not change.</summary>
+    private static readonly (string Name, string Home) CheckerUser =
+        (Environment.UserName, Environment.GetFolderPath(Environment.SpecialFolder.UserProfile, Environment.SpecialFolderOption.DoNotVerify));
 
     public Task<ProbeResult> CheckAsync(HealthTarget target, CancellationToken cancellationToken) =>
         ProbeTimeout.RunAsync(target, cancellationToken, token => RunAsync(target, token));
@@ -25,16 +44,10 @@ internal sealed class ExecProbe : IHealthProbe
     private static async Task<ProbeResult> RunAsync(HealthTarget target, CancellationToken token)
     {
         if (string.IsNullOrWhiteSpace(target.Check.Command)) return new ProbeResult(false, "exec no command");
-        var info = new ProcessStartInfo(Shell)
-        {
-            UseShellExecute = false,
-            // Redirected so the command neither reads the balancer's stdin nor writes into its log.
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(Command(target));
+        var user = target.Check.User;
+        if (user is not null && !Environment.IsPrivilegedProcess && user.Name != CheckerUser.Name)
+            return new ProbeResult(false, $"exec cannot run as {user.Name}: the checker runs as {CheckerUser.Name}, not root");
+        var info = StartInfo(target);
 
         using var process = new Process { StartInfo = info };
         try
@@ -43,7 +56,7 @@ internal sealed class ExecProbe : IHealthProbe
         }
         catch (Win32Exception e)
         {
-            return new ProbeResult(false, $"exec cannot start {Shell}: {e.Message}");
+            return new ProbeResult(false, $"exec cannot start {info.FileName}: {e.Message}");
         }
         process.StandardInput.Close();
         // Drained and discarded so a chatty command never blocks on a full pipe. Only the exit is
@@ -60,6 +73,41 @@ internal sealed class ExecProbe : IHealthProbe
             throw;
         }
         return new ProbeResult(process.ExitCode == 0, $"exec exit {process.ExitCode}");
+    }
+
+    /// <summary>The shell with the command, through setpriv when it must change user, with the minimal environment.</summary>
+    internal static ProcessStartInfo StartInfo(HealthTarget target)
+    {
+        var user = target.Check.User;
+        var changeUser = user is not null && Environment.IsPrivilegedProcess;
+        var info = new ProcessStartInfo(changeUser ? Setpriv : Shell)
+        {
+            UseShellExecute = false,
+            // Redirected so the command neither reads the balancer's stdin nor writes into its log.
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = "/",
+        };
+        if (changeUser)
+        {
+            // Numeric ids, as the config resolved them; --init-groups sets the user's supplementary groups
+            // (initgroups(3)) in place of root's.
+            info.ArgumentList.Add($"--reuid={user!.Uid.ToString(CultureInfo.InvariantCulture)}");
+            info.ArgumentList.Add($"--regid={user.Gid.ToString(CultureInfo.InvariantCulture)}");
+            info.ArgumentList.Add("--init-groups");
+            info.ArgumentList.Add("--");
+            info.ArgumentList.Add(Shell);
+        }
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(Command(target));
+
+        info.Environment.Clear();
+        info.Environment["PATH"] = SearchPath;
+        info.Environment["HOME"] = user?.Home ?? CheckerUser.Home;
+        info.Environment["USER"] = user?.Name ?? CheckerUser.Name;
+        info.Environment["LOGNAME"] = user?.Name ?? CheckerUser.Name;
+        return info;
     }
 
     private static void Kill(Process process)

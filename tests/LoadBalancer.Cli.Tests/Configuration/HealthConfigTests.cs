@@ -152,6 +152,47 @@ public class HealthConfigTests
     }
 
     [Fact]
+    public void Parse_ExecUser_ResolvedToItsIds()
+    {
+        var health = LoadHealth("type: exec", "command: /bin/true", "user: nobody");
+
+        Assert.Equal(new ExecUser("nobody", 65534, 65534, "/nonexistent"), health.User);
+    }
+
+    [Fact]
+    public void Parse_ExecWithoutUser_RunsAsTheCheckersUser()
+    {
+        Assert.Null(LoadHealth("type: exec", "command: /bin/true").User);
+    }
+
+    [Theory]
+    [InlineData("user: lb-no-such-user", "lb.yaml:14: user 'lb-no-such-user' does not exist")]
+    [InlineData("user: -nobody", "lb.yaml:14: user '-nobody' is not a user name (up to 32 letters, digits, '.', '_' or '-', not starting with '-')")]
+    [InlineData("user: \"no body\"", "lb.yaml:14: user 'no body' is not a user name (up to 32 letters, digits, '.', '_' or '-', not starting with '-')")]
+    [InlineData("user:", "lb.yaml:14: user has no value")]
+    public void Parse_BadExecUser_IsErrorAtItsLine(string line, string expected)
+    {
+        AssertHealthError(expected, "type: exec", "command: /bin/true", line);
+    }
+
+    [Fact]
+    public void Check_UnknownExecUser_ReportedWithItsLine()
+    {
+        using var file = new TempFile(Health("type: exec", "command: /bin/true", "user: lb-no-such-user"));
+
+        var (code, output, _) = CheckRun.RunCheck(file.Path);
+
+        Assert.Equal(2, code);
+        Assert.Equal([$"{file.Path}:14: user 'lb-no-such-user' does not exist"], CheckRun.OutputLines(output));
+    }
+
+    [Fact]
+    public void Parse_UserOnAnotherType_IsErrorAtTheKey()
+    {
+        AssertHealthError("lb.yaml:13: 'user' applies only to exec checks", "type: tcp", "user: nobody");
+    }
+
+    [Fact]
     public void Parse_NoHealthSection_UsesNoneAndServiceDefaults()
     {
         var service = LoadService(Service());

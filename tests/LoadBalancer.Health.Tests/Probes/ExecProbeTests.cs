@@ -89,12 +89,111 @@ public class ExecProbeTests
         }
     }
 
+    private static readonly ExecUser Nobody = new("nobody", 65534, 65534, "/nonexistent");
+
+    [Fact]
+    public async Task CheckAsync_User_RunsAsThatUserWithItsGroupsAndAMinimalEnvironment()
+    {
+        var seen = await SeenByCommandAsync(Nobody);
+
+        Assert.Equal(
+        [
+            "uid 65534", "gid 65534", "groups 65534", "cwd /",
+            // PWD is the shell's own, set as it starts; LB_EXEC_TEST_SECRET, set in the checker, is not there.
+            "HOME=/nonexistent", "LOGNAME=nobody", $"PATH={ExecProbe.SearchPath}", "PWD=/", "USER=nobody",
+        ], seen);
+    }
+
+    [Fact]
+    public async Task CheckAsync_NoUser_RunsAsTheCheckerWithAMinimalEnvironment()
+    {
+        var seen = await SeenByCommandAsync(user: null);
+
+        // The tests run as root, as lb run does.
+        Assert.Equal("uid 0", seen[0]);
+        Assert.Equal(["cwd /", "HOME=/root", "LOGNAME=root", $"PATH={ExecProbe.SearchPath}", "PWD=/", "USER=root"], seen[3..]);
+    }
+
+    [Fact]
+    public async Task CheckAsync_UserCheckInShell_ExitsZeroOnlyAsNobodyWithoutTheCheckersVariables()
+    {
+        Environment.SetEnvironmentVariable("LB_EXEC_TEST_SECRET", "from the checker");
+        try
+        {
+            var check = Check with { Command = """[ "$(id -u)" = 65534 ] && [ -z "$LB_EXEC_TEST_SECRET" ]""", User = Nobody };
+
+            var result = await Probe.CheckAsync(Target(80, check), CancellationToken.None);
+
+            Assert.Equal(new ProbeResult(true, "exec exit 0"), result);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("LB_EXEC_TEST_SECRET", null);
+        }
+    }
+
+    [Fact]
+    public void StartInfo_User_GoesThroughSetprivWithNumericIds()
+    {
+        var info = ExecProbe.StartInfo(Target(80, Check with { Command = "true", User = Nobody }));
+
+        Assert.Equal(ExecProbe.Setpriv, info.FileName);
+        Assert.Equal(["--reuid=65534", "--regid=65534", "--init-groups", "--", ExecProbe.Shell, "-c", "true"], info.ArgumentList);
+    }
+
+    [Fact]
+    public async Task CheckAsync_UserTimeout_KillsTheWholeProcessTree()
+    {
+        var pids = Path.Combine(Path.GetTempPath(), $"lb-health-{Guid.NewGuid():N}.pids");
+        try
+        {
+            var check = Check with
+            {
+                Command = $"echo $$ > {pids}; sleep 30 & echo $! >> {pids}; wait",
+                Timeout = TimeSpan.FromMilliseconds(500),
+                User = Nobody,
+            };
+
+            var result = await CheckWithinTimeoutAsync(Probe, 80, check);
+
+            Assert.Equal(new ProbeResult(false, "timeout after 500 ms"), result);
+            foreach (var id in File.ReadAllLines(pids).Select(int.Parse))
+                await Eventually.TrueAsync(() => !IsRunning(id), $"process {id} to die");
+        }
+        finally
+        {
+            File.Delete(pids);
+        }
+    }
+
     [Fact]
     public async Task CheckAsync_EmptyCommand_Fails()
     {
         var result = await Probe.CheckAsync(Target(80, Check), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(false, "exec no command"), result);
+    }
+
+    /// <summary>What a command run as <paramref name="user"/> sees: its ids, working directory and environment (sorted),
+    /// written to a file by the command itself, with <c>LB_EXEC_TEST_SECRET</c> set in the checker's environment.</summary>
+    private static async Task<string[]> SeenByCommandAsync(ExecUser? user)
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"lb-health-{Guid.NewGuid():N}.out");
+        Environment.SetEnvironmentVariable("LB_EXEC_TEST_SECRET", "from the checker");
+        try
+        {
+            var command = $"{{ echo uid $(id -u); echo gid $(id -g); echo groups $(id -G); echo cwd $(pwd); env | sort; }} > {output}";
+
+            var result = await Probe.CheckAsync(Target(80, Check with { Command = command, User = user }), CancellationToken.None);
+
+            Assert.Equal(new ProbeResult(true, "exec exit 0"), result);
+            return File.ReadAllLines(output);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("LB_EXEC_TEST_SECRET", null);
+            File.Delete(output);
+        }
     }
 
     /// <summary>Alive and not a zombie (an orphan whose new parent has not reaped it yet is dead).</summary>

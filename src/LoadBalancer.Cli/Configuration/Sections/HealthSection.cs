@@ -9,8 +9,8 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 /// <summary>A service's <c>health:</c> section.</summary>
 internal sealed class HealthSection(ConfigReader r)
 {
-    private static readonly string[] Keys = ["type", "port", "request", "host", "expect", "soft_stop", "payload", "reply", "command", "verify_tls",
-                                             "interval", "timeout", "rise", "fall", "initial"];
+    private static readonly string[] Keys = ["type", "port", "request", "host", "expect", "soft_stop", "payload", "reply", "command", "user",
+                                             "verify_tls", "interval", "timeout", "rise", "fall", "initial"];
 
     /// <summary>Health keys that fit only some check types. Every other key but 'type' fits every type
     /// except none; a key that does not fit the type is an error, so a misplaced key never passes silently.</summary>
@@ -24,6 +24,7 @@ internal sealed class HealthSection(ConfigReader r)
         ["payload"] = [HealthCheckType.Udp],
         ["reply"] = [HealthCheckType.Udp],
         ["command"] = [HealthCheckType.Exec],
+        ["user"] = [HealthCheckType.Exec],
     };
 
     /// <summary>The two healths a backend may start in (<c>initial</c>), in the order error messages list them.</summary>
@@ -111,6 +112,13 @@ internal sealed class HealthSection(ConfigReader r)
         {
             r.Error(healthEntry.KeyNode, "missing required key 'command' (type exec runs it)");
             ok = false;
+        }
+        if (entries.TryGetValue("user", out var userEntry))
+        {
+            // Resolved now, so that lb check reports a user that does not exist, and the checker needs no lookup.
+            if (!r.TryScalar(userEntry, out var name)) ok = false;
+            else if (UserDatabase.Find(name, out var user) is { } problem) ok = r.ReportIf(userEntry, problem);
+            else health = health with { User = user };
         }
         ok &= r.OptionalBool(entries, "verify_tls", value => health = health with { VerifyCertificate = value });
 

@@ -26,7 +26,7 @@ internal sealed partial class ConfigReader(string source)
     public static bool IsEmptyValue(YamlNode value) =>
         value is YamlScalarNode { Value: null or "" or "false" or "False" or "FALSE" };
 
-    /// <summary>The mapping's entries by key; reports keys that are not plain strings, unknown keys
+    /// <summary>The mapping's entries by key; reports keys that are not plain strings, merge keys, unknown keys
     /// and (defensively) repeated keys.</summary>
     public Dictionary<string, YamlEntry> Entries(YamlMappingNode map, string[] allowed)
     {
@@ -36,6 +36,12 @@ internal sealed partial class ConfigReader(string source)
             if (keyNode is not YamlScalarNode { Value: { } key })
             {
                 Error(keyNode, "keys must be plain names, not lists or mappings");
+                continue;
+            }
+            if (key == "<<")
+            {
+                // YAML 1.1's merge key; the representation model keeps it as a plain key.
+                Error(keyNode, "merge keys ('<<') are not supported; alias the whole mapping instead (e.g. health: *hc)");
                 continue;
             }
             if (!allowed.Contains(key, StringComparer.Ordinal))
