@@ -21,6 +21,25 @@ public sealed class EngineProcess : IDisposable
     public string Log => File.Exists(_logPath) ? File.ReadAllText(_logPath) : "";
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
+    /// <summary>The engine's own pid (ip netns exec and the shell both exec into it).</summary>
+    public int Pid => _process.Id;
+
+    /// <summary>The engine's peak resident memory so far (VmHWM), in bytes.</summary>
+    public long PeakMemoryBytes() =>
+        long.Parse(File.ReadAllLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+
+    /// <summary>CPU time the engine has used (user + system), in seconds; tick-based (../shared/LAB.md item 7).</summary>
+    public double CpuSeconds()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        // Fields after the command name (which may hold spaces) start at ") ": utime and stime are fields 14 and 15.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    /// <summary>Waits (bounded) for the engine to exit by itself; false if it is still running.</summary>
+    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout);
 
     public static EngineProcess Start(NamespaceLab lab, string configPath, string socket, string extraArgs = "") =>
         StartIn(lab, lab.BalancerNs, configPath, socket, extraArgs);
