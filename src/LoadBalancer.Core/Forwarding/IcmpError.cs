@@ -28,6 +28,11 @@ public static class IcmpError
     /// kernel's.</summary>
     public static bool NamesAFlow(in IcmpMessage icmp) => icmp.IsError && icmp.Type != 5;
 
+    /// <summary>Whether the frame says its checksum is the NIC's or the kernel's to finish (partial, or GSO). No
+    /// sender leaves an ICMP checksum partial (the kernel computes it in full), and offsets meant for TCP or UDP
+    /// would point at the wrong bytes of an ICMP message: such a frame is refused, not forwarded or translated.</summary>
+    public static bool HasChecksumOffload(in IO.FrameMeta meta) => meta.ChecksumNotReady || meta.Vnet.NeedsChecksum || meta.Vnet.IsGso;
+
     /// <summary>Reads the datagram quoted by the ICMP error at <paramref name="icmpOffset"/>; false if it is
     /// not an IPv4 TCP/UDP datagram with at least its ports quoted.</summary>
     public static bool TryReadQuote(ReadOnlySpan<byte> frame, int outerIpOffset, int icmpOffset, int end, out QuotedDatagram quote)

@@ -119,6 +119,7 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         if (IcmpMessage.TryParse(frame[packet.L4Offset..packet.DatagramEnd], out var icmp) != DropReason.None) return w.Drop(DropReason.IcmpTruncated);
         if (!IcmpError.NamesAFlow(icmp)) return w.Pass();
         if (!IcmpError.TryReadQuote(frame, packet.IpOffset, packet.L4Offset, packet.DatagramEnd, out var q)) return w.Drop(DropReason.IcmpTruncated);
+        if (IcmpError.HasChecksumOffload(packet.Meta)) return w.Drop(DropReason.ChecksumOffsetInvalid);
         var flow = q.Reversed;
         var service = snapshot.FindService(flow.DestinationAddress, flow.Protocol, flow.DestinationPort, packet.Meta.IngressInterface);
         if (service is null) return w.Pass();

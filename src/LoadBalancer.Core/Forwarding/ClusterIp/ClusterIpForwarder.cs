@@ -52,7 +52,6 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
             var h = ClusterFlowHash.Compute(s.Hash, flow.SourceAddress, flow.SourcePort, flow.DestinationPort, s.HashSeed);
             if (s.Table.OwnerOf(h) != s.LocalNode) return worker.Drop(DropReason.NotOwner);
         }
-        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
         return worker.Transmit(ref packet, s.ReinjectInterface, service.Index, backendId: -1);
     }

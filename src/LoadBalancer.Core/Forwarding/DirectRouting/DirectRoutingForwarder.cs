@@ -59,7 +59,6 @@ public sealed class DirectRoutingForwarder : IForwarder
         }
         var mac = worker.Neighbors.Mac(backend.NeighborIndex);
         if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
-        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
         return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
     }

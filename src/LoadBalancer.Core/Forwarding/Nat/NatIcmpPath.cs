@@ -15,6 +15,7 @@ namespace LoadBalancer.Core.Forwarding.Nat;
 ///   keeps its address). Only when it is addressed to the session's client: anything else is forged
 ///   (<c>icmp_forged</c>), or the balancer would emit whatever ICMP anyone on the backend segment asks it to, to
 ///   any address on the client side.
+/// - the outer IPv4 header checksum is verified first (<c>ipv4_bad_checksum</c>), as for every translated frame;
 /// - TTL − 1 as for any forwarded frame. Redirects and non-errors are left to the kernel; an error quoting no
 ///   session is dropped (<c>nat_no_session</c>) when it came to a VIP, else left to the kernel and counted as a
 ///   reply without a session (unless addressed to the balancer itself).</summary>
@@ -36,6 +37,9 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
             return worker.Pass();
         }
         if (packet.Key.DestinationAddress != session.Forward.SourceAddress) return worker.Drop(DropReason.IcmpForged);
+        // Translated incrementally, which would carry a bad header checksum along unnoticed.
+        if (!packet.HeaderChecksumValid) return worker.Drop(DropReason.Ipv4BadChecksum);
+        if (IcmpError.HasChecksumOffload(packet.Meta)) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         var service = snapshot.Services[session.ServiceIndex];
         var nextHop = nat.ReplyNextHop(worker.Neighbors, session);
         if (nextHop.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
@@ -53,6 +57,7 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
     {
         ref var session = ref worker.Sessions.FindForward(key, hash, packet.NowMs);
         if (Unsafe.IsNullRef(ref session) || session.ServiceIndex != service.Index) return worker.Drop(DropReason.NatNoSession);
+        if (!packet.HeaderChecksumValid) return worker.Drop(DropReason.Ipv4BadChecksum);
         var backend = service.BackendById(session.BackendId);
         if (backend is null) return worker.Drop(DropReason.NoBackend);
         var mac = worker.Neighbors.Mac(backend.NeighborIndex);

@@ -27,6 +27,8 @@ internal readonly ref struct Outcome
     public required DropReason Drop { get; init; }
     /// <summary>The engine counted an ICMP error it built itself.</summary>
     public required bool IcmpBuilt { get; init; }
+    /// <summary>The engine counted an ICMP error it did not build because its destination had one too recently.</summary>
+    public bool IcmpRateLimited { get; init; }
 }
 
 /// <summary>Byte ranges a rewrite may change (a handful per frame, so a list beats a mask).</summary>
@@ -205,6 +207,11 @@ internal abstract class FrameChecker(int interfaceCount)
 
     protected static string Mac(ReadOnlySpan<byte> frame, int at) => MacAddress.Read(frame[at..]).ToString();
 
+    /// <summary>An ICMP error about a flow (destination unreachable, source quench, time exceeded, parameter problem),
+    /// which DR and CLUSTERIP forward to where the quoted flow goes, MACs changed only.</summary>
+    protected static bool IsIcmpError(ReadOnlySpan<byte> frame, in Ipv4Layout v) =>
+        v.Protocol == ReferenceDecoder.Icmp && v.PayloadLength >= 8 && frame[v.L4] is 3 or 4 or 11 or 12;
+
     protected static string Ip(uint address) => Ipv4.Format(address);
 }
 
@@ -218,7 +225,8 @@ internal sealed class DirectRoutingChecker(IReadOnlySet<MacAddress> backendMacs,
     protected override Finding? Check(in Outcome o, ReadOnlySpan<byte> wire, in Ipv4Layout input, in Ipv4Layout output, bool coherent)
     {
         if (o.Meta.EgressInterface != egress) return new("DR: wrong egress interface", $"egress {o.Meta.EgressInterface}");
-        if (input.Protocol is not (ReferenceDecoder.Tcp or ReferenceDecoder.Udp)) return new("DR: transmitted neither TCP nor UDP", $"protocol {input.Protocol}");
+        if (input.Protocol is not (ReferenceDecoder.Tcp or ReferenceDecoder.Udp) && !IsIcmpError(o.Input, input))
+            return new("DR: transmitted neither TCP, UDP nor an ICMP error", $"protocol {input.Protocol}");
         if (!backendMacs.Contains(MacAddress.Read(wire))) return new("DR: destination MAC is no backend's", Mac(wire, 0));
         if (MacAddress.Read(wire[6..]) != interfaceMac) return new("DR: source MAC is not the interface's", Mac(wire, 6));
         Allowed.Clear();
@@ -240,7 +248,8 @@ internal sealed class ClusterIpChecker(MacAddress tapMac, int tapInterface, int 
     protected override Finding? Check(in Outcome o, ReadOnlySpan<byte> wire, in Ipv4Layout input, in Ipv4Layout output, bool coherent)
     {
         if (o.Meta.EgressInterface != tapInterface) return new("CLUSTERIP: not re-injected into the TAP", $"egress {o.Meta.EgressInterface}");
-        if (input.Protocol is not (ReferenceDecoder.Tcp or ReferenceDecoder.Udp)) return new("CLUSTERIP: transmitted neither TCP nor UDP", $"protocol {input.Protocol}");
+        if (input.Protocol is not (ReferenceDecoder.Tcp or ReferenceDecoder.Udp) && !IsIcmpError(o.Input, input))
+            return new("CLUSTERIP: transmitted neither TCP, UDP nor an ICMP error", $"protocol {input.Protocol}");
         if (MacAddress.Read(wire) != tapMac) return new("CLUSTERIP: destination MAC is not the TAP's", Mac(wire, 0));
         Allowed.Clear();
         Allowed.Add(0, 6);
@@ -442,7 +451,11 @@ internal sealed class NatChecker(NatWorld world) : FrameChecker(2)
         if (ReferenceDecoder.TryDecode(o.Input, out var input) is { } bad) return new("NAT: mtu_exceeded for a frame that is not IPv4", bad);
         var segment = SegmentLength(o.Input, input, o.InputMeta);
         if (segment <= World.BackMtu) return new("NAT: mtu_exceeded for a datagram that fits", $"{segment} bytes, MTU {World.BackMtu}");
-        if (input.DontFragment || IsGso(o.InputMeta)) return new("NAT: dropped a DF datagram too big without answering", $"{segment} bytes, MTU {World.BackMtu}");
+        // Not answered, rightly: the source had an answer too recently, or the answer (IP header, ICMP header, the
+        // quoted header and 8 bytes) does not fit in the received frame, where it is built.
+        var noRoom = 14 + 20 + 8 + input.HeaderLength + 8 > o.Input.Length || input.L3 + input.HeaderLength + 8 > o.Input.Length;
+        if ((input.DontFragment || IsGso(o.InputMeta)) && !o.IcmpRateLimited && !noRoom)
+            return new("NAT: dropped a DF datagram too big without answering", $"{segment} bytes, MTU {World.BackMtu}");
         return null;
     }
 

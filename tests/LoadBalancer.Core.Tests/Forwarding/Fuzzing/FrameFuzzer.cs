@@ -141,6 +141,7 @@ internal sealed class FrameFuzzer
         var drops = Sum(counters.Drops);
         var services = Sum(counters.ServicePackets.AsSpan(0, 16));
         var icmp = counters.IcmpSent;
+        var limited = counters.IcmpRateLimited;
         var meta = inputMeta;
         reason = DropReason.None;
         icmpBuilt = false;
@@ -167,6 +168,7 @@ internal sealed class FrameFuzzer
         var outcome = new Outcome
         {
             Input = input, InputMeta = inputMeta, Frame = frame, Meta = meta, Verdict = verdict, Drop = reason, IcmpBuilt = dIcmp == 1,
+            IcmpRateLimited = counters.IcmpRateLimited > limited,
         };
         icmpBuilt = dIcmp == 1;
         switch (verdict)
