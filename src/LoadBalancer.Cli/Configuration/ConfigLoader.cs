@@ -35,16 +35,17 @@ public static class ConfigLoader
     /// <see cref="ConfigLimits.MaxFileBytes"/> + 1 bytes of it.</summary>
     private static string? ReadFile(string path, out string text)
     {
-        const string notRegular = "is empty or not a regular file (a FIFO, a device or a /proc file); the config must be a regular file";
+        const string notRegular = "is empty (as a /proc file shows); the config must be a regular file with contents";
         text = "";
         try
         {
             if (Directory.Exists(path)) return "is a directory, not a config file";
             var info = new FileInfo(path);
             if (!info.Exists) return "config file not found";
-            // Opening a FIFO waits for a writer, for ever if none comes, and a device or a /proc file need not
-            // end or be the same twice. .NET does not show a file's type, but each of them, like an empty file,
-            // has a size of 0, so a size of 0 is refused before anything is opened.
+            // Opening a FIFO waits for a writer, for ever if none comes, and a device need not end: the type is
+            // asked first (statx, following links). A /proc or /sys file is regular but no config: a size of 0
+            // (what /proc shows) is refused too.
+            if (Linux.Kernel.FileKind.Of(path) is { } kind && kind != "regular file") return $"is a {kind}, not a regular file; the config must be a regular file";
             if (info.Length == 0) return notRegular;
             if (info.Length > ConfigLimits.MaxFileBytes) return TooLarge(info.Length);
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);

@@ -19,9 +19,9 @@ public static class SyncKeyFile
             if (!info.Exists) return "no such file";
             if ((info.UnixFileMode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
                 return $"must not be readable or writable by group or others (mode {Mode(info.UnixFileMode)}; chmod 600 it)";
-            // A FIFO would block the read until something writes to it, and a device or a /proc file need not
-            // end; all of them have a size of 0, as .NET shows no file type.
-            if (info.Length == 0) return "is empty or not a regular file (a FIFO, a device or a /proc file)";
+            // A FIFO would block the read until something writes to it, and a device need not end.
+            if (Linux.Kernel.FileKind.Of(path) is { } kind && kind != "regular file") return $"is a {kind}, not a regular file";
+            if (info.Length == 0) return "is empty";
             if (info.Length > 4096) return "is too long for a key (64 hex characters)";
             text = File.ReadAllText(path).Trim();
         }

@@ -92,6 +92,15 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial uint if_nametoindex([MarshalAs(UnmanagedType.LPUTF8Str)] string ifname);
 
+    public const int AT_FDCWD = -100;
+    public const uint STATX_TYPE = 1;
+    /// <summary>sizeof(struct statx) and offsetof(struct statx, stx_mode) (linux/stat.h): the same on every architecture.</summary>
+    public const int StatxSize = 256, StatxModeOffset = 28;
+    public const int S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFBLK = 0x6000, S_IFSOCK = 0xC000;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string pathname, int flags, uint mask, byte* statxbuf);
+
     /// <summary>The same call on a name already encoded (NUL-terminated): a worker asks it while its link is down,
     /// without allocating.</summary>
     [LibraryImport(Lib, EntryPoint = "if_nametoindex", SetLastError = true)]

@@ -58,7 +58,7 @@ public class HostileCheckTests
 
         var run = RunLb(KillTime, "check", "--config", fifo.Path);
 
-        AssertExited(run, 2, $"{fifo.Path}:0: is empty or not a regular file (a FIFO, a device or a /proc file); the config must be a regular file", run.Out, run.Err);
+        AssertExited(run, 2, $"{fifo.Path}:0: is a FIFO, not a regular file; the config must be a regular file", run.Out, run.Err);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public class HostileCheckTests
     {
         var run = RunLb(KillTime, "check", "--config", "/proc/self/status");
 
-        AssertExited(run, 2, "/proc/self/status:0: is empty or not a regular file (a FIFO, a device or a /proc file); the config must be a regular file", run.Out, run.Err);
+        AssertExited(run, 2, "/proc/self/status:0: is empty (as a /proc file shows); the config must be a regular file with contents", run.Out, run.Err);
     }
 
     [Fact]

@@ -175,7 +175,10 @@ public class HostileConfigTests
     {
         var result = ConfigLoader.Load(path);
 
-        Assert.Equal([$"{path}:0: is empty or not a regular file (a FIFO, a device or a /proc file); the config must be a regular file"],
+        var expected = path.StartsWith("/dev/", StringComparison.Ordinal)
+            ? "is a character device, not a regular file; the config must be a regular file"
+            : "is empty (as a /proc file shows); the config must be a regular file with contents";
+        Assert.Equal([$"{path}:0: {expected}"],
             Lines(result));
     }
 
@@ -187,7 +190,7 @@ public class HostileConfigTests
         // On another thread so that, were it to block in open(2), the test fails instead of hanging.
         var result = await Task.Run(() => ConfigLoader.Load(fifo.Path)).WaitAsync(RefusalTime);
 
-        Assert.Equal([$"{fifo.Path}:0: is empty or not a regular file (a FIFO, a device or a /proc file); the config must be a regular file"],
+        Assert.Equal([$"{fifo.Path}:0: is a FIFO, not a regular file; the config must be a regular file"],
             Lines(result));
     }
 
@@ -196,7 +199,7 @@ public class HostileConfigTests
     {
         using var file = new TempFile("");
 
-        Assert.Equal([$"{file.Path}:0: is empty or not a regular file (a FIFO, a device or a /proc file); the config must be a regular file"],
+        Assert.Equal([$"{file.Path}:0: is empty (as a /proc file shows); the config must be a regular file with contents"],
             Lines(ConfigLoader.Load(file.Path)));
     }
 
@@ -234,6 +237,6 @@ public class HostileConfigTests
 
         var errors = await Task.Run(() => Errors(yaml)).WaitAsync(RefusalTime);
 
-        Assert.Equal([$"lb.yaml:2: key_file '{fifo.Path}': is empty or not a regular file (a FIFO, a device or a /proc file)"], errors);
+        Assert.Equal([$"lb.yaml:2: key_file '{fifo.Path}': is a FIFO, not a regular file"], errors);
     }
 }

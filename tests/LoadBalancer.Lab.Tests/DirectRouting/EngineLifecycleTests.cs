@@ -83,7 +83,7 @@ public sealed class EngineLifecycleTests
         using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
 
         var second = Shell.InNamespace(lab.BalancerNs, ["dotnet", LabEnvironment.LbDll, "run", "--config", config], TimeSpan.FromSeconds(60));
-        Assert.Equal(1, second.ExitCode);
+        Assert.Equal(2, second.ExitCode); // refused, like any second engine on the same interface
         Assert.Contains("another engine is already running", second.Stderr);
         Assert.Contains("lb_" + lab.BalancerIf, lab.In(lab.BalancerNs, "nft list tables netdev").Stdout);
         Assert.Equal("rs1", lab.InClient($"curl -s --noproxy '*' --max-time 3 http://{lab.Vip}/").Stdout.Trim());

@@ -20,6 +20,8 @@ public sealed class StructLayoutTests
         #include <linux/if_packet.h>
         #include <linux/virtio_net.h>
         #include <linux/filter.h>
+        #include <linux/stat.h>
+        #include <sys/stat.h>
         #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
         int main(void) {
@@ -31,6 +33,8 @@ public sealed class StructLayoutTests
           printf("const BPF_LD_B_ABS %d\nconst BPF_LD_B_IND %d\nconst BPF_LD_W_IND %d\nconst BPF_ADD_X %d\nconst BPF_AND_K %d\nconst BPF_LSH_K %d\nconst BPF_JEQ_K %d\nconst BPF_MUL_K %d\nconst BPF_RSH_K %d\nconst BPF_ST %d\n",
                  BPF_LD|BPF_B|BPF_ABS, BPF_LD|BPF_B|BPF_IND, BPF_LD|BPF_W|BPF_IND, BPF_ALU|BPF_ADD|BPF_X, BPF_ALU|BPF_AND|BPF_K, BPF_ALU|BPF_LSH|BPF_K,
                  BPF_JMP|BPF_JEQ|BPF_K, BPF_ALU|BPF_MUL|BPF_K, BPF_ALU|BPF_RSH|BPF_K, BPF_ST);
+          S(statx) O(statx, stx_mode)
+          printf("const STATX_TYPE %d\nconst S_IFREG %d\nconst S_IFIFO %d\n", STATX_TYPE, S_IFREG, S_IFIFO);
           S(tpacket_req) S(tpacket2_hdr) O(tpacket2_hdr, tp_len) O(tpacket2_hdr, tp_mac) O(tpacket2_hdr, tp_vlan_tci)
           printf("tpacket2_data_offset %d\n", (int)(TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)));
           printf("const PACKET_TX_RING %d\nconst PACKET_LOSS %d\nconst TPACKET_V2 %d\nconst TP_STATUS_SEND_REQUEST %d\nconst TP_STATUS_WRONG_FORMAT %d\n",
@@ -114,6 +118,11 @@ public sealed class StructLayoutTests
         Assert.Equal(n["sock_filter"], SizeOf<sock_filter>());
         Assert.Equal(n["sock_fprog"], SizeOf<sock_fprog>());
         Assert.Equal(n["sock_fprog.filter"], OffsetOf<sock_fprog>(nameof(sock_fprog.filter)));
+        Assert.Equal(LibC.StatxSize, n["statx"]);
+        Assert.Equal(LibC.StatxModeOffset, n["statx.stx_mode"]);
+        Assert.Equal((int)LibC.STATX_TYPE, n["STATX_TYPE"]);
+        Assert.Equal(LibC.S_IFREG, n["S_IFREG"]);
+        Assert.Equal(LibC.S_IFIFO, n["S_IFIFO"]);
         Assert.Equal(n["tpacket2_hdr"], SizeOf<tpacket2_hdr>());
         Assert.Equal(PacketConstants.TxDataOffset, n["tpacket2_data_offset"]);
         Assert.Equal(n["tpacket2_hdr.tp_len"], OffsetOf<tpacket2_hdr>(nameof(tpacket2_hdr.tp_len)));
