@@ -34,6 +34,7 @@ internal static class Program
         var status = new Command("status", "Show the running engine's services, backends and counters") { statusConfig, statusSocket, json };
         status.SetAction(r => StatusCommand.Run(r.GetValue(statusConfig), r.GetValue(statusSocket), r.GetValue(json), Console.Out, Console.Error));
         root.Subcommands.Add(status);
+        root.Subcommands.Add(ReloadCommand.Build());
 
         var realserver = new Command("realserver", "Prepare a DR real server: VIP on lo, ARP suppressed");
         var setupVip = new Option<string[]>("--vip") { Description = "A VIP this server answers for (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };

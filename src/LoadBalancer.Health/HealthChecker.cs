@@ -11,18 +11,27 @@ namespace LoadBalancer.Health;
 ///
 /// Time comes from the injected <see cref="TimeProvider"/> (delays, the timeout bound, report
 /// timestamps), so tests drive it with a fake clock. Targets of type <c>none</c> are never probed:
-/// they are reported healthy once, at the start.</summary>
+/// they are reported healthy once, at the start.
+///
+/// A reload hands the checker its new targets (<see cref="Update"/>): a target whose server and check are
+/// unchanged keeps its loop, its schedule and its rise/fall progress; one whose check changed restarts with the
+/// health it had; a new one starts from its check's initial health; a removed one stops and never reports again.</summary>
 public sealed class HealthChecker
 {
     private const double Jitter = 0.1;
 
-    private readonly Target[] _targets;
+    // Replaced whole by Update (under _updateGate), read without it by Current.
+    private volatile Target[] _targets;
     private readonly IHealthReportSink _sink;
     private readonly TimeProvider _time;
+    private readonly Func<HealthCheckType, IHealthProbe> _probes;
     private readonly Action<string>? _log;
     private readonly Random _random;
     private readonly object _randomGate = new();
-    private int _running;
+    private readonly object _updateGate = new();
+    private readonly List<Task> _loops = new();
+    private CancellationToken _stop;
+    private bool _running;
 
     public HealthChecker(
         IEnumerable<HealthTarget> targets,
@@ -49,10 +58,13 @@ public sealed class HealthChecker
         _log = log;
         _random = random;
         var now = time.GetUtcNow();
-        probes ??= HealthProbes.For;
+        _probes = probes ?? HealthProbes.For;
         // Probes are picked here, not when the loops start, so an unsupported type fails the construction.
-        _targets = targets.Select(t => new Target(t, now, probes)).ToArray();
+        _targets = targets.Select(t => new Target(t, now, _probes, initial: null)).ToArray();
     }
+
+    /// <summary>The targets now being checked, in the order last given.</summary>
+    public IReadOnlyList<HealthTarget> Targets => _targets.Select(t => t.Config).ToArray();
 
     /// <summary>The latest report of each target, in the order the targets were given. Before a target's
     /// first check its entry says so: its initial health, <c>Ok</c> false, detail <c>not checked yet</c>.</summary>
@@ -71,21 +83,75 @@ public sealed class HealthChecker
     /// throwing or hanging probe is one failed check of its target; it never ends the run.</summary>
     public async Task RunAsync(CancellationToken stop)
     {
-        if (Interlocked.Exchange(ref _running, 1) != 0)
-            throw new InvalidOperationException("the health checker is already running");
-
-        var loops = new List<Task>(_targets.Length);
-        foreach (var target in _targets)
+        lock (_updateGate)
         {
-            if (target.Config.Check.Type == HealthCheckType.None)
-                Publish(target, new ProbeResult(true, NoneProbe.Detail));
-            else
-                loops.Add(LoopAsync(target, stop));
+            if (_running) throw new InvalidOperationException("the health checker is already running");
+            _running = true;
+            _stop = stop;
+            foreach (var target in _targets) Start(target);
         }
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var registration = stop.Register(() => stopped.TrySetResult());
-        loops.Add(stopped.Task);
+        await using (stop.Register(() => stopped.TrySetResult()))
+            await stopped.Task.ConfigureAwait(false);
+        Task[] loops;
+        lock (_updateGate) loops = _loops.ToArray();
         await Task.WhenAll(loops).ConfigureAwait(false);
+    }
+
+    /// <summary>Moves the checker to <paramref name="targets"/> (a reload), touching only what changed: a target
+    /// is kept when its service, backend, address, port, engine port and check settings are all the same
+    /// (<see cref="HealthCheckConfig.SameSettings"/>); one with the same service, backend, address and port but
+    /// another check restarts from the health it had; the rest are new. Targets not kept stop, and a result of
+    /// theirs still in flight is never reported. Returns what it did, for the log.</summary>
+    /// <exception cref="NotSupportedException">A new target's check type has no probe; nothing changed.</exception>
+    public HealthUpdate Update(IEnumerable<HealthTarget> targets)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        lock (_updateGate)
+        {
+            var current = _targets;
+            var now = _time.GetUtcNow();
+            var next = new List<Target>();
+            var kept = new HashSet<Target>();
+            int restarted = 0, added = 0;
+            foreach (var t in targets)
+            {
+                var same = Array.Find(current, c => !kept.Contains(c) && SameServer(c.Config, t));
+                if (same is not null && same.Config.Check.SameSettings(t.Check) && same.Config.EnginePort == t.EnginePort)
+                {
+                    kept.Add(same);
+                    next.Add(same);
+                    continue;
+                }
+                // Another check of the same server: its health is still what was last seen, until the new check says otherwise.
+                next.Add(new Target(t, now, _probes, initial: same?.Dampener.Health));
+                if (same is null) added++;
+                else restarted++;
+            }
+            var retired = current.Where(c => !kept.Contains(c)).ToArray();
+            foreach (var r in retired) r.Retire();
+            _targets = next.ToArray();
+            if (_running)
+                foreach (var t in next)
+                    if (!kept.Contains(t)) Start(t);
+            return new HealthUpdate(kept.Count, restarted, added, retired.Length - restarted);
+        }
+    }
+
+    private static bool SameServer(HealthTarget a, HealthTarget b) =>
+        a.Service == b.Service && a.Backend == b.Backend && a.Address.Equals(b.Address) && a.Port == b.Port;
+
+    /// <summary>Starts a target's loop (under the update gate, while running).</summary>
+    private void Start(Target target)
+    {
+        if (target.Config.Check.Type == HealthCheckType.None)
+        {
+            Publish(target, new ProbeResult(true, NoneProbe.Detail));
+            return;
+        }
+        target.Link(_stop);
+        _loops.RemoveAll(l => l.IsCompleted);
+        _loops.Add(LoopAsync(target, target.Token));
     }
 
     private async Task LoopAsync(Target target, CancellationToken stop)
@@ -161,6 +227,8 @@ public sealed class HealthChecker
 
     private void Publish(Target target, ProbeResult result)
     {
+        // A reload removed or replaced it while its probe ran: its word is no longer the backend's.
+        if (target.Retired) return;
         var config = target.Config;
         var dampener = target.Dampener;
         bool changed;
@@ -239,7 +307,11 @@ public sealed class HealthChecker
         // whole newly published (immutable) report, never a stale one cached in a register.
         private volatile HealthReport _latest;
 
-        public Target(HealthTarget config, DateTimeOffset now, Func<HealthCheckType, IHealthProbe> probes)
+        private CancellationTokenSource? _cancel;
+        private volatile bool _retired;
+
+        /// <param name="initial">The health to start from: the check's initial health when null.</param>
+        public Target(HealthTarget config, DateTimeOffset now, Func<HealthCheckType, IHealthProbe> probes, BackendHealth? initial)
         {
             ArgumentNullException.ThrowIfNull(config);
             var check = config.Check ?? throw new ArgumentException($"target {config.Backend} has no check", nameof(config));
@@ -252,9 +324,22 @@ public sealed class HealthChecker
             Probe = check.Type == HealthCheckType.None ? null
                 : config.EnginePort is { } enginePort ? new PeerEngineProbe(enginePort, probes(check.Type))
                 : probes(check.Type);
-            Dampener = new HealthDampener(check.Rise, check.Fall, check.Initial);
-            _latest = new HealthReport(config.Service, config.Backend, check.Initial, false, "not checked yet", now,
+            var start = initial ?? check.Initial;
+            Dampener = new HealthDampener(check.Rise, check.Fall, start);
+            _latest = new HealthReport(config.Service, config.Backend, start, false, "not checked yet", now,
                 0, check.Rise, false, null);
+        }
+
+        public bool Retired => _retired;
+        public CancellationToken Token => _cancel?.Token ?? CancellationToken.None;
+
+        /// <summary>Its own stop: the checker's, or a reload's that removes it.</summary>
+        public void Link(CancellationToken stop) => _cancel = CancellationTokenSource.CreateLinkedTokenSource(stop);
+
+        public void Retire()
+        {
+            _retired = true;
+            _cancel?.Cancel();
         }
 
         public HealthTarget Config { get; }
@@ -270,3 +355,7 @@ public sealed class HealthChecker
         }
     }
 }
+
+/// <summary>What <see cref="HealthChecker.Update"/> did: targets kept as they were, restarted with another check,
+/// added, and stopped.</summary>
+public readonly record struct HealthUpdate(int Kept, int Restarted, int Added, int Removed);

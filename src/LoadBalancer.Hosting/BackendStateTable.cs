@@ -1,6 +1,7 @@
 using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Health;
+using LoadBalancer.Hosting.Reload;
 
 namespace LoadBalancer.Hosting;
 
@@ -16,6 +17,8 @@ public sealed class BackendStateTable
 {
     private sealed class Entry
     {
+        public Entry Copy() => (Entry)MemberwiseClone();
+
         public BackendHealth Health;
         public BackendIntent Intent;
         public int Weight;
@@ -27,8 +30,15 @@ public sealed class BackendStateTable
 
     public readonly record struct View(BackendHealth Health, BackendIntent Intent, int Weight, bool SoftStopped, LastCheck? Last, int Consecutive, int Needed);
 
+    /// <summary>A backend a reload removed while it still had flows (<c>on_backend_down: keep</c>): served from its
+    /// last config and state, with no new flows, until its flows have ended.</summary>
+    public sealed record LeavingBackend(string Service, BackendConfig Backend, int Id, BackendRuntime Runtime);
+
     private readonly object _gate = new();
     private readonly Dictionary<(string Service, string Backend), Entry> _entries = new();
+    private readonly List<LeavingBackend> _leaving = new();
+
+    private BackendStateTable() { }
 
     public BackendStateTable(BalancerConfig config)
     {
@@ -45,6 +55,8 @@ public sealed class BackendStateTable
     {
         lock (_gate)
         {
+            foreach (var l in _leaving)
+                if (ReferenceEquals(l.Backend, backend)) return l.Runtime;
             return _entries.TryGetValue((service.Name, backend.Name), out var e)
                 ? new BackendRuntime(e.Health, e.Intent, e.Weight, e.SoftStopped)
                 : SnapshotBuilder.DefaultRuntime(service, backend);
@@ -58,6 +70,90 @@ public sealed class BackendStateTable
             return _entries.TryGetValue((service, backend), out var e)
                 ? new View(e.Health, e.Intent, e.Weight, e.SoftStopped, e.Last, e.Consecutive, e.Needed)
                 : null;
+        }
+    }
+
+    /// <summary>The backends kept only for their flows, as of now.</summary>
+    public IReadOnlyList<LeavingBackend> Leaving
+    {
+        get
+        {
+            lock (_gate) return _leaving.ToArray();
+        }
+    }
+
+    /// <summary>The service's backends as the next snapshot serves them: the configured ones, then those leaving.</summary>
+    public ServiceConfig WithLeaving(ServiceConfig service)
+    {
+        lock (_gate)
+        {
+            if (!_leaving.Exists(l => l.Service == service.Name)) return service;
+            return service with { Backends = [.. service.Backends, .. _leaving.Where(l => l.Service == service.Name).Select(l => l.Backend)] };
+        }
+    }
+
+    /// <summary>This table as a reload to <paramref name="next"/> leaves it, as a new table (the running one is not
+    /// touched, so a reload refused later changes nothing). What the new config still has keeps its health, last
+    /// check, rise/fall progress, intent and runtime weight, except a weight the file itself changed. New backends,
+    /// and backends replaced by another address or port, start from the config. A removed backend of a service
+    /// under <c>on_backend_down: keep</c> that still has flows (<paramref name="liveFlows"/> by its id) becomes
+    /// leaving; otherwise it is gone and its flows go where the service sends them. A leaving backend that the new
+    /// config has again, unchanged, is back. A service whose check is now none has healthy backends.</summary>
+    public BackendStateTable Reconciled(BalancerConfig next, ConfigDiff diff, Func<ServiceConfig, BackendConfig, int> idOf, Func<int, long> liveFlows)
+    {
+        var table = new BackendStateTable();
+        lock (_gate)
+        {
+            foreach (var s in next.Services)
+                foreach (var b in s.EffectiveBackends)
+                {
+                    var key = (s.Name, b.Name);
+                    var replaced = diff.Removed.Any(r => r.Service.Name == s.Name && r.Backend.Name == b.Name);
+                    Entry entry;
+                    if (!replaced && _entries.TryGetValue(key, out var kept))
+                    {
+                        entry = kept.Copy();
+                        if (diff.WeightChanged(s.Name, b.Name)) entry.Weight = b.Weight;
+                        if (s.Health.Type == HealthCheckType.None) entry.Health = BackendHealth.Healthy;
+                    }
+                    else
+                    {
+                        var initial = SnapshotBuilder.DefaultRuntime(s, b);
+                        entry = new Entry { Health = initial.Health, Intent = initial.Intent, Weight = initial.Weight };
+                        // Back before its flows ended: the same server, so its state is still true.
+                        if (_leaving.Find(l => l.Service == s.Name && l.Backend.Name == b.Name && Equals(l.Backend.Address, b.Address) && l.Backend.Port == b.Port) is { } back)
+                            entry = new Entry { Health = back.Runtime.Health, Intent = back.Runtime.Intent, Weight = b.Weight, SoftStopped = back.Runtime.SoftStopped };
+                    }
+                    table._entries[key] = entry;
+                }
+
+            var services = next.Services.ToDictionary(s => s.Name, StringComparer.Ordinal);
+            bool Keeps(string service) => services.TryGetValue(service, out var s) && s.OnBackendDown == BackendDownAction.Keep;
+            bool Back(LeavingBackend l) => services.TryGetValue(l.Service, out var s) &&
+                                           s.Backends.Any(b => b.Name == l.Backend.Name && Equals(b.Address, l.Backend.Address) && b.Port == l.Backend.Port);
+            foreach (var l in _leaving)
+                if (Keeps(l.Service) && !Back(l) && liveFlows(l.Id) > 0) table._leaving.Add(l);
+            foreach (var (service, backend) in diff.Removed)
+            {
+                var id = idOf(service, backend);
+                if (!Keeps(service.Name) || liveFlows(id) == 0) continue;
+                var runtime = _entries.TryGetValue((service.Name, backend.Name), out var e)
+                    ? new BackendRuntime(e.Health, e.Intent, e.Weight, e.SoftStopped)
+                    : SnapshotBuilder.DefaultRuntime(service, backend);
+                table._leaving.Add(new LeavingBackend(service.Name, backend, id, runtime with { Leaving = true }));
+            }
+        }
+        return table;
+    }
+
+    /// <summary>Forgets the leaving backends whose flows have all ended; returns them.</summary>
+    public IReadOnlyList<LeavingBackend> RemoveEnded(Func<int, long> liveFlows)
+    {
+        lock (_gate)
+        {
+            var ended = _leaving.Where(l => liveFlows(l.Id) == 0).ToArray();
+            foreach (var l in ended) _leaving.Remove(l);
+            return ended;
         }
     }
 

@@ -2,6 +2,7 @@ using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 using LoadBalancer.Hosting.Platform;
+using LoadBalancer.Hosting.Reload;
 using LoadBalancer.Hosting.Sync;
 
 namespace LoadBalancer.Hosting;
@@ -21,19 +22,20 @@ public sealed class Engine : IDisposable
     private readonly List<ForwardingWorker> _workerList = new();
     private readonly List<(ArpService Service, string Interface)> _arp = new();
     private readonly List<ArpResponder> _responders = new();
-    private readonly List<(IDisposable Drop, string Interface)> _drops = new();
+    // Guarded by the control plane's rebuild gate once started (a reload replaces entries): Start fills it, Dispose empties it.
+    private readonly List<(IDisposable Drop, string Interface, IngressDropRule Rule)> _drops = new();
     private readonly List<Thread> _threads = new();
     private readonly CancellationTokenSource _stop = new();
 
     internal Engine(BalancerConfig config, EnginePlatform platform, EngineOptions options)
     {
-        Config = config;
         _platform = platform;
         _options = options;
         Roles = new HaRoles(config.Ha, options.Log);
     }
 
-    public BalancerConfig Config { get; }
+    /// <summary>The config the engine runs now (a reload replaces it).</summary>
+    public BalancerConfig Config => Control.Config;
     public InterfacePlan Interfaces { get; } = new();
     public NeighborTable Neighbors { get; } = new();
     public EngineControl Control { get; internal set; } = null!;
@@ -107,9 +109,15 @@ public sealed class Engine : IDisposable
         foreach (var rule in Topology.Drops)
         {
             var name = Interfaces.Name(rule.Interface);
-            _drops.Add((_platform.IngressDrops.Install(name, rule.Vips, rule.Replies, Interfaces.Address(rule.Interface)), name));
+            _drops.Add((InstallDrop(rule), name, rule));
             log.Info($"ingress drop installed on {name} ({_platform.IngressDrops.Describe(name)})");
         }
+        // A reload that removes a backend under on_backend_down: keep leaves it serving its flows; this forgets it
+        // once they have ended. Only counts flows (a walk of the tables) while some backend is leaving.
+        StartThread("lb-leaving", () =>
+        {
+            while (!_stop.Token.WaitHandle.WaitOne(LeavingCheckInterval)) Control.RemoveEndedLeaving(CountLiveFlows);
+        });
 
         foreach (var (address, port) in Topology.Heartbeats)
         {
@@ -124,6 +132,119 @@ public sealed class Engine : IDisposable
         foreach (var s in State.Current.Services)
             log.Info($"service {s.Name} {Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +
                      $"mode {ModeNames.Name(s.Mode)} on {Interfaces.Name(s.IngressInterface)} -> {Interfaces.Name(s.EgressInterface)}, {s.Backends.Length} backends");
+    }
+
+    private static readonly TimeSpan LeavingCheckInterval = TimeSpan.FromSeconds(1);
+
+    private IDisposable InstallDrop(IngressDropRule rule) =>
+        _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Replies, Interfaces.Address(rule.Interface));
+
+    /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker.</summary>
+    public long[] CountLiveFlows()
+    {
+        var counts = new long[WorkerCounters.MaxBackendIds];
+        var now = ClockMs();
+        foreach (var worker in _workerList) worker.Processor.Worker.CountLiveFlows(now, counts);
+        return counts;
+    }
+
+    /// <summary>Applies <paramref name="next"/> to the running engine, keeping every flow, session, counter and
+    /// health result it still has, or changes nothing and says why (<see cref="EngineControl.Reload"/>).</summary>
+    public ReloadResult Reload(BalancerConfig next) => Control.Reload(next, new Steps(this));
+
+    /// <summary>What a reload needs of the engine: the new config must be served by the interfaces, fanout groups,
+    /// multicast memberships, TAP and heartbeats opened at start (a new service on an interface the engine does not
+    /// read, or the first CLUSTERIP service, needs a restart); the ingress drops are widened to the old and new VIPs
+    /// and replies before the swap (so no frame of either reaches the kernel's stack in between) and narrowed after
+    /// it; new VIPs are announced.</summary>
+    private sealed class Steps(Engine engine) : ReloadSteps
+    {
+        private EngineTopology? _next;
+        private readonly List<(int Slot, IngressDropRule Rule)> _widened = new();
+
+        public override IReadOnlyList<ReloadRefusal> Admit(BalancerConfig next)
+        {
+            var refusals = new List<ReloadRefusal>();
+            foreach (var s in next.Services)
+            {
+                foreach (var (key, name) in new[] { ("interface", s.Interface), ("backend_interface", s.EffectiveBackendInterface) })
+                    if (!engine.Interfaces.Contains(name))
+                        refusals.Add(new ReloadRefusal(s.KeyLines.TryGetValue(key, out var line) ? line : s.Line,
+                            $"service {s.Name}: {key} {name} is not an interface this engine opened at start: a restart is needed"));
+                if (s.Mode == ForwardingMode.ClusterIp && engine.Control.Builder.ReinjectInterface < 0)
+                    refusals.Add(new ReloadRefusal(s.Line, $"service {s.Name}: the engine's first clusterip service needs a restart (its TAP is made at start)"));
+            }
+            return refusals;
+        }
+
+        public override ReloadRefusal? Fits(BalancerConfig next, DataPlaneSnapshot snapshot)
+        {
+            EngineTopology topology;
+            try
+            {
+                topology = EngineTopology.From(next, snapshot);
+            }
+            catch (InvalidOperationException e)
+            {
+                return new ReloadRefusal(0, e.Message);
+            }
+            if (topology.ReadsLike(engine.Topology) is { } difference)
+                return new ReloadRefusal(0, $"{difference}: the engine reads its interfaces as it opened them at start, a restart is needed");
+            _next = topology;
+            return null;
+        }
+
+        public override long[] CountLiveFlows() => engine.CountLiveFlows();
+
+        public override void BeforePublish(DataPlaneSnapshot snapshot)
+        {
+            var drops = engine._drops;
+            for (var i = 0; i < drops.Count; i++)
+            {
+                var old = drops[i].Rule;
+                var rule = _next!.Drops.FirstOrDefault(r => r.Interface == old.Interface);
+                if (rule is null || rule.SameAs(old)) continue;
+                var union = old.Union(rule);
+                try
+                {
+                    drops[i] = (engine.InstallDrop(union), drops[i].Interface, union);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Put back what was widened: a refused reload changes nothing.
+                    foreach (var (slot, before) in _widened) drops[slot] = (TryInstall(before) ?? drops[slot].Drop, drops[slot].Interface, before);
+                    throw;
+                }
+                _widened.Add((i, old));
+            }
+        }
+
+        private IDisposable? TryInstall(IngressDropRule rule)
+        {
+            try
+            {
+                return engine.InstallDrop(rule);
+            }
+            catch (InvalidOperationException e)
+            {
+                engine._options.Log.Error($"ingress drop on {engine.Interfaces.Name(rule.Interface)} could not be put back: {e.Message}");
+                return null;
+            }
+        }
+
+        public override void AfterPublish(DataPlaneSnapshot snapshot)
+        {
+            var old = engine.Topology;
+            engine.Topology = _next!;
+            var drops = engine._drops;
+            foreach (var (slot, _) in _widened)
+            {
+                var rule = _next!.Drops.First(r => r.Interface == drops[slot].Rule.Interface);
+                if (TryInstall(rule) is { } installed) drops[slot] = (installed, drops[slot].Interface, rule);
+            }
+            var oldVips = old.Drops.SelectMany(r => r.Vips).ToHashSet();
+            if (_next!.Drops.SelectMany(r => r.Vips).Any(v => !oldVips.Contains(v))) engine.Roles.Reannounce();
+        }
     }
 
     private void StartThread(string name, Action body)
@@ -151,7 +272,7 @@ public sealed class Engine : IDisposable
     {
         _stop.Cancel();
         foreach (var t in _threads) t.Join(TimeSpan.FromSeconds(5));
-        foreach (var (drop, name) in _drops)
+        foreach (var (drop, name, _) in _drops)
         {
             drop.Dispose();
             _options.Log.Info($"ingress drop removed ({_platform.IngressDrops.Describe(name)})");

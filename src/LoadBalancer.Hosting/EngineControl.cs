@@ -1,6 +1,7 @@
 using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Health;
+using LoadBalancer.Hosting.Reload;
 
 namespace LoadBalancer.Hosting;
 
@@ -18,21 +19,29 @@ public sealed class EngineControl
 {
     private readonly EngineLog _log;
     private readonly object _rebuildGate = new();
+    // volatile: written under the gate by a reload, read without it by status and the health sinks; each is an
+    // immutable config or a table that guards itself, published whole.
+    private volatile BalancerConfig _config;
+    private volatile BackendStateTable _backends;
 
     public EngineControl(BalancerConfig config, SnapshotBuilder builder, EngineLog log)
     {
-        Config = config;
+        _config = config;
         Builder = builder;
         _log = log;
-        Backends = new BackendStateTable(config);
-        State = new DataPlaneState(builder.Build(config, Backends.Runtime));
+        _backends = new BackendStateTable(config);
+        State = new DataPlaneState(builder.Build(config, _backends.Runtime));
     }
 
-    public BalancerConfig Config { get; }
+    /// <summary>The config the engine runs, as last loaded (at start or by a reload).</summary>
+    public BalancerConfig Config => _config;
     public SnapshotBuilder Builder { get; }
     /// <summary>Health, intent and weight per backend: the input of every snapshot rebuild.</summary>
-    public BackendStateTable Backends { get; }
+    public BackendStateTable Backends => _backends;
     public DataPlaneState State { get; }
+    /// <summary>Reloads applied since the start, and when the last one was.</summary>
+    public int Reloads { get; private set; }
+    public DateTime? ReloadedAt { get; private set; }
 
     /// <summary>Builds a snapshot from the config and the current backend states and publishes it. Workers pick
     /// it up at their next batch without waiting for anything.</summary>
@@ -40,7 +49,7 @@ public sealed class EngineControl
     {
         lock (_rebuildGate)
         {
-            var snapshot = Builder.Build(Config, Backends.Runtime);
+            var snapshot = Build(_config, _backends);
             State.Publish(snapshot);
             // The cause was logged where it happened (health change, operator command); this says it took effect.
             _log.Info($"table rebuilt (snapshot {snapshot.Version})");
@@ -49,17 +58,93 @@ public sealed class EngineControl
     }
 
     /// <summary>A check result. The checker logged the health change itself (once, with its reason).</summary>
-    public ControlResult ApplyHealth(HealthReport report) =>
-        Apply(Backends.ApplyCheck(report, out var error), error, message: null);
+    public ControlResult ApplyHealth(HealthReport report)
+    {
+        lock (_rebuildGate) return Apply(_backends.ApplyCheck(report, out var error), error, message: null);
+    }
 
     /// <summary><c>lb backend drain|enable</c>: no new flows for a draining backend, existing ones continue.</summary>
-    public ControlResult SetIntent(string service, string backend, BackendIntent intent) =>
-        Apply(Backends.SetIntent(service, backend, intent, out var error), error,
-            intent == BackendIntent.Draining ? $"{service}/{backend} draining: no new flows, existing flows continue" : $"{service}/{backend} active");
+    public ControlResult SetIntent(string service, string backend, BackendIntent intent)
+    {
+        lock (_rebuildGate)
+            return Apply(_backends.SetIntent(service, backend, intent, out var error), error,
+                intent == BackendIntent.Draining ? $"{service}/{backend} draining: no new flows, existing flows continue" : $"{service}/{backend} active");
+    }
 
     /// <summary><c>lb backend weight</c>: takes effect at once.</summary>
-    public ControlResult SetWeight(string service, string backend, int weight) =>
-        Apply(Backends.SetWeight(service, backend, weight, out var error), error, $"{service}/{backend} weight {weight}");
+    public ControlResult SetWeight(string service, string backend, int weight)
+    {
+        lock (_rebuildGate) return Apply(_backends.SetWeight(service, backend, weight, out var error), error, $"{service}/{backend} weight {weight}");
+    }
+
+    /// <summary>Moves the engine to <paramref name="next"/> with one snapshot swap, or changes nothing and says why
+    /// (see <see cref="ConfigDiff"/> for what may change and what survives). Health results and operator commands
+    /// wait for it (they take the same gate), so none is lost to the table it replaces. The engine's own steps
+    /// (<paramref name="steps"/>) judge what only it knows (the interfaces it reads) and move the kernel's side along.</summary>
+    public ReloadResult Reload(BalancerConfig next, ReloadSteps steps)
+    {
+        lock (_rebuildGate)
+        {
+            var current = _config;
+            var diff = ConfigDiff.Compare(current, next);
+            var refusals = diff.Refusals.Concat(steps.Admit(next)).ToArray();
+            if (refusals.Length > 0) return ReloadResult.Refused(refusals);
+
+            // Flows are counted only when some backend may have to stay for them (a walk of every worker's tables).
+            var live = diff.Removed.Count > 0 || _backends.Leaving.Count > 0 ? steps.CountLiveFlows() : null;
+            long Live(int id) => live is not null && (uint)id < (uint)live.Length ? live[id] : 0;
+            var table = _backends.Reconciled(next, diff, (s, b) => Builder.BackendId(s.Name, b), Live);
+            DataPlaneSnapshot snapshot;
+            try
+            {
+                snapshot = Build(next, table);
+                if (steps.Fits(next, snapshot) is { } misfit) return ReloadResult.Refused([misfit]);
+                steps.BeforePublish(snapshot);
+            }
+            catch (InvalidOperationException e)
+            {
+                return ReloadResult.Refused([new ReloadRefusal(0, e.Message)]);
+            }
+            _config = next;
+            _backends = table;
+            State.Publish(snapshot);
+            Reloads++;
+            ReloadedAt = DateTime.UtcNow;
+            steps.AfterPublish(snapshot);
+
+            var changes = diff.Changes.ToList();
+            foreach (var (service, backend) in diff.Removed)
+            {
+                var id = Builder.BackendId(service.Name, backend);
+                changes.Add(table.Leaving.Any(l => l.Id == id)
+                    ? $"backend {service.Name}/{backend.Name} removed, leaving: its {Live(id)} flows continue until they end (on_backend_down keep)"
+                    : Live(id) > 0 || service.OnBackendDown != BackendDownAction.Keep
+                        ? $"backend {service.Name}/{backend.Name} removed: its flows go to the service's other backends (on_backend_down {ModeNames.Name(service.OnBackendDown)})"
+                        : $"backend {service.Name}/{backend.Name} removed: it had no flows");
+            }
+            foreach (var line in changes) _log.Info($"reload: {line}");
+            _log.Info($"reload applied from {next.SourcePath ?? "the new config"} (snapshot {snapshot.Version}, {changes.Count} changes)");
+            return ReloadResult.Applied(changes, snapshot.Version);
+        }
+    }
+
+    /// <summary>Drops the leaving backends whose flows have ended (counted by <paramref name="countLiveFlows"/>) and
+    /// rebuilds without them. Cheap when none is leaving: nothing is counted.</summary>
+    public void RemoveEndedLeaving(Func<long[]> countLiveFlows)
+    {
+        lock (_rebuildGate)
+        {
+            if (_backends.Leaving.Count == 0) return;
+            var live = countLiveFlows();
+            var ended = _backends.RemoveEnded(id => (uint)id < (uint)live.Length ? live[id] : 0);
+            if (ended.Count == 0) return;
+            foreach (var l in ended) _log.Info($"backend {l.Service}/{l.Backend.Name} removed: its last flow has ended");
+            Rebuild();
+        }
+    }
+
+    private DataPlaneSnapshot Build(BalancerConfig config, BackendStateTable table) =>
+        Builder.Build(table.Leaving.Count == 0 ? config : config with { Services = config.Services.Select(table.WithLeaving).ToArray() }, table.Runtime);
 
     private ControlResult Apply(bool changed, string? error, string? message)
     {
@@ -69,4 +154,24 @@ public sealed class EngineControl
         Rebuild();
         return new ControlResult(true, null, message);
     }
+}
+
+/// <summary>What a reload did: applied, with one line per change, or refused, with why (nothing changed then).</summary>
+public sealed record ReloadResult(bool Ok, IReadOnlyList<string> Changes, IReadOnlyList<ReloadRefusal> Refusals, long SnapshotVersion)
+{
+    public static ReloadResult Applied(IReadOnlyList<string> changes, long version) => new(true, changes, [], version);
+    public static ReloadResult Refused(IReadOnlyList<ReloadRefusal> refusals) => new(false, [], refusals, 0);
+}
+
+/// <summary>The engine's part of a reload, which the control plane cannot judge alone: whether the new config fits
+/// the interfaces and devices the engine opened at start, the live flows per backend id, and moving the kernel's
+/// side (ingress drops, announcements) around the swap. <see cref="BeforePublish"/> may refuse by throwing
+/// <see cref="InvalidOperationException"/>: then nothing has changed.</summary>
+public abstract class ReloadSteps
+{
+    public abstract IReadOnlyList<ReloadRefusal> Admit(BalancerConfig next);
+    public abstract ReloadRefusal? Fits(BalancerConfig next, DataPlaneSnapshot snapshot);
+    public abstract long[] CountLiveFlows();
+    public abstract void BeforePublish(DataPlaneSnapshot snapshot);
+    public abstract void AfterPublish(DataPlaneSnapshot snapshot);
 }

@@ -9,7 +9,16 @@ namespace LoadBalancer.Hosting;
 
 /// <summary>One interface's ingress drop: the VIPs served on it, and the replies of backends reached through it
 /// that the engine translates (NAT).</summary>
-public sealed record IngressDropRule(int Interface, uint[] Vips, ReplyFilter[] Replies);
+public sealed record IngressDropRule(int Interface, uint[] Vips, ReplyFilter[] Replies)
+{
+    /// <summary>The same interface, VIPs and replies, in any order.</summary>
+    public bool SameAs(IngressDropRule other) =>
+        Interface == other.Interface && Vips.ToHashSet().SetEquals(other.Vips) && Replies.ToHashSet().SetEquals(other.Replies);
+
+    /// <summary>Everything either rule drops (a reload's rule while both snapshots may be in use).</summary>
+    public IngressDropRule Union(IngressDropRule other) =>
+        new(Interface, Vips.Union(other.Vips).ToArray(), Replies.Union(other.Replies).ToArray());
+}
 
 /// <summary>Which interfaces the engine reads and how, what it keeps from the kernel, what it joins and where
 /// peers find it: everything the composition root decides per mode, derived once from the config and the first
@@ -33,6 +42,19 @@ public sealed record EngineTopology(
     /// side). Never the kernel's flow hash: its per-boot seed would put a synced flow on another worker.</summary>
     public FanoutKey FanoutFor(int interfaceIndex) =>
         Replies.Contains(interfaceIndex) && !Ingress.Contains(interfaceIndex) ? FanoutKey.ClientIsDestination : FanoutKey.ClientIsSource;
+
+    /// <summary>Null when <paramref name="other"/> reads the same interfaces the same way (the same client and reply
+    /// sides, multicast memberships and heartbeats), else what differs, for the operator: the ingress drops may differ,
+    /// everything else was opened at start.</summary>
+    public string? ReadsLike(EngineTopology other)
+    {
+        if (!Ingress.ToHashSet().SetEquals(other.Ingress)) return "the client-side interfaces would change";
+        if (!Replies.ToHashSet().SetEquals(other.Replies)) return "the NAT backend-side interfaces would change";
+        foreach (var (i, macs) in Multicast)
+            if (!other.Multicast.TryGetValue(i, out var was) || !macs.ToHashSet().SetEquals(was)) return "the multicast MACs joined would change";
+        if (!Heartbeats.ToHashSet().SetEquals(other.Heartbeats)) return "the heartbeat listeners would change";
+        return null;
+    }
 
     /// <exception cref="InvalidOperationException">NAT services on more than one client-side interface.</exception>
     public static EngineTopology From(BalancerConfig config, DataPlaneSnapshot snapshot)

@@ -48,6 +48,9 @@ public sealed class HaRoles
     /// <summary>Bumped at every takeover; an ARP service that sees it change starts a new round of announcements.</summary>
     public int AnnounceRound => Volatile.Read(ref _announceRound);
 
+    /// <summary>A new round of gratuitous ARPs for every VIP (a reload added some), sent only while this node claims them.</summary>
+    public void Reannounce() => Interlocked.Increment(ref _announceRound);
+
     /// <summary><c>lb ha master|backup|fault</c>. Logged once per change, with who asked.</summary>
     public ControlResult Set(HaRole role, string by)
     {

@@ -8,7 +8,8 @@ using LoadBalancer.Hosting.Platform;
 namespace LoadBalancer.Cli.Commands;
 
 /// <summary><c>lb run --config FILE</c>: runs the engine in the foreground until SIGTERM or SIGINT,
-/// then removes its ingress drops and control socket. Exit 0 on a clean stop, 1 when the engine
+/// then removes its ingress drops and control socket. SIGHUP re-reads the file it was started with, as
+/// <c>lb reload</c> does. Exit 0 on a clean stop, 1 when the engine
 /// failed (an interface deleted under it, too), 2 when the config is invalid or another engine already serves one
 /// of its interfaces or its control socket (that engine is left untouched).</summary>
 internal static class RunCommand
@@ -34,6 +35,8 @@ internal static class RunCommand
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, OnSignal);
+        ConfigReload? reload = null;
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnHangup);
 
         Engine? engine = null;
         ControlServer? control = null;
@@ -47,8 +50,10 @@ internal static class RunCommand
             ControlServer.EnsureAvailable(loaded.Config.ControlSocket);
             engine = EngineBuilder.Build(loaded.Config, LinuxPlatform.Create(), new EngineOptions { Log = log });
             engine.Start();
-            control = ControlServer.Start(loaded.Config.ControlSocket, engine, log);
-            if (withHealthChecker) checker = StartHealthChecker(loaded.Config, engine, log);
+            var reloader = new ConfigReload(engine, log);
+            if (withHealthChecker) checker = StartHealthChecker(loaded.Config, engine, reloader, log);
+            control = ControlServer.Start(loaded.Config.ControlSocket, engine, reloader, log);
+            reload = reloader;
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
             WaitHandle.WaitAny([stopRequested.WaitHandle, engine.Stopping.WaitHandle]);
             failed = engine.Stopping.IsCancellationRequested && !stopRequested.IsSet;
@@ -75,13 +80,27 @@ internal static class RunCommand
         }
         return refused ? 2 : failed ? 1 : 0;
 
-        static Task? StartHealthChecker(Core.Model.BalancerConfig config, Engine engine, EngineLog log)
+        // Started even with nothing to check: a reload may add checks.
+        static Task StartHealthChecker(Core.Model.BalancerConfig config, Engine engine, ConfigReload reload, EngineLog log)
         {
             var targets = Health.HealthTargets.From(config);
-            if (targets.Count == 0) return null;
             var checker = new LoadBalancer.Health.HealthChecker(targets, new Health.EngineHealthSink(engine.Control, log), TimeProvider.System, log: log.Info);
-            log.Info($"health checker started for {targets.Count} backends (in-process)");
+            reload.Checker = checker;
+            if (targets.Count > 0) log.Info($"health checker started for {targets.Count} backends (in-process)");
             return Task.Run(() => checker.RunAsync(engine.Stopping));
+        }
+
+        void OnHangup(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (reload is not { } r || loaded.Config.SourcePath is not { } source) return;
+            log.Info($"SIGHUP: reloading {source}");
+            // Off the signal thread: a reload counts flows and rebuilds tables.
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                var outcome = r.Apply(source, source);
+                if (outcome.Ok) log.Info($"SIGHUP: reloaded {source} ({string.Join("; ", outcome.Lines)})");
+            });
         }
 
         void OnSignal(PosixSignalContext context)

@@ -9,9 +9,10 @@ namespace LoadBalancer.Cli.Control;
 /// <summary>The requests the control socket understands, one line each:
 /// <c>status</c>; <c>backend drain|enable SERVICE BACKEND</c>; <c>backend weight SERVICE BACKEND N</c>;
 /// <c>health {json}</c> (a check result from an external <c>lb healthcheck</c>); <c>ha master|backup|fault [by WHO]</c>
-/// (what keepalived decided, with who asked, for the log).
-/// Answers are one JSON object: the status document, <c>{"ok":true,"message":...}</c> or <c>{"error":...}</c>.</summary>
-internal sealed class ControlCommands(Engine engine)
+/// (what keepalived decided, with who asked, for the log); <c>reload {"path":...,"name":...}</c> (<see cref="ConfigReload"/>).
+/// Answers are one JSON object: the status document, <c>{"ok":true,"message":...}</c> or <c>{"error":...}</c>; a
+/// reload's carries its <c>lines</c> too (the changes, or the refusals as <c>FILE:LINE: message</c>).</summary>
+internal sealed class ControlCommands(Engine engine, ConfigReload? reload = null)
 {
     public string Handle(string request)
     {
@@ -24,6 +25,7 @@ internal sealed class ControlCommands(Engine engine)
             "backend" => Backend(rest.Split(' ', StringSplitOptions.RemoveEmptyEntries)),
             "health" => Health(rest),
             "ha" => Ha(rest),
+            "reload" => Reload(rest),
             _ => Error($"unknown request '{verb}'"),
         };
     }
@@ -62,6 +64,26 @@ internal sealed class ControlCommands(Engine engine)
         return Answer(result);
     }
 
+    private string Reload(string json)
+    {
+        ReloadRequest? r;
+        try
+        {
+            r = JsonSerializer.Deserialize(json, HealthMessageJson.Default.ReloadRequest);
+        }
+        catch (JsonException e)
+        {
+            return Error($"bad reload request: {e.Message}");
+        }
+        if (reload is null) return Error("this engine does not reload");
+        if (r?.Path is null || !Path.IsPathFullyQualified(r.Path)) return Error("bad reload request: an absolute path is required");
+        var outcome = reload.Apply(r.Path, r.Name ?? r.Path);
+        return JsonSerializer.Serialize(outcome.Ok
+                ? new ControlAnswer(true, $"reloaded {r.Name ?? r.Path}", null, outcome.Lines)
+                : new ControlAnswer(null, null, $"reload refused: {outcome.Lines.Count} problems, nothing changed", outcome.Lines),
+            HealthMessageJson.Default.ControlAnswer);
+    }
+
     private string Health(string json)
     {
         HealthMessage? m;
@@ -97,10 +119,15 @@ internal sealed class ControlCommands(Engine engine)
 internal sealed record HealthMessage(string? Service, string? Backend, string? Health, bool Ok, string? Detail, DateTimeOffset? At,
     int Consecutive, int Needed, string? Reason, bool SoftStop);
 
-internal sealed record ControlAnswer(bool? Ok, string? Message, string? Error);
+internal sealed record ControlAnswer(bool? Ok, string? Message, string? Error, IReadOnlyList<string>? Lines = null);
+
+/// <summary><c>reload {json}</c>: the config to read (absolute: the engine's working directory is not the
+/// caller's) and the name the caller gave it, for the error lines.</summary>
+internal sealed record ReloadRequest(string? Path, string? Name);
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(HealthMessage))]
 [System.Text.Json.Serialization.JsonSerializable(typeof(ControlAnswer))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ReloadRequest))]
 internal sealed partial class HealthMessageJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -15,11 +15,11 @@ internal sealed class ControlServer : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
 
-    private ControlServer(Socket listener, string path, Engine engine, EngineLog log)
+    private ControlServer(Socket listener, string path, Engine engine, ConfigReload reload, EngineLog log)
     {
         _listener = listener;
         _path = path;
-        _commands = new ControlCommands(engine);
+        _commands = new ControlCommands(engine, reload);
         _log = log;
         _thread = new Thread(AcceptLoop) { IsBackground = true, Name = "lb-control" };
     }
@@ -34,7 +34,7 @@ internal sealed class ControlServer : IDisposable
         File.Delete(path);
     }
 
-    public static ControlServer Start(string path, Engine engine, EngineLog log)
+    public static ControlServer Start(string path, Engine engine, ConfigReload reload, EngineLog log)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         EnsureAvailable(path);
@@ -42,7 +42,7 @@ internal sealed class ControlServer : IDisposable
         listener.Bind(new UnixDomainSocketEndPoint(path));
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         listener.Listen(16);
-        var server = new ControlServer(listener, path, engine, log);
+        var server = new ControlServer(listener, path, engine, reload, log);
         server._thread.Start();
         return server;
     }

@@ -55,6 +55,15 @@ internal static class StatusReport
             }
             w.WriteEndArray();
             w.WriteNumber("hash_seed", snapshot.HashSeed);
+            // Which file the engine runs and whether a reload took: an operator's first question after one.
+            w.WriteStartObject("config");
+            if (host.Config.SourcePath is { } path) w.WriteString("path", path);
+            else w.WriteNull("path");
+            w.WriteNumber("reloads", host.Control.Reloads);
+            if (host.Control.ReloadedAt is { } reloaded) w.WriteString("reloaded_at", Timestamp(reloaded));
+            else w.WriteNull("reloaded_at");
+            w.WriteNumber("snapshot", snapshot.Version);
+            w.WriteEndObject();
             if (host.Roles.Enabled)
             {
                 w.WriteStartObject("ha");
@@ -93,11 +102,11 @@ internal static class StatusReport
                 w.WriteString("backend_interface", host.Interfaces.Name(s.EgressInterface));
                 w.WriteBoolean("announced", host.Announcer?.IsAnnounced(s) ?? false);
                 w.WriteString("table_digest", s.TableDigest(snapshot.HashSeed));
-                w.WriteNumber("packets", Sum(host, c => c.ServicePackets[s.Index]));
-                w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Index]));
-                w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Index]));
-                w.WriteNumber("sessions", Sum(host, c => c.ServiceSessions[s.Index]));
-                var sc = host.Config.Services[s.Index];
+                w.WriteNumber("packets", Sum(host, c => c.ServicePackets[s.Id]));
+                w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Id]));
+                w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Id]));
+                w.WriteNumber("sessions", Sum(host, c => c.ServiceSessions[s.Id]));
+                var sc = s.Config;
                 w.WriteString("health_check", ModeNames.Name(sc.Health.Type));
                 w.WriteString("on_backend_down", ModeNames.Name(sc.OnBackendDown));
                 w.WriteString("when_all_down", ModeNames.Name(sc.WhenAllDown));
@@ -107,7 +116,7 @@ internal static class StatusReport
                     w.WriteString("digest", cluster.Table.Digest);
                     w.WriteNumber("local_node", cluster.LocalNode);
                     w.WriteBoolean("quorum", cluster.HasQuorum);
-                    w.WriteNumber("accepted", Sum(host, c => c.ServicePackets[s.Index]));
+                    w.WriteNumber("accepted", Sum(host, c => c.ServicePackets[s.Id]));
                     w.WriteNumber("dropped", Sum(host, c => c.Drops[(int)DropReason.NotOwner]));
                     // The transition after the last membership change: how long TCP it does not remember is still
                     // taken only from a SYN, and how many of its buckets still refuse UDP it does not remember.
@@ -196,7 +205,8 @@ internal static class StatusReport
 
     /// <summary>One word for whether a backend takes traffic and, if not, why (first reason wins).</summary>
     private static string State(BackendSnapshot b, bool macUnresolved) =>
-        macUnresolved ? "unresolved"
+        b.Leaving ? "leaving"
+        : macUnresolved ? "unresolved"
         : b.Health == BackendHealth.Unhealthy ? "down"
         : b.Health == BackendHealth.Unknown ? "unknown"
         : b.Intent == BackendIntent.Draining || b.SoftStopped || b.Weight == 0 ? "draining"

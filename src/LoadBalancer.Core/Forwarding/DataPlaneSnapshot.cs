@@ -12,6 +12,14 @@ public sealed class DataPlaneSnapshot
     /// <summary>Set when some mode translates ICMP errors (NAT); otherwise ICMP is the kernel's.</summary>
     public IIcmpErrorPath? IcmpErrors { get; init; }
 
+    /// <summary>Position in <see cref="Services"/> by stable id (<see cref="ServiceSnapshot.Id"/>), -1 where the id
+    /// is not (or no longer) a service.</summary>
+    public int[] ServiceSlotById { get; init; } = [];
+
+    /// <summary>The service a session or a synced entry names by id, or null when a reload removed it.</summary>
+    public ServiceSnapshot? ServiceById(int id) =>
+        (uint)id < (uint)ServiceSlotById.Length && ServiceSlotById[id] >= 0 ? Services[ServiceSlotById[id]] : null;
+
     public ServiceSnapshot? FindService(uint vip, byte protocol, ushort port)
     {
         // Linear scan: a balancer has few services and this beats hashing below ~16 of them.

@@ -31,6 +31,7 @@ public sealed class InterfacePlan
     }
 
     public int Count => _names.Count;
+    public bool Contains(string name) => _names.Contains(name);
     public string Name(int index) => _names[index];
     public MacAddress Mac(int index) => _macs[index];
     /// <summary>The interface's own IPv4 address (0 if it has none): the sender of ARP requests, and the

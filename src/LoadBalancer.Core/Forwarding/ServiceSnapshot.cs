@@ -23,6 +23,9 @@ public sealed class BackendSnapshot
     /// <summary>Its health check asked for a drain (soft-stop file removed): no new flows, existing continue.</summary>
     public bool SoftStopped { get; init; }
     public bool IsBackup { get; init; }
+    /// <summary>Removed from the config by a reload while it still had flows under <c>on_backend_down: keep</c>: no
+    /// new flows; its existing ones continue, and it leaves the snapshot once they have ended.</summary>
+    public bool Leaving { get; init; }
     /// <summary>Unhealthy: its existing flows follow the service's <see cref="ServiceSnapshot.OnBackendDown"/>.</summary>
     public bool IsDown => Health == BackendHealth.Unhealthy;
     /// <summary>Index into the shared <see cref="NeighborTable"/> for this backend's MAC.</summary>
@@ -33,8 +36,13 @@ public sealed class BackendSnapshot
 /// Maglev table) and its <see cref="Forwarder"/>, bound once here with the mode's own settings. Immutable.</summary>
 public sealed class ServiceSnapshot
 {
-    public required int Index { get; init; }
+    /// <summary>Stable for the life of the process for the same name, VIP, port and protocol, never reused: NAT
+    /// sessions and the workers' counters are kept by it, so both survive a reload that reorders, adds or removes
+    /// services. Below <see cref="WorkerCounters.MaxServices"/>.</summary>
+    public required int Id { get; init; }
     public required string Name { get; init; }
+    /// <summary>The service as configured (what status shows of it beyond the data path's view).</summary>
+    public required ServiceConfig Config { get; init; }
     public required uint Vip { get; init; }
     public required ushort Port { get; init; }
     public required byte Protocol { get; init; }

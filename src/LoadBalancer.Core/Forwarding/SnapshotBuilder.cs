@@ -9,7 +9,9 @@ namespace LoadBalancer.Core.Forwarding;
 
 /// <summary>A backend's runtime state, as the snapshot builder consumes it.</summary>
 /// <param name="SoftStopped">The backend's own health check asked for a drain (see <see cref="HealthCheckConfig.SoftStopStatus"/>).</param>
-public readonly record struct BackendRuntime(BackendHealth Health, BackendIntent Intent, int Weight, bool SoftStopped = false);
+/// <param name="Leaving">A reload removed it from the config while it still had flows (<c>on_backend_down: keep</c>):
+/// it takes no new flows and stays only until its flows end.</param>
+public readonly record struct BackendRuntime(BackendHealth Health, BackendIntent Intent, int Weight, bool SoftStopped = false, bool Leaving = false);
 
 /// <summary>Turns validated config and the backends' runtime states into a data-plane snapshot, binding each
 /// service's forwarder with its mode's settings (the one place that looks at a service's mode). Runs on the
@@ -18,7 +20,8 @@ public readonly record struct BackendRuntime(BackendHealth Health, BackendIntent
 /// Not thread-safe: its caller serialises builds.</summary>
 public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan interfaces, Func<long>? clockMs = null)
 {
-    private readonly Dictionary<(string Service, string Backend), int> _backendIds = new();
+    private readonly StableIds<(string Service, string Backend, System.Net.IPAddress Address, ushort? Port)> _backendIds = new(WorkerCounters.MaxBackendIds);
+    private readonly StableIds<(string Name, System.Net.IPAddress Vip, ushort Port, TransportProtocol Protocol)> _serviceIds = new(WorkerCounters.MaxServices);
     private readonly Dictionary<string, ClusterMembership> _memberships = new(StringComparer.Ordinal);
     private long _version;
 
@@ -32,17 +35,16 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
     /// engine when it has one), -1 when there is none.</summary>
     public int ReinjectInterface { get; set; } = -1;
 
-    /// <summary>Id for a backend, stable for the life of the process: the same service and backend
-    /// name always map to the same id, so flows survive reloads and reorderings.</summary>
-    public int BackendId(string service, string backend)
-    {
-        if (!_backendIds.TryGetValue((service, backend), out var id))
-        {
-            id = _backendIds.Count;
-            _backendIds[(service, backend)] = id;
-        }
-        return id;
-    }
+    /// <summary>Id for a backend, stable for the life of the process (see <see cref="StableIds{TKey}"/>): the same
+    /// service, backend name, address and port map to the same id, so flows survive reloads and reorderings; a
+    /// backend given another address or port under its old name is another server, with its own id (its
+    /// predecessor's flows are not sent to it). -1 for a backend no snapshot has had.</summary>
+    public int BackendId(string service, BackendConfig backend) => _backendIds.Peek((service, backend.Name, backend.Address, backend.Port));
+
+    /// <summary>Id for a service, stable like a backend's: the same name, VIP, port and protocol map to the same
+    /// id (a service whose VIP, port or protocol changed is another service), so its NAT sessions and counters
+    /// survive reloads and reorderings. -1 for a service no snapshot has had.</summary>
+    public int ServiceId(ServiceConfig service) => _serviceIds.Peek((service.Name, service.Vip, service.Port, service.Protocol));
 
     /// <exception cref="InvalidOperationException">The config does not fit the workers' fixed-size counters
     /// (more than <see cref="WorkerCounters.MaxServices"/> services, or a backend id at or beyond
@@ -55,11 +57,16 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
         if (config.Services.Count > WorkerCounters.MaxServices)
             throw new InvalidOperationException($"{config.Services.Count} services configured; at most {WorkerCounters.MaxServices} are supported");
         runtime ??= DefaultRuntime;
+        _serviceIds.BeginBuild();
+        _backendIds.BeginBuild();
         var services = new ServiceSnapshot[config.Services.Count];
         var nat = new NatSettings?[services.Length];
         for (var s = 0; s < services.Length; s++)
         {
             var sc = config.Services[s];
+            var serviceId = _serviceIds.Take((sc.Name, sc.Vip, sc.Port, sc.Protocol));
+            if (serviceId >= WorkerCounters.MaxServices)
+                throw new InvalidOperationException($"service {sc.Name}: every one of the {WorkerCounters.MaxServices} service ids is in use");
             var backends = Backends(sc, runtime, out var slotById, out var allDown);
             var table = MaglevTable.Build(backends.Select(b => new MaglevBackend(b.Name, b.TableWeight)).ToArray(), config.MaglevTableSize);
             ClusterIpSettings? cluster = null;
@@ -72,8 +79,9 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
             };
             services[s] = new ServiceSnapshot
             {
-                Index = s,
+                Id = serviceId,
                 Name = sc.Name,
+                Config = sc,
                 Vip = Ipv4.ToUInt32(sc.Vip),
                 Port = sc.Port,
                 Protocol = (byte)sc.Protocol,
@@ -92,9 +100,12 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
             };
         }
         var (replyPaths, icmp) = NatReturnPaths(services, nat);
+        var serviceSlots = new int[services.Length == 0 ? 0 : services.Max(s => s.Id) + 1];
+        Array.Fill(serviceSlots, -1);
+        for (var s = 0; s < services.Length; s++) serviceSlots[services[s].Id] = s;
         return new DataPlaneSnapshot
         {
-            Version = ++_version, HashSeed = config.HashSeed, Services = services, ReplyPaths = replyPaths, IcmpErrors = icmp,
+            Version = ++_version, HashSeed = config.HashSeed, Services = services, ServiceSlotById = serviceSlots, ReplyPaths = replyPaths, IcmpErrors = icmp,
         };
     }
 
@@ -120,11 +131,9 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
         {
             var bc = sc.Backends[b];
             var address = Ipv4.ToUInt32(bc.Address);
-            var id = BackendId(sc.Name, bc.Name);
+            var id = _backendIds.Take((sc.Name, bc.Name, bc.Address, bc.Port));
             if (id >= WorkerCounters.MaxBackendIds)
-                throw new InvalidOperationException(
-                    $"backend {sc.Name}/{bc.Name} would get id {id}, but ids (never reused while the process runs) " +
-                    $"must stay below {WorkerCounters.MaxBackendIds}; restart the balancer to renumber backends");
+                throw new InvalidOperationException($"backend {sc.Name}/{bc.Name}: every one of the {WorkerCounters.MaxBackendIds} backend ids is in use");
             backends[b] = new BackendSnapshot
             {
                 Id = id,
@@ -137,6 +146,7 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 Intent = states[b].Intent,
                 SoftStopped = states[b].SoftStopped,
                 IsBackup = bc.Backup,
+                Leaving = states[b].Leaving,
                 NeighborIndex = Neighbors.Register(Interfaces.IndexOf(sc.EffectiveBackendInterface), address, bc.Mac),
             };
             maxId = Math.Max(maxId, id);
@@ -159,20 +169,23 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
     }
 
     /// <summary>NAT's return traffic: one reply path on each NAT service's backend-side interface, and the ICMP
-    /// error path, both over the NAT services' settings by service index. None without a NAT service.</summary>
+    /// error path, both over the NAT services' settings by service id (<paramref name="nat"/> is by position).
+    /// None without a NAT service.</summary>
     private static (IReplyPath?[] Replies, IIcmpErrorPath? Icmp) NatReturnPaths(ServiceSnapshot[] services, NatSettings?[] nat)
     {
         if (Array.TrueForAll(nat, n => n is null)) return ([], null);
-        var replies = new NatReplyPath(nat);
+        var byId = new NatSettings?[services.Max(s => s.Id) + 1];
+        for (var s = 0; s < services.Length; s++) byId[services[s].Id] = nat[s];
+        var replies = new NatReplyPath(byId);
         var paths = new IReplyPath?[services.Max(s => Math.Max(s.IngressInterface, s.EgressInterface)) + 1];
-        foreach (var s in services)
-            if (nat[s.Index] is not null) paths[s.EgressInterface] = replies;
+        for (var s = 0; s < services.Length; s++)
+            if (nat[s] is not null) paths[services[s].EgressInterface] = replies;
         return (paths, new NatIcmpPath(replies));
     }
 }
 
 /// <summary>Which backends of a service take new flows, with what weight. A backend is a candidate when it is
-/// active, not soft-stopped, with weight &gt; 0, and usable when it is also healthy. Usable normal backends take
+/// active, not soft-stopped, not leaving (see <see cref="BackendRuntime.Leaving"/>), with weight &gt; 0, and usable when it is also healthy. Usable normal backends take
 /// all new flows; only when none is usable do usable backups; when nothing is usable the service drops new flows
 /// or, with <c>when_all_down: use_all</c>, balances over every candidate regardless of health.</summary>
 internal static class BackendSelection
@@ -180,7 +193,7 @@ internal static class BackendSelection
     public static (int[] Weights, bool AllDown) TableWeights(AllDownAction whenAllDown, BackendRuntime[] states, bool[] backup)
     {
         var weights = new int[states.Length];
-        static bool Candidate(in BackendRuntime b) => b.Intent == BackendIntent.Active && !b.SoftStopped && b.Weight > 0;
+        static bool Candidate(in BackendRuntime b) => b.Intent == BackendIntent.Active && !b.SoftStopped && !b.Leaving && b.Weight > 0;
         static bool Usable(in BackendRuntime b) => Candidate(b) && b.Health == BackendHealth.Healthy;
         bool anyPrimary = false, anyBackup = false;
         for (var i = 0; i < states.Length; i++)

@@ -32,19 +32,37 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSes
     /// <summary>The frame leaves out of <paramref name="egressInterface"/>, counted for the service and, when
     /// <paramref name="backendId"/> is not -1, for the backend.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Verdict Transmit(ref ParsedPacket packet, int egressInterface, int serviceIndex, int backendId)
+    public Verdict Transmit(ref ParsedPacket packet, int egressInterface, int serviceId, int backendId)
     {
         var c = Counters;
         var length = packet.Frame.Length;
         packet.Meta.EgressInterface = egressInterface;
-        c.ServicePackets[serviceIndex]++;
-        c.ServiceBytes[serviceIndex] += length;
+        c.ServicePackets[serviceId]++;
+        c.ServiceBytes[serviceId] += length;
         if (backendId >= 0)
         {
             c.BackendPackets[backendId]++;
             c.BackendBytes[backendId] += length;
         }
         return Verdict.Transmit;
+    }
+
+    /// <summary>Adds this worker's live flow-table entries and NAT sessions to <paramref name="perBackendId"/>, by
+    /// backend id. A walk of both tables for the control plane (a reload's leaving backends), never the packet path;
+    /// read from another thread it is approximate, as entries change under it, which a count that only has to
+    /// reach zero can afford.</summary>
+    public void CountLiveFlows(long nowMs, long[] perBackendId)
+    {
+        for (var i = 0; i < Flows.Capacity; i++)
+        {
+            ref readonly var e = ref Flows.Slot(i);
+            if (!Flows.IsExpired(e, nowMs) && (uint)e.BackendId < (uint)perBackendId.Length) perBackendId[e.BackendId]++;
+        }
+        for (var i = 0; i < Sessions.Capacity; i++)
+        {
+            ref readonly var s = ref Sessions.Slot(i);
+            if (s.InUse && !NatSessionTable.Expired(s, nowMs) && (uint)s.BackendId < (uint)perBackendId.Length) perBackendId[s.BackendId]++;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -31,5 +31,9 @@ public sealed record BalancerConfig
     /// routing daemon to export; null when the engine announces nothing.</summary>
     public AnnounceConfig? Announce { get; init; }
     public string? SourcePath { get; init; }
+    /// <summary>The line of each top-level key present in the file (for a reload's refusals); empty when built in code.</summary>
+    public IReadOnlyDictionary<string, int> KeyLines { get; init; } = EmptyKeyLines;
+
+    internal static readonly IReadOnlyDictionary<string, int> EmptyKeyLines = new Dictionary<string, int>();
 }
 

@@ -58,5 +58,13 @@ public sealed record HealthCheckConfig
     /// <see cref="Rise"/> checks, the default) or healthy (traffic at once, out after <see cref="Fall"/> failures).</summary>
     public BackendHealth Initial { get; init; } = BackendHealth.Unknown;
     public int Line { get; init; }
+
+    /// <summary>Whether two checks probe the same way (everything but where they were written): a reload restarts
+    /// the checks whose settings differ, and only those.</summary>
+    public bool SameSettings(HealthCheckConfig other) =>
+        this with { Line = 0, Expect = NoRanges } == other with { Line = 0, Expect = NoRanges } && Expect.SequenceEqual(other.Expect);
+
+    // One instance: record equality compares the list by reference.
+    private static readonly IReadOnlyList<StatusRange> NoRanges = Array.Empty<StatusRange>();
 }
 

@@ -66,6 +66,8 @@ public sealed record ServiceConfig
     /// default: only a SYN opens a session; other packets of unknown flows are dropped and counted.</summary>
     public bool TcpPickup { get; init; }
     public int Line { get; init; }
+    /// <summary>The line of each of the service's keys present in the file (for a reload's refusals).</summary>
+    public IReadOnlyDictionary<string, int> KeyLines { get; init; } = BalancerConfig.EmptyKeyLines;
 
     public string EffectiveBackendInterface => BackendInterface ?? Interface;
 

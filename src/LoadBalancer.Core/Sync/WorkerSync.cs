@@ -124,8 +124,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
             ref readonly var s = ref sessions.Slot(_sessionCursor);
             _sessionCursor = _sessionCursor + 1 == sessions.Capacity ? 0 : _sessionCursor + 1;
             if (!s.InUse || NatSessionTable.Expired(s, nowMs)) continue;
-            if ((uint)s.ServiceIndex >= (uint)snapshot.Services.Length) continue;
-            if (snapshot.Services[s.ServiceIndex].BackendById(s.BackendId) is not { } backend) continue;
+            if (snapshot.ServiceById(s.ServiceId)?.BackendById(s.BackendId) is not { } backend) continue;
             Offer(SessionRecord(s, backend));
         }
         return n;

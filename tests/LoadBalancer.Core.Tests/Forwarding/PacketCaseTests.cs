@@ -57,7 +57,7 @@ public class PacketCaseTests
             Assert.Equal(cases.Count(c => c.ExpectedDrop == reason), counters.Drops[(int)reason]);
         var web = engine.Service("web");
         Assert.Equal(cases.Count(c => c.ExpectedVerdict == Verdict.Transmit && c.ExpectedOutput![0..6].SequenceEqual(MacBytes(Fixtures.WebBackendMac))),
-            counters.ServicePackets[web.Index]);
+            counters.ServicePackets[web.Id]);
     }
 
     private static byte[] MacBytes(MacAddress mac)

@@ -72,13 +72,55 @@ public class SnapshotBuilderTests
         Assert.Equal("pool-3", pool.BackendById(pool.Backends[1].Id)!.Name);
     }
 
+    private static BalancerConfig With(params ServiceConfig[] services) => Fixtures.Config() with { Services = services };
+
+    private static ServiceConfig Pool(string name, params BackendConfig[] backends) =>
+        Fixtures.Service(name, Fixtures.PoolVip, Fixtures.PoolPort, TransportProtocol.Tcp, backends);
+
     [Fact]
-    public void BackendId_SameNameInOtherService_IsDistinct()
+    public void BackendId_SameNameInOtherService_IsDistinct_AndWeightKeepsIt()
     {
         var builder = NewBuilder();
+        var x = Fixtures.Backend("x", "10.0.2.1", Fixtures.PoolBackendMac(1));
 
-        Assert.NotEqual(builder.BackendId("a", "x"), builder.BackendId("b", "x"));
-        Assert.Equal(builder.BackendId("a", "x"), builder.BackendId("a", "x"));
+        var first = builder.Build(With(Pool("a", x), Pool("b", x) with { Port = 81 }));
+        var reweighted = builder.Build(With(Pool("a", x with { Weight = 5 })));
+
+        Assert.NotEqual(first.Services[0].Backends[0].Id, first.Services[1].Backends[0].Id);
+        Assert.Equal(first.Services[0].Backends[0].Id, reweighted.Services[0].Backends[0].Id);
+        Assert.Equal(first.Services[0].Backends[0].Id, builder.BackendId("a", x));
+    }
+
+    [Fact]
+    public void BackendId_SameNameAtAnotherAddressOrPort_IsAnotherServer_AndTheOldOneGetsItsIdBack()
+    {
+        var builder = NewBuilder();
+        var x = Fixtures.Backend("x", "10.0.2.1", Fixtures.PoolBackendMac(1));
+
+        var original = builder.Build(With(Pool("a", x))).Services[0].Backends[0].Id;
+        var moved = builder.Build(With(Pool("a", x with { Address = System.Net.IPAddress.Parse("10.0.2.2") }))).Services[0].Backends[0].Id;
+        var otherPort = builder.Build(With(Pool("a", x with { Port = 8080 }))).Services[0].Backends[0].Id;
+        var back = builder.Build(With(Pool("a", x))).Services[0].Backends[0].Id;
+
+        Assert.NotEqual(original, moved);
+        Assert.NotEqual(original, otherPort);
+        Assert.Equal(original, back);
+        Assert.Equal(-1, builder.BackendId("a", x with { Name = "never" }));
+    }
+
+    [Fact]
+    public void ServiceId_StableForNameAndEndpoint_NewForAnotherEndpoint()
+    {
+        var builder = NewBuilder();
+        var pool = Fixtures.Config().Services[0];
+
+        var first = builder.Build(With(pool)).Services[0].Id;
+        var emptied = builder.Build(With(pool with { Backends = [] })).Services[0].Id;
+        var otherPort = builder.Build(With(pool with { Port = 8443 })).Services[0].Id;
+
+        Assert.Equal(first, emptied);
+        Assert.NotEqual(first, otherPort);
+        Assert.Equal(first, builder.ServiceId(pool));
     }
 
     [Fact]
@@ -121,22 +163,38 @@ public class SnapshotBuilderTests
 public class SnapshotBuilderLimitsTests
 {
     [Fact]
-    public void Build_BackendIdBeyondCounterArrays_ThrowsAndOldSnapshotKeepsForwarding()
+    public void Build_MoreBackendsThanIds_ThrowsAndOldSnapshotKeepsForwarding()
     {
-        // Ids are never reused, so a long-lived process that renames backends across reloads keeps
-        // allocating new ones; the packet path indexes the workers' fixed-size counter arrays by id.
+        // The packet path indexes the workers' fixed-size counter arrays by id, so such a snapshot must never exist.
         var engine = new TestEngine(Fixtures.Config());
         var current = engine.State.Current;
-        for (var i = 0; i < WorkerCounters.MaxBackendIds; i++) engine.Builder.BackendId("pool", $"old-{i}");
-        var renamed = Fixtures.Config(Fixtures.Service("pool", Fixtures.PoolVip, Fixtures.PoolPort,
-            TransportProtocol.Tcp, Fixtures.Backend("renamed", "10.0.2.9", Fixtures.PoolBackendMac(9))));
+        var backends = Enumerable.Range(0, WorkerCounters.MaxBackendIds + 1)
+            .Select(i => Fixtures.Backend($"b{i}", $"10.{2 + i / 250}.{i % 250}.9", Fixtures.PoolBackendMac(9)))
+            .ToArray();
 
-        Assert.Throws<InvalidOperationException>(() => engine.Reload(renamed));
+        Assert.Throws<InvalidOperationException>(() => engine.Reload(With(Pool("pool", backends))));
 
         Assert.Same(current, engine.State.Current);
         var result = engine.Send(FrameBuilder.Tcp(Fixtures.ClientIp, 1, Fixtures.PoolVip, Fixtures.PoolPort).Build());
         Assert.Equal(Core.IO.Verdict.Transmit, result.Verdict);
     }
+
+    [Fact]
+    public void Build_ManyReloadsOfNewServices_ReuseRetiredIds()
+    {
+        // A long-lived process whose reloads keep adding and removing services must not run out of ids.
+        var engine = new TestEngine(Fixtures.Config());
+        for (var round = 0; round < 3 * WorkerCounters.MaxServices; round++)
+        {
+            var snapshot = engine.Reload(With(Fixtures.Service($"s{round}", "10.0.0.100", 1000, TransportProtocol.Tcp)));
+            Assert.InRange(snapshot.Services[0].Id, 0, WorkerCounters.MaxServices - 1);
+        }
+    }
+
+    private static BalancerConfig With(params ServiceConfig[] services) => Fixtures.Config() with { Services = services };
+
+    private static ServiceConfig Pool(string name, params BackendConfig[] backends) =>
+        Fixtures.Service(name, Fixtures.PoolVip, Fixtures.PoolPort, TransportProtocol.Tcp, backends);
 
     [Fact]
     public void Build_MoreServicesThanCounters_Throws()

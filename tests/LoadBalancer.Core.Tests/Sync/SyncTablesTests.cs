@@ -76,7 +76,7 @@ public class NatSessionMergeTests
     {
         Forward = new FlowKey(IpProtocols.Tcp, 1, 2, 3, 80), ForwardHash = 11,
         Reverse = new FlowKey(IpProtocols.Tcp, 5, 1, backendPort, 3), ReverseHash = (uint)(20 + backendPort),
-        BackendId = backendId, ServiceIndex = 0, State = FlowState.TcpEstablished, LastSeenMs = lastSeenMs,
+        BackendId = backendId, ServiceId = 0, State = FlowState.TcpEstablished, LastSeenMs = lastSeenMs,
         Timeouts = FlowTimeouts.Default, ClientHop = new MacAddress(0x0200000000aa),
     };
 

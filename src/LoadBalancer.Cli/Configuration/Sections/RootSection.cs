@@ -58,7 +58,7 @@ internal sealed class RootSection(ConfigReader r)
             return null;
         }
         var services = ReadServices(servicesEntry, config.MaglevTableSize, entries.ContainsKey("announce"));
-        return ok && services is not null ? config with { Services = services } : null;
+        return ok && services is not null ? config with { Services = services, KeyLines = ConfigReader.KeyLines(entries) } : null;
     }
 
     private static readonly string[] AnnounceKeys = ["table"];

@@ -189,6 +189,7 @@ internal sealed class ServiceSection(ConfigReader r)
             Announce = announce,
             Cluster = cluster,
             Line = ConfigReader.LineOf(map),
+            KeyLines = ConfigReader.KeyLines(entries),
         };
     }
 }

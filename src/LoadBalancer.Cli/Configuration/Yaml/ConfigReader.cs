@@ -28,6 +28,10 @@ internal sealed partial class ConfigReader(string source)
 
     /// <summary>The mapping's entries by key; reports keys that are not plain strings, merge keys, unknown keys
     /// and (defensively) repeated keys.</summary>
+    /// <summary>The line of each key read from a mapping.</summary>
+    public static IReadOnlyDictionary<string, int> KeyLines(Dictionary<string, YamlEntry> entries) =>
+        entries.ToDictionary(e => e.Key, e => LineOf(e.Value.KeyNode), StringComparer.Ordinal);
+
     public Dictionary<string, YamlEntry> Entries(YamlMappingNode map, string[] allowed)
     {
         var result = new Dictionary<string, YamlEntry>(StringComparer.Ordinal);

@@ -36,7 +36,7 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
         if (reason != DropReason.None) return worker.Drop(reason);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
-        return worker.Transmit(ref packet, s.ReinjectInterface, service.Index, backendId: -1);
+        return worker.Transmit(ref packet, s.ReinjectInterface, service.Id, backendId: -1);
     }
 
     /// <summary>An ICMP error about a flow is accepted where the flow is: by the node that remembers it, else by the
@@ -53,7 +53,7 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
             if (s.Table.OwnerOf(h) != s.LocalNode) return worker.Drop(DropReason.NotOwner);
         }
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
-        return worker.Transmit(ref packet, s.ReinjectInterface, service.Index, backendId: -1);
+        return worker.Transmit(ref packet, s.ReinjectInterface, service.Id, backendId: -1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -76,7 +76,7 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
             var state = FlowTable.InitialState(isTcp, packet.TcpFlags);
             if (Unsafe.IsNullRef(ref flow)) flow = ref worker.Flows.Insert(packet.Key, packet.Hash, s.LocalNode, state, now);
             else flow.State = state;
-            worker.Counters.ServiceFlows[service.Index]++;
+            worker.Counters.ServiceFlows[service.Id]++;
         }
         else
         {

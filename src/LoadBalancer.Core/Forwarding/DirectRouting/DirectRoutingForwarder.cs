@@ -40,7 +40,7 @@ public sealed class DirectRoutingForwarder : IForwarder
         if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
-        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
+        return worker.Transmit(ref packet, service.EgressInterface, service.Id, backend.Id);
     }
 
     /// <summary>An ICMP error about a flow (fragmentation-needed on the reply path, above all) reaches the backend
@@ -60,7 +60,7 @@ public sealed class DirectRoutingForwarder : IForwarder
         var mac = worker.Neighbors.Mac(backend.NeighborIndex);
         if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
         Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
-        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
+        return worker.Transmit(ref packet, service.EgressInterface, service.Id, backend.Id);
     }
 
     /// <summary>The rewrite half: the frame's MACs, nothing else.</summary>
@@ -110,7 +110,7 @@ public sealed class DirectRoutingForwarder : IForwarder
                 flow.BackendId = backend.Id;
                 flow.State = state;
             }
-            worker.Counters.ServiceFlows[service.Index]++;
+            worker.Counters.ServiceFlows[service.Id]++;
             worker.Counters.BackendFlows[backend.Id]++;
             flow.LastSeenMs = packet.NowMs;
             worker.Sync?.Flow(packet.Key, state, backend, packet.NowMs);

@@ -52,7 +52,7 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
         NatRewriter.RewriteDestination(frame, headers, backend.Address, backend.Port);
         mac.Write(frame);
         worker.Interfaces.Mac(service.EgressInterface).Write(frame[6..]);
-        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backend.Id);
+        return worker.Transmit(ref packet, service.EgressInterface, service.Id, backend.Id);
     }
 
     /// <summary>An ICMP error from the client side about a session: translated to its backend (<see cref="NatIcmpPath"/>).</summary>
@@ -95,7 +95,7 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
                 FlowTable.InitialState(packet.IsTcp, packet.TcpFlags), packet.NowMs);
             session = ref sessions.Create(template, packet.NowMs);
             if (Unsafe.IsNullRef(ref session)) return DropReason.SessionTableFull;
-            worker.Counters.ServiceFlows[service.Index]++;
+            worker.Counters.ServiceFlows[service.Id]++;
             worker.Counters.BackendFlows[backend.Id]++;
             worker.Sync?.Session(session, backend);
             return DropReason.None;

@@ -31,7 +31,7 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
         var key = q.Reversed;
         var hash = FlowHash.Compute(key, snapshot.HashSeed);
         ref var session = ref worker.Sessions.FindReverse(key, hash, packet.NowMs);
-        if (Unsafe.IsNullRef(ref session) || replies.For(session.ServiceIndex, snapshot) is not { } nat)
+        if (Unsafe.IsNullRef(ref session) || replies.For(session.ServiceId) is not { } nat)
         {
             if (packet.Key.DestinationAddress != worker.Interfaces.Address(packet.Meta.IngressInterface)) worker.Counters.NatRepliesWithoutSession++;
             return worker.Pass();
@@ -40,7 +40,7 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
         // Translated incrementally, which would carry a bad header checksum along unnoticed.
         if (!packet.HeaderChecksumValid) return worker.Drop(DropReason.Ipv4BadChecksum);
         if (IcmpError.HasChecksumOffload(packet.Meta)) return worker.Drop(DropReason.ChecksumOffsetInvalid);
-        var service = snapshot.Services[session.ServiceIndex];
+        var service = snapshot.ServiceById(session.ServiceId)!;
         var nextHop = nat.ReplyNextHop(worker.Neighbors, session);
         if (nextHop.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
         if (!NatRewriter.DecrementTtl(packet.Frame, packet.Headers)) return worker.Drop(DropReason.TtlExpired);
@@ -49,14 +49,14 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
             packet.Key.SourceAddress == session.Reverse.SourceAddress ? session.Forward.DestinationAddress : null);
         nextHop.Write(packet.Frame);
         worker.Interfaces.Mac(service.IngressInterface).Write(packet.Frame[6..]);
-        return worker.Transmit(ref packet, service.IngressInterface, service.Index, backendId: -1);
+        return worker.Transmit(ref packet, service.IngressInterface, service.Id, backendId: -1);
     }
 
     /// <summary>An error from the client side about session <paramref name="key"/> of <paramref name="service"/>.</summary>
     public static Verdict FromClientSide(ref ParsedPacket packet, in QuotedDatagram q, in FlowKey key, uint hash, ServiceSnapshot service, WorkerState worker)
     {
         ref var session = ref worker.Sessions.FindForward(key, hash, packet.NowMs);
-        if (Unsafe.IsNullRef(ref session) || session.ServiceIndex != service.Index) return worker.Drop(DropReason.NatNoSession);
+        if (Unsafe.IsNullRef(ref session) || session.ServiceId != service.Id) return worker.Drop(DropReason.NatNoSession);
         if (!packet.HeaderChecksumValid) return worker.Drop(DropReason.Ipv4BadChecksum);
         var backend = service.BackendById(session.BackendId);
         if (backend is null) return worker.Drop(DropReason.NoBackend);
@@ -67,6 +67,6 @@ public sealed class NatIcmpPath(NatReplyPath replies) : IIcmpErrorPath
             packet.Key.DestinationAddress == session.Forward.DestinationAddress ? backend.Address : null);
         mac.Write(packet.Frame);
         worker.Interfaces.Mac(service.EgressInterface).Write(packet.Frame[6..]);
-        return worker.Transmit(ref packet, service.EgressInterface, service.Index, backendId: -1);
+        return worker.Transmit(ref packet, service.EgressInterface, service.Id, backendId: -1);
     }
 }

@@ -23,7 +23,7 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
     {
         ref var session = ref worker.Sessions.FindReverse(packet.Key, packet.Hash, packet.NowMs);
         // A session of a service that is gone or no longer NAT (a reload) is no session of ours.
-        if (Unsafe.IsNullRef(ref session) || For(session.ServiceIndex, snapshot) is not { } nat)
+        if (Unsafe.IsNullRef(ref session) || For(session.ServiceId) is not { } nat)
         {
             // The balancer's own conversations (health checks) are not "replies without a session".
             if (packet.Key.DestinationAddress != worker.Interfaces.Address(packet.Meta.IngressInterface)) worker.Counters.NatRepliesWithoutSession++;
@@ -32,7 +32,7 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
         // NAT updates checksums incrementally, which would carry a bad header checksum along unnoticed.
         if (!packet.HeaderChecksumValid) return worker.Drop(DropReason.Ipv4BadChecksum);
 
-        var service = snapshot.Services[session.ServiceIndex];
+        var service = snapshot.ServiceById(session.ServiceId)!;
         var backend = service.BackendById(session.BackendId);
         if (backend is { IsDown: true } && service.OnBackendDown == BackendDownAction.Drop) return worker.Drop(DropReason.BackendDown);
 
@@ -54,10 +54,12 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
             session.State = FlowState.TcpClosing;
             if (backend is not null) worker.Sync?.Session(session, backend);
         }
-        return worker.Transmit(ref packet, service.IngressInterface, service.Index, session.BackendId);
+        return worker.Transmit(ref packet, service.IngressInterface, service.Id, session.BackendId);
     }
 
     /// <summary>The NAT settings of service <paramref name="serviceIndex"/> in this snapshot, or null.</summary>
-    internal NatSettings? For(int serviceIndex, DataPlaneSnapshot snapshot) =>
-        (uint)serviceIndex < (uint)settingsByService.Length && serviceIndex < snapshot.Services.Length ? settingsByService[serviceIndex] : null;
+    /// <summary>The settings of NAT service <paramref name="serviceId"/> in this reply path's snapshot, null when a
+    /// reload removed the service (its sessions are no longer ours).</summary>
+    internal NatSettings? For(int serviceId) =>
+        (uint)serviceId < (uint)settingsByService.Length ? settingsByService[serviceId] : null;
 }

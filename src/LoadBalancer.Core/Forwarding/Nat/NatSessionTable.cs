@@ -14,7 +14,7 @@ public struct NatSession
     public uint ForwardHash;
     public uint ReverseHash;
     public int BackendId;
-    public int ServiceIndex;
+    public int ServiceId;
     /// <summary>Source MAC of the client's frames: the router in front of the clients, or the client
     /// itself. Replies go back to it, so no ARP is needed per client.</summary>
     public MacAddress ClientHop;
@@ -128,7 +128,7 @@ public sealed class NatSessionTable
         s.InUse = true;
         _forward[f] = slot;
         _reverse[r] = slot;
-        _counters.ServiceSessions[s.ServiceIndex]++;
+        _counters.ServiceSessions[s.ServiceId]++;
         _counters.BackendSessions[s.BackendId]++;
         return ref s;
     }
@@ -245,7 +245,7 @@ public sealed class NatSessionTable
         Unlink(_reverse, s.ReverseHash, slot);
         s.InUse = false;
         _free[_freeCount++] = slot;
-        _counters.ServiceSessions[s.ServiceIndex]--;
+        _counters.ServiceSessions[s.ServiceId]--;
         _counters.BackendSessions[s.BackendId]--;
     }
 

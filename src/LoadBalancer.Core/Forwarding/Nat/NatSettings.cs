@@ -32,7 +32,7 @@ public sealed record NatSettings(FlowTimeouts Timeouts, bool TcpPickup, int Gate
             ForwardHash = hash,
             Reverse = reply,
             ReverseHash = FlowHash.Compute(reply, HashSeed),
-            ServiceIndex = service.Index,
+            ServiceId = service.Id,
             BackendId = backend.Id,
             ClientHop = clientHop,
             State = state,

@@ -92,7 +92,7 @@ public class DirectRoutingPipelineTests
         var counts = backends.GroupBy(b => b).ToDictionary(g => g.Key, g => g.Count());
         Assert.Equal(Fixtures.PoolSize, counts.Count);
         Assert.All(counts.Values, c => Assert.InRange(c, 350, 650));
-        Assert.Equal(2000, engine.Counters.ServiceFlows[engine.Service("pool").Index]);
+        Assert.Equal(2000, engine.Counters.ServiceFlows[engine.Service("pool").Id]);
     }
 
     [Fact]
@@ -341,9 +341,9 @@ public class DirectRoutingPipelineTests
 
         var web = engine.Service("web");
         var backend = web.Backends[0];
-        Assert.Equal(2, engine.Counters.ServicePackets[web.Index]);
-        Assert.Equal(2L * frame.Length, engine.Counters.ServiceBytes[web.Index]);
-        Assert.Equal(1, engine.Counters.ServiceFlows[web.Index]);
+        Assert.Equal(2, engine.Counters.ServicePackets[web.Id]);
+        Assert.Equal(2L * frame.Length, engine.Counters.ServiceBytes[web.Id]);
+        Assert.Equal(1, engine.Counters.ServiceFlows[web.Id]);
         Assert.Equal(2, engine.Counters.BackendPackets[backend.Id]);
         Assert.Equal(2L * frame.Length, engine.Counters.BackendBytes[backend.Id]);
         Assert.Equal(1, engine.Counters.BackendFlows[backend.Id]);

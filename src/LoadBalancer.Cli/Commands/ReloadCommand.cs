@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Text.Json;
+using LoadBalancer.Cli.Control;
+
+namespace LoadBalancer.Cli.Commands;
+
+/// <summary><c>lb reload --config FILE [--socket PATH]</c>: the running engine (found as <c>lb status</c> finds it)
+/// re-reads FILE and applies the difference with one snapshot swap. Exit 0: applied, the changes printed one per
+/// line ("no changes" when there were none). Exit 2: nothing changed, the file's problems or the engine's refusals
+/// printed as <c>FILE:LINE: message</c> (as <c>lb check</c> prints them). Exit 1: the engine could not be reached.</summary>
+internal static class ReloadCommand
+{
+    public static Command Build()
+    {
+        var config = new Option<string>("--config") { Description = "The configuration file to apply (the engine reads it itself)", Required = true };
+        var socket = new Option<string>("--socket") { Description = "The engine's control socket (default: the file's control_socket)" };
+        var command = new Command("reload", "Apply a changed configuration to the running engine, keeping flows, sessions, counters and health") { config, socket };
+        command.SetAction(r => Run(r.GetValue(config)!, r.GetValue(socket), Console.Out, Console.Error));
+        return command;
+    }
+
+    public static int Run(string path, string? socketPath, TextWriter stdout, TextWriter stderr)
+    {
+        // Validated here first, with lb check's own words: an invalid file never reaches the engine.
+        if (CheckCommand.Run(path, TextWriter.Null, stderr) != CheckCommand.ExitOk) return CheckCommand.Run(path, stdout, stderr);
+        var request = "reload " + JsonSerializer.Serialize(new ReloadRequest(Path.GetFullPath(path), path), HealthMessageJson.Default.ReloadRequest);
+        var code = EngineSocket.Ask(path, socketPath, request, stderr, out var response);
+        if (code != 0) return code;
+        using var doc = JsonDocument.Parse(response);
+        var root = doc.RootElement;
+        if (root.TryGetProperty("lines", out var lines))
+            foreach (var line in lines.EnumerateArray()) stdout.WriteLine(line.GetString());
+        if (root.TryGetProperty("error", out var error))
+        {
+            if (!root.TryGetProperty("lines", out _)) stderr.WriteLine(error.GetString());
+            return CheckCommand.ExitInvalid;
+        }
+        return 0;
+    }
+}
