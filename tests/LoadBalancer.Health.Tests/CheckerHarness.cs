@@ -101,7 +101,7 @@ internal sealed class CheckerHarness : IAsyncDisposable
 
     private readonly CancellationTokenSource _stop = new();
     private readonly HangingProbe[] _hanging;
-    private readonly int _scheduled;
+    private int _scheduled;
     private Task? _run;
     private int _probesAskedFor;
 
@@ -129,6 +129,15 @@ internal sealed class CheckerHarness : IAsyncDisposable
     {
         _run = Checker.RunAsync(_stop.Token);
         await Eventually.TrueAsync(() => Time.PendingTimers == _scheduled, $"{_scheduled} first checks to be scheduled");
+    }
+
+    /// <summary>Hands the checker new targets (a reload) and waits until exactly the scheduled ones wait on a timer.</summary>
+    public async Task<HealthUpdate> UpdateAsync(IReadOnlyList<HealthTarget> targets)
+    {
+        var update = Checker.Update(targets);
+        _scheduled = targets.Count(t => t.Check.Type != HealthCheckType.None);
+        await Eventually.TrueAsync(() => Time.PendingTimers == _scheduled, $"{_scheduled} targets scheduled after the update");
+        return update;
     }
 
     /// <summary>Fires the next timer and waits for the checker to be quiet again; returns the new time.</summary>
