@@ -20,9 +20,10 @@ LB_DLL="${LB_DLL:-$LAB_ROOT/src/LoadBalancer.Cli/bin/Release/net10.0/lb.dll}"
 export LB_DLL
 
 # Debian packages the lab needs. Checked with dpkg -s, installed only when missing.
-# python3-matplotlib draws results.svg (lab/lib/report.py).
+# python3-matplotlib draws results.svg (lab/lib/report.py); man-db and systemd (systemd-analyze) check the
+# package that packaging/build-deb.sh makes (tests/LoadBalancer.Lab.Tests/Packaging).
 LAB_PACKAGES=(iproute2 nftables nginx curl tcpdump tshark python3-scapy python3-matplotlib ethtool iputils-arping wrk procps
-              psmisc keepalived bird2 hping3)
+              psmisc keepalived bird2 hping3 man-db systemd)
 
 # Always this interpreter: `python3` on PATH may be a pyenv build without scapy or matplotlib.
 # shellcheck disable=SC2034
