@@ -83,6 +83,7 @@ public sealed class EngineControl
     /// (<paramref name="steps"/>) judge what only it knows (the interfaces it reads) and move the kernel's side along.</summary>
     public ReloadResult Reload(BalancerConfig next, ReloadSteps steps)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         lock (_rebuildGate)
         {
             var current = _config;
@@ -123,7 +124,8 @@ public sealed class EngineControl
                         : $"backend {service.Name}/{backend.Name} removed: it had no flows");
             }
             foreach (var line in changes) _log.Info($"reload: {line}");
-            _log.Info($"reload applied from {next.SourcePath ?? "the new config"} (snapshot {snapshot.Version}, {changes.Count} changes)");
+            _log.Info($"reload applied from {next.SourcePath ?? "the new config"} (snapshot {snapshot.Version}, {changes.Count} changes, " +
+                      $"{System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:F1} ms)");
             return ReloadResult.Applied(changes, snapshot.Version);
         }
     }
