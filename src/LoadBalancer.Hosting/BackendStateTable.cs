@@ -26,9 +26,13 @@ public sealed class BackendStateTable
         public LastCheck? Last;
         public int Consecutive;
         public int Needed;
+        public long ChecksOk;
+        public long ChecksFailed;
     }
 
-    public readonly record struct View(BackendHealth Health, BackendIntent Intent, int Weight, bool SoftStopped, LastCheck? Last, int Consecutive, int Needed);
+    /// <param name="ChecksOk">Check results received since the start (they survive reloads), passed and failed.</param>
+    public readonly record struct View(BackendHealth Health, BackendIntent Intent, int Weight, bool SoftStopped, LastCheck? Last, int Consecutive, int Needed,
+        long ChecksOk = 0, long ChecksFailed = 0);
 
     /// <summary>A backend a reload removed while it still had flows (<c>on_backend_down: keep</c>): served from its
     /// last config and state, with no new flows, until its flows have ended.</summary>
@@ -68,7 +72,7 @@ public sealed class BackendStateTable
         lock (_gate)
         {
             return _entries.TryGetValue((service, backend), out var e)
-                ? new View(e.Health, e.Intent, e.Weight, e.SoftStopped, e.Last, e.Consecutive, e.Needed)
+                ? new View(e.Health, e.Intent, e.Weight, e.SoftStopped, e.Last, e.Consecutive, e.Needed, e.ChecksOk, e.ChecksFailed)
                 : null;
         }
     }
@@ -162,6 +166,8 @@ public sealed class BackendStateTable
         Change(r.Service, r.Backend, e =>
         {
             e.Last = new LastCheck(r.Ok, r.Detail, r.At);
+            if (r.Ok) e.ChecksOk++;
+            else e.ChecksFailed++;
             e.Consecutive = r.Consecutive;
             e.Needed = r.Needed;
             if (e.Health == r.Health && e.SoftStopped == r.SoftStop) return false;

@@ -40,6 +40,7 @@ internal static class RunCommand
 
         Engine? engine = null;
         ControlServer? control = null;
+        Http.StatusHttpServer? http = null;
         Task? checker = null;
         var failed = false;
         var refused = false;
@@ -54,6 +55,7 @@ internal static class RunCommand
             if (withHealthChecker) checker = StartHealthChecker(loaded.Config, engine, reloader, log);
             control = ControlServer.Start(loaded.Config.ControlSocket, engine, reloader, log);
             reload = reloader;
+            if (loaded.Config.Http is { } httpConfig) http = Http.StatusHttpServer.Start(httpConfig.Listen, engine, log);
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
             WaitHandle.WaitAny([stopRequested.WaitHandle, engine.Stopping.WaitHandle]);
             failed = engine.Stopping.IsCancellationRequested && !stopRequested.IsSet;
@@ -74,6 +76,7 @@ internal static class RunCommand
             log.Info("stopping");
             engine?.Stop();
             checker?.Wait(TimeSpan.FromSeconds(5));
+            http?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
             control?.Dispose();
             engine?.Dispose();
             log.Info("stopped");

@@ -21,6 +21,8 @@ internal static class StatusReport
             w.WriteStartObject();
             w.WriteString("version", VersionInfo.Text);
             w.WriteNumber("uptime_seconds", (long)(DateTime.UtcNow - host.StartedAt).TotalSeconds);
+            w.WriteString("started_at", Timestamp(host.StartedAt));
+            w.WriteNumber("start_time_seconds", Math.Round((host.StartedAt - DateTime.UnixEpoch).TotalSeconds, 3));
             w.WriteNumber("workers", host.Workers.Count);
             w.WriteStartArray("worker_frames");
             foreach (var worker in host.Workers)
@@ -89,6 +91,9 @@ internal static class StatusReport
                 }
                 w.WriteEndObject();
             }
+            // Live entries per backend id, flows and sessions of every worker (read racily, as the counters are).
+            var live = host.CountLiveFlows();
+            long Live(int id) => (uint)id < (uint)live.Length ? live[id] : 0;
             w.WriteStartArray("services");
             foreach (var s in snapshot.Services)
             {
@@ -106,6 +111,7 @@ internal static class StatusReport
                 w.WriteNumber("bytes", Sum(host, c => c.ServiceBytes[s.Id]));
                 w.WriteNumber("flows", Sum(host, c => c.ServiceFlows[s.Id]));
                 w.WriteNumber("sessions", Sum(host, c => c.ServiceSessions[s.Id]));
+                w.WriteNumber("active_flows", s.Backends.Sum(b => Live(b.Id)));
                 var sc = s.Config;
                 w.WriteString("health_check", ModeNames.Name(sc.Health.Type));
                 w.WriteString("on_backend_down", ModeNames.Name(sc.OnBackendDown));
@@ -171,6 +177,11 @@ internal static class StatusReport
                     w.WriteNumber("bytes", Sum(host, c => c.BackendBytes[b.Id]));
                     w.WriteNumber("flows", Sum(host, c => c.BackendFlows[b.Id]));
                     w.WriteNumber("sessions", Sum(host, c => c.BackendSessions[b.Id]));
+                    w.WriteNumber("active_flows", Live(b.Id));
+                    w.WriteStartObject("checks");
+                    w.WriteNumber("ok", view?.ChecksOk ?? 0);
+                    w.WriteNumber("fail", view?.ChecksFailed ?? 0);
+                    w.WriteEndObject();
                     w.WriteNumber("port", b.Port);
                     w.WriteEndObject();
                 }

@@ -30,6 +30,8 @@ public sealed record BalancerConfig
     /// <summary>Route announcement (<c>announce:</c>): the kernel table announced VIPs are put in, for the operator's
     /// routing daemon to export; null when the engine announces nothing.</summary>
     public AnnounceConfig? Announce { get; init; }
+    /// <summary>The engine's HTTP listener (<c>http:</c>): metrics, the status page and its JSON; null: none.</summary>
+    public HttpConfig? Http { get; init; }
     public string? SourcePath { get; init; }
     /// <summary>The line of each top-level key present in the file (for a reload's refusals); empty when built in code.</summary>
     public IReadOnlyDictionary<string, int> KeyLines { get; init; } = EmptyKeyLines;
@@ -37,3 +39,10 @@ public sealed record BalancerConfig
     internal static readonly IReadOnlyDictionary<string, int> EmptyKeyLines = new Dictionary<string, int>();
 }
 
+
+/// <summary><c>http: {listen: ADDRESS:PORT}</c>: where the engine serves <c>/metrics</c>, <c>/</c> and <c>/status.json</c>.</summary>
+public sealed record HttpConfig
+{
+    public required System.Net.IPEndPoint Listen { get; init; }
+    public int Line { get; init; }
+}

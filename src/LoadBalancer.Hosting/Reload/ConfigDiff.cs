@@ -12,7 +12,7 @@ public readonly record struct ReloadRefusal(int Line, string Message);
 /// its health starts over and its predecessor is removed). Keys that the engine fixed at start are refusals:
 /// engine-wide <c>workers</c>, <c>cpus</c>, the table sizes, <c>control_socket</c>, <c>hash_seed</c> (it places
 /// every flow), <c>flow_timeouts</c> and <c>new_flow_rate</c> (built into each worker's tables), <c>ha</c> and
-/// <c>announce</c>; per service <c>interface</c>, <c>backend_interface</c>, <c>mode</c> and <c>cluster</c>.
+/// <c>announce</c>, <c>http</c>; per service <c>interface</c>, <c>backend_interface</c>, <c>mode</c> and <c>cluster</c>.
 /// Whether a new service fits the interfaces the engine reads is the engine's question, not this one's.</summary>
 public sealed class ConfigDiff
 {
@@ -68,6 +68,7 @@ public sealed class ConfigDiff
         if (a.FlowTimeouts != b.FlowTimeouts) Refuse(Line(b.KeyLines, "flow_timeouts"), "flow_timeouts");
         if (!SameHa(a.Ha, b.Ha)) Refuse(Line(b.KeyLines, "ha"), "ha");
         if (a.Announce?.Table != b.Announce?.Table) Refuse(Line(b.KeyLines, "announce"), "announce");
+        if (!Equals(a.Http?.Listen, b.Http?.Listen)) Refuse(Line(b.KeyLines, "http"), "http (the listener is bound at start)");
         if (a.MaglevTableSize != b.MaglevTableSize) _changes.Add($"maglev_table_size {a.MaglevTableSize} -> {b.MaglevTableSize}");
     }
 

@@ -14,7 +14,7 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 internal sealed class RootSection(ConfigReader r)
 {
     private static readonly string[] Keys = ["hash_seed", "workers", "cpus", "control_socket", "flow_table_size", "flow_timeouts",
-                                             "session_table_size", "new_flow_rate", "maglev_table_size", "ha", "announce", "services"];
+                                             "session_table_size", "new_flow_rate", "maglev_table_size", "ha", "announce", "http", "services"];
 
     public BalancerConfig? Read(YamlMappingNode map)
     {
@@ -51,6 +51,7 @@ internal sealed class RootSection(ConfigReader r)
 
         ok &= ConfigReader.Optional(entries, "ha", new HaSection(r).Read, value => config = config with { Ha = value });
         ok &= ConfigReader.Optional(entries, "announce", ReadAnnounce, value => config = config with { Announce = value });
+        ok &= ConfigReader.Optional(entries, "http", ReadHttp, value => config = config with { Http = value });
 
         if (!entries.TryGetValue("services", out var servicesEntry))
         {
@@ -59,6 +60,24 @@ internal sealed class RootSection(ConfigReader r)
         }
         var services = ReadServices(servicesEntry, config.MaglevTableSize, entries.ContainsKey("announce"));
         return ok && services is not null ? config with { Services = services, KeyLines = ConfigReader.KeyLines(entries) } : null;
+    }
+
+    private static readonly string[] HttpKeys = ["listen"];
+
+    private HttpConfig? ReadHttp(YamlEntry entry)
+    {
+        if (!r.TryMapping(entry, out var map)) return null;
+        var entries = r.Entries(map, HttpKeys);
+        if (r.Required(entry.KeyNode, entries, "listen") is not { } listen) return null;
+        if (!r.TryScalar(listen, out var text)) return null;
+        // IPv4:port or [IPv6]:port, a port above 0: an operator names where the page may be seen, never "any port".
+        if (!IPEndPoint.TryParse(text, out var endpoint) || endpoint.Port == 0 ||
+            (endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !text.StartsWith('[')))
+        {
+            r.ReportIf(listen, $"listen must be IPv4:port or [IPv6]:port with a port from 1 to 65535, like 127.0.0.1:9150 (got '{text}')");
+            return null;
+        }
+        return new HttpConfig { Listen = endpoint, Line = ConfigReader.LineOf(entry.KeyNode) };
     }
 
     private static readonly string[] AnnounceKeys = ["table"];
