@@ -26,6 +26,7 @@ public sealed class HealthChecker
     private readonly TimeProvider _time;
     private readonly Func<HealthCheckType, IHealthProbe> _probes;
     private readonly Action<string>? _log;
+    private readonly Action<string>? _logDown;
     private readonly Random _random;
     private readonly object _randomGate = new();
     private readonly object _updateGate = new();
@@ -33,13 +34,17 @@ public sealed class HealthChecker
     private CancellationToken _stop;
     private bool _running;
 
+    /// <param name="log">Where each health change (and a failing sink) is said.</param>
+    /// <param name="logDown">Where the changes that take a backend down are said instead (turned unhealthy,
+    /// soft-stopped); <paramref name="log"/> when null.</param>
     public HealthChecker(
         IEnumerable<HealthTarget> targets,
         IHealthReportSink sink,
         TimeProvider time,
         Func<HealthCheckType, IHealthProbe>? probes = null,
-        Action<string>? log = null)
-        : this(targets, sink, time, probes, log, new Random())
+        Action<string>? log = null,
+        Action<string>? logDown = null)
+        : this(targets, sink, time, probes, log, new Random(), logDown)
     {
     }
 
@@ -50,12 +55,14 @@ public sealed class HealthChecker
         TimeProvider time,
         Func<HealthCheckType, IHealthProbe>? probes,
         Action<string>? log,
-        Random random)
+        Random random,
+        Action<string>? logDown = null)
     {
         ArgumentNullException.ThrowIfNull(targets);
         _sink = sink ?? throw new ArgumentNullException(nameof(sink));
         _time = time ?? throw new ArgumentNullException(nameof(time));
         _log = log;
+        _logDown = logDown ?? log;
         _random = random;
         var now = time.GetUtcNow();
         _probes = probes ?? HealthProbes.For;
@@ -254,11 +261,14 @@ public sealed class HealthChecker
         var softStop = result.SoftStop || (!result.Ok && target.Latest.SoftStop);
         if (softStop != target.Latest.SoftStop)
             reason ??= softStop ? $"{config.Backend} soft-stopped: {result.Detail}" : $"{config.Backend} back from soft-stop: {result.Detail}";
+        // Going down (unhealthy, or a soft-stop starting) is what an operator is alerted on: its own log, so the
+        // engine can give it a warning's priority without reading the text.
+        var down = (changed && health == BackendHealth.Unhealthy) || (softStop && !target.Latest.SoftStop);
         var report = new HealthReport(config.Service, config.Backend, health, result.Ok, result.Detail,
             _time.GetUtcNow(), consecutive, needed, changed, reason, softStop);
         target.Latest = report;
 
-        if (reason is not null) Log($"health {config.Service}: {reason}");
+        if (reason is not null) Log(down ? _logDown : _log, $"health {config.Service}: {reason}");
         try
         {
             _sink.Report(report);
@@ -266,7 +276,7 @@ public sealed class HealthChecker
         catch (Exception e)
         {
             // The sink is someone else's code; its failure must not end this target's checks.
-            Log($"health {config.Service}: report sink failed for {config.Backend}: {e.Message}");
+            Log(_log, $"health {config.Service}: report sink failed for {config.Backend}: {e.Message}");
         }
     }
 
@@ -279,12 +289,12 @@ public sealed class HealthChecker
         return $"{text} after {consecutive}/{needed} {kind}";
     }
 
-    private void Log(string message)
+    private static void Log(Action<string>? log, string message)
     {
-        if (_log is null) return;
+        if (log is null) return;
         try
         {
-            _log(message);
+            log(message);
         }
         catch (Exception)
         {

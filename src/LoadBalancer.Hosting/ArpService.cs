@@ -16,6 +16,12 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
     public static readonly TimeSpan ResolveInterval = TimeSpan.FromMilliseconds(500);
     public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
 
+    // Times round Run's loop, for the watchdog (one writer, this thread; see ForwardingWorker.Rounds).
+    private long _rounds;
+
+    /// <summary>How many times <see cref="Run"/> has gone round its loop: at least once per receive timeout.</summary>
+    public long Rounds => Volatile.Read(ref _rounds);
+
     public void Run(CancellationToken stop)
     {
         var buffer = new byte[2048];
@@ -27,6 +33,7 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
         var lastAnnounce = -1L;
         while (!stop.IsCancellationRequested)
         {
+            Volatile.Write(ref _rounds, _rounds + 1);
             var now = Environment.TickCount64;
             if (roles.AnnounceRound != round)
             {

@@ -22,6 +22,7 @@ public sealed class Engine : IDisposable
     private readonly List<ForwardingWorker> _workerList = new();
     private readonly List<(ArpService Service, string Interface)> _arp = new();
     private readonly List<ArpResponder> _responders = new();
+    private readonly List<EngineLoop> _loops = new();
     // Guarded by the control plane's rebuild gate once started (a reload replaces entries): Start fills it, Dispose empties it.
     private readonly List<(IDisposable Drop, string Interface, IngressDropRule Rule)> _drops = new();
     private readonly List<Thread> _threads = new();
@@ -44,6 +45,8 @@ public sealed class Engine : IDisposable
     public BackendStateTable Backends => Control.Backends;
     public IReadOnlyList<ForwardingWorker> Workers => _workerList;
     public IReadOnlyList<ArpResponder> Responders => _responders;
+    /// <summary>The data path's loops (every worker, every interface's ARP), for readiness and the watchdog.</summary>
+    public IReadOnlyList<EngineLoop> Loops => _loops;
     /// <summary>Master, backup or fault in an HA pair, as keepalived last said; a lone balancer is always master.</summary>
     public HaRoles Roles { get; }
     /// <summary>State sync with the HA peer (<c>ha.sync</c>), or null.</summary>
@@ -84,27 +87,32 @@ public sealed class Engine : IDisposable
     {
         _workers.Add((worker, interfaceName, number, cpu));
         _workerList.Add(worker);
+        _loops.Add(new EngineLoop(WorkerThreadName(interfaceName, number), () => worker.Rounds));
     }
 
     internal void AddArp(ArpResponder responder, ArpService service, string interfaceName)
     {
         _responders.Add(responder);
         _arp.Add((service, interfaceName));
+        _loops.Add(new EngineLoop(ArpThreadName(interfaceName), () => service.Rounds));
     }
+
+    private static string WorkerThreadName(string interfaceName, int number) => $"lb-worker-{interfaceName}-{number}";
+    private static string ArpThreadName(string interfaceName) => $"lb-arp-{interfaceName}";
 
     public void Start()
     {
         var log = _options.Log;
         foreach (var (worker, name, number, cpu) in _workers)
         {
-            StartThread($"lb-worker-{name}-{number}", () =>
+            StartThread(WorkerThreadName(name, number), () =>
             {
                 if (cpu >= 0) _platform.Cpus.PinCurrentThread(cpu);
                 worker.Run(_stop.Token);
             });
             if (cpu >= 0) log.Info($"worker {number} on {name} pinned to CPU {cpu}");
         }
-        foreach (var (service, name) in _arp) StartThread($"lb-arp-{name}", () => service.Run(_stop.Token));
+        foreach (var (service, name) in _arp) StartThread(ArpThreadName(name), () => service.Run(_stop.Token));
 
         foreach (var rule in Topology.Drops)
         {
@@ -135,6 +143,33 @@ public sealed class Engine : IDisposable
     }
 
     private static readonly TimeSpan LeavingCheckInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>After <see cref="Start"/>: waits, at most <paramref name="timeout"/>, until the engine serves, i.e.
+    /// every loop of <see cref="Loops"/> has gone round once (its ring or ARP socket, bound at build, is being read)
+    /// and every neighbour learned by ARP (backends, gateways) has its MAC, so a first connection to a service without
+    /// health checks is forwarded, not dropped as <c>backend_mac_unresolved</c>. Returns what is still missing when
+    /// the time is up (empty: serving); a backend that never answers ARP must not hold the start for ever.</summary>
+    public IReadOnlyList<string> WaitUntilServing(TimeSpan timeout)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            var missing = NotServing();
+            if (missing.Count == 0 || Environment.TickCount64 >= deadline || _stop.IsCancellationRequested) return missing;
+            // A poll, bounded by the deadline: the loops and ARP answers it waits for take a few milliseconds.
+            _stop.Token.WaitHandle.WaitOne(10);
+        }
+    }
+
+    private List<string> NotServing()
+    {
+        var missing = _loops.Where(l => l.Rounds() == 0).Select(l => $"{l.Name} not running").ToList();
+        var unresolved = 0;
+        for (var i = 0; i < Neighbors.Count; i++)
+            if (!Neighbors.IsStatic(i) && Neighbors.Mac(i).IsZero) unresolved++;
+        if (unresolved > 0) missing.Add($"{unresolved} neighbour MACs unresolved");
+        return missing;
+    }
 
     private IDisposable InstallDrop(IngressDropRule rule) =>
         _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Replies, Interfaces.Address(rule.Interface));

@@ -110,13 +110,17 @@ internal sealed class CheckerHarness : IAsyncDisposable
         _hanging = hanging;
         _scheduled = targets.Count(t => t.Check.Type != HealthCheckType.None);
         Sink = sink ?? new RecordingSink();
-        Checker = new HealthChecker(targets, Sink, Time, _ => { Interlocked.Increment(ref _probesAskedFor); return probe; }, Log.Enqueue, new Random(20250101));
+        Checker = new HealthChecker(targets, Sink, Time, _ => { Interlocked.Increment(ref _probesAskedFor); return probe; }, Log.Enqueue, new Random(20250101),
+            // Down lines also in Log, so Log keeps every line in order.
+            logDown: m => { LogDown.Enqueue(m); Log.Enqueue(m); });
     }
 
     public FakeTimeProvider Time { get; } = new();
     public RecordingSink Sink { get; }
     public HealthChecker Checker { get; }
     public System.Collections.Concurrent.ConcurrentQueue<string> Log { get; } = new();
+    /// <summary>The lines said through the checker's <c>logDown</c>: a backend going down.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> LogDown { get; } = new();
     public int ProbesAskedFor => Volatile.Read(ref _probesAskedFor);
 
     public static HealthTarget Target(string backend, HealthCheckConfig? check = null) =>

@@ -85,6 +85,7 @@ public class HealthCheckerTests
         Assert.Equal(
             ["health web: web1 healthy: http 200 after 2/2 successes", "health web: web1 unhealthy: http 503 after 2/2 failures"],
             harness.Log);
+        Assert.Equal(["health web: web1 unhealthy: http 503 after 2/2 failures"], harness.LogDown);
         Assert.Equal(reports[^1], Assert.Single(harness.Checker.Current));
     }
 
@@ -104,6 +105,8 @@ public class HealthCheckerTests
         Assert.Equal("web1 soft-stopped: http 404 (soft-stop)", reports[2].Reason);
         Assert.Equal("web1 back from soft-stop: http 200", reports[5].Reason);
         Assert.All(reports.Skip(1), r => Assert.Equal(BackendHealth.Healthy, r.Health));
+        // Going down is said apart (the engine gives it a warning's priority); coming back is not.
+        Assert.Equal(["health web: web1 soft-stopped: http 404 (soft-stop)"], harness.LogDown);
     }
 
     [Fact]

@@ -108,4 +108,38 @@ public class EngineTests
 
         await Eventually.TrueAsync(() => engine.Stopping.IsCancellationRequested, "the engine to stop after its worker failed");
     }
+
+    [Fact]
+    public void WaitUntilServing_NotStarted_NamesEveryLoopNotRunning()
+    {
+        var platform = new FakePlatform(Fixtures.Interfaces);
+        using var engine = EngineBuilder.Build(Fixtures.Config(), platform.Platform);
+
+        var missing = engine.WaitUntilServing(TimeSpan.FromMilliseconds(50));
+
+        Assert.Contains($"lb-worker-{Fixtures.InterfaceName}-0 not running", missing);
+        Assert.Contains($"lb-arp-{Fixtures.InterfaceName} not running", missing);
+        Assert.Equal(["lb-worker-eth0-0", "lb-arp-eth0"], engine.Loops.Select(l => l.Name));
+    }
+
+    [Fact]
+    public async Task WaitUntilServing_Started_WaitsForTheUnresolvedBackendsMac_AndIdleLoopsKeepGoingRound()
+    {
+        var platform = new FakePlatform(Fixtures.Interfaces);
+        using var engine = EngineBuilder.Build(Fixtures.Config(), platform.Platform);
+        engine.Start();
+
+        // dark-1 has no configured MAC and nobody answers the engine's ARP yet: the loops run, the MAC is missing.
+        Assert.Equal(["1 neighbour MACs unresolved"], engine.WaitUntilServing(TimeSpan.FromMilliseconds(100)));
+        var reply = new byte[60];
+        var darkMac = MacAddress.Parse("02:00:00:00:03:01");
+        ArpPacket.WriteFrame(reply, ArpPacket.OperationReply, Fixtures.InterfaceMac, darkMac, Ipv4.Parse(Fixtures.DarkBackendIp),
+            Fixtures.InterfaceMac, Ipv4.Parse(Fixtures.InterfaceIp));
+        platform.ArpSockets[0].Arrive(reply);
+
+        Assert.Empty(engine.WaitUntilServing(Eventually.DefaultBound));
+        // No traffic at all: the loops still go round (their polls are bounded), which is what the watchdog reads.
+        var before = engine.Loops.Select(l => l.Rounds()).ToArray();
+        await Eventually.TrueAsync(() => engine.Loops.Select((l, i) => l.Rounds() > before[i] + 1).All(moved => moved), "every idle loop to go round twice more");
+    }
 }

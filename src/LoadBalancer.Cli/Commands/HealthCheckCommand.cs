@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Cli.Health;
+using LoadBalancer.Cli.ServiceManager;
 using LoadBalancer.Health;
 using LoadBalancer.Hosting;
 
@@ -23,14 +24,14 @@ internal static class HealthCheckCommand
 
     private static int Run(string path, string? socketPath, TextWriter stderr)
     {
+        var log = new EngineLog(stderr, journal: JournalStream.IsStderr());
         var loaded = ConfigLoader.Load(path);
         if (loaded.Config is null)
         {
-            foreach (var e in loaded.Errors) stderr.WriteLine(e.ToString());
+            foreach (var e in loaded.Errors) log.Line(LogPriority.Error, e.ToString());
             return 2;
         }
         var targets = HealthTargets.From(loaded.Config);
-        var log = new EngineLog(stderr);
         if (targets.Count == 0)
         {
             log.Info("no service has a health check; nothing to do");
@@ -40,7 +41,8 @@ internal static class HealthCheckCommand
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
         var socket = socketPath ?? loaded.Config.ControlSocket;
-        var checker = new HealthChecker(targets, new ControlSocketHealthSink(socket, log.Info), TimeProvider.System, log: log.Info);
+        var checker = new HealthChecker(targets, new ControlSocketHealthSink(socket, log.Info), TimeProvider.System,
+            log: log.Info, logDown: log.BackendDown);
         log.Info($"health checker for {targets.Count} backends, reporting to {socket}");
         checker.RunAsync(stop.Token).GetAwaiter().GetResult();
         log.Info("stopped");

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Cli.Control;
 using LoadBalancer.Cli.Platform;
+using LoadBalancer.Cli.ServiceManager;
 using LoadBalancer.Hosting;
 using LoadBalancer.Hosting.Platform;
 
@@ -11,15 +12,22 @@ namespace LoadBalancer.Cli.Commands;
 /// then removes its ingress drops and control socket. SIGHUP re-reads the file it was started with, as
 /// <c>lb reload</c> does. Exit 0 on a clean stop, 1 when the engine
 /// failed (an interface deleted under it, too), 2 when the config is invalid or another engine already serves one
-/// of its interfaces or its control socket (that engine is left untouched).</summary>
+/// of its interfaces or its control socket (that engine is left untouched). Under a service manager (NOTIFY_SOCKET)
+/// it says READY=1 once it serves, RELOADING=1/READY=1 around each reload, STOPPING=1 when told to stop, and
+/// WATCHDOG=1 while its loops move (WATCHDOG_USEC); with stderr the journal (JOURNAL_STREAM) each line carries its
+/// syslog priority.</summary>
 internal static class RunCommand
 {
+    /// <summary>How long READY=1 waits for the loops to run and the neighbours' MACs (<see cref="Engine.WaitUntilServing"/>).</summary>
+    private static readonly TimeSpan ServingTimeout = TimeSpan.FromSeconds(5);
+
     public static int Run(string path, bool withHealthChecker, TextWriter stdout, TextWriter stderr)
     {
+        var log = new EngineLog(stderr, journal: JournalStream.IsStderr());
         var loaded = ConfigLoader.Load(path);
         if (loaded.Config is null)
         {
-            foreach (var e in loaded.Errors) stderr.WriteLine(e.ToString());
+            foreach (var e in loaded.Errors) log.Line(LogPriority.Error, e.ToString());
             return 2;
         }
         if (!Environment.IsPrivilegedProcess)
@@ -28,7 +36,8 @@ internal static class RunCommand
             return 1;
         }
 
-        var log = new EngineLog(stderr);
+        using var notifier = ServiceManagerNotifier.FromEnvironment(log, Linux.Kernel.MonotonicClock.Microseconds);
+        ServiceManagerWatchdog? watchdog = null;
         using var stopRequested = new ManualResetEventSlim(false);
         // .NET started from a non-interactive shell's background job inherits an ignored SIGINT
         // (../shared/LAB.md item 8); SIGTERM is the signal that always works, so handle both.
@@ -51,12 +60,25 @@ internal static class RunCommand
             ControlServer.EnsureAvailable(loaded.Config.ControlSocket);
             engine = EngineBuilder.Build(loaded.Config, LinuxPlatform.Create(), new EngineOptions { Log = log });
             engine.Start();
-            var reloader = new ConfigReload(engine, log);
+            var reloader = new ConfigReload(engine, log)
+            {
+                Starting = () => notifier.Reloading("reloading"),
+                Finished = () => notifier.Ready(Serving(engine)),
+            };
             if (withHealthChecker) checker = StartHealthChecker(loaded.Config, engine, reloader, log);
             control = ControlServer.Start(loaded.Config.ControlSocket, engine, reloader, log);
             reload = reloader;
             if (loaded.Config.Http is { } httpConfig) http = Http.StatusHttpServer.Start(httpConfig.Listen, engine, log);
+            if (engine.WaitUntilServing(ServingTimeout) is { Count: > 0 } missing)
+                log.Warn($"serving without everything in place after {ServingTimeout.TotalSeconds:0} s: {string.Join(", ", missing)}");
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
+            notifier.Ready(Serving(engine));
+            if (notifier.Enabled && ServiceManagerWatchdog.Timeout(Environment.GetEnvironmentVariable, Environment.ProcessId) is { } timeout)
+            {
+                watchdog = new ServiceManagerWatchdog(notifier, timeout, engine.Loops, log, TimeProvider.System);
+                watchdog.Start();
+                log.Info($"watchdog: WATCHDOG=1 every {watchdog.Interval.TotalMilliseconds:0} ms while the {engine.Loops.Count} data-path loops move");
+            }
             WaitHandle.WaitAny([stopRequested.WaitHandle, engine.Stopping.WaitHandle]);
             failed = engine.Stopping.IsCancellationRequested && !stopRequested.IsSet;
         }
@@ -73,6 +95,10 @@ internal static class RunCommand
         }
         finally
         {
+            // First: the service manager knows the stop is ours, and the watchdog must not take the loops ending
+            // during the teardown for a stall.
+            notifier.Stopping("stopping");
+            watchdog?.Dispose();
             log.Info("stopping");
             engine?.Stop();
             checker?.Wait(TimeSpan.FromSeconds(5));
@@ -87,11 +113,14 @@ internal static class RunCommand
         static Task StartHealthChecker(Core.Model.BalancerConfig config, Engine engine, ConfigReload reload, EngineLog log)
         {
             var targets = Health.HealthTargets.From(config);
-            var checker = new LoadBalancer.Health.HealthChecker(targets, new Health.EngineHealthSink(engine.Control, log), TimeProvider.System, log: log.Info);
+            var checker = new LoadBalancer.Health.HealthChecker(targets, new Health.EngineHealthSink(engine.Control, log), TimeProvider.System,
+                log: log.Info, logDown: log.BackendDown);
             reload.Checker = checker;
             if (targets.Count > 0) log.Info($"health checker started for {targets.Count} backends (in-process)");
             return Task.Run(() => checker.RunAsync(engine.Stopping));
         }
+
+        static string Serving(Engine engine) => $"serving {engine.Config.Services.Count} services";
 
         void OnHangup(PosixSignalContext context)
         {

@@ -17,6 +17,10 @@ public sealed class ForwardingWorker : IFrameHandler
     // Taken at the first frame of a batch and dropped at its end: every frame of a batch sees the same
     // snapshot, and a change published while the worker idles applies from the next frame on.
     private DataPlaneSnapshot? _snapshot;
+    // Times round Run's loop. One writer (this worker's thread), read by the service manager's watchdog from another:
+    // a plain increment published with Volatile.Write, no interlocked operation on the data path (a 64-bit store is
+    // atomic on the 64-bit targets the engine runs on).
+    private long _rounds;
 
     /// <summary>A worker reading several ports: NAT needs the client side and the backend side of a flow on
     /// the same worker, since both directions use its session table.</summary>
@@ -35,10 +39,16 @@ public sealed class ForwardingWorker : IFrameHandler
     /// <summary>The transmitter per interface index (the TAP's, for the re-injection interface).</summary>
     public IReadOnlyList<IFrameTransmitter> Transmitters => _transmitters;
 
+    /// <summary>How many times <see cref="Run"/> has gone round its loop: it moves at least once per poll timeout
+    /// whether frames arrive or not, so a count that stands still means a worker stuck or gone.</summary>
+    public long Rounds => Volatile.Read(ref _rounds);
+
+    /// <param name="pollTimeoutMs">Bounds every wait, so <see cref="Rounds"/> moves with no traffic too.</param>
     public void Run(CancellationToken stop, int pollTimeoutMs = 100)
     {
         while (!stop.IsCancellationRequested)
         {
+            Volatile.Write(ref _rounds, _rounds + 1);
             _nowMs = _clockMs();
             if (_ports.Length == 1)
             {

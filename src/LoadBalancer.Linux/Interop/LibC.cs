@@ -93,13 +93,21 @@ internal static unsafe partial class LibC
     public static partial uint if_nametoindex([MarshalAs(UnmanagedType.LPUTF8Str)] string ifname);
 
     public const int AT_FDCWD = -100;
-    public const uint STATX_TYPE = 1;
-    /// <summary>sizeof(struct statx) and offsetof(struct statx, stx_mode) (linux/stat.h): the same on every architecture.</summary>
-    public const int StatxSize = 256, StatxModeOffset = 28;
+    /// <summary>statx of the descriptor itself (pathname ""), as fstat does.</summary>
+    public const int AT_EMPTY_PATH = 0x1000;
+    public const uint STATX_TYPE = 1, STATX_INO = 0x100;
+    /// <summary>sizeof(struct statx) and the offsets of stx_mode, stx_ino, stx_dev_major and stx_dev_minor (linux/stat.h):
+    /// the same on every architecture.</summary>
+    public const int StatxSize = 256, StatxModeOffset = 28, StatxInoOffset = 32, StatxDevMajorOffset = 136, StatxDevMinorOffset = 140;
     public const int S_IFMT = 0xF000, S_IFREG = 0x8000, S_IFDIR = 0x4000, S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFBLK = 0x6000, S_IFSOCK = 0xC000;
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string pathname, int flags, uint mask, byte* statxbuf);
+
+    public const int CLOCK_MONOTONIC = 1;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int clock_gettime(int clockid, timespec* tp);
 
     /// <summary>The same call on a name already encoded (NUL-terminated): a worker asks it while its link is down,
     /// without allocating.</summary>
@@ -107,6 +115,13 @@ internal static unsafe partial class LibC
     public static partial uint if_nametoindex_raw(byte* ifname);
 
     public static ushort htons(ushort value) => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value);
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct timespec
+{
+    public long tv_sec;
+    public long tv_nsec;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -45,20 +45,24 @@ public sealed class EngineProcess : IDisposable
         StartIn(lab, lab.BalancerNs, configPath, socket, extraArgs);
 
     /// <summary>The engine in any namespace of the lab (a CLUSTERIP node runs its own).</summary>
-    public static EngineProcess StartIn(NamespaceLab lab, string ns, string configPath, string socket, string extraArgs = "")
+    public static EngineProcess StartIn(NamespaceLab lab, string ns, string configPath, string socket, string extraArgs = "", EngineLaunch? launch = null)
     {
+        launch ??= new EngineLaunch();
         var logPath = Path.Combine(lab.Dir, $"lb-{Guid.NewGuid():N}.log");
         // The shell redirects output to a file so the engine never blocks on a full pipe; exec keeps
-        // the pid the engine's own, so SIGTERM reaches it.
+        // the pid the engine's own, so SIGTERM reaches it. JOURNAL_STREAM, as systemd sets it, names the stream on
+        // stderr: here the log file, measured after the redirection.
+        var journal = launch.JournalStream ? "export JOURNAL_STREAM=\"$(stat -L -c %d:%i /proc/self/fd/2)\"; " : "";
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
+        foreach (var (name, value) in launch.Environment) psi.Environment[name] = value;
         foreach (var a in new[] { "netns", "exec", ns, "bash", "-c",
-                     $"exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs} > {Shell.Quote(logPath)} 2>&1" })
+                     $"exec > {Shell.Quote(logPath)} 2>&1; {journal}exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs}" })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
         var engine = new EngineProcess(process, socket, logPath);
         try
         {
-            engine.WaitReady(TimeSpan.FromSeconds(30));
+            if (launch.WaitReady) engine.WaitReady(TimeSpan.FromSeconds(30));
         }
         catch
         {
@@ -78,7 +82,8 @@ public sealed class EngineProcess : IDisposable
     private CommandResult QueryStatus() =>
         Shell.Run("dotnet", [LabEnvironment.LbDll, "status", "--socket", Socket, "--json"], TimeSpan.FromSeconds(20));
 
-    private void WaitReady(TimeSpan timeout)
+    /// <summary>Waits (bounded) until the control socket answers and every backend's MAC is resolved.</summary>
+    public void WaitReady(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
@@ -128,4 +133,15 @@ public sealed class EngineProcess : IDisposable
         }
         _process.Dispose();
     }
+}
+
+/// <summary>How <see cref="EngineProcess.StartIn"/> starts the engine beyond its config and arguments.</summary>
+public sealed record EngineLaunch
+{
+    /// <summary>Set in the engine's environment (NOTIFY_SOCKET, WATCHDOG_USEC, ...).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    /// <summary>JOURNAL_STREAM set to stderr's device:inode, as systemd does when stderr is the journal.</summary>
+    public bool JournalStream { get; init; }
+    /// <summary>Return only once the engine is ready (control socket answers, MACs resolved); false: at once.</summary>
+    public bool WaitReady { get; init; } = true;
 }

@@ -22,6 +22,8 @@ public sealed class StructLayoutTests
         #include <linux/filter.h>
         #include <linux/stat.h>
         #include <sys/stat.h>
+        #include <linux/fcntl.h>
+        #include <time.h>
         #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
         int main(void) {
@@ -33,8 +35,9 @@ public sealed class StructLayoutTests
           printf("const BPF_LD_B_ABS %d\nconst BPF_LD_B_IND %d\nconst BPF_LD_W_IND %d\nconst BPF_ADD_X %d\nconst BPF_AND_K %d\nconst BPF_LSH_K %d\nconst BPF_JEQ_K %d\nconst BPF_MUL_K %d\nconst BPF_RSH_K %d\nconst BPF_ST %d\n",
                  BPF_LD|BPF_B|BPF_ABS, BPF_LD|BPF_B|BPF_IND, BPF_LD|BPF_W|BPF_IND, BPF_ALU|BPF_ADD|BPF_X, BPF_ALU|BPF_AND|BPF_K, BPF_ALU|BPF_LSH|BPF_K,
                  BPF_JMP|BPF_JEQ|BPF_K, BPF_ALU|BPF_MUL|BPF_K, BPF_ALU|BPF_RSH|BPF_K, BPF_ST);
-          S(statx) O(statx, stx_mode)
+          S(statx) O(statx, stx_mode) O(statx, stx_ino) O(statx, stx_dev_major) O(statx, stx_dev_minor)
           printf("const STATX_TYPE %d\nconst S_IFREG %d\nconst S_IFIFO %d\n", STATX_TYPE, S_IFREG, S_IFIFO);
+          printf("const STATX_INO %d\nconst AT_EMPTY_PATH %d\nconst CLOCK_MONOTONIC %d\nsizeof timespec %zu\n", STATX_INO, AT_EMPTY_PATH, CLOCK_MONOTONIC, sizeof(struct timespec));
           S(tpacket_req) S(tpacket2_hdr) O(tpacket2_hdr, tp_len) O(tpacket2_hdr, tp_mac) O(tpacket2_hdr, tp_vlan_tci)
           printf("tpacket2_data_offset %d\n", (int)(TPACKET2_HDRLEN - sizeof(struct sockaddr_ll)));
           printf("const PACKET_TX_RING %d\nconst PACKET_LOSS %d\nconst TPACKET_V2 %d\nconst TP_STATUS_SEND_REQUEST %d\nconst TP_STATUS_WRONG_FORMAT %d\n",
@@ -120,6 +123,13 @@ public sealed class StructLayoutTests
         Assert.Equal(n["sock_fprog.filter"], OffsetOf<sock_fprog>(nameof(sock_fprog.filter)));
         Assert.Equal(LibC.StatxSize, n["statx"]);
         Assert.Equal(LibC.StatxModeOffset, n["statx.stx_mode"]);
+        Assert.Equal(LibC.StatxInoOffset, n["statx.stx_ino"]);
+        Assert.Equal(LibC.StatxDevMajorOffset, n["statx.stx_dev_major"]);
+        Assert.Equal(LibC.StatxDevMinorOffset, n["statx.stx_dev_minor"]);
+        Assert.Equal((int)LibC.STATX_INO, n["STATX_INO"]);
+        Assert.Equal(LibC.AT_EMPTY_PATH, n["AT_EMPTY_PATH"]);
+        Assert.Equal(LibC.CLOCK_MONOTONIC, n["CLOCK_MONOTONIC"]);
+        Assert.Equal(n["timespec"], SizeOf<timespec>());
         Assert.Equal((int)LibC.STATX_TYPE, n["STATX_TYPE"]);
         Assert.Equal(LibC.S_IFREG, n["S_IFREG"]);
         Assert.Equal(LibC.S_IFIFO, n["S_IFIFO"]);
