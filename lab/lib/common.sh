@@ -21,9 +21,11 @@ export LB_DLL
 
 # Debian packages the lab needs. Checked with dpkg -s, installed only when missing.
 # python3-matplotlib draws results.svg (lab/lib/report.py); man-db and systemd (systemd-analyze) check the
-# package that packaging/build-deb.sh makes (tests/LoadBalancer.Lab.Tests/Packaging).
+# package that packaging/build-deb.sh makes (tests/LoadBalancer.Lab.Tests/Packaging); prometheus (promtool and the
+# server) and chromium (headless) check the HTTP listener (tests/LoadBalancer.Lab.Tests/Http; socat carries
+# its DevTools socket out of the namespace).
 LAB_PACKAGES=(iproute2 nftables nginx curl tcpdump tshark python3-scapy python3-matplotlib ethtool iputils-arping wrk procps
-              psmisc keepalived bird2 hping3 man-db systemd)
+              psmisc keepalived bird2 hping3 man-db systemd prometheus chromium socat)
 
 # Always this interpreter: `python3` on PATH may be a pyenv build without scapy or matplotlib.
 # shellcheck disable=SC2034
