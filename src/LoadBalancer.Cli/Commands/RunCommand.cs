@@ -4,6 +4,7 @@ using LoadBalancer.Cli.Control;
 using LoadBalancer.Cli.Platform;
 using LoadBalancer.Hosting;
 using LoadBalancer.Hosting.Platform;
+using LoadBalancer.Linux.Kernel;
 
 namespace LoadBalancer.Cli.Commands;
 
@@ -11,7 +12,9 @@ namespace LoadBalancer.Cli.Commands;
 /// then removes its ingress drops and control socket. SIGHUP re-reads the file it was started with, as
 /// <c>lb reload</c> does. Exit 0 on a clean stop, 1 when the engine
 /// failed (an interface deleted under it, too), 2 when the config is invalid or another engine already serves one
-/// of its interfaces or its control socket (that engine is left untouched).</summary>
+/// of its interfaces or its control socket (that engine is left untouched), or when an exec check names a <c>user:</c>
+/// it cannot become. It needs CAP_NET_RAW and CAP_NET_ADMIN in its effective set, not root (<see cref="RunPrivileges"/>):
+/// without either it exits 1 naming the missing one, as it does when a CLUSTERIP service's TAP cannot be opened.</summary>
 internal static class RunCommand
 {
     public static int Run(string path, bool withHealthChecker, TextWriter stdout, TextWriter stderr)
@@ -22,10 +25,22 @@ internal static class RunCommand
             foreach (var e in loaded.Errors) stderr.WriteLine(e.ToString());
             return 2;
         }
-        if (!Environment.IsPrivilegedProcess)
+        // The capabilities themselves, not root: a service user holding just these two runs every mode.
+        if (RunPrivileges.Missing(ProcessPrivileges.EffectiveCapabilities()) is { } missing)
         {
-            stderr.WriteLine("lb run needs root (CAP_NET_RAW and CAP_NET_ADMIN) for packet sockets and nftables");
+            stderr.WriteLine(missing);
             return 1;
+        }
+        if (RunPrivileges.TunAccess(loaded.Config, Linux.Packet.TapDevice.CannotOpen) is { } tun)
+        {
+            stderr.WriteLine(tun);
+            return 1;
+        }
+        if (withHealthChecker)
+        {
+            var unreachable = RunPrivileges.UnreachableUsers(loaded.Config, path, ProcessPrivileges.EffectiveUid, Environment.UserName);
+            foreach (var e in unreachable) stderr.WriteLine(e.ToString());
+            if (unreachable.Count > 0) return 2;
         }
 
         var log = new EngineLog(stderr);
@@ -52,7 +67,8 @@ internal static class RunCommand
             engine.Start();
             var reloader = new ConfigReload(engine, log);
             if (withHealthChecker) checker = StartHealthChecker(loaded.Config, engine, reloader, log);
-            control = ControlServer.Start(loaded.Config.ControlSocket, engine, reloader, log);
+            var access = new ControlAccess(ProcessPrivileges.EffectiveUid, Environment.UserName, loaded.Config.ControlAdminGroup);
+            control = ControlServer.Start(loaded.Config.ControlSocket, loaded.Config.ControlGroup, engine, reloader, access, log);
             reload = reloader;
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
             WaitHandle.WaitAny([stopRequested.WaitHandle, engine.Stopping.WaitHandle]);

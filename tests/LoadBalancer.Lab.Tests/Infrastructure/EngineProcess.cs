@@ -44,15 +44,18 @@ public sealed class EngineProcess : IDisposable
     public static EngineProcess Start(NamespaceLab lab, string configPath, string socket, string extraArgs = "") =>
         StartIn(lab, lab.BalancerNs, configPath, socket, extraArgs);
 
-    /// <summary>The engine in any namespace of the lab (a CLUSTERIP node runs its own).</summary>
-    public static EngineProcess StartIn(NamespaceLab lab, string ns, string configPath, string socket, string extraArgs = "")
+    /// <summary>The engine in any namespace of the lab (a CLUSTERIP node runs its own); <paramref name="launcher"/>, a
+    /// shell command prefix that execs what follows (setpriv, as <see cref="LeastPrivilege.ServiceAccounts"/> makes it),
+    /// and <paramref name="lbDll"/>, another copy of the build, run it as another user.</summary>
+    public static EngineProcess StartIn(NamespaceLab lab, string ns, string configPath, string socket, string extraArgs = "",
+        string launcher = "", string? lbDll = null)
     {
         var logPath = Path.Combine(lab.Dir, $"lb-{Guid.NewGuid():N}.log");
         // The shell redirects output to a file so the engine never blocks on a full pipe; exec keeps
         // the pid the engine's own, so SIGTERM reaches it.
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
         foreach (var a in new[] { "netns", "exec", ns, "bash", "-c",
-                     $"exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs} > {Shell.Quote(logPath)} 2>&1" })
+                     $"exec {launcher} dotnet {Shell.Quote(lbDll ?? LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs} > {Shell.Quote(logPath)} 2>&1" })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
         var engine = new EngineProcess(process, socket, logPath);
