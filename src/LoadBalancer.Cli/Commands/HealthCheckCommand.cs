@@ -31,6 +31,9 @@ internal static class HealthCheckCommand
             foreach (var e in loaded.Errors) log.Line(LogPriority.Error, e.ToString());
             return 2;
         }
+        var unreachable = RunPrivileges.UnreachableUsers(loaded.Config, path, Linux.Kernel.ProcessPrivileges.EffectiveUid, Environment.UserName);
+        foreach (var e in unreachable) stderr.WriteLine(e.ToString());
+        if (unreachable.Count > 0) return 2;
         var targets = HealthTargets.From(loaded.Config);
         if (targets.Count == 0)
         {

@@ -7,7 +7,9 @@ namespace LoadBalancer.Cli.Commands;
 /// <summary><c>lb reload --config FILE [--socket PATH]</c>: the running engine (found as <c>lb status</c> finds it)
 /// re-reads FILE and applies the difference with one snapshot swap. Exit 0: applied, the changes printed one per
 /// line ("no changes" when there were none). Exit 2: nothing changed, the file's problems or the engine's refusals
-/// printed as <c>FILE:LINE: message</c> (as <c>lb check</c> prints them). Exit 1: the engine could not be reached.</summary>
+/// printed as <c>FILE:LINE: message</c> (as <c>lb check</c> prints them). Exit 1: the engine could not be reached, or
+/// refused the request itself (its error printed): a caller that is not root, the engine's user or in
+/// <c>control_admin_group</c> may not reload.</summary>
 internal static class ReloadCommand
 {
     public static Command Build()
@@ -32,8 +34,10 @@ internal static class ReloadCommand
             foreach (var line in lines.EnumerateArray()) stdout.WriteLine(line.GetString());
         if (root.TryGetProperty("error", out var error))
         {
-            if (!root.TryGetProperty("lines", out _)) stderr.WriteLine(error.GetString());
-            return CheckCommand.ExitInvalid;
+            if (root.TryGetProperty("lines", out _)) return CheckCommand.ExitInvalid;
+            // Not the file: the request itself was refused (the caller may not reload, a malformed request).
+            stderr.WriteLine(error.GetString());
+            return 1;
         }
         return 0;
     }

@@ -5,6 +5,7 @@ using LoadBalancer.Cli.Platform;
 using LoadBalancer.Cli.ServiceManager;
 using LoadBalancer.Hosting;
 using LoadBalancer.Hosting.Platform;
+using LoadBalancer.Linux.Kernel;
 
 namespace LoadBalancer.Cli.Commands;
 
@@ -12,10 +13,12 @@ namespace LoadBalancer.Cli.Commands;
 /// then removes its ingress drops and control socket. SIGHUP re-reads the file it was started with, as
 /// <c>lb reload</c> does. Exit 0 on a clean stop, 1 when the engine
 /// failed (an interface deleted under it, too), 2 when the config is invalid or another engine already serves one
-/// of its interfaces or its control socket (that engine is left untouched). Under a service manager (NOTIFY_SOCKET)
-/// it says READY=1 once it serves, RELOADING=1/READY=1 around each reload, STOPPING=1 when told to stop, and
-/// WATCHDOG=1 while its loops move (WATCHDOG_USEC); with stderr the journal (JOURNAL_STREAM) each line carries its
-/// syslog priority.</summary>
+/// of its interfaces or its control socket (that engine is left untouched), or when an exec check names a <c>user:</c>
+/// it cannot become. It needs CAP_NET_RAW and CAP_NET_ADMIN in its effective set, not root (<see cref="RunPrivileges"/>):
+/// without either it exits 1 naming the missing one, as it does when a CLUSTERIP service's TAP cannot be opened. Under a
+/// service manager (NOTIFY_SOCKET) it says READY=1 once it serves, RELOADING=1/READY=1 around each reload, STOPPING=1 when
+/// told to stop, and WATCHDOG=1 while its loops move (WATCHDOG_USEC); with stderr the journal (JOURNAL_STREAM) each line
+/// carries its syslog priority.</summary>
 internal static class RunCommand
 {
     /// <summary>How long READY=1 waits for the loops to run and the neighbours' MACs (<see cref="Engine.WaitUntilServing"/>).</summary>
@@ -30,10 +33,22 @@ internal static class RunCommand
             foreach (var e in loaded.Errors) log.Line(LogPriority.Error, e.ToString());
             return 2;
         }
-        if (!Environment.IsPrivilegedProcess)
+        // The capabilities themselves, not root: a service user holding just these two runs every mode.
+        if (RunPrivileges.Missing(ProcessPrivileges.EffectiveCapabilities()) is { } missing)
         {
-            stderr.WriteLine("lb run needs root (CAP_NET_RAW and CAP_NET_ADMIN) for packet sockets and nftables");
+            log.Line(LogPriority.Error, missing);
             return 1;
+        }
+        if (RunPrivileges.TunAccess(loaded.Config, Linux.Packet.TapDevice.CannotOpen) is { } tun)
+        {
+            log.Line(LogPriority.Error, tun);
+            return 1;
+        }
+        if (withHealthChecker)
+        {
+            var unreachable = RunPrivileges.UnreachableUsers(loaded.Config, path, ProcessPrivileges.EffectiveUid, Environment.UserName);
+            foreach (var e in unreachable) log.Line(LogPriority.Error, e.ToString());
+            if (unreachable.Count > 0) return 2;
         }
 
         using var notifier = ServiceManagerNotifier.FromEnvironment(log, Linux.Kernel.MonotonicClock.Microseconds);
@@ -66,11 +81,12 @@ internal static class RunCommand
                 Finished = () => notifier.Ready(Serving(engine)),
             };
             if (withHealthChecker) checker = StartHealthChecker(loaded.Config, engine, reloader, log);
-            control = ControlServer.Start(loaded.Config.ControlSocket, engine, reloader, log);
+            var access = new ControlAccess(ProcessPrivileges.EffectiveUid, Environment.UserName, loaded.Config.ControlAdminGroup);
+            control = ControlServer.Start(loaded.Config.ControlSocket, loaded.Config.ControlGroup, engine, reloader, access, log);
             reload = reloader;
             if (loaded.Config.Http is { } httpConfig) http = Http.StatusHttpServer.Start(httpConfig.Listen, engine, log);
-            if (engine.WaitUntilServing(ServingTimeout) is { Count: > 0 } missing)
-                log.Warn($"serving without everything in place after {ServingTimeout.TotalSeconds:0} s: {string.Join(", ", missing)}");
+            if (engine.WaitUntilServing(ServingTimeout) is { Count: > 0 } absent)
+                log.Warn($"serving without everything in place after {ServingTimeout.TotalSeconds:0} s: {string.Join(", ", absent)}");
             log.Info($"ready: control socket {loaded.Config.ControlSocket}");
             notifier.Ready(Serving(engine));
             if (notifier.Enabled && ServiceManagerWatchdog.Timeout(Environment.GetEnvironmentVariable, Environment.ProcessId) is { } timeout)

@@ -7,9 +7,10 @@ using LoadBalancer.Core.Model;
 
 namespace LoadBalancer.Cli.Configuration;
 
-/// <summary>The users an exec check may run as (<c>user:</c>), looked up as getpwnam(3) does, through
-/// <c>getent passwd NAME</c>: that follows nsswitch.conf (files, LDAP, systemd's users) where reading /etc/passwd
-/// would not, and keeps native calls out of this project (they live in LoadBalancer.Linux).</summary>
+/// <summary>The users an exec check may run as (<c>user:</c>) and the groups the control socket is given to
+/// (<c>control_group:</c>, <c>control_admin_group:</c>), looked up as getpwnam(3) and getgrnam(3) do, through
+/// <c>getent passwd NAME</c> and <c>getent group NAME</c>: that follows nsswitch.conf (files, LDAP, systemd's users)
+/// where reading /etc/passwd would not, and keeps native calls out of this project (they live in LoadBalancer.Linux).</summary>
 internal static class UserDatabase
 {
     public const string Getent = "getent";
@@ -21,8 +22,35 @@ internal static class UserDatabase
     public static string? Find(string name, out ExecUser? user)
     {
         user = null;
+        // name:password:uid:gid:gecos:home:shell
+        if (Lookup("user", "passwd", name, out var fields) is { } problem) return problem;
+        if (fields.Length != 7
+            || !uint.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out var uid)
+            || !uint.TryParse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture, out var gid))
+            return $"user {ConfigReader.Quoted(name)}: '{Getent} passwd' gave an entry that is not name:x:uid:gid:gecos:home:shell";
+        // login(1) and su(1) start a user without a home directory in /.
+        user = new ExecUser(fields[0], uid, gid, fields[5].Length > 0 ? fields[5] : "/");
+        return null;
+    }
+
+    /// <summary>Null and the group, or what is wrong (one line, for <c>lb check</c>).</summary>
+    public static string? FindGroup(string name, out UnixGroup? group)
+    {
+        group = null;
+        // name:password:gid:members
+        if (Lookup("group", "group", name, out var fields) is { } problem) return problem;
+        if (fields.Length != 4 || !uint.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out var gid))
+            return $"group {ConfigReader.Quoted(name)}: '{Getent} group' gave an entry that is not name:x:gid:members";
+        group = new UnixGroup(fields[0], gid);
+        return null;
+    }
+
+    /// <summary>The first entry <c>getent DATABASE NAME</c> prints, split at ':', or what went wrong.</summary>
+    private static string? Lookup(string what, string database, string name, out string[] fields)
+    {
+        fields = [];
         if (!IsUserName(name))
-            return $"user {ConfigReader.Quoted(name)} is not a user name (up to 32 letters, digits, '.', '_' or '-', not starting with '-')";
+            return $"{what} {ConfigReader.Quoted(name)} is not a {what} name (up to 32 letters, digits, '.', '_' or '-', not starting with '-')";
 
         var info = new ProcessStartInfo(Getent)
         {
@@ -32,7 +60,7 @@ internal static class UserDatabase
             RedirectStandardError = true,
             StandardOutputEncoding = Encoding.UTF8,
         };
-        info.ArgumentList.Add("passwd");
+        info.ArgumentList.Add(database);
         info.ArgumentList.Add(name);
         string output;
         int exitCode;
@@ -45,7 +73,7 @@ internal static class UserDatabase
             if (!process.WaitForExit(LookupTimeout))
             {
                 process.Kill(entireProcessTree: true);
-                return $"user {ConfigReader.Quoted(name)}: '{Getent} passwd' did not answer within {LookupTimeout.TotalSeconds:0} s";
+                return $"{what} {ConfigReader.Quoted(name)}: '{Getent} {database}' did not answer within {LookupTimeout.TotalSeconds:0} s";
             }
             process.WaitForExit();
             output = stdout.GetAwaiter().GetResult();
@@ -53,26 +81,19 @@ internal static class UserDatabase
         }
         catch (Win32Exception e)
         {
-            return $"user {ConfigReader.Quoted(name)} cannot be looked up: cannot run {Getent}: {e.Message}";
+            return $"{what} {ConfigReader.Quoted(name)} cannot be looked up: cannot run {Getent}: {e.Message}";
         }
 
         // getent's exit codes: 0 found, 2 no such key; anything else is a failed lookup.
-        if (exitCode == 2) return $"user {ConfigReader.Quoted(name)} does not exist";
-        if (exitCode != 0) return $"user {ConfigReader.Quoted(name)} cannot be looked up ('{Getent} passwd' exited with {exitCode})";
-        // name:password:uid:gid:gecos:home:shell
-        var fields = output.Split('\n', 2)[0].Split(':');
-        if (fields.Length != 7
-            || !uint.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out var uid)
-            || !uint.TryParse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture, out var gid))
-            return $"user {ConfigReader.Quoted(name)}: '{Getent} passwd' gave an entry that is not name:x:uid:gid:gecos:home:shell";
-        // login(1) and su(1) start a user without a home directory in /.
-        user = new ExecUser(fields[0], uid, gid, fields[5].Length > 0 ? fields[5] : "/");
+        if (exitCode == 2) return $"{what} {ConfigReader.Quoted(name)} does not exist";
+        if (exitCode != 0) return $"{what} {ConfigReader.Quoted(name)} cannot be looked up ('{Getent} {database}' exited with {exitCode})";
+        fields = output.Split('\n', 2)[0].Split(':');
         return null;
     }
 
     /// <summary>POSIX's portable user names (letters, digits, '.', '_', '-', no leading '-'), with the trailing '$'
     /// of Samba's machine accounts; anything else is refused before it reaches getent, which would take a leading
-    /// '-' as an option.</summary>
+    /// '-' as an option. Group names follow the same rules (useradd and groupadd check both alike).</summary>
     public static bool IsUserName(string name)
     {
         if (name.Length is 0 or > 32 || name[0] == '-') return false;

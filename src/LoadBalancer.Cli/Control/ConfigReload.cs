@@ -48,6 +48,7 @@ internal sealed class ConfigReload(Engine engine, EngineLog log)
             log.Warn($"reload refused: {name} is invalid ({lines.Length} errors; nothing changed)");
             return new ReloadOutcome(false, lines);
         }
+        if (!CheckerCanRun(next, name, out var unreachable)) return new ReloadOutcome(false, unreachable);
         var result = engine.Reload(next);
         if (!result.Ok)
         {
@@ -62,6 +63,19 @@ internal sealed class ConfigReload(Engine engine, EngineLog log)
                 log.Info($"health checks: {update.Kept} kept, {update.Restarted} restarted, {update.Added} added, {update.Removed} stopped");
         }
         return new ReloadOutcome(true, result.Changes.Count == 0 ? ["no changes"] : result.Changes);
+    }
+
+    /// <summary>False, with the lines, when the in-process checker could not run an exec check of
+    /// <paramref name="next"/> as configured (a <c>user:</c> other than a non-root engine's own), as <c>lb run</c>
+    /// would refuse it at start.</summary>
+    private bool CheckerCanRun(Core.Model.BalancerConfig next, string name, out string[] lines)
+    {
+        lines = [];
+        if (Checker is null) return true;
+        var errors = Commands.RunPrivileges.UnreachableUsers(next, name, Linux.Kernel.ProcessPrivileges.EffectiveUid, Environment.UserName);
+        lines = errors.Select(e => e.ToString()).ToArray();
+        foreach (var line in lines) log.Warn($"reload refused: {line}");
+        return lines.Length == 0;
     }
 }
 

@@ -11,14 +11,25 @@ namespace LoadBalancer.Cli.Control;
 /// <c>health {json}</c> (a check result from an external <c>lb healthcheck</c>); <c>ha master|backup|fault [by WHO]</c>
 /// (what keepalived decided, with who asked, for the log); <c>reload {"path":...,"name":...}</c> (<see cref="ConfigReload"/>).
 /// Answers are one JSON object: the status document, <c>{"ok":true,"message":...}</c> or <c>{"error":...}</c>; a
-/// reload's carries its <c>lines</c> too (the changes, or the refusals as <c>FILE:LINE: message</c>).</summary>
-internal sealed class ControlCommands(Engine engine, ConfigReload? reload = null)
+/// reload's carries its <c>lines</c> too (the changes, or the refusals as <c>FILE:LINE: message</c>).
+/// With <paramref name="access"/>, a request that changes the engine from a peer that may not send it is answered
+/// <c>{"error":...}</c> saying why, and logged with the peer's uid; without it (tests, in-process) all are served.</summary>
+internal sealed class ControlCommands(Engine engine, ConfigReload? reload = null, ControlAccess? access = null, EngineLog? log = null)
 {
-    public string Handle(string request)
+    public string Handle(string request, ControlPeer? peer = null)
     {
         var space = request.IndexOf(' ');
         var verb = space < 0 ? request : request[..space];
         var rest = space < 0 ? "" : request[(space + 1)..].Trim();
+        if (access is not null && ControlAccess.Changes(verb))
+        {
+            var refusal = peer is null ? $"{verb} refused: the caller's credentials are unknown" : access.Refusal(verb, peer);
+            if (refusal is not null)
+            {
+                log?.Warn($"control: {refusal} (pid {peer?.Pid.ToString(CultureInfo.InvariantCulture) ?? "unknown"})");
+                return Error(refusal);
+            }
+        }
         return verb switch
         {
             "status" => StatusReport.Json(engine),

@@ -1,11 +1,18 @@
 using System.Net.Sockets;
 using System.Text;
+using LoadBalancer.Core.Model;
 using LoadBalancer.Hosting;
+using LoadBalancer.Linux.Interop;
+using LoadBalancer.Linux.Kernel;
+using LoadBalancer.Linux.Sockets;
 
 namespace LoadBalancer.Cli.Control;
 
 /// <summary>The engine's control socket: a Unix stream socket, one request line in, one response out
-/// (requests in <see cref="ControlCommands"/>). Only root can connect (mode 0600): requests change the table.</summary>
+/// (requests in <see cref="ControlCommands"/>). The socket file is the engine user's, mode 0660, its group
+/// <c>control_group:</c> when set (else the engine's own group): connecting needs write permission on it, so root,
+/// the engine's user and that group's members can connect and read <c>status</c>. Requests that change the engine are
+/// further gated per peer (<see cref="ControlAccess"/>, with the credentials the kernel recorded at connect).</summary>
 internal sealed class ControlServer : IDisposable
 {
     private readonly Socket _listener;
@@ -15,36 +22,83 @@ internal sealed class ControlServer : IDisposable
     private readonly Thread _thread;
     private volatile bool _stopping;
 
-    private ControlServer(Socket listener, string path, Engine engine, ConfigReload reload, EngineLog log)
+    private ControlServer(Socket listener, string path, ControlCommands commands, EngineLog log)
     {
         _listener = listener;
         _path = path;
-        _commands = new ControlCommands(engine, reload);
+        _commands = commands;
         _log = log;
         _thread = new Thread(AcceptLoop) { IsBackground = true, Name = "lb-control" };
     }
 
-    /// <summary>Throws when another engine answers on <paramref name="path"/>; removes a socket file left
-    /// behind by an engine that died.</summary>
+    /// <summary>Makes the socket's directory if it is missing, and throws when it cannot or when another engine
+    /// answers on <paramref name="path"/>; removes a socket file left behind by an engine that died.</summary>
     public static void EnsureAvailable(string path)
     {
-        if (!File.Exists(path)) return;
-        if (ControlClient.TryRequest(path, "status", out _))
-            throw new ControlSocketInUseException(path);
-        File.Delete(path);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (!File.Exists(path)) return;
+            if (ControlClient.TryRequest(path, "status", out _))
+                throw new ControlSocketInUseException(path);
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw CannotCreate(path, e);
+        }
     }
 
-    public static ControlServer Start(string path, Engine engine, ConfigReload reload, EngineLog log)
+    private static InvalidOperationException CannotCreate(string path, Exception e) =>
+        new($"cannot create the control socket {path}: {e.Message} (make {Path.GetDirectoryName(path)} writable by the engine's user, " +
+            "as systemd's RuntimeDirectory=lb does, or set control_socket)", e);
+
+    public static ControlServer Start(string path, UnixGroup? group, Engine engine, ConfigReload reload, ControlAccess access, EngineLog log)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         EnsureAvailable(path);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(path));
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        listener.Listen(16);
-        var server = new ControlServer(listener, path, engine, reload, log);
+        var bound = false;
+        try
+        {
+            try
+            {
+                listener.Bind(new UnixDomainSocketEndPoint(path));
+                bound = true;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
+            {
+                throw CannotCreate(path, e);
+            }
+            // Group and mode before listen(2): until then a connect is refused, so nobody connects through
+            // the mode bind(2) gave the file (the umask's).
+            if (group is not null) GiveTo(path, group);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            listener.Listen(16);
+        }
+        catch
+        {
+            listener.Dispose();
+            // Only a file this engine made: a failed bind may have met another engine's.
+            if (bound) File.Delete(path);
+            throw;
+        }
+        var server = new ControlServer(listener, path, new ControlCommands(engine, reload, access, log), log);
         server._thread.Start();
         return server;
+    }
+
+    private static void GiveTo(string path, UnixGroup group)
+    {
+        try
+        {
+            FileGroup.Set(path, group.Gid);
+        }
+        catch (NativeException e) when (e.Errno == FileGroup.EPERM)
+        {
+            var user = Environment.UserName;
+            throw new InvalidOperationException($"control_group {group.Name}: the engine's user ({user}) cannot give the control socket to group " +
+                                                $"{group.Name} (gid {group.Gid}) because it is not a member (usermod -aG {group.Name} {user}, then start again)", e);
+        }
     }
 
     private void AcceptLoop()
@@ -69,8 +123,9 @@ internal sealed class ControlServer : IDisposable
                 using (client)
                 {
                     client.ReceiveTimeout = 2000;
+                    var peer = Peer(client);
                     var request = ReadLine(client);
-                    var response = _commands.Handle(request.Trim());
+                    var response = _commands.Handle(request.Trim(), peer);
                     client.Send(Encoding.UTF8.GetBytes(response + "\n"));
                 }
             }
@@ -78,6 +133,22 @@ internal sealed class ControlServer : IDisposable
             {
                 _log.Error($"control request failed: {e.Message}");
             }
+        }
+    }
+
+    /// <summary>The credentials the kernel took at connect; null (every request that changes the engine refused)
+    /// if it would not say.</summary>
+    private ControlPeer? Peer(Socket client)
+    {
+        try
+        {
+            var c = PeerCredentials.Of(client.SafeHandle);
+            return new ControlPeer(c.Pid, c.Uid, c.Gid, c.Groups);
+        }
+        catch (NativeException e)
+        {
+            _log.Error($"control: cannot read the caller's credentials: {e.Message}");
+            return null;
         }
     }
 

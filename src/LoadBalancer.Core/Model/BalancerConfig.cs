@@ -14,6 +14,12 @@ public sealed record BalancerConfig
     /// <summary>CPUs the workers are pinned to (<c>cpus:</c>), worker i on <c>Cpus[i % Cpus.Count]</c>; empty: not pinned.</summary>
     public IReadOnlyList<int> Cpus { get; init; } = [];
     public string ControlSocket { get; init; } = DefaultControlSocket;
+    /// <summary>The group the control socket is given to (<c>control_group:</c>): its members may connect, so
+    /// <c>lb status</c> works for them; null: the engine's own group. The socket is mode 0660 either way.</summary>
+    public UnixGroup? ControlGroup { get; init; }
+    /// <summary>The group whose members may also send requests that change the engine (<c>control_admin_group:</c>),
+    /// besides root and the engine's own user; null: only those two.</summary>
+    public UnixGroup? ControlAdminGroup { get; init; }
     public int FlowTableSize { get; init; } = DefaultFlowTableSize;
     /// <summary>Idle timeouts of the flow table (<c>flow_timeouts</c>): how long DR and CLUSTERIP remember a flow.
     /// Global, as IPVS's <c>ipvsadm --set</c>; NAT services have their own <c>timeouts</c>.</summary>
@@ -46,3 +52,6 @@ public sealed record HttpConfig
     public required System.Net.IPEndPoint Listen { get; init; }
     public int Line { get; init; }
 }
+
+/// <summary>A group as the group database (getgrnam) gave it when the config was read.</summary>
+public sealed record UnixGroup(string Name, uint Gid);

@@ -46,8 +46,11 @@ public sealed record HealthCheckConfig
     /// <summary>exec: run through /bin/sh -c, with {address} and {port} substituted.</summary>
     public string Command { get; init; } = "";
     /// <summary>exec: the user the command runs as, with that user's groups; null runs it as the checker's own
-    /// user (root, inside <c>lb run</c>). Either way it gets a minimal environment, not the checker's.</summary>
+    /// user (root inside <c>lb run</c> started by root, the engine's user otherwise; only root can name another).
+    /// Either way it gets a minimal environment, not the checker's.</summary>
     public ExecUser? User { get; init; }
+    /// <summary>The line of <c>user:</c> (0 without one), for a refusal by an engine that cannot become that user.</summary>
+    public int UserLine { get; init; }
     /// <summary>https: verify the server certificate (default off, as HAProxy's check-ssl without verify).</summary>
     public bool VerifyCertificate { get; init; }
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(2);
@@ -62,7 +65,7 @@ public sealed record HealthCheckConfig
     /// <summary>Whether two checks probe the same way (everything but where they were written): a reload restarts
     /// the checks whose settings differ, and only those.</summary>
     public bool SameSettings(HealthCheckConfig other) =>
-        this with { Line = 0, Expect = NoRanges } == other with { Line = 0, Expect = NoRanges } && Expect.SequenceEqual(other.Expect);
+        this with { Line = 0, UserLine = 0, Expect = NoRanges } == other with { Line = 0, UserLine = 0, Expect = NoRanges } && Expect.SequenceEqual(other.Expect);
 
     // One instance: record equality compares the list by reference.
     private static readonly IReadOnlyList<StatusRange> NoRanges = Array.Empty<StatusRange>();

@@ -10,10 +10,16 @@ namespace LoadBalancer.Health.Probes;
 /// tree is killed, so a stuck <c>curl</c> under the shell does not outlive its check.
 /// <para>With <see cref="HealthCheckConfig.User"/> (<c>user:</c>) the command runs as that user, with its primary
 /// group and its supplementary groups (as keepalived's <c>script_user</c>): util-linux's <c>setpriv</c> sets the
-/// ids the config resolved, and execs the shell. That needs a checker running as root, as <c>lb run</c> does; a
-/// checker already running as that user (<c>lb healthcheck</c> started as it) runs the shell itself. Without
-/// <c>user:</c> the command runs as the checker's own user, root inside <c>lb run</c>: a check such as
-/// <c>ip netns exec</c> or <c>ipvsadm</c> needs that, and any other should name an unprivileged user.</para>
+/// ids the config resolved, and execs the shell. That needs a checker running as root, as <c>lb run</c> started by
+/// root is. A checker that is not root cannot change user: it runs every command as its own user, and <c>lb run</c>
+/// and <c>lb healthcheck</c> refuse at start (and a reload refuses) a <c>user:</c> other than their own, so this
+/// probe's own refusal below is only a last guard. Without <c>user:</c> the command runs as the checker's own user:
+/// root inside <c>lb run</c> started by root (a check such as <c>ip netns exec</c> or <c>ipvsadm</c> needs that, and
+/// any other should name an unprivileged user), the engine's user otherwise.</para>
+/// <para>A checker that is not root still holds capabilities (<c>lb run</c> as a service user has CAP_NET_RAW and
+/// CAP_NET_ADMIN as ambient capabilities, which an exec would pass on): its commands go through
+/// <c>setpriv --inh-caps=-all --ambient-caps=-all</c>, so they run with none. The command never runs as root, and
+/// never with the engine's capabilities, when the engine is not root.</para>
 /// <para>Either way the command gets a minimal environment, never the checker's (which may hold secrets, and differs
 /// between a shell and systemd): <c>PATH</c> = <see cref="SearchPath"/>, <c>HOME</c>, <c>USER</c> and
 /// <c>LOGNAME</c> of the user it runs as, nothing else; and it starts in <c>/</c>, so that neither depends on how or
@@ -75,12 +81,16 @@ internal sealed class ExecProbe : IHealthProbe
         return new ProbeResult(process.ExitCode == 0, $"exec exit {process.ExitCode}");
     }
 
-    /// <summary>The shell with the command, through setpriv when it must change user, with the minimal environment.</summary>
-    internal static ProcessStartInfo StartInfo(HealthTarget target)
+    /// <summary>The shell with the command, through setpriv when it must change user or drop the checker's
+    /// capabilities, with the minimal environment.</summary>
+    internal static ProcessStartInfo StartInfo(HealthTarget target) => StartInfo(target, Environment.IsPrivilegedProcess);
+
+    /// <summary>As the checker would start it, <paramref name="privileged"/> saying whether it runs as root.</summary>
+    internal static ProcessStartInfo StartInfo(HealthTarget target, bool privileged)
     {
         var user = target.Check.User;
-        var changeUser = user is not null && Environment.IsPrivilegedProcess;
-        var info = new ProcessStartInfo(changeUser ? Setpriv : Shell)
+        var changeUser = user is not null && privileged;
+        var info = new ProcessStartInfo(privileged && !changeUser ? Shell : Setpriv)
         {
             UseShellExecute = false,
             // Redirected so the command neither reads the balancer's stdin nor writes into its log.
@@ -96,6 +106,15 @@ internal sealed class ExecProbe : IHealthProbe
             info.ArgumentList.Add($"--reuid={user!.Uid.ToString(CultureInfo.InvariantCulture)}");
             info.ArgumentList.Add($"--regid={user.Gid.ToString(CultureInfo.InvariantCulture)}");
             info.ArgumentList.Add("--init-groups");
+            info.ArgumentList.Add("--");
+            info.ArgumentList.Add(Shell);
+        }
+        else if (!privileged)
+        {
+            // Lowering the inheritable and clearing the ambient set needs no privilege; with both empty, an exec
+            // of anything without file capabilities starts with no capabilities at all.
+            info.ArgumentList.Add("--inh-caps=-all");
+            info.ArgumentList.Add("--ambient-caps=-all");
             info.ArgumentList.Add("--");
             info.ArgumentList.Add(Shell);
         }

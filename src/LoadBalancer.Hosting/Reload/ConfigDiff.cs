@@ -10,7 +10,8 @@ public readonly record struct ReloadRefusal(int Line, string Message);
 /// by name and backends by name within their service; a service whose VIP, port or protocol changed is a removal
 /// plus an addition, and a backend whose address or port changed is another server under the old name (replaced:
 /// its health starts over and its predecessor is removed). Keys that the engine fixed at start are refusals:
-/// engine-wide <c>workers</c>, <c>cpus</c>, the table sizes, <c>control_socket</c>, <c>hash_seed</c> (it places
+/// engine-wide <c>workers</c>, <c>cpus</c>, the table sizes, <c>control_socket</c>, <c>control_group</c>,
+/// <c>control_admin_group</c>, <c>hash_seed</c> (it places
 /// every flow), <c>flow_timeouts</c> and <c>new_flow_rate</c> (built into each worker's tables), <c>ha</c> and
 /// <c>announce</c>, <c>http</c>; per service <c>interface</c>, <c>backend_interface</c>, <c>mode</c> and <c>cluster</c>.
 /// Whether a new service fits the interfaces the engine reads is the engine's question, not this one's.</summary>
@@ -62,6 +63,10 @@ public sealed class ConfigDiff
         Fixed(b, "flow_table_size", a.FlowTableSize, b.FlowTableSize);
         Fixed(b, "session_table_size", a.SessionTableSize, b.SessionTableSize);
         Fixed(b, "control_socket", a.ControlSocket, b.ControlSocket);
+        // Restart-only like the socket itself: the group is the socket file's, set when it was made, and an admin
+        // group that a reload could change would let a request change who may send the next one.
+        Fixed(b, "control_group", a.ControlGroup?.Name ?? "none", b.ControlGroup?.Name ?? "none");
+        Fixed(b, "control_admin_group", a.ControlAdminGroup?.Name ?? "none", b.ControlAdminGroup?.Name ?? "none");
         Fixed(b, "hash_seed", a.HashSeed, b.HashSeed);
         Fixed(b, "new_flow_rate", a.NewFlowRate?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none",
             b.NewFlowRate?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none");

@@ -114,6 +114,32 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "if_nametoindex", SetLastError = true)]
     public static partial uint if_nametoindex_raw(byte* ifname);
 
+    /// <summary>linux/capability.h: capget(2) with version 3 fills two <see cref="__user_cap_data_struct"/>, capabilities
+    /// 0..31 in the first and 32..63 in the second.</summary>
+    public const uint _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+    public const int _LINUX_CAPABILITY_U32S_3 = 2;
+    public const int CAP_NET_ADMIN = 12;
+    public const int CAP_NET_RAW = 13;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int capget(__user_cap_header_struct* hdrp, __user_cap_data_struct* datap);
+
+    [LibraryImport(Lib)]
+    public static partial uint geteuid();
+
+    /// <summary>asm-generic/socket.h: the peer's pid, uid and gid as they were at connect(2) (<see cref="ucred"/>), and its
+    /// supplementary groups then (an array of gid_t; ERANGE with the size needed in optlen when the buffer is short).</summary>
+    public const int SO_PEERCRED = 17;
+    public const int SO_PEERGROUPS = 59;
+    public const int ERANGE = 34;
+    public const int EPERM = 1;
+
+    /// <summary>uid or gid -1: leave it as it is.</summary>
+    public const uint NoId = uint.MaxValue;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int chown([MarshalAs(UnmanagedType.LPUTF8Str)] string pathname, uint owner, uint group);
+
     public static ushort htons(ushort value) => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value);
 }
 
@@ -122,6 +148,30 @@ internal struct timespec
 {
     public long tv_sec;
     public long tv_nsec;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct __user_cap_header_struct
+{
+    public uint version;
+    public int pid;
+}
+
+[StructLayout(LayoutKind.Sequential)]
+internal struct __user_cap_data_struct
+{
+    public uint effective;
+    public uint permitted;
+    public uint inheritable;
+}
+
+/// <summary>struct ucred (sys/socket.h, _GNU_SOURCE): what SO_PEERCRED gives.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct ucred
+{
+    public int pid;
+    public uint uid;
+    public uint gid;
 }
 
 [StructLayout(LayoutKind.Sequential)]

@@ -24,6 +24,9 @@ public sealed unsafe class TapDevice : IFrameTransmitter, IDisposable
 
     public string Name { get; }
 
+    /// <summary>Null when this process may open /dev/net/tun, else why not (checked before the engine touches anything).</summary>
+    public static string? CannotOpen() => TunSetIff.CannotOpen();
+
     public static TapDevice Create(string name)
     {
         var handle = TunSetIff.Open(name, (short)(LibC.IFF_TAP | LibC.IFF_NO_PI | LibC.IFF_VNET_HDR));

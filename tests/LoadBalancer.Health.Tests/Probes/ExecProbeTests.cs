@@ -142,6 +142,45 @@ public class ExecProbeTests
     }
 
     [Fact]
+    public void StartInfo_NotRoot_DropsTheCheckersCapabilities()
+    {
+        var info = ExecProbe.StartInfo(Target(80, Check with { Command = "true" }), privileged: false);
+
+        Assert.Equal(ExecProbe.Setpriv, info.FileName);
+        Assert.Equal(["--inh-caps=-all", "--ambient-caps=-all", "--", ExecProbe.Shell, "-c", "true"], info.ArgumentList);
+    }
+
+    [Fact]
+    public void StartInfo_Root_NoUser_RunsTheShellItself()
+    {
+        var info = ExecProbe.StartInfo(Target(80, Check with { Command = "true" }), privileged: true);
+
+        Assert.Equal(ExecProbe.Shell, info.FileName);
+        Assert.Equal(["-c", "true"], info.ArgumentList);
+    }
+
+    /// <summary>What the command of a checker that is not root but holds ambient capabilities (as <c>lb run</c> under
+    /// a service user does) sees: setpriv itself run with those, the command with none.</summary>
+    [Fact]
+    public async Task StartInfo_NotRootWithAmbientCapabilities_CommandRunsWithNone()
+    {
+        if (!Environment.IsPrivilegedProcess) return; // it needs root to make such a checker
+        var info = ExecProbe.StartInfo(Target(80, Check with { Command = "grep Cap /proc/self/status; id -u" }), privileged: false);
+        var outer = new System.Diagnostics.ProcessStartInfo("setpriv") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin", "--", info.FileName })
+            outer.ArgumentList.Add(a);
+        foreach (var a in info.ArgumentList) outer.ArgumentList.Add(a);
+        using var process = System.Diagnostics.Process.Start(outer)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        Assert.True(process.WaitForExit(10_000));
+
+        Assert.Contains("CapEff:\t0000000000000000", output);
+        Assert.Contains("CapAmb:\t0000000000000000", output);
+        Assert.Contains("CapInh:\t0000000000000000", output);
+        Assert.EndsWith("65534", output.Trim());
+    }
+
+    [Fact]
     public async Task CheckAsync_UserTimeout_KillsTheWholeProcessTree()
     {
         var pids = Path.Combine(Path.GetTempPath(), $"lb-health-{Guid.NewGuid():N}.pids");

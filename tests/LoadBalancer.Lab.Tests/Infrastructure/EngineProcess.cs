@@ -44,8 +44,11 @@ public sealed class EngineProcess : IDisposable
     public static EngineProcess Start(NamespaceLab lab, string configPath, string socket, string extraArgs = "") =>
         StartIn(lab, lab.BalancerNs, configPath, socket, extraArgs);
 
-    /// <summary>The engine in any namespace of the lab (a CLUSTERIP node runs its own).</summary>
-    public static EngineProcess StartIn(NamespaceLab lab, string ns, string configPath, string socket, string extraArgs = "", EngineLaunch? launch = null)
+    /// <summary>The engine in any namespace of the lab (a CLUSTERIP node runs its own); <paramref name="launcher"/>, a
+    /// shell command prefix that execs what follows (setpriv, as <see cref="LeastPrivilege.ServiceAccounts"/> makes it),
+    /// and <paramref name="lbDll"/>, another copy of the build, run it as another user.</summary>
+    public static EngineProcess StartIn(NamespaceLab lab, string ns, string configPath, string socket, string extraArgs = "",
+        EngineLaunch? launch = null, string launcher = "", string? lbDll = null)
     {
         launch ??= new EngineLaunch();
         var logPath = Path.Combine(lab.Dir, $"lb-{Guid.NewGuid():N}.log");
@@ -56,7 +59,7 @@ public sealed class EngineProcess : IDisposable
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
         foreach (var (name, value) in launch.Environment) psi.Environment[name] = value;
         foreach (var a in new[] { "netns", "exec", ns, "bash", "-c",
-                     $"exec > {Shell.Quote(logPath)} 2>&1; {journal}exec dotnet {Shell.Quote(LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs}" })
+                     $"exec > {Shell.Quote(logPath)} 2>&1; {journal}exec {launcher} dotnet {Shell.Quote(lbDll ?? LabEnvironment.LbDll)} run --config {Shell.Quote(configPath)} {extraArgs}" })
             psi.ArgumentList.Add(a);
         var process = Process.Start(psi)!;
         var engine = new EngineProcess(process, socket, logPath);

@@ -24,6 +24,8 @@ public sealed class StructLayoutTests
         #include <sys/stat.h>
         #include <linux/fcntl.h>
         #include <time.h>
+        #include <errno.h>
+        #include <linux/capability.h>
         #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
         int main(void) {
@@ -61,6 +63,12 @@ public sealed class StructLayoutTests
                  PACKET_QDISC_BYPASS, PACKET_IGNORE_OUTGOING, TPACKET_V3, TP_STATUS_CSUMNOTREADY);
           printf("const PACKET_ADD_MEMBERSHIP %d\nconst PACKET_STATISTICS %d\nconst SOL_PACKET %d\n",
                  PACKET_ADD_MEMBERSHIP, PACKET_STATISTICS, SOL_PACKET);
+          S(__user_cap_header_struct) O(__user_cap_header_struct, pid)
+          S(__user_cap_data_struct) O(__user_cap_data_struct, permitted) O(__user_cap_data_struct, inheritable)
+          S(ucred) O(ucred, uid) O(ucred, gid)
+          printf("const _LINUX_CAPABILITY_VERSION_3 %d\nconst _LINUX_CAPABILITY_U32S_3 %d\nconst CAP_NET_ADMIN %d\nconst CAP_NET_RAW %d\n",
+                 _LINUX_CAPABILITY_VERSION_3, _LINUX_CAPABILITY_U32S_3, CAP_NET_ADMIN, CAP_NET_RAW);
+          printf("const SO_PEERCRED %d\nconst SO_PEERGROUPS %d\nconst ERANGE %d\nconst EPERM %d\n", SO_PEERCRED, SO_PEERGROUPS, ERANGE, EPERM);
           return 0;
         }
         """;
@@ -203,5 +211,27 @@ public sealed class StructLayoutTests
         Assert.Equal(PacketConstants.TPACKET_V2, n["TPACKET_V2"]);
         Assert.Equal((int)PacketConstants.TP_STATUS_SEND_REQUEST, n["TP_STATUS_SEND_REQUEST"]);
         Assert.Equal((int)PacketConstants.TP_STATUS_WRONG_FORMAT, n["TP_STATUS_WRONG_FORMAT"]);
+    }
+
+    [Fact]
+    public void PrivilegeStructsAndConstants_MatchKernelHeaders()
+    {
+        var n = Native.Value;
+        Assert.Equal(n["__user_cap_header_struct"], SizeOf<__user_cap_header_struct>());
+        Assert.Equal(n["__user_cap_header_struct.pid"], OffsetOf<__user_cap_header_struct>(nameof(__user_cap_header_struct.pid)));
+        Assert.Equal(n["__user_cap_data_struct"], SizeOf<__user_cap_data_struct>());
+        Assert.Equal(n["__user_cap_data_struct.permitted"], OffsetOf<__user_cap_data_struct>(nameof(__user_cap_data_struct.permitted)));
+        Assert.Equal(n["__user_cap_data_struct.inheritable"], OffsetOf<__user_cap_data_struct>(nameof(__user_cap_data_struct.inheritable)));
+        Assert.Equal(n["ucred"], SizeOf<ucred>());
+        Assert.Equal(n["ucred.uid"], OffsetOf<ucred>(nameof(ucred.uid)));
+        Assert.Equal(n["ucred.gid"], OffsetOf<ucred>(nameof(ucred.gid)));
+        Assert.Equal((int)LibC._LINUX_CAPABILITY_VERSION_3, n["_LINUX_CAPABILITY_VERSION_3"]);
+        Assert.Equal(LibC._LINUX_CAPABILITY_U32S_3, n["_LINUX_CAPABILITY_U32S_3"]);
+        Assert.Equal(LibC.CAP_NET_ADMIN, n["CAP_NET_ADMIN"]);
+        Assert.Equal(LibC.CAP_NET_RAW, n["CAP_NET_RAW"]);
+        Assert.Equal(LibC.SO_PEERCRED, n["SO_PEERCRED"]);
+        Assert.Equal(LibC.SO_PEERGROUPS, n["SO_PEERGROUPS"]);
+        Assert.Equal(LibC.ERANGE, n["ERANGE"]);
+        Assert.Equal(LibC.EPERM, n["EPERM"]);
     }
 }

@@ -118,7 +118,7 @@ internal sealed class HealthSection(ConfigReader r)
             // Resolved now, so that lb check reports a user that does not exist, and the checker needs no lookup.
             if (!r.TryScalar(userEntry, out var name)) ok = false;
             else if (UserDatabase.Find(name, out var user) is { } problem) ok = r.ReportIf(userEntry, problem);
-            else health = health with { User = user };
+            else health = health with { User = user, UserLine = ConfigReader.LineOf(userEntry.KeyNode) };
         }
         ok &= r.OptionalBool(entries, "verify_tls", value => health = health with { VerifyCertificate = value });
 

@@ -13,7 +13,7 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 /// unique across services).</summary>
 internal sealed class RootSection(ConfigReader r)
 {
-    private static readonly string[] Keys = ["hash_seed", "workers", "cpus", "control_socket", "flow_table_size", "flow_timeouts",
+    private static readonly string[] Keys = ["hash_seed", "workers", "cpus", "control_socket", "control_group", "control_admin_group", "flow_table_size", "flow_timeouts",
                                              "session_table_size", "new_flow_rate", "maglev_table_size", "ha", "announce", "http", "services"];
 
     public BalancerConfig? Read(YamlMappingNode map)
@@ -35,6 +35,8 @@ internal sealed class RootSection(ConfigReader r)
             if (r.TryScalar(socket, out var path) && CheckSocketPath(socket, path)) config = config with { ControlSocket = path };
             else ok = false;
         }
+        ok &= ConfigReader.Optional(entries, "control_group", ReadGroup, value => config = config with { ControlGroup = value });
+        ok &= ConfigReader.Optional(entries, "control_admin_group", ReadGroup, value => config = config with { ControlAdminGroup = value });
         ok &= r.OptionalInt(entries, "flow_table_size", ConfigLimits.MinFlowTableSize, ConfigLimits.MaxFlowTableSize, value => config = config with { FlowTableSize = value });
         ok &= ConfigReader.Optional(entries, "flow_timeouts", new TimeoutsSection(r).Read, value => config = config with { FlowTimeouts = value });
         ok &= r.OptionalInt(entries, "session_table_size", ConfigLimits.MinSessionTableSize, ConfigLimits.MaxSessionTableSize, value => config = config with { SessionTableSize = value });
@@ -168,6 +170,16 @@ internal sealed class RootSection(ConfigReader r)
             }
         }
         return cpus;
+    }
+
+    /// <summary><c>control_group</c>, <c>control_admin_group</c>: a group name, resolved now, so that <c>lb check</c>
+    /// reports a group that does not exist and the engine needs no lookup.</summary>
+    private UnixGroup? ReadGroup(YamlEntry entry)
+    {
+        if (!r.TryScalar(entry, out var name)) return null;
+        if (UserDatabase.FindGroup(name, out var group) is not { } problem) return group;
+        r.ReportIf(entry, $"{entry.Key}: {problem}");
+        return null;
     }
 
     private static bool TryParseSeed(string text, out uint value)
