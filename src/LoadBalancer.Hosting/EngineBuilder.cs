@@ -66,6 +66,9 @@ public static class EngineBuilder
             options.Log.Info($"re-injecting owned CLUSTERIP flows through TAP {tapName} ({tapLink.Mac})");
         }
         engine.Control = new EngineControl(config, builder, options.Log);
+        engine.Own(engine.Control.Events);
+        engine.Roles.RoleChanged += (was, now, by) => engine.Control.Events.Record(
+            new Events.StateChange("", "", Events.StateChangeKind.Role, ModeNames.Name(was), ModeNames.Name(now), $"asked by {by}"));
         var topology = engine.Topology = EngineTopology.From(config, engine.State.Current);
 
         // State sync: one switch for the engine, one pair of rings per worker, listed per client-side interface in the

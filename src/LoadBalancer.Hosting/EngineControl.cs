@@ -1,6 +1,7 @@
 using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Health;
+using LoadBalancer.Hosting.Events;
 using LoadBalancer.Hosting.Reload;
 
 namespace LoadBalancer.Hosting;
@@ -31,7 +32,11 @@ public sealed class EngineControl
         _log = log;
         _backends = new BackendStateTable(config);
         State = new DataPlaneState(builder.Build(config, _backends.Runtime));
+        Events = new StateEvents(log, service => _config.Services.FirstOrDefault(s => s.Name == service)?.Notify);
     }
+
+    /// <summary>Every backend state change as an event (log, count, the service's notify script).</summary>
+    public StateEvents Events { get; }
 
     /// <summary>The config the engine runs, as last loaded (at start or by a reload).</summary>
     public BalancerConfig Config => _config;
@@ -60,21 +65,38 @@ public sealed class EngineControl
     /// <summary>A check result. The checker logged the health change itself (once, with its reason).</summary>
     public ControlResult ApplyHealth(HealthReport report)
     {
-        lock (_rebuildGate) return Apply(_backends.ApplyCheck(report, out var error), error, message: null);
+        lock (_rebuildGate)
+        {
+            var before = _backends.Get(report.Service, report.Backend);
+            var result = Apply(_backends.ApplyCheck(report, out var error), error, message: null);
+            if (result.Changed) Announce(report.Service, report.Backend, before, report.Reason ?? report.Detail);
+            return result;
+        }
     }
 
     /// <summary><c>lb backend drain|enable</c>: no new flows for a draining backend, existing ones continue.</summary>
     public ControlResult SetIntent(string service, string backend, BackendIntent intent)
     {
         lock (_rebuildGate)
-            return Apply(_backends.SetIntent(service, backend, intent, out var error), error,
+        {
+            var before = _backends.Get(service, backend);
+            var result = Apply(_backends.SetIntent(service, backend, intent, out var error), error,
                 intent == BackendIntent.Draining ? $"{service}/{backend} draining: no new flows, existing flows continue" : $"{service}/{backend} active");
+            if (result.Changed) Announce(service, backend, before, "operator");
+            return result;
+        }
     }
 
     /// <summary><c>lb backend weight</c>: takes effect at once.</summary>
     public ControlResult SetWeight(string service, string backend, int weight)
     {
-        lock (_rebuildGate) return Apply(_backends.SetWeight(service, backend, weight, out var error), error, $"{service}/{backend} weight {weight}");
+        lock (_rebuildGate)
+        {
+            var before = _backends.Get(service, backend);
+            var result = Apply(_backends.SetWeight(service, backend, weight, out var error), error, $"{service}/{backend} weight {weight}");
+            if (result.Changed) Announce(service, backend, before, "operator");
+            return result;
+        }
     }
 
     /// <summary>Moves the engine to <paramref name="next"/> with one snapshot swap, or changes nothing and says why
@@ -106,9 +128,13 @@ public sealed class EngineControl
             {
                 return ReloadResult.Refused([new ReloadRefusal(0, e.Message)]);
             }
+            var previous = _backends;
             _config = next;
             _backends = table;
             State.Publish(snapshot);
+            foreach (var s in next.Services)
+                foreach (var b in s.EffectiveBackends)
+                    if (previous.Get(s.Name, b.Name) is { } was) Announce(s.Name, b.Name, was, "reload");
             Reloads++;
             ReloadedAt = DateTime.UtcNow;
             steps.AfterPublish(snapshot);
@@ -143,6 +169,22 @@ public sealed class EngineControl
             foreach (var l in ended) _log.Info($"backend {l.Service}/{l.Backend.Name} removed: its last flow has ended");
             Rebuild();
         }
+    }
+
+    /// <summary>One event per key of the backend that differs from <paramref name="before"/>.</summary>
+    private void Announce(string service, string backend, BackendStateTable.View? before, string reason)
+    {
+        if (before is not { } was || _backends.Get(service, backend) is not { } now) return;
+        var node = _config.Services.FirstOrDefault(s => s.Name == service)?.Mode == ForwardingMode.ClusterIp;
+        if (was.Health != now.Health)
+            Events.Record(new StateChange(service, backend, node ? StateChangeKind.Node : StateChangeKind.Health, ModeNames.Name(was.Health), ModeNames.Name(now.Health), reason));
+        if (was.SoftStopped != now.SoftStopped)
+            Events.Record(new StateChange(service, backend, StateChangeKind.SoftStop, was.SoftStopped ? "on" : "off", now.SoftStopped ? "on" : "off", reason));
+        if (was.Intent != now.Intent)
+            Events.Record(new StateChange(service, backend, StateChangeKind.Intent, ModeNames.Name(was.Intent), ModeNames.Name(now.Intent), reason));
+        if (was.Weight != now.Weight)
+            Events.Record(new StateChange(service, backend, StateChangeKind.Weight, was.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                now.Weight.ToString(System.Globalization.CultureInfo.InvariantCulture), reason));
     }
 
     private DataPlaneSnapshot Build(BalancerConfig config, BackendStateTable table) =>

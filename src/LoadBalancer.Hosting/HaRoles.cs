@@ -41,6 +41,8 @@ public sealed class HaRoles
 
     /// <summary>Raised after each change, under the gate, with the new role (state sync sends only while master).</summary>
     public event Action<HaRole>? Changed;
+    /// <summary>A change with what the role was and who asked (the state-change event).</summary>
+    public event Action<HaRole, HaRole, string>? RoleChanged;
 
     /// <summary>Gratuitous ARPs per VIP for the current round and the time between them.</summary>
     public int AnnounceCount => _config?.GarpCount ?? LoneAnnouncements;
@@ -65,6 +67,7 @@ public sealed class HaRoles
             _role = role;
             if (role == HaRole.Master) Interlocked.Increment(ref _announceRound);
             Changed?.Invoke(role);
+            RoleChanged?.Invoke(was, role, by);
             _log.Info($"{message} (was {ModeNames.Name(was)}), asked by {by}" +
                       (role == HaRole.Master ? $": answering ARP for the VIPs, {AnnounceCount} gratuitous ARPs" : ": VIPs left to the master"));
             return new ControlResult(true, null, message);

@@ -202,6 +202,17 @@ internal static class StatusReport
             w.WriteNumber("icmp_rate_limited", Sum(host, c => c.IcmpRateLimited));
             w.WriteNumber("vlan_stripped_passed", Sum(host, c => c.VlanStrippedPassed));
             w.WriteEndObject();
+            // Events so far per service and kind (service "" for the HA role).
+            w.WriteStartArray("state_changes");
+            foreach (var (service, kind, count) in host.Control.Events.Counts())
+            {
+                w.WriteStartObject();
+                w.WriteString("service", service);
+                w.WriteString("kind", kind);
+                w.WriteNumber("count", count);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteStartObject("drops");
             for (var r = 1; r < (int)DropReason.Count; r++)
                 w.WriteNumber(DropReasonNames.Name((DropReason)r), Sum(host, c => c.Drops[r]));

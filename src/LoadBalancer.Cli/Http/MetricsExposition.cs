@@ -16,7 +16,7 @@ internal sealed class MetricsExposition
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Family[] _families;
     private readonly Family _backendPackets, _backendBytes, _backendFlows, _backendUp, _backendHealth, _backendWeight, _checks,
-        _servicePackets, _serviceBytes, _drops, _ringDrops, _flowEntries, _flowCapacity, _natSessions, _nodeAlive, _buildInfo, _startTime;
+        _servicePackets, _serviceBytes, _drops, _ringDrops, _flowEntries, _flowCapacity, _natSessions, _nodeAlive, _buildInfo, _startTime, _stateChanges;
 
     public MetricsExposition()
     {
@@ -42,6 +42,7 @@ internal sealed class MetricsExposition
             _nodeAlive = Gauge("lb_cluster_node_alive", "1 while the CLUSTERIP node is alive as this node sees it", "service", "node"),
             _buildInfo = Gauge("lb_build_info", "Always 1; the version is lb version's", "version"),
             _startTime = Gauge("lb_start_time_seconds", "When the engine started, in seconds since the Unix epoch"),
+            _stateChanges = Counter("lb_state_changes_total", "State-change events (health, intent, soft_stop, weight, node; role with service \"\")", "service", "kind"),
         ];
     }
 
@@ -87,6 +88,8 @@ internal sealed class MetricsExposition
         _flowCapacity.Set(capacity);
         _ringDrops.Set(root.GetProperty("frames").GetProperty("ring_drops").GetInt64());
         foreach (var drop in root.GetProperty("drops").EnumerateObject()) _drops.Set(drop.Value.GetInt64(), drop.Name);
+        foreach (var c in root.GetProperty("state_changes").EnumerateArray())
+            _stateChanges.Set(c.GetProperty("count").GetInt64(), c.GetProperty("service").GetString()!, c.GetProperty("kind").GetString()!);
 
         foreach (var s in root.GetProperty("services").EnumerateArray())
         {

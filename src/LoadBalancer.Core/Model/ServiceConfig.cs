@@ -65,6 +65,9 @@ public sealed record ServiceConfig
     /// <summary>NAT: create sessions from mid-stream TCP packets too (conntrack's "loose" pickup). Off by
     /// default: only a SYN opens a session; other packets of unknown flows are dropped and counted.</summary>
     public bool TcpPickup { get; init; }
+    /// <summary>A script run at each state change of the service's backends (<c>notify:</c>) with the arguments
+    /// SERVICE BACKEND OLD NEW REASON; null: none.</summary>
+    public string? Notify { get; init; }
     public int Line { get; init; }
     /// <summary>The line of each of the service's keys present in the file (for a reload's refusals).</summary>
     public IReadOnlyDictionary<string, int> KeyLines { get; init; } = BalancerConfig.EmptyKeyLines;

@@ -94,6 +94,7 @@ public sealed class ConfigDiff
         if (a.TcpPickup != b.TcpPickup) keys.Add($"tcp_pickup {Bool(a.TcpPickup)} -> {Bool(b.TcpPickup)}");
         if (a.Arp != b.Arp) keys.Add($"arp {Bool(a.Arp)} -> {Bool(b.Arp)}");
         if (a.Announce != b.Announce) keys.Add($"announce {Bool(a.Announce)} -> {Bool(b.Announce)}");
+        if (a.Notify != b.Notify) keys.Add($"notify {a.Notify ?? "none"} -> {b.Notify ?? "none"}");
         if (keys.Count > 0) _changes.Add($"service {b.Name} changed: {string.Join(", ", keys)}");
         if (a.Cluster is not null) return; // nodes are part of cluster, compared above
 

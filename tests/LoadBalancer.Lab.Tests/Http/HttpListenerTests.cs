@@ -19,12 +19,14 @@ public sealed class HttpLab : IDisposable
     public NamespaceLab Lab { get; }
     public string Socket => Path.Combine(Lab.Dir, "http.sock");
 
-    public EngineProcess Start()
+    /// <param name="notify">The web service's notify script, if any.</param>
+    public EngineProcess Start(string? notify = null)
     {
         var config = Path.Combine(Lab.Dir, "http.yaml");
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture, $"workers: 1\ncontrol_socket: {Socket}\nhttp:\n  listen: {Listen}\nservices:\n");
         sb.Append(CultureInfo.InvariantCulture, $"  - name: web\n    vip: {Lab.Vip}\n    port: 80\n    protocol: tcp\n    mode: dr\n    interface: {Lab.BalancerIf}\n");
+        if (notify is not null) sb.Append(CultureInfo.InvariantCulture, $"    notify: {notify}\n");
         sb.Append("    health: {type: http, interval: 300ms, timeout: 250ms, rise: 1, fall: 2}\n    backends:\n");
         for (var i = 1; i <= 2; i++) sb.Append(CultureInfo.InvariantCulture, $"      - {{name: rs{i}, address: 10.99.1.{10 + i}}}\n");
         File.WriteAllText(config, sb.ToString());

@@ -11,7 +11,7 @@ internal sealed class ServiceSection(ConfigReader r)
 {
     private static readonly string[] Keys = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
                                              "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster",
-                                             "arp", "announce"];
+                                             "arp", "announce", "notify"];
 
     /// <summary>Service keys that only mode nat uses; with another mode they are errors (their values
     /// are not read), as a backend's 'port' is.</summary>
@@ -161,6 +161,15 @@ internal sealed class ServiceSection(ConfigReader r)
                 if (entries.TryGetValue(key, out var misplaced))
                     ok = r.ReportIf(misplaced, $"'{key}' does not apply to mode clusterip (its nodes answer ARP with the cluster MAC)");
 
+        string? notify = null;
+        if (entries.TryGetValue("notify", out var notifyEntry))
+        {
+            // Run by the engine with no shell: a path, absolute so it does not depend on the engine's directory.
+            if (!r.TryScalar(notifyEntry, out var script)) ok = false;
+            else if (!Path.IsPathFullyQualified(script)) ok = r.ReportIf(notifyEntry, $"notify must be an absolute path to an executable (got '{script}')");
+            else notify = script;
+        }
+
         ClusterConfig? cluster = null;
         if (entries.TryGetValue("cluster", out var clusterEntry))
         {
@@ -188,6 +197,7 @@ internal sealed class ServiceSection(ConfigReader r)
             Arp = arp,
             Announce = announce,
             Cluster = cluster,
+            Notify = notify,
             Line = ConfigReader.LineOf(map),
             KeyLines = ConfigReader.KeyLines(entries),
         };
