@@ -49,6 +49,8 @@ internal static class Program
         realserver.Subcommands.Add(teardown);
         root.Subcommands.Add(realserver);
 
+        root.Subcommands.Add(FlowCommand.BuildFlow());
+        root.Subcommands.Add(FlowCommand.BuildFlows());
         root.Subcommands.Add(BackendCommand.Build());
         root.Subcommands.Add(HaCommand.Build());
         root.Subcommands.Add(GenerateCommand.Build());

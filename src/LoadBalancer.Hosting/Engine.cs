@@ -1,3 +1,4 @@
+using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
@@ -57,6 +58,21 @@ public sealed class Engine : IDisposable
     public Func<long> ClockMs => _options.ClockMs;
     public CancellationToken Stopping => _stop.Token;
     internal int WorkerCount => _workers.Count;
+
+    /// <summary>The worker (its index in <see cref="Workers"/>) that frames from this client to a service on
+    /// <paramref name="ingressInterface"/> reach: the interface's workers joined its fanout group in their number
+    /// order, and the fanout (<see cref="WorkerFanout"/>) picks among them by the client's address and port.
+    /// -1 when no worker reads that interface.</summary>
+    public int WorkerFor(int ingressInterface, uint clientAddress, ushort clientPort)
+    {
+        var name = Interfaces.Name(ingressInterface);
+        var group = new List<(int Number, int Index)>();
+        for (var i = 0; i < _workers.Count; i++)
+            if (_workers[i].Interface == name) group.Add((_workers[i].Number, i));
+        if (group.Count == 0) return -1;
+        group.Sort();
+        return group[WorkerFanout.Worker(clientAddress, clientPort, group.Count)].Index;
+    }
 
     /// <summary>Frames the kernel could not fit in the receive rings, summed over them.</summary>
     public long KernelRingDrops

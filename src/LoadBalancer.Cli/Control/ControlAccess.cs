@@ -20,7 +20,7 @@ internal sealed class ControlAccess(uint engineUid, string engineUser, UnixGroup
 {
     /// <summary>The verbs that change the engine: an operator's intent and weights (<c>backend</c>), health results
     /// (<c>health</c>: a forged one takes a backend out), <c>reload</c>, and <c>ha</c> (it changes which balancer
-    /// answers for the VIPs). Only <c>status</c> reads; an unknown verb changes nothing and is answered as unknown.</summary>
+    /// answers for the VIPs). Only <c>status</c>, <c>flow</c> and <c>flows</c> read; an unknown verb changes nothing and is answered as unknown.</summary>
     public static bool Changes(string verb) => verb is "backend" or "health" or "reload" or "ha";
 
     /// <summary>Null when <paramref name="peer"/> may send <paramref name="verb"/>; otherwise why not, for the answer.</summary>

@@ -7,7 +7,8 @@ using LoadBalancer.Health;
 namespace LoadBalancer.Cli.Control;
 
 /// <summary>The requests the control socket understands, one line each:
-/// <c>status</c>; <c>backend drain|enable SERVICE BACKEND</c>; <c>backend weight SERVICE BACKEND N</c>;
+/// <c>status</c>; <c>flow SERVICE IP:PORT</c> and <c>flows SERVICE [backend NAME] [limit N]</c> (<see cref="FlowReport"/>);
+/// <c>backend drain|enable SERVICE BACKEND</c>; <c>backend weight SERVICE BACKEND N</c>;
 /// <c>health {json}</c> (a check result from an external <c>lb healthcheck</c>); <c>ha master|backup|fault [by WHO]</c>
 /// (what keepalived decided, with who asked, for the log); <c>reload {"path":...,"name":...}</c> (<see cref="ConfigReload"/>).
 /// Answers are one JSON object: the status document, <c>{"ok":true,"message":...}</c> or <c>{"error":...}</c>; a
@@ -33,13 +34,17 @@ internal sealed class ControlCommands(Engine engine, ConfigReload? reload = null
         return verb switch
         {
             "status" => StatusReport.Json(engine),
-            "backend" => Backend(rest.Split(' ', StringSplitOptions.RemoveEmptyEntries)),
+            "flow" => FlowReport.Flow(engine, Words(rest), out var error) ?? Error(error!),
+            "flows" => FlowReport.Flows(engine, Words(rest), out var error) ?? Error(error!),
+            "backend" => Backend(Words(rest)),
             "health" => Health(rest),
             "ha" => Ha(rest),
             "reload" => Reload(rest),
             _ => Error($"unknown request '{verb}'"),
         };
     }
+
+    private static string[] Words(string rest) => rest.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
     private string Backend(string[] args)
     {

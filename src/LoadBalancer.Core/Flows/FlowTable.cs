@@ -121,8 +121,19 @@ public sealed class FlowTable
         return ref slot;
     }
 
-    /// <summary>Slot <paramref name="index"/> as it is, live or not: for walks (state sync), not for lookups.</summary>
+    /// <summary>Slot <paramref name="index"/> as it is, live or not: for walks (state sync, <c>lb flows</c>), not for lookups.</summary>
     public ref readonly FlowEntry Slot(int index) => ref _entries[index];
+
+    /// <summary>The slot of the live entry for the key, or -1: <see cref="Find"/> without its side effect (an expired
+    /// entry is left as it is), so another thread (<c>lb flow</c>) may ask while the owning worker runs. Racy: an
+    /// entry may change under it, and the caller reads <see cref="Slot"/> once.</summary>
+    public int IndexOf(in FlowKey key, uint hash, long nowMs)
+    {
+        var start = BucketStart(hash);
+        for (var i = start; i < start + Ways; i++)
+            if (_entries[i].Hash == hash && _entries[i].Key == key && !IsExpired(_entries[i], nowMs)) return i;
+        return -1;
+    }
 
     /// <summary>Takes in a copy of an entry from the HA peer (state sync): inserted when we have none, taken over
     /// when it saw its flow more recently than ours did, ignored when ours is newer or it has already expired.
@@ -148,6 +159,16 @@ public sealed class FlowTable
             if (!IsExpired(e, nowMs)) n++;
         return n;
     }
+
+    /// <summary>A state as <c>lb flow</c> and <c>lb flows</c> show it.</summary>
+    public static string Name(FlowState state) => state switch
+    {
+        FlowState.TcpSyn => "syn",
+        FlowState.TcpEstablished => "established",
+        FlowState.TcpClosing => "closing",
+        FlowState.Udp => "udp",
+        _ => "free",
+    };
 
     /// <summary>The state a flow starts in from its first packet.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

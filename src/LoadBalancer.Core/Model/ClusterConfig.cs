@@ -21,7 +21,10 @@ public sealed record ClusterNodeConfig
 
     /// <summary>The name the node goes by where backends are listed (health reports, the backend state table,
     /// <c>lb status</c>): peers are probed like backends.</summary>
-    public string BackendName => "node-" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public string BackendName => NameOf(Id);
+
+    /// <summary>The backend name of node <paramref name="id"/> (<c>node-2</c>).</summary>
+    public static string NameOf(int id) => "node-" + id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The node seen as a backend, so health, intent and the state table treat it like one.</summary>
     public BackendConfig AsBackend() => new() { Name = BackendName, Address = Address, Weight = Weight };

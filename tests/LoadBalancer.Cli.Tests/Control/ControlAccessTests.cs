@@ -29,6 +29,8 @@ public sealed class ControlAccessTests : IDisposable
     [InlineData("reload", true)]
     [InlineData("ha", true)]
     [InlineData("status", false)]
+    [InlineData("flow", false)]
+    [InlineData("flows", false)]
     [InlineData("nonsense", false)]
     public void Changes_StateChangingVerbsOnly(string verb, bool changes)
     {

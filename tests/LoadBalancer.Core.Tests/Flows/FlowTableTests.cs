@@ -229,4 +229,31 @@ public class FlowTableTests
         Assert.Equal(500, Timeouts.For(FlowState.Udp));
         Assert.Equal(0, Timeouts.For(FlowState.Free));
     }
+
+    [Fact]
+    public void IndexOf_LiveEntry_ItsSlot_AbsentOrExpired_MinusOneAndNothingChanged()
+    {
+        var table = new FlowTable(1024, Timeouts);
+        var key = Key(2);
+        var hash = FlowHash.Compute(key, 1);
+        table.Insert(key, hash, backendId: 3, FlowState.TcpSyn, T0);
+
+        var slot = table.IndexOf(key, hash, T0 + 1);
+
+        Assert.Equal(3, table.Slot(slot).BackendId);
+        Assert.Equal(key, table.Slot(slot).Key);
+        Assert.Equal(-1, table.IndexOf(Key(3), FlowHash.Compute(Key(3), 1), T0 + 1));
+        Assert.Equal(-1, table.IndexOf(key, hash, T0 + Timeouts.TcpSynMs + 1));
+        Assert.Equal(FlowState.TcpSyn, table.Slot(slot).State); // unlike Find, the expired entry is the worker's to free
+    }
+
+    [Theory]
+    [InlineData(FlowState.TcpSyn, "syn")]
+    [InlineData(FlowState.TcpEstablished, "established")]
+    [InlineData(FlowState.TcpClosing, "closing")]
+    [InlineData(FlowState.Udp, "udp")]
+    public void Name_EachState(FlowState state, string name)
+    {
+        Assert.Equal(name, FlowTable.Name(state));
+    }
 }

@@ -200,8 +200,22 @@ public sealed class NatSessionTable
         return false;
     }
 
-    /// <summary>Slot <paramref name="index"/> as it is, in use or not: for walks (state sync), not for lookups.</summary>
+    /// <summary>Slot <paramref name="index"/> as it is, in use or not: for walks (state sync, <c>lb flows</c>), not for lookups.</summary>
     public ref readonly NatSession Slot(int index) => ref _sessions[index];
+
+    /// <summary>The slot of the live session for the client's key, or -1: <see cref="FindForward"/> without its side
+    /// effect (an expired session stays until the worker meets it), so another thread (<c>lb flow</c>) may ask while the
+    /// owning worker runs. Racy: a session may change under it, and the caller reads <see cref="Slot"/> once.</summary>
+    public int IndexOfForward(in FlowKey key, uint hash, long nowMs)
+    {
+        var start = BucketStart(hash);
+        for (var i = start; i < start + Ways; i++)
+        {
+            var slot = _forward[i];
+            if (slot != Empty && _sessions[slot].InUse && _sessions[slot].Forward == key && !Expired(_sessions[slot], nowMs)) return slot;
+        }
+        return -1;
+    }
 
     /// <summary>Takes in a copy of a session from the HA peer (state sync): created when we have none, taken over
     /// when it saw its flow more recently than ours did (replacing ours if the peer's went to another backend),
