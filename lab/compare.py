@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--app-seconds", type=int, default=8, help="wrk run per mode (0: skip)")
     ap.add_argument("--churn-flows", type=int, default=300, help="flows in the membership-change run (0: skip)")
     ap.add_argument("--only", default="dr,nat,clusterip")
+    ap.add_argument("--scrape", action="store_true", help="DR: also our engine with its /metrics scraped every second (the scrape's cost)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--publish", action="store_true", help="also copy the results to benchmarks/results and RESULTS.md")
     ap.add_argument("--profile", choices=("lb-dr", "nft-netdev-dr"), help="profile that DR candidate with perf instead of comparing")

@@ -3,7 +3,10 @@ balancer's side is prepared the same way for every candidate, and our engine ser
 
 import os
 
-from .harness import SINK_PORT, Engine, backends_active, in_ns, mac_of, nft, read_int, steer_receive_to_dut, wait_for, write
+import subprocess
+import threading
+
+from .harness import GEN_CPU, SINK_PORT, Engine, backends_active, in_ns, mac_of, nft, read_int, steer_receive_to_dut, wait_for, write
 
 
 def sink_servers(servers):
@@ -50,5 +53,40 @@ def engine_candidate(ns, config, path):
 
     def off():
         engine.stop()
+
+    return on, off
+
+
+SCRAPE_LISTEN = "127.0.0.1:9150"
+
+
+def scraped_engine_candidate(ns, config, path):
+    """Our engine with its HTTP listener on and /metrics fetched every second (as Prometheus would), the fetcher on
+    the generator's CPU and the engine, listener included, on the device under test's: what a scrape costs the workers."""
+    with open(config) as f:
+        text = f.read()
+    scraped = config.replace(".yaml", "-scraped.yaml")
+    write(scraped, f"http:\n  listen: {SCRAPE_LISTEN}\n" + text)
+    on_engine, off_engine = engine_candidate(ns, scraped, path)
+    stop = threading.Event()
+    scraper = None
+
+    def scrape():
+        while not stop.wait(1.0):
+            subprocess.run(["ip", "netns", "exec", ns, "taskset", "-c", str(GEN_CPU), "curl", "-sf", "--max-time", "1", "-o", "/dev/null",
+                            f"http://{SCRAPE_LISTEN}/metrics"], check=False)
+
+    def on():
+        nonlocal scraper
+        result = on_engine()
+        stop.clear()
+        scraper = threading.Thread(target=scrape, daemon=True)
+        scraper.start()
+        return result
+
+    def off():
+        stop.set()
+        scraper.join(5)
+        off_engine()
 
     return on, off

@@ -2,12 +2,12 @@
 the generator arm and delivering on the LAN; then wrk through the VIP."""
 
 from .app import measure_app, rx_bytes
-from .balancer import engine_candidate, prepare_balancer, sink_config
+from .balancer import engine_candidate, prepare_balancer, scraped_engine_candidate, sink_config
 from .harness import SEED, SINK_PORT, Lab, backends_active, in_ns, mac_of, nft
 from .search import LoadPath, measure_pair
 
 
-def candidates(lab):
+def candidates(lab, scrape=False):
     """The DR lab's candidates for measure_pair (the generator arm in, the LAN out): kernel IP forwarding,
     nftables netdev DR and ours."""
     b, vip = lab["LAB_BALANCER_NS"], lab["LAB_VIP"]
@@ -41,17 +41,20 @@ def candidates(lab):
         in_ns(b, "nft", "delete", "table", "netdev", "lbpeer", check=False)
 
     config = sink_config(lab, "dr", in_if, out_if, [a for _, _, a in servers])
-    return [
+    listed = [
         ("kernel-forwarding", "kernel IP forwarding", forwarding_on, forwarding_off),
         ("nft-netdev-dr", "nftables netdev DR", nft_dr_on, nft_dr_off),
         ("lb-dr", "lb DR", *engine_candidate(b, config, path([vip]))),
     ]
+    if scrape:
+        listed.append(("lb-dr-scraped", "lb DR, /metrics every 1 s", *scraped_engine_candidate(b, config, path([vip]))))
+    return listed
 
 
 def measure(args, rows, apps):
     lab = Lab("lab_up", 2, generator=True)
     try:
-        lab_candidates = candidates(lab)
+        lab_candidates = candidates(lab, getattr(args, "scrape", False))
         for size in args.sizes:
             measure_pair(rows, "dr", size, args, lab_candidates)
         if args.app_seconds:
