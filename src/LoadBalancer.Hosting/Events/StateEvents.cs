@@ -51,7 +51,10 @@ public sealed class StateEvents : IDisposable
     public void Record(StateChange change)
     {
         var who = change.Kind == StateChangeKind.Role ? "ha" : $"{change.Service}/{change.Backend}";
-        _log.Info($"event {who} {StateChange.KindName(change.Kind)} {change.Old} -> {change.New}: {change.Reason}");
+        var line = $"event {who} {StateChange.KindName(change.Kind)} {change.Old} -> {change.New}: {change.Reason}";
+        // A backend going down is a warning to the journal, as the checker's own line is.
+        if (change.New == "unhealthy" && change.Kind is StateChangeKind.Health or StateChangeKind.Node) _log.BackendDown(line);
+        else _log.Info(line);
         Channel<(string, StateChange)>? queue = null;
         var script = change.Kind == StateChangeKind.Role ? null : _scriptOf(change.Service);
         lock (_gate)

@@ -189,7 +189,7 @@ public sealed class ServiceManagerTests(ServiceManagerLab fixture) : IClassFixtu
         Assert.All(lines, l => Assert.Matches("^<[346]>", l));
         Assert.Matches(@"^<6>\S+Z info ready: control socket ", Assert.Single(lines, l => l.Contains("ready: control socket", StringComparison.Ordinal)));
         // A backend going down is a warning to the journal; its coming up is information.
-        Assert.Matches(@"^<4>\S+Z info health web: rs2 unhealthy: ", Assert.Single(lines, l => l.Contains("rs2 unhealthy", StringComparison.Ordinal)));
+        Assert.Matches(@"^<4>\S+Z info health web: rs2 unhealthy: ", Assert.Single(lines, l => l.Contains("info health web: rs2 unhealthy", StringComparison.Ordinal)));
         Assert.Matches(@"^<6>\S+Z info health web: rs2 healthy: ", lines.First(l => l.Contains("rs2 healthy", StringComparison.Ordinal)));
         Assert.Matches(@"^<4>\S+Z warning reload refused: ", lines.First(l => l.Contains("reload refused", StringComparison.Ordinal)));
     }
