@@ -140,7 +140,7 @@ public sealed class Engine : IDisposable
         // once they have ended. Only counts flows (a walk of the tables) while some backend is leaving.
         StartThread("lb-leaving", () =>
         {
-            while (!_stop.Token.WaitHandle.WaitOne(LeavingCheckInterval)) Control.RemoveEndedLeaving(CountLiveFlows);
+            while (!_stop.Token.WaitHandle.WaitOne(LeavingCheckInterval)) Control.RemoveEndedLeaving(() => CountLiveFlows());
         });
 
         foreach (var (address, port) in Topology.Heartbeats)
@@ -190,12 +190,17 @@ public sealed class Engine : IDisposable
     private IDisposable InstallDrop(IngressDropRule rule) =>
         _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Replies, Interfaces.Address(rule.Interface));
 
-    /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker.</summary>
-    public long[] CountLiveFlows()
+    /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker; with
+    /// <paramref name="liveFlowsPerWorker"/> also each worker's live flow-table entries (one walk for both).</summary>
+    public long[] CountLiveFlows(int[]? liveFlowsPerWorker = null)
     {
         var counts = new long[WorkerCounters.MaxBackendIds];
         var now = ClockMs();
-        foreach (var worker in _workerList) worker.Processor.Worker.CountLiveFlows(now, counts);
+        for (var i = 0; i < _workerList.Count; i++)
+        {
+            var live = _workerList[i].Processor.Worker.CountLiveFlows(now, counts);
+            if (liveFlowsPerWorker is not null) liveFlowsPerWorker[i] = live;
+        }
         return counts;
     }
 

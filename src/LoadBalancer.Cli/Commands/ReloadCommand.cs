@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using LoadBalancer.Cli.Configuration;
 using LoadBalancer.Cli.Control;
 
 namespace LoadBalancer.Cli.Commands;
@@ -23,10 +24,16 @@ internal static class ReloadCommand
 
     public static int Run(string path, string? socketPath, TextWriter stdout, TextWriter stderr)
     {
-        // Validated here first, with lb check's own words: an invalid file never reaches the engine.
-        if (CheckCommand.Run(path, TextWriter.Null, stderr) != CheckCommand.ExitOk) return CheckCommand.Run(path, stdout, stderr);
+        // Read once here, with lb check's own words (ConfigError lines on stdout): an invalid file never reaches the
+        // engine; a valid one names the engine's socket.
+        var loaded = ConfigLoader.Load(path);
+        if (loaded.Config is not { } config)
+        {
+            foreach (var e in loaded.Errors) stdout.WriteLine(e.ToString());
+            return CheckCommand.ExitInvalid;
+        }
         var request = "reload " + JsonSerializer.Serialize(new ReloadRequest(Path.GetFullPath(path), path), HealthMessageJson.Default.ReloadRequest);
-        var code = EngineSocket.Ask(path, socketPath, request, stderr, out var response);
+        var code = EngineSocket.Ask(null, socketPath ?? config.ControlSocket, request, stderr, out var response);
         if (code != 0) return code;
         using var doc = JsonDocument.Parse(response);
         var root = doc.RootElement;

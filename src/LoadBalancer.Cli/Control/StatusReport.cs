@@ -36,14 +36,16 @@ internal static class StatusReport
             // Each worker's two tables: how full, and how often a new flow had to push a live entry out (the
             // first sign of a flood, before anything is refused).
             w.WriteStartArray("tables");
-            var tablesNow = host.ClockMs();
+            // One walk of every worker's tables for both the entries here and the live flows per backend below.
+            var liveFlows = new int[host.Workers.Count];
+            var live = host.CountLiveFlows(liveFlows);
             for (var i = 0; i < host.Workers.Count; i++)
             {
                 var state = host.Workers[i].Processor.Worker;
                 w.WriteStartObject();
                 w.WriteNumber("worker", i);
                 w.WriteString("table", "flows");
-                w.WriteNumber("entries", state.Flows.CountLive(tablesNow));
+                w.WriteNumber("entries", liveFlows[i]);
                 w.WriteNumber("capacity", state.Flows.Capacity);
                 w.WriteNumber("evictions", state.Flows.Evictions);
                 w.WriteEndObject();
@@ -92,7 +94,6 @@ internal static class StatusReport
                 w.WriteEndObject();
             }
             // Live entries per backend id, flows and sessions of every worker (read racily, as the counters are).
-            var live = host.CountLiveFlows();
             long Live(int id) => (uint)id < (uint)live.Length ? live[id] : 0;
             w.WriteStartArray("services");
             foreach (var s in snapshot.Services)

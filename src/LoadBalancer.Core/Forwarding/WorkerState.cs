@@ -50,19 +50,24 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSes
     /// <summary>Adds this worker's live flow-table entries and NAT sessions to <paramref name="perBackendId"/>, by
     /// backend id. A walk of both tables for the control plane (a reload's leaving backends), never the packet path;
     /// read from another thread it is approximate, as entries change under it, which a count that only has to
-    /// reach zero can afford.</summary>
-    public void CountLiveFlows(long nowMs, long[] perBackendId)
+    /// reach zero can afford. Returns the live flow-table entries (what <see cref="FlowTable.CountLive"/> counts), so
+    /// status walks the table once for both.</summary>
+    public int CountLiveFlows(long nowMs, long[] perBackendId)
     {
+        var live = 0;
         for (var i = 0; i < Flows.Capacity; i++)
         {
             ref readonly var e = ref Flows.Slot(i);
-            if (!Flows.IsExpired(e, nowMs) && (uint)e.BackendId < (uint)perBackendId.Length) perBackendId[e.BackendId]++;
+            if (Flows.IsExpired(e, nowMs)) continue;
+            live++;
+            if ((uint)e.BackendId < (uint)perBackendId.Length) perBackendId[e.BackendId]++;
         }
         for (var i = 0; i < Sessions.Capacity; i++)
         {
             ref readonly var s = ref Sessions.Slot(i);
             if (s.InUse && !NatSessionTable.Expired(s, nowMs) && (uint)s.BackendId < (uint)perBackendId.Length) perBackendId[s.BackendId]++;
         }
+        return live;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -130,7 +130,7 @@ public class EngineReloadTests
             Assert.NotEqual(victim, engine.BackendOf(engine.Send(f).Output!, "pool"));
 
         engine.Clock.Advance(FlowTimeouts.Default.TcpEstablishedMs + 1);
-        engine.Engine.Control.RemoveEndedLeaving(engine.Engine.CountLiveFlows);
+        engine.Engine.Control.RemoveEndedLeaving(() => engine.Engine.CountLiveFlows());
 
         Assert.Null(Backend(engine, victim));
     }

@@ -33,7 +33,7 @@ public sealed class NotifyTests(HttpLab lab, ITestOutputHelper output) : IClassF
             Assert.All(File.ReadAllLines(record), l => Assert.Contains("|unknown|healthy|", l, StringComparison.Ordinal));
             Assert.Equal(0, Lb("backend drain web rs1").ExitCode);
             Assert.Equal(0, Lb("backend enable web rs1").ExitCode);
-            net.In(net.ServerNamespaces[1], $"nginx -c {net.Dir}/rs2/nginx.conf -p {net.Dir}/rs2/ -s stop");
+            lab.Server(2, running: false);
             Retry.Until(() => File.ReadAllLines(record).Length >= 5, TimeSpan.FromSeconds(10), "three more events recorded");
 
             var lines = File.ReadAllLines(record).Skip(2).ToArray();
@@ -48,7 +48,7 @@ public sealed class NotifyTests(HttpLab lab, ITestOutputHelper output) : IClassF
         }
         finally
         {
-            net.In(net.ServerNamespaces[1], $"nginx -c {net.Dir}/rs2/nginx.conf -p {net.Dir}/rs2/");
+            lab.Server(2, running: true);
         }
     }
 

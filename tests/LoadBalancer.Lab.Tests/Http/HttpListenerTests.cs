@@ -42,6 +42,13 @@ public sealed class HttpLab : IDisposable
             .First(b => b.GetProperty("name").GetString() == backend).GetProperty("health").GetString();
     }
 
+    /// <summary>Real server <paramref name="i"/>'s nginx stopped or started, by the lab's own lab_server_stop/start.</summary>
+    public void Server(int i, bool running)
+    {
+        var r = NamespaceLab.Topology($"lab_set_env {Lab.Prefix}; lab_server_{(running ? "start" : "stop")} {i}");
+        if (r.ExitCode != 0 && !running) throw new InvalidOperationException(r.Output);
+    }
+
     /// <summary>GET <paramref name="path"/> from the listener, inside the balancer's namespace.</summary>
     public CommandResult Get(string path) => Lab.In(Lab.BalancerNs, $"curl -sf --noproxy '*' --max-time 5 http://{Listen}{path}");
 
@@ -90,7 +97,7 @@ public sealed class HttpListenerTests(HttpLab lab, ITestOutputHelper output) : I
             }, TimeSpan.FromSeconds(10), "Prometheus's lb_backend_packets_total equal to status");
             output.WriteLine($"status packets: {string.Join(", ", expected.Select(e => $"{e.Key} {e.Value}"))}");
 
-            net.In(net.ServerNamespaces[1], $"nginx -c {net.Dir}/rs2/nginx.conf -p {net.Dir}/rs2/ -s stop");
+            lab.Server(2, running: false);
             var clock = Stopwatch.StartNew();
             Retry.Until(() => Query("lb_backend_health{service=\"web\",state=\"unhealthy\"}").TryGetValue("rs2", out var v) && v == 1,
                 TimeSpan.FromSeconds(10), "Prometheus seeing rs2 unhealthy");
@@ -101,7 +108,7 @@ public sealed class HttpListenerTests(HttpLab lab, ITestOutputHelper output) : I
         {
             prometheus.Kill();
             prometheus.WaitForExit(5000);
-            net.In(net.ServerNamespaces[1], $"nginx -c {net.Dir}/rs2/nginx.conf -p {net.Dir}/rs2/");
+            lab.Server(2, running: true);
         }
     }
 
@@ -141,7 +148,7 @@ public sealed class HttpListenerTests(HttpLab lab, ITestOutputHelper output) : I
                 TimeSpan.FromSeconds(15), () => $"the page listing rs1 and rs2 active (saw {seen})");
             var updated = await page.EvaluateAsync("document.body.dataset.updated");
 
-            net.In(net.ServerNamespaces[1], $"nginx -c {net.Dir}/rs2/nginx.conf -p {net.Dir}/rs2/ -s stop");
+            lab.Server(2, running: false);
             Retry.Until(() => HttpLab.Health(engine, "rs2") == "unhealthy", TimeSpan.FromSeconds(10), "status showing rs2 down");
             var statusSaw = Stopwatch.StartNew();
             await Until(async () => (seen = await page.EvaluateAsync(rows)) is { } s && s.Contains("rs2=down"),
@@ -168,7 +175,7 @@ public sealed class HttpListenerTests(HttpLab lab, ITestOutputHelper output) : I
             relay.WaitForExit(5000);
             chromium.Kill(entireProcessTree: true);
             chromium.WaitForExit(5000);
-            net.In(net.ServerNamespaces[1], $"nginx -c {net.Dir}/rs2/nginx.conf -p {net.Dir}/rs2/");
+            lab.Server(2, running: true);
         }
     }
 
