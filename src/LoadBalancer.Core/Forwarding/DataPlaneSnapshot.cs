@@ -5,7 +5,26 @@ public sealed class DataPlaneSnapshot
 {
     public required long Version { get; init; }
     public required uint HashSeed { get; init; }
-    public required ServiceSnapshot[] Services { get; init; }
+    /// <summary>Every service, both families. The packet path looks a frame up among its own family's only
+    /// (<see cref="Ipv4Services"/>, <see cref="Ipv6Services"/>), so an IPv4 lookup never compares an IPv6 service.</summary>
+    public required ServiceSnapshot[] Services
+    {
+        get => _services;
+        init
+        {
+            _services = value;
+            _ipv4 = Array.FindAll(value, s => !s.IsIpv6);
+            _ipv6 = Array.FindAll(value, s => s.IsIpv6);
+        }
+    }
+
+    private readonly ServiceSnapshot[] _services = [];
+    private readonly ServiceSnapshot[] _ipv4 = [];
+    private readonly ServiceSnapshot[] _ipv6 = [];
+
+    public ServiceSnapshot[] Ipv4Services => _ipv4;
+    public ServiceSnapshot[] Ipv6Services => _ipv6;
+    public bool HasIpv6 => _ipv6.Length != 0;
     /// <summary>Per interface index, the path for frames not to a VIP that a mode expects there (NAT replies on
     /// its backend side), or null. Shorter than the interface plan where the last interfaces have none.</summary>
     public IReplyPath?[] ReplyPaths { get; init; } = [];
@@ -23,7 +42,7 @@ public sealed class DataPlaneSnapshot
     public ServiceSnapshot? FindService(uint vip, byte protocol, ushort port)
     {
         // Linear scan: a balancer has few services and this beats hashing below ~16 of them.
-        foreach (var s in Services)
+        foreach (var s in _ipv4)
             if (s.Vip == vip && s.Port == port && s.Protocol == protocol) return s;
         return null;
     }
@@ -32,14 +51,14 @@ public sealed class DataPlaneSnapshot
     /// matched to a service only where it is served.</summary>
     public ServiceSnapshot? FindService(uint vip, byte protocol, ushort port, int ingressInterface)
     {
-        foreach (var s in Services)
+        foreach (var s in _ipv4)
             if (s.Vip == vip && s.Port == port && s.Protocol == protocol && s.IngressInterface == ingressInterface) return s;
         return null;
     }
 
     public bool IsVipOn(uint address, int ingressInterface)
     {
-        foreach (var s in Services)
+        foreach (var s in _ipv4)
             if (s.Vip == address && s.IngressInterface == ingressInterface) return true;
         return false;
     }
@@ -49,8 +68,30 @@ public sealed class DataPlaneSnapshot
 
     public bool IsVip(uint address)
     {
-        foreach (var s in Services)
+        foreach (var s in _ipv4)
             if (s.Vip == address) return true;
+        return false;
+    }
+
+    /// <summary>The IPv6 service of VIP:port/protocol served on <paramref name="ingressInterface"/>.</summary>
+    public ServiceSnapshot? FindService6(UInt128 vip, byte protocol, ushort port, int ingressInterface)
+    {
+        foreach (var s in _ipv6)
+            if (s.Vip6 == vip && s.Port == port && s.Protocol == protocol && s.IngressInterface == ingressInterface) return s;
+        return null;
+    }
+
+    public bool IsVip6On(UInt128 address, int ingressInterface)
+    {
+        foreach (var s in _ipv6)
+            if (s.Vip6 == address && s.IngressInterface == ingressInterface) return true;
+        return false;
+    }
+
+    public bool IsVip6(UInt128 address)
+    {
+        foreach (var s in _ipv6)
+            if (s.Vip6 == address) return true;
         return false;
     }
 }

@@ -16,7 +16,7 @@ public enum NeighborUpdate : byte
     Refused,
 }
 
-/// <summary>Backend MAC addresses, learned by ARP or given in the config. One table shared by all
+/// <summary>Backend MAC addresses, learned by ARP (IPv4) or neighbour discovery (IPv6) or given in the config. One table shared by all
 /// workers. A MAC is learned only from a unicast answer to a request of ours made within
 /// <see cref="AnswerWindowMs"/>, as a host's own ARP cache would take it: anyone else on the segment claiming a
 /// backend's address (ARP poisoning, a misconfigured host, a zero MAC that would black-hole its flows) is refused. Each MAC is one 64-bit slot written with <see cref="Volatile.Write(ref long, long)"/> so a
@@ -27,7 +27,8 @@ public sealed class NeighborTable
     public const int Capacity = 4096;
 
     private readonly long[] _macs = new long[Capacity];
-    private readonly uint[] _addresses = new uint[Capacity];
+    // IPv4 addresses are held IPv4-mapped (::ffff:a.b.c.d), so one array and one search serve both families.
+    private readonly UInt128[] _addresses = new UInt128[Capacity];
     private readonly int[] _interfaces = new int[Capacity];
     private readonly bool[] _static = new bool[Capacity];
     private readonly long[] _updatedAtMs = new long[Capacity];
@@ -41,7 +42,16 @@ public sealed class NeighborTable
 
     public int Count => Volatile.Read(ref _count);
 
-    public int Register(int interfaceIndex, uint address, MacAddress? staticMac)
+    private static readonly UInt128 MappedPrefix = (UInt128)0xFFFF << 32;
+
+    private static UInt128 Mapped(uint address) => MappedPrefix | address;
+
+    public int Register(int interfaceIndex, uint address, MacAddress? staticMac) => Register(interfaceIndex, Mapped(address), staticMac);
+
+    /// <summary>An IPv6 neighbour (resolved by solicitation; see <see cref="Learn6"/>).</summary>
+    public int Register6(int interfaceIndex, UInt128 address, MacAddress? staticMac) => Register(interfaceIndex, address, staticMac);
+
+    private int Register(int interfaceIndex, UInt128 address, MacAddress? staticMac)
     {
         lock (_registerLock)
         {
@@ -68,7 +78,10 @@ public sealed class NeighborTable
     }
 
     public MacAddress Mac(int index) => new((ulong)Volatile.Read(ref _macs[index]));
-    public uint Address(int index) => _addresses[index];
+    /// <summary>The IPv4 address of slot <paramref name="index"/> (meaningless for an IPv6 slot: see <see cref="IsIpv6"/>).</summary>
+    public uint Address(int index) => (uint)_addresses[index];
+    public UInt128 Address6(int index) => _addresses[index];
+    public bool IsIpv6(int index) => (_addresses[index] >> 32) != 0xFFFF;
     public int Interface(int index) => _interfaces[index];
     public bool IsStatic(int index) => _static[index];
     public long UpdatedAtMs(int index) => Volatile.Read(ref _updatedAtMs[index]);
@@ -84,7 +97,15 @@ public sealed class NeighborTable
     /// <summary>An ARP from <paramref name="address"/> saying it is at <paramref name="mac"/>.
     /// <paramref name="answersUs"/>: it is a reply addressed to us (our MAC and address). Static entries never
     /// change. <paramref name="previous"/> is the MAC held before.</summary>
-    public NeighborUpdate Learn(int interfaceIndex, uint address, MacAddress mac, long nowMs, bool answersUs, out MacAddress previous)
+    public NeighborUpdate Learn(int interfaceIndex, uint address, MacAddress mac, long nowMs, bool answersUs, out MacAddress previous) =>
+        Learn(interfaceIndex, Mapped(address), mac, nowMs, answersUs, out previous);
+
+    /// <summary>A neighbour advertisement from <paramref name="address"/> saying it is at <paramref name="mac"/>; the
+    /// same rules as ARP (<paramref name="answersUs"/>: a solicited advertisement, unicast to us).</summary>
+    public NeighborUpdate Learn6(int interfaceIndex, UInt128 address, MacAddress mac, long nowMs, bool answersUs, out MacAddress previous) =>
+        Learn(interfaceIndex, address, mac, nowMs, answersUs, out previous);
+
+    private NeighborUpdate Learn(int interfaceIndex, UInt128 address, MacAddress mac, long nowMs, bool answersUs, out MacAddress previous)
     {
         previous = MacAddress.Zero;
         var count = Count;

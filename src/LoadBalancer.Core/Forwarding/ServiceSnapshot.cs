@@ -10,7 +10,10 @@ public sealed class BackendSnapshot
     /// <summary>Stable across snapshots for the same service and backend name; flow entries store it.</summary>
     public required int Id { get; init; }
     public required string Name { get; init; }
+    /// <summary>IPv4: the backend's address; 0 for an IPv6 backend (see <see cref="Address6"/>).</summary>
     public required uint Address { get; init; }
+    /// <summary>IPv6: the backend's address; 0 for an IPv4 backend.</summary>
+    public UInt128 Address6 { get; init; }
     /// <summary>The port the backend listens on (NAT may differ from the service port; DR never does).</summary>
     public ushort Port { get; init; }
     /// <summary>The operator's weight (config, or <c>lb backend weight</c>); 0 drains.</summary>
@@ -43,7 +46,11 @@ public sealed class ServiceSnapshot
     public required string Name { get; init; }
     /// <summary>The service as configured (what status shows of it beyond the data path's view).</summary>
     public required ServiceConfig Config { get; init; }
+    /// <summary>IPv4: the VIP; 0 for an IPv6 service (see <see cref="Vip6"/>).</summary>
     public required uint Vip { get; init; }
+    /// <summary>IPv6: the VIP; 0 for an IPv4 service. A service and its backends are of one family.</summary>
+    public UInt128 Vip6 { get; init; }
+    public bool IsIpv6 { get; init; }
     public required ushort Port { get; init; }
     public required byte Protocol { get; init; }
     /// <summary>For status and logs only: the packet path goes through <see cref="Forwarder"/>.</summary>

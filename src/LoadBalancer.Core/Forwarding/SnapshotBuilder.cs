@@ -82,7 +82,9 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 Id = serviceId,
                 Name = sc.Name,
                 Config = sc,
-                Vip = Ipv4.ToUInt32(sc.Vip),
+                Vip = sc.IsIpv6 ? 0 : Ipv4.ToUInt32(sc.Vip),
+                Vip6 = sc.IsIpv6 ? Ipv6.ToUInt128(sc.Vip) : 0,
+                IsIpv6 = sc.IsIpv6,
                 Port = sc.Port,
                 Protocol = (byte)sc.Protocol,
                 Mode = sc.Mode,
@@ -130,7 +132,10 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
         for (var b = 0; b < count; b++)
         {
             var bc = sc.Backends[b];
-            var address = Ipv4.ToUInt32(bc.Address);
+            var ipv6 = bc.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+            var address = ipv6 ? 0 : Ipv4.ToUInt32(bc.Address);
+            var address6 = ipv6 ? Ipv6.ToUInt128(bc.Address) : 0;
+            var egress = Interfaces.IndexOf(sc.EffectiveBackendInterface);
             var id = _backendIds.Take((sc.Name, bc.Name, bc.Address, bc.Port));
             if (id >= WorkerCounters.MaxBackendIds)
                 throw new InvalidOperationException($"backend {sc.Name}/{bc.Name}: every one of the {WorkerCounters.MaxBackendIds} backend ids is in use");
@@ -139,6 +144,7 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 Id = id,
                 Name = bc.Name,
                 Address = address,
+                Address6 = address6,
                 Port = bc.Port ?? sc.Port,
                 Weight = states[b].Weight,
                 TableWeight = weights[b],
@@ -147,7 +153,7 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 SoftStopped = states[b].SoftStopped,
                 IsBackup = bc.Backup,
                 Leaving = states[b].Leaving,
-                NeighborIndex = Neighbors.Register(Interfaces.IndexOf(sc.EffectiveBackendInterface), address, bc.Mac),
+                NeighborIndex = ipv6 ? Neighbors.Register6(egress, address6, bc.Mac) : Neighbors.Register(egress, address, bc.Mac),
             };
             maxId = Math.Max(maxId, id);
         }

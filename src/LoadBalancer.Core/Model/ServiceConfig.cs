@@ -74,6 +74,9 @@ public sealed record ServiceConfig
 
     public string EffectiveBackendInterface => BackendInterface ?? Interface;
 
+    /// <summary>An IPv6 service: its VIP, and so (<c>lb check</c> refuses mixing) its backends, are IPv6.</summary>
+    public bool IsIpv6 => Vip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+
     /// <summary>What the backend state table and the health checker track for this service: its backends,
     /// or for CLUSTERIP its nodes, each seen as a backend (<see cref="ClusterNodeConfig.AsBackend"/>).</summary>
     public IEnumerable<BackendConfig> EffectiveBackends => Cluster is { } cluster ? cluster.Nodes.Select(n => n.AsBackend()) : Backends;

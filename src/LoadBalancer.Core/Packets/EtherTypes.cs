@@ -13,4 +13,5 @@ public static class IpProtocols
     public const byte Icmp = 1;
     public const byte Tcp = 6;
     public const byte Udp = 17;
+    public const byte Icmpv6 = 58;
 }
