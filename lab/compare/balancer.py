@@ -4,7 +4,6 @@ balancer's side is prepared the same way for every candidate, and our engine ser
 import os
 
 import subprocess
-import threading
 
 from .harness import GEN_CPU, SINK_PORT, Engine, backends_active, in_ns, mac_of, nft, read_int, steer_receive_to_dut, wait_for, write
 
@@ -59,6 +58,22 @@ def engine_candidate(ns, config, path):
 
 SCRAPE_LISTEN = "127.0.0.1:9150"
 
+SCRAPER = """
+import http.client, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+conn = None
+while True:
+    start = time.monotonic()
+    try:
+        if conn is None:
+            conn = http.client.HTTPConnection(host, int(port), timeout=1)
+        conn.request("GET", "/metrics")
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        conn = None
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - start)))
+"""
+
 
 def scraped_engine_candidate(ns, config, path):
     """Our engine with its HTTP listener on and /metrics fetched every second (as Prometheus would), the fetcher on
@@ -68,25 +83,21 @@ def scraped_engine_candidate(ns, config, path):
     scraped = config.replace(".yaml", "-scraped.yaml")
     write(scraped, f"http:\n  listen: {SCRAPE_LISTEN}\n" + text)
     on_engine, off_engine = engine_candidate(ns, scraped, path)
-    stop = threading.Event()
     scraper = None
-
-    def scrape():
-        while not stop.wait(1.0):
-            subprocess.run(["ip", "netns", "exec", ns, "taskset", "-c", str(GEN_CPU), "curl", "-sf", "--max-time", "1", "-o", "/dev/null",
-                            f"http://{SCRAPE_LISTEN}/metrics"], check=False)
 
     def on():
         nonlocal scraper
         result = on_engine()
-        stop.clear()
-        scraper = threading.Thread(target=scrape, daemon=True)
-        scraper.start()
+        # One long-lived client on the generator's CPU holding one keep-alive connection, as Prometheus does: a
+        # process per scrape (ip netns exec, taskset, curl) would cost the generator tens of milliseconds a second
+        # and measure the harness, not the engine.
+        scraper = subprocess.Popen(["ip", "netns", "exec", ns, "taskset", "-c", str(GEN_CPU), "python3", "-c", SCRAPER, SCRAPE_LISTEN],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return result
 
     def off():
-        stop.set()
-        scraper.join(5)
+        scraper.terminate()
+        scraper.wait(5)
         off_engine()
 
     return on, off

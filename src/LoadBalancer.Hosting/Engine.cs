@@ -188,18 +188,19 @@ public sealed class Engine : IDisposable
     }
 
     private IDisposable InstallDrop(IngressDropRule rule) =>
-        _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Replies, Interfaces.Address(rule.Interface));
+        _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Vips6, rule.Replies, Interfaces.Address(rule.Interface));
 
     /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker; with
     /// <paramref name="liveFlowsPerWorker"/> also each worker's live flow-table entries (one walk for both).</summary>
-    public long[] CountLiveFlows(int[]? liveFlowsPerWorker = null)
+    public long[] CountLiveFlows(int[]? liveFlowsPerWorker = null, int[]? liveFlows6PerWorker = null)
     {
         var counts = new long[WorkerCounters.MaxBackendIds];
         var now = ClockMs();
         for (var i = 0; i < _workerList.Count; i++)
         {
-            var live = _workerList[i].Processor.Worker.CountLiveFlows(now, counts);
+            var live = _workerList[i].Processor.Worker.CountLiveFlows(now, counts, out var live6);
             if (liveFlowsPerWorker is not null) liveFlowsPerWorker[i] = live;
+            if (liveFlows6PerWorker is not null) liveFlows6PerWorker[i] = live6;
         }
         return counts;
     }
@@ -299,7 +300,9 @@ public sealed class Engine : IDisposable
                 if (TryInstall(rule) is { } installed) drops[slot] = (installed, drops[slot].Interface, rule);
             }
             var oldVips = old.Drops.SelectMany(r => r.Vips).ToHashSet();
-            if (_next!.Drops.SelectMany(r => r.Vips).Any(v => !oldVips.Contains(v))) engine.Roles.Reannounce();
+            var oldVips6 = old.Drops.SelectMany(r => r.Vips6).ToHashSet();
+            if (_next!.Drops.SelectMany(r => r.Vips).Any(v => !oldVips.Contains(v)) || _next.Drops.SelectMany(r => r.Vips6).Any(v => !oldVips6.Contains(v)))
+                engine.Roles.Reannounce();
         }
     }
 

@@ -90,9 +90,11 @@ public static class EngineBuilder
                         : engine.Own(platform.Frames.OpenTransmitter(plan.Name(i), ports.FirstOrDefault(p => p.Name == plan.Name(i))));
                 var counters = new WorkerCounters();
                 var sync = syncSwitch is null ? null : new WorkerSync(syncSwitch);
-                var state = new WorkerState(counters, new FlowTable(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
+                var state = new WorkerState(counters, new FlowTable<FlowKey>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
                     new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan)
                 {
+                    // Only where IPv6 is served: its slots are larger, and an IPv4-only engine should not hold them.
+                    Flows6 = config.Services.Any(s => s.IsIpv6) ? new FlowTable<FlowKey6>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()) : null,
                     Sync = sync,
                     NewFlows = config.NewFlowRate is { } rate ? new NewFlowRate(rate, options.ClockMs()) : null,
                 };

@@ -7,17 +7,20 @@ using LoadBalancer.Hosting.Platform;
 
 namespace LoadBalancer.Hosting;
 
-/// <summary>One interface's ingress drop: the VIPs served on it, and the replies of backends reached through it
-/// that the engine translates (NAT).</summary>
+/// <summary>One interface's ingress drop: the VIPs served on it (each family apart), and the replies of backends
+/// reached through it that the engine translates (NAT).</summary>
 public sealed record IngressDropRule(int Interface, uint[] Vips, ReplyFilter[] Replies)
 {
+    public UInt128[] Vips6 { get; init; } = [];
+
     /// <summary>The same interface, VIPs and replies, in any order.</summary>
     public bool SameAs(IngressDropRule other) =>
-        Interface == other.Interface && Vips.ToHashSet().SetEquals(other.Vips) && Replies.ToHashSet().SetEquals(other.Replies);
+        Interface == other.Interface && Vips.ToHashSet().SetEquals(other.Vips) && Vips6.ToHashSet().SetEquals(other.Vips6)
+        && Replies.ToHashSet().SetEquals(other.Replies);
 
     /// <summary>Everything either rule drops (a reload's rule while both snapshots may be in use).</summary>
     public IngressDropRule Union(IngressDropRule other) =>
-        new(Interface, Vips.Union(other.Vips).ToArray(), Replies.Union(other.Replies).ToArray());
+        new(Interface, Vips.Union(other.Vips).ToArray(), Replies.Union(other.Replies).ToArray()) { Vips6 = Vips6.Union(other.Vips6).ToArray() };
 }
 
 /// <summary>Which interfaces the engine reads and how, what it keeps from the kernel, what it joins and where
@@ -68,11 +71,14 @@ public sealed record EngineTopology(
             .Where(s => s.IngressInterface == i && s.VipMac is { IsMulticast: true })
             .Select(s => s.VipMac!.Value).Distinct().ToArray());
         var drops = ingress.Union(replies).Select(i => new IngressDropRule(i,
-            snapshot.Services.Where(s => s.IngressInterface == i).Select(s => s.Vip).Distinct().ToArray(),
+            snapshot.Ipv4Services.Where(s => s.IngressInterface == i).Select(s => s.Vip).Distinct().ToArray(),
             // On a NAT backend side the engine owns the replies: frames from a backend's address and port.
             snapshot.Services.Where(s => s.Mode == ForwardingMode.Nat && s.EgressInterface == i)
                 .SelectMany(s => s.Backends.Select(b => new ReplyFilter(b.Address, s.Protocol, b.Port)))
-                .Distinct().ToArray())).ToArray();
+                .Distinct().ToArray())
+        {
+            Vips6 = snapshot.Ipv6Services.Where(s => s.IngressInterface == i).Select(s => s.Vip6).Distinct().ToArray(),
+        }).ToArray();
         var heartbeats = config.Services.Where(s => s.Cluster is { HeartbeatPort: > 0 })
             .Select(s => (s.Cluster!.Nodes.First(n => n.Id == s.Cluster.LocalNode).Address, s.Cluster.HeartbeatPort))
             .Distinct().ToArray();

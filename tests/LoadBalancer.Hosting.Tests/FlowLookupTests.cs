@@ -68,7 +68,7 @@ public sealed class FlowLookupTests
         Assert.Equal(1, CountOccupied(engine.Flows));
     }
 
-    private static int CountOccupied(FlowTable table)
+    private static int CountOccupied(FlowTable<FlowKey> table)
     {
         var n = 0;
         for (var i = 0; i < table.Capacity; i++)

@@ -51,7 +51,7 @@ public sealed class TestEngine
     public DataPlaneState State => Engine.State;
     public ForwardingWorker Worker { get; }
     public PacketProcessor Processor => Worker.Processor;
-    public FlowTable Flows => Processor.Flows;
+    public FlowTable<FlowKey> Flows => Processor.Flows;
     public WorkerCounters Counters => Processor.Counters;
     /// <summary>Worker 0's first receive port: <see cref="Send"/> puts frames there, with the metadata given.</summary>
     public InMemoryFramePort Port => Platform.Receivers[0].Port;

@@ -38,7 +38,8 @@ internal static class StatusReport
             w.WriteStartArray("tables");
             // One walk of every worker's tables for both the entries here and the live flows per backend below.
             var liveFlows = new int[host.Workers.Count];
-            var live = host.CountLiveFlows(liveFlows);
+            var liveFlows6 = new int[host.Workers.Count];
+            var live = host.CountLiveFlows(liveFlows, liveFlows6);
             for (var i = 0; i < host.Workers.Count; i++)
             {
                 var state = host.Workers[i].Processor.Worker;
@@ -49,6 +50,16 @@ internal static class StatusReport
                 w.WriteNumber("capacity", state.Flows.Capacity);
                 w.WriteNumber("evictions", state.Flows.Evictions);
                 w.WriteEndObject();
+                if (state.Flows6 is { } flows6)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("worker", i);
+                    w.WriteString("table", "flows6");
+                    w.WriteNumber("entries", liveFlows6[i]);
+                    w.WriteNumber("capacity", flows6.Capacity);
+                    w.WriteNumber("evictions", flows6.Evictions);
+                    w.WriteEndObject();
+                }
                 w.WriteStartObject();
                 w.WriteNumber("worker", i);
                 w.WriteString("table", "sessions");

@@ -79,7 +79,7 @@ internal sealed class MetricsExposition
         _startTime.Set(root.GetProperty("start_time_seconds").GetDouble());
         long entries = 0, capacity = 0;
         foreach (var t in root.GetProperty("tables").EnumerateArray())
-            if (t.GetProperty("table").GetString() == "flows")
+            if (t.GetProperty("table").GetString() is "flows" or "flows6")
             {
                 entries += t.GetProperty("entries").GetInt64();
                 capacity += t.GetProperty("capacity").GetInt64();

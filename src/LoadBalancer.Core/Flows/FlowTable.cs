@@ -15,9 +15,11 @@ public enum FlowState : byte
     Udp,
 }
 
-public struct FlowEntry
+/// <summary>One slot of a <see cref="FlowTable{TKey}"/>: <typeparamref name="TKey"/> is <see cref="FlowKey"/> for
+/// IPv4 (40 bytes a slot) or <see cref="FlowKey6"/> for IPv6.</summary>
+public struct FlowEntry<TKey> where TKey : struct, IEquatable<TKey>
 {
-    public FlowKey Key;
+    public TKey Key;
     public uint Hash;
     /// <summary>Stable id of the backend (see <c>BackendSnapshot.Id</c>), not a slot index, so the entry
     /// survives snapshot swaps that reorder backends.</summary>
@@ -31,19 +33,21 @@ public struct FlowEntry
 /// expired entry is reused first, then the embryonic entry (<see cref="FlowState.TcpSyn"/>) idle the longest,
 /// and only when the bucket holds none the entry idle the longest (LRU within the bucket): a flood of
 /// one-packet flows cannot push out confirmed ones.
-/// Not thread-safe by design: each worker owns its table, and the fanout (<see cref="WorkerFanout"/>) keeps a flow on one worker.</summary>
-public sealed class FlowTable
+/// Not thread-safe by design: each worker owns its table, and the fanout (<see cref="WorkerFanout"/>) keeps a flow on one worker.
+/// Generic over the key so IPv4 and IPv6 flows each get a table of their own slot size, with the same code: the
+/// JIT compiles it once per key type, so the IPv4 table pays nothing for IPv6's 128-bit addresses.</summary>
+public sealed class FlowTable<TKey> where TKey : struct, IEquatable<TKey>
 {
     public const int Ways = SetIndex.Ways;
 
-    private readonly FlowEntry[] _entries;
+    private readonly FlowEntry<TKey>[] _entries;
     private readonly SetIndex _sets;
     private readonly FlowTimeouts _timeouts;
 
     public FlowTable(int capacity, FlowTimeouts timeouts)
     {
         _sets = new SetIndex(capacity);
-        _entries = new FlowEntry[_sets.Slots];
+        _entries = new FlowEntry<TKey>[_sets.Slots];
         _timeouts = timeouts;
     }
 
@@ -57,32 +61,32 @@ public sealed class FlowTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int BucketStart(uint hash) => _sets.Start(hash);
 
-    public bool IsExpired(in FlowEntry entry, long nowMs) =>
+    public bool IsExpired(in FlowEntry<TKey> entry, long nowMs) =>
         entry.State == FlowState.Free || nowMs - entry.LastSeenMs > _timeouts.For(entry.State);
 
     /// <summary>Returns the live entry for the key, or a null ref when there is none (or it expired).</summary>
-    public ref FlowEntry Find(in FlowKey key, uint hash, long nowMs)
+    public ref FlowEntry<TKey> Find(in TKey key, uint hash, long nowMs)
     {
         var start = BucketStart(hash);
         for (var i = start; i < start + Ways; i++)
         {
             ref var e = ref _entries[i];
-            if (e.State != FlowState.Free && e.Hash == hash && e.Key == key)
+            if (e.State != FlowState.Free && e.Hash == hash && e.Key.Equals(key))
             {
                 if (IsExpired(e, nowMs))
                 {
                     e.State = FlowState.Free;
-                    return ref Unsafe.NullRef<FlowEntry>();
+                    return ref Unsafe.NullRef<FlowEntry<TKey>>();
                 }
                 return ref e;
             }
         }
-        return ref Unsafe.NullRef<FlowEntry>();
+        return ref Unsafe.NullRef<FlowEntry<TKey>>();
     }
 
     /// <summary>Claims a slot for a new flow: a free or expired way, else the embryonic one seen least recently,
     /// else the least recently seen one.</summary>
-    public ref FlowEntry Insert(in FlowKey key, uint hash, int backendId, FlowState state, long nowMs)
+    public ref FlowEntry<TKey> Insert(in TKey key, uint hash, int backendId, FlowState state, long nowMs)
     {
         var start = BucketStart(hash);
         var victim = -1;
@@ -122,23 +126,23 @@ public sealed class FlowTable
     }
 
     /// <summary>Slot <paramref name="index"/> as it is, live or not: for walks (state sync, <c>lb flows</c>), not for lookups.</summary>
-    public ref readonly FlowEntry Slot(int index) => ref _entries[index];
+    public ref readonly FlowEntry<TKey> Slot(int index) => ref _entries[index];
 
     /// <summary>The slot of the live entry for the key, or -1: <see cref="Find"/> without its side effect (an expired
     /// entry is left as it is), so another thread (<c>lb flow</c>) may ask while the owning worker runs. Racy: an
     /// entry may change under it, and the caller reads <see cref="Slot"/> once.</summary>
-    public int IndexOf(in FlowKey key, uint hash, long nowMs)
+    public int IndexOf(in TKey key, uint hash, long nowMs)
     {
         var start = BucketStart(hash);
         for (var i = start; i < start + Ways; i++)
-            if (_entries[i].Hash == hash && _entries[i].Key == key && !IsExpired(_entries[i], nowMs)) return i;
+            if (_entries[i].Hash == hash && _entries[i].Key.Equals(key) && !IsExpired(_entries[i], nowMs)) return i;
         return -1;
     }
 
     /// <summary>Takes in a copy of an entry from the HA peer (state sync): inserted when we have none, taken over
     /// when it saw its flow more recently than ours did, ignored when ours is newer or it has already expired.
     /// Returns whether the table changed.</summary>
-    public bool Merge(in FlowKey key, uint hash, int backendId, FlowState state, long lastSeenMs, long nowMs)
+    public bool Merge(in TKey key, uint hash, int backendId, FlowState state, long lastSeenMs, long nowMs)
     {
         if (state == FlowState.Free || nowMs - lastSeenMs > _timeouts.For(state)) return false;
         ref var e = ref Find(key, hash, nowMs);
@@ -159,6 +163,12 @@ public sealed class FlowTable
             if (!IsExpired(e, nowMs)) n++;
         return n;
     }
+}
+
+/// <summary>What every flow table shares whatever its key: the states' names and how TCP flags move them.</summary>
+public static class FlowTable
+{
+    public const int Ways = SetIndex.Ways;
 
     /// <summary>A state as <c>lb flow</c> and <c>lb flows</c> show it.</summary>
     public static string Name(FlowState state) => state switch

@@ -122,4 +122,20 @@ public static class Lookup3
         a += w3;
         return Final(a, b, c);
     }
+
+    /// <summary><c>hashword</c> of exactly ten words: an IPv6 flow's two addresses (four words each), ports and
+    /// protocol (<see cref="FlowHash.Compute6(byte, UInt128, UInt128, ushort, ushort, uint)"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint HashWords(UInt128 w0123, UInt128 w4567, uint w8, uint w9, uint initval)
+    {
+        uint a = InitialValue + 40 + initval, b = a, c = a;
+        a += (uint)(w0123 >> 96); b += (uint)(w0123 >> 64); c += (uint)(w0123 >> 32);
+        Mix(ref a, ref b, ref c);
+        a += (uint)w0123; b += (uint)(w4567 >> 96); c += (uint)(w4567 >> 64);
+        Mix(ref a, ref b, ref c);
+        a += (uint)(w4567 >> 32); b += (uint)w4567; c += w8;
+        Mix(ref a, ref b, ref c);
+        a += w9;
+        return Final(a, b, c);
+    }
 }

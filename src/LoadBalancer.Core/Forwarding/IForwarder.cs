@@ -16,6 +16,14 @@ public interface IForwarder
     /// the reply path, above all): it goes where that flow goes. <paramref name="flow"/> is the flow as the client
     /// sends it (the quote turned around) and <paramref name="hash"/> its flow hash, the same as the flow's own.</summary>
     Verdict ForwardIcmpError(ref ParsedPacket packet, in QuotedDatagram quote, in Flows.FlowKey flow, uint hash, ServiceSnapshot service, WorkerState worker);
+
+    /// <summary>A TCP or UDP frame to an IPv6 service's VIP:port, with <see cref="ParsedPacket6.Key"/> and
+    /// <see cref="ParsedPacket6.Hash"/> set.</summary>
+    Verdict Forward6(ref ParsedPacket6 packet, ServiceSnapshot service, WorkerState worker);
+
+    /// <summary>An ICMPv6 error to an IPv6 VIP about one of the service's flows (<paramref name="flow"/> as the client
+    /// sends it, <paramref name="hash"/> its flow hash).</summary>
+    Verdict ForwardIcmpError6(ref ParsedPacket6 packet, in Flows.FlowKey6 flow, uint hash, ServiceSnapshot service, WorkerState worker);
 }
 
 /// <summary>Where a mode expects return traffic that is not addressed to a VIP (NAT: backends' replies on the

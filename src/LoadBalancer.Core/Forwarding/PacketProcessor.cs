@@ -16,7 +16,7 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
 {
     public WorkerState Worker { get; } = worker;
     public WorkerCounters Counters => Worker.Counters;
-    public FlowTable Flows => Worker.Flows;
+    public FlowTable<FlowKey> Flows => Worker.Flows;
 
     /// <summary>One frame against the current snapshot (tests and benchmarks; the worker passes the snapshot
     /// it took for the batch).</summary>
@@ -36,7 +36,8 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
 
         var reason = EthernetFrame.TryParse(frame, out var eth);
         if (reason != DropReason.None) return w.Drop(reason);
-        if (eth.EtherType != EtherTypes.Ipv4) return w.Pass();
+        if (eth.EtherType != EtherTypes.Ipv4)
+            return eth.EtherType == EtherTypes.Ipv6 && snapshot.HasIpv6 ? Process6(frame, ref meta, snapshot, nowMs, eth.PayloadOffset) : w.Pass();
 
         reason = Ipv4Packet.TryParse(eth.Payload, out var ip);
         if (reason != DropReason.None)
@@ -125,6 +126,89 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         if (service is null) return w.Pass();
         var hash = FlowHash.Compute(flow, snapshot.HashSeed);
         return service.Forwarder.ForwardIcmpError(ref packet, q, flow, hash, service, w);
+    }
+
+    /// <summary>The IPv6 half of <see cref="Process"/>, for engines that serve an IPv6 VIP (others leave IPv6 to the
+    /// kernel untouched, as before): the same steps, over the extension headers, against the IPv6 services only.
+    /// Extension headers are stepped over and kept (<see cref="Ipv6Packet"/>); a fragment to a VIP is dropped, as in
+    /// IPv4; an upper layer other than TCP, UDP or ICMPv6 to a VIP is dropped and counted (nothing we serve speaks it).
+    /// Neighbour discovery and ICMPv6 informational messages are the kernel's and the neighbour-discovery socket's.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Verdict Process6(Span<byte> frame, ref FrameMeta meta, DataPlaneSnapshot snapshot, long nowMs, int ipOffset)
+    {
+        var w = Worker;
+        var ipBytes = frame[ipOffset..];
+        var reason = Ipv6Packet.TryParse(ipBytes, out var ip);
+        if (reason != DropReason.None)
+        {
+            // Not ours unless its destination is a VIP here (the kernel judges other hosts' traffic, BIG TCP included).
+            if (ipBytes.Length >= Ipv6Packet.HeaderLength && (ipBytes[0] >> 4) == 6
+                && !snapshot.IsVip6On(Ipv6Packet.ReadDestination(ipBytes), meta.IngressInterface)) return w.Pass();
+            return w.Drop(meta.Truncated && reason == DropReason.Ipv6Truncated ? DropReason.RingTruncated : reason);
+        }
+        var destination = ip.Destination;
+        if (!snapshot.IsVip6On(destination, meta.IngressInterface)) return w.Pass();
+        if (meta.VlanStripped)
+        {
+            w.Counters.VlanStrippedPassed++;
+            return w.Pass();
+        }
+        if (meta.Truncated) return w.Drop(DropReason.RingTruncated);
+        if (ip.IsFragment) return w.Drop(DropReason.Ipv6Fragment);
+
+        var packet = new ParsedPacket6(frame, ref meta, nowMs);
+        packet.IpOffset = ipOffset;
+        packet.L4Offset = ipOffset + ip.PayloadOffset;
+        packet.DatagramEnd = ipOffset + ip.TotalLength;
+        ushort sourcePort, destinationPort;
+        switch (ip.Protocol)
+        {
+            case IpProtocols.Tcp:
+                reason = TcpSegment.TryParse(ip.Payload, out var tcp);
+                if (reason != DropReason.None) return w.Drop(reason);
+                sourcePort = tcp.SourcePort;
+                destinationPort = tcp.DestinationPort;
+                packet.TcpFlags = tcp.Flags;
+                packet.ChecksumOffset = TcpSegment.ChecksumOffset;
+                packet.L4HeaderLength = tcp.HeaderLength;
+                break;
+            case IpProtocols.Udp:
+                reason = UdpDatagram.TryParse(ip.Payload, out var udp);
+                if (reason != DropReason.None) return w.Drop(reason);
+                sourcePort = udp.SourcePort;
+                destinationPort = udp.DestinationPort;
+                packet.ChecksumOffset = UdpDatagram.ChecksumOffset;
+                packet.L4HeaderLength = UdpDatagram.HeaderLength;
+                break;
+            case IpProtocols.Icmpv6:
+                return Icmpv6ToVip(ref packet, ip.Payload, ip.Source, snapshot, w);
+            default:
+                return w.Drop(DropReason.Ipv6UnknownNextHeader);
+        }
+        var source = ip.Source;
+        var protocol = ip.Protocol;
+        var service = snapshot.FindService6(destination, protocol, destinationPort, meta.IngressInterface);
+        if (service is null) return w.Pass();
+        packet.Key = new FlowKey6(protocol, source, destination, sourcePort, destinationPort);
+        packet.Hash = FlowHash.Compute6(protocol, source, destination, sourcePort, destinationPort, snapshot.HashSeed);
+        return service.Forwarder.Forward6(ref packet, service, w);
+    }
+
+    /// <summary>ICMPv6 to an IPv6 VIP: an error (destination unreachable, packet too big, time exceeded, parameter
+    /// problem) quoting one of a service's flows goes where that flow goes; everything else (neighbour discovery,
+    /// echo) is the kernel's.</summary>
+    private static Verdict Icmpv6ToVip(ref ParsedPacket6 packet, Span<byte> icmp, UInt128 source, DataPlaneSnapshot snapshot, WorkerState w)
+    {
+        if (icmp.Length < Icmpv6Quote.HeaderLength) return w.Drop(DropReason.IcmpTruncated);
+        if (!Icmpv6Quote.IsError(icmp[0])) return w.Pass();
+        if (!Icmpv6Quote.TryRead(icmp, out var quoted)) return w.Drop(DropReason.IcmpTruncated);
+        if (IcmpError.HasChecksumOffload(packet.Meta)) return w.Drop(DropReason.ChecksumOffsetInvalid);
+        var flow = quoted.Reversed;
+        var service = snapshot.FindService6(flow.DestinationAddress, flow.Protocol, flow.DestinationPort, packet.Meta.IngressInterface);
+        if (service is null) return w.Pass();
+        packet.Key = new FlowKey6(IpProtocols.Icmpv6, source, flow.DestinationAddress, 0, 0);
+        var hash = FlowHash.Compute6(flow, snapshot.HashSeed);
+        return service.Forwarder.ForwardIcmpError6(ref packet, flow, hash, service, w);
     }
 
     /// <summary>An IPv4 header we cannot use. If its destination is readable and not a VIP it is not our

@@ -63,9 +63,18 @@ public ref struct ParsedPacket
     /// <summary>Completes a checksum the sender left partial (TP_STATUS_CSUMNOTREADY, or NEEDS_CSUM in the
     /// virtio-net header), unless the frame leaves as GSO: then the kernel completes it per segment from the
     /// header we keep. False when the header's checksum offsets point outside the datagram.</summary>
-    public readonly bool CompleteChecksum()
+    public readonly bool CompleteChecksum() => PartialChecksum.Complete(ref Meta, Frame[..DatagramEnd], L4Offset, ChecksumOffset, !IsTcp);
+}
+
+/// <summary>Completing the TCP/UDP checksum a local sender left partial, for either family: the kernel seeded the
+/// field with the pseudo-header's sum, so what is left is the same sum over the segment whatever the IP version.</summary>
+public static class PartialChecksum
+{
+    /// <summary>Completes a checksum the sender left partial (TP_STATUS_CSUMNOTREADY, or NEEDS_CSUM in the
+    /// virtio-net header), unless the frame leaves as GSO: then the kernel completes it per segment from the
+    /// header we keep. False when the header's checksum offsets point outside the datagram.</summary>
+    public static bool Complete(ref FrameMeta meta, Span<byte> datagram, int l4Offset, int checksumOffset, bool isUdp)
     {
-        ref var meta = ref Meta;
         if (!(meta.ChecksumNotReady || meta.Vnet.NeedsChecksum) || meta.Vnet.IsGso) return true;
         int start, offset;
         if (meta.Vnet.NeedsChecksum)
@@ -75,10 +84,10 @@ public ref struct ParsedPacket
         }
         else
         {
-            start = L4Offset;
-            offset = ChecksumOffset;
+            start = l4Offset;
+            offset = checksumOffset;
         }
-        if (!Checksum.CompletePartial(Frame[..DatagramEnd], start, offset, !IsTcp)) return false;
+        if (!Checksum.CompletePartial(datagram, start, offset, isUdp)) return false;
         meta.Vnet.Flags &= unchecked((byte)~VnetHeader.FlagNeedsChecksum);
         meta.ChecksumNotReady = false;
         return true;

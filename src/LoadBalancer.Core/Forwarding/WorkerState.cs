@@ -11,10 +11,13 @@ namespace LoadBalancer.Core.Forwarding;
 /// session table, its counters; the neighbour table and the interface plan all workers share. Every mode gets
 /// it with each packet, and ends each packet with one of <see cref="Transmit"/>, <see cref="Drop"/> or
 /// <see cref="Pass"/>, which keep the counters. Single-threaded by design: only its worker writes it.</summary>
-public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSessionTable sessions, NeighborTable neighbors, InterfacePlan interfaces)
+public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flows, NatSessionTable sessions, NeighborTable neighbors, InterfacePlan interfaces)
 {
     public WorkerCounters Counters { get; } = counters;
-    public FlowTable Flows { get; } = flows;
+    public FlowTable<FlowKey> Flows { get; } = flows;
+    /// <summary>IPv6 flows (DR6), or null when the engine started without an IPv6 service: a table of their own,
+    /// as their slots are larger; allocated at start only where IPv6 is served.</summary>
+    public FlowTable<FlowKey6>? Flows6 { get; init; }
     public NatSessionTable Sessions { get; } = sessions;
     public NeighborTable Neighbors { get; } = neighbors;
     public InterfacePlan Interfaces { get; } = interfaces;
@@ -32,11 +35,18 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSes
     /// <summary>The frame leaves out of <paramref name="egressInterface"/>, counted for the service and, when
     /// <paramref name="backendId"/> is not -1, for the backend.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Verdict Transmit(ref ParsedPacket packet, int egressInterface, int serviceId, int backendId)
+    public Verdict Transmit(ref ParsedPacket packet, int egressInterface, int serviceId, int backendId) =>
+        Transmit(ref packet.Meta, packet.Frame.Length, egressInterface, serviceId, backendId);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Verdict Transmit(ref ParsedPacket6 packet, int egressInterface, int serviceId, int backendId) =>
+        Transmit(ref packet.Meta, packet.Frame.Length, egressInterface, serviceId, backendId);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Verdict Transmit(ref FrameMeta meta, int length, int egressInterface, int serviceId, int backendId)
     {
         var c = Counters;
-        var length = packet.Frame.Length;
-        packet.Meta.EgressInterface = egressInterface;
+        meta.EgressInterface = egressInterface;
         c.ServicePackets[serviceId]++;
         c.ServiceBytes[serviceId] += length;
         if (backendId >= 0)
@@ -51,24 +61,42 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable flows, NatSes
     /// backend id. A walk of both tables for the control plane (a reload's leaving backends), never the packet path;
     /// read from another thread it is approximate, as entries change under it, which a count that only has to
     /// reach zero can afford. Returns the live flow-table entries (what <see cref="FlowTable.CountLive"/> counts), so
-    /// status walks the table once for both.</summary>
-    public int CountLiveFlows(long nowMs, long[] perBackendId)
+    /// status walks the table once for both.
+    /// The walk gives up the CPU every <see cref="WalkSlice"/> slots: a 2^20-slot table takes milliseconds, and where the
+    /// caller shares a core with a worker (a scrape every second, the lab pinning the whole engine to one core) one
+    /// unbroken walk would hold the worker off long enough to overflow its ring at the loss-free edge.</summary>
+    public int CountLiveFlows(long nowMs, long[] perBackendId) => CountLiveFlows(nowMs, perBackendId, out _);
+
+    /// <summary>The same, with the live entries of the IPv6 flow table apart in <paramref name="live6"/> (0 without one).</summary>
+    public int CountLiveFlows(long nowMs, long[] perBackendId, out int live6)
     {
-        var live = 0;
-        for (var i = 0; i < Flows.Capacity; i++)
-        {
-            ref readonly var e = ref Flows.Slot(i);
-            if (Flows.IsExpired(e, nowMs)) continue;
-            live++;
-            if ((uint)e.BackendId < (uint)perBackendId.Length) perBackendId[e.BackendId]++;
-        }
+        var live = CountLive(Flows, nowMs, perBackendId);
+        live6 = Flows6 is { } flows6 ? CountLive(flows6, nowMs, perBackendId) : 0;
         for (var i = 0; i < Sessions.Capacity; i++)
         {
+            if ((i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
             ref readonly var s = ref Sessions.Slot(i);
             if (s.InUse && !NatSessionTable.Expired(s, nowMs) && (uint)s.BackendId < (uint)perBackendId.Length) perBackendId[s.BackendId]++;
         }
         return live;
     }
+
+    private static int CountLive<TKey>(FlowTable<TKey> flows, long nowMs, long[] perBackendId) where TKey : struct, IEquatable<TKey>
+    {
+        var live = 0;
+        for (var i = 0; i < flows.Capacity; i++)
+        {
+            if ((i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
+            ref readonly var e = ref flows.Slot(i);
+            if (flows.IsExpired(e, nowMs)) continue;
+            live++;
+            if ((uint)e.BackendId < (uint)perBackendId.Length) perBackendId[e.BackendId]++;
+        }
+        return live;
+    }
+
+    /// <summary>Slots a control-plane walk reads between two yields (about 0.1 ms here).</summary>
+    public const int WalkSlice = 16384;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Verdict Pass()

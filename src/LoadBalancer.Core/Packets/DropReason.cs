@@ -21,6 +21,7 @@ public enum DropReason : byte
     Ipv6BadExtensionHeader,
     Ipv6TooManyExtensionHeaders,
     Ipv6Fragment,
+    Ipv6UnknownNextHeader,
     TcpTruncated,
     TcpBadDataOffset,
     UdpTruncated,

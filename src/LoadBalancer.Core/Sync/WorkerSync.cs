@@ -101,7 +101,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
 
     /// <summary>Offers the live DR entries among up to <paramref name="budget"/> slots; stops early when the ring is
     /// half full, so the packet path's own offers keep room. Returns the slots looked at.</summary>
-    private int WalkFlows(DataPlaneSnapshot snapshot, FlowTable flows, long nowMs, int budget)
+    private int WalkFlows(DataPlaneSnapshot snapshot, FlowTable<FlowKey> flows, long nowMs, int budget)
     {
         var n = 0;
         for (; n < budget && Outbound.Free > Outbound.Capacity / 2; n++)

@@ -61,7 +61,7 @@ public interface IIngressDrops
     /// <summary>Drops, before the kernel's IP stack, frames to <paramref name="vips"/> and the
     /// <paramref name="replies"/> not addressed to <paramref name="localAddress"/> (the host's own
     /// conversations stay the kernel's). Disposing removes it.</summary>
-    IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<ReplyFilter> replies, uint localAddress);
+    IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies, uint localAddress);
 
     /// <summary>What the operator sees (for the log): the nft table's name.</summary>
     string Describe(string interfaceName);

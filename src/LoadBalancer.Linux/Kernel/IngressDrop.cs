@@ -23,7 +23,11 @@ public sealed class IngressDrop : IDisposable
     /// <summary>A NAT backend's replies: from this address and port, over this protocol.</summary>
     public readonly record struct Reply(uint Address, byte Protocol, ushort Port);
 
-    public static IngressDrop Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<Reply>? replies = null, uint localAddress = 0)
+    /// <summary>IPv6 VIPs (<paramref name="vips6"/>) are dropped except for neighbour solicitations and advertisements:
+    /// a client's reachability probe is unicast to the VIP, and the engine's neighbour-discovery socket (an ETH_P_IPV6
+    /// handler, which runs after ingress hooks, unlike the ETH_P_ALL ring) must see it to answer.</summary>
+    public static IngressDrop Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<Reply>? replies = null, uint localAddress = 0,
+        IReadOnlyCollection<UInt128>? vips6 = null)
     {
         var drop = new IngressDrop(TableFor(interfaceName));
         var script = new StringBuilder();
@@ -35,6 +39,11 @@ public sealed class IngressDrop : IDisposable
         script.AppendLine($"    type filter hook ingress device \"{interfaceName}\" priority -500; policy accept;");
         foreach (var vip in vips)
             script.AppendLine($"    ip daddr {Ipv4.Format(vip)} counter drop");
+        foreach (var vip in vips6 ?? [])
+        {
+            script.AppendLine($"    ip6 daddr {Ipv6.Format(vip)} meta l4proto != ipv6-icmp counter drop");
+            script.AppendLine($"    ip6 daddr {Ipv6.Format(vip)} icmpv6 type != {{ nd-neighbor-solicit, nd-neighbor-advert }} counter drop");
+        }
         foreach (var r in replies ?? [])
         {
             var proto = r.Protocol == IpProtocols.Tcp ? "tcp" : "udp";

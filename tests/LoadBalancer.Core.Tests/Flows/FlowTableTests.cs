@@ -14,16 +14,16 @@ public class FlowTableTests
     [Fact]
     public void Constructor_Capacity_RoundsUpToPowerOfTwoBucketsOfEightWays()
     {
-        Assert.Equal(8, new FlowTable(1, Timeouts).Capacity);
-        Assert.Equal(64, new FlowTable(64, Timeouts).Capacity);
-        Assert.Equal(128, new FlowTable(65, Timeouts).Capacity);
-        Assert.Equal(1 << 20, new FlowTable(1 << 20, Timeouts).Capacity);
+        Assert.Equal(8, new FlowTable<FlowKey>(1, Timeouts).Capacity);
+        Assert.Equal(64, new FlowTable<FlowKey>(64, Timeouts).Capacity);
+        Assert.Equal(128, new FlowTable<FlowKey>(65, Timeouts).Capacity);
+        Assert.Equal(1 << 20, new FlowTable<FlowKey>(1 << 20, Timeouts).Capacity);
     }
 
     [Fact]
     public void Find_AfterInsert_ReturnsEntryWithBackend()
     {
-        var table = new FlowTable(1024, Timeouts);
+        var table = new FlowTable<FlowKey>(1024, Timeouts);
         var key = Key(1);
         var hash = FlowHash.Compute(key, 1);
 
@@ -41,7 +41,7 @@ public class FlowTableTests
     [Fact]
     public void Find_UnknownKeyOrOtherHash_ReturnsNullRef()
     {
-        var table = new FlowTable(1024, Timeouts);
+        var table = new FlowTable<FlowKey>(1024, Timeouts);
         var key = Key(1);
         table.Insert(key, 42, 1, FlowState.Udp, T0);
 
@@ -53,7 +53,7 @@ public class FlowTableTests
     [Fact]
     public void Find_ReturnedRef_UpdatesEntryInPlace()
     {
-        var table = new FlowTable(64, Timeouts);
+        var table = new FlowTable<FlowKey>(64, Timeouts);
         table.Insert(Key(1), 5, 1, FlowState.TcpEstablished, T0);
 
         ref var e = ref table.Find(Key(1), 5, T0);
@@ -68,7 +68,7 @@ public class FlowTableTests
     [Fact]
     public void Insert_FullBucket_EvictsOldestEmbryonicBeforeAnyConfirmed()
     {
-        var table = new FlowTable(8, Timeouts);
+        var table = new FlowTable<FlowKey>(8, Timeouts);
         // One bucket: every key hashes to it. Seven confirmed entries, idle the longest, and one embryonic.
         for (var i = 0; i < 7; i++) table.Insert(Key(i), 7, i, FlowState.TcpEstablished, T0 + i);
         table.Insert(Key(7), 7, 7, FlowState.TcpSyn, T0 + 50);
@@ -84,7 +84,7 @@ public class FlowTableTests
     [Fact]
     public void Insert_FullBucketWithoutEmbryonic_EvictsLeastRecentlySeen()
     {
-        var table = new FlowTable(8, Timeouts);
+        var table = new FlowTable<FlowKey>(8, Timeouts);
         for (var i = 0; i < 8; i++) table.Insert(Key(i), 7, i, FlowState.TcpEstablished, T0 + 10 - i);
 
         table.Insert(Key(50), 7, 50, FlowState.TcpEstablished, T0 + 20);
@@ -100,7 +100,7 @@ public class FlowTableTests
     [InlineData(FlowState.Udp, 500)]
     public void Find_IdleLongerThanStateTimeout_Expires(FlowState state, long timeoutMs)
     {
-        var table = new FlowTable(64, Timeouts);
+        var table = new FlowTable<FlowKey>(64, Timeouts);
         var key = Key(3);
         table.Insert(key, 99, 1, state, T0);
 
@@ -113,7 +113,7 @@ public class FlowTableTests
     [Fact]
     public void CountLive_MixedStates_CountsOnlyUnexpired()
     {
-        var table = new FlowTable(1024, Timeouts);
+        var table = new FlowTable<FlowKey>(1024, Timeouts);
         table.Insert(Key(1), 1, 0, FlowState.TcpSyn, T0);
         table.Insert(Key(2), 2, 0, FlowState.TcpEstablished, T0);
         table.Insert(Key(3), 3, 0, FlowState.TcpClosing, T0);
@@ -129,7 +129,7 @@ public class FlowTableTests
     [Fact]
     public void Insert_FullBucket_EvictsLeastRecentlySeen()
     {
-        var table = new FlowTable(64, Timeouts);
+        var table = new FlowTable<FlowKey>(64, Timeouts);
         const uint hash = 0x12345678; // the same hash for all keys puts them in one bucket
         for (var i = 0; i < FlowTable.Ways; i++)
             table.Insert(Key(i), hash, i, FlowState.TcpEstablished, T0 + i);
@@ -150,7 +150,7 @@ public class FlowTableTests
     [Fact]
     public void Insert_FullBucketWithExpiredEntry_ReusesItWithoutEviction()
     {
-        var table = new FlowTable(64, Timeouts);
+        var table = new FlowTable<FlowKey>(64, Timeouts);
         const uint hash = 0xCAFEF00D;
         for (var i = 0; i < FlowTable.Ways; i++)
             table.Insert(Key(i), hash, i, i == 5 ? FlowState.TcpClosing : FlowState.TcpEstablished, T0);
@@ -167,7 +167,7 @@ public class FlowTableTests
     [Fact]
     public void Insert_OtherBuckets_AreNotDisturbedByFullBucket()
     {
-        var table = new FlowTable(1024, Timeouts);
+        var table = new FlowTable<FlowKey>(1024, Timeouts);
         const uint hot = 7;
         // hash+1 moves the Fibonacci-hashed bucket index by 0x9E3779B1 >> 25 (about 79 of 128 buckets).
         var other = Key(1000);
@@ -184,7 +184,7 @@ public class FlowTableTests
     [Fact]
     public void Insert_ManyDistinctFlows_AllFoundWhenTableIsLarge()
     {
-        var table = new FlowTable(1 << 14, Timeouts);
+        var table = new FlowTable<FlowKey>(1 << 14, Timeouts);
         for (var i = 0; i < 2000; i++)
             table.Insert(Key(i), FlowHash.Compute(Key(i), 9), i, FlowState.TcpEstablished, T0);
 
@@ -233,7 +233,7 @@ public class FlowTableTests
     [Fact]
     public void IndexOf_LiveEntry_ItsSlot_AbsentOrExpired_MinusOneAndNothingChanged()
     {
-        var table = new FlowTable(1024, Timeouts);
+        var table = new FlowTable<FlowKey>(1024, Timeouts);
         var key = Key(2);
         var hash = FlowHash.Compute(key, 1);
         table.Insert(key, hash, backendId: 3, FlowState.TcpSyn, T0);

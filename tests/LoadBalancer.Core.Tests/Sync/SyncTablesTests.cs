@@ -54,7 +54,7 @@ public class FlowTableMergeTests
     [Fact]
     public void Merge_InsertsWhenAbsent_TakesTheNewer_IgnoresTheOlderAndTheExpired()
     {
-        var table = new FlowTable(64, FlowTimeouts.Default);
+        var table = new FlowTable<FlowKey>(64, FlowTimeouts.Default);
         Assert.True(table.Merge(Key, 9, backendId: 1, FlowState.TcpEstablished, lastSeenMs: 1_000, nowMs: 2_000));
         Assert.Equal(1, table.Find(Key, 9, 2_000).BackendId);
         Assert.Equal(1_000, table.Find(Key, 9, 2_000).LastSeenMs);

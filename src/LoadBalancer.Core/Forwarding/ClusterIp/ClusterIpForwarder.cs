@@ -85,4 +85,10 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
         flow.LastSeenMs = now;
         return DropReason.None;
     }
+
+    // IPv6 in this mode is refused by lb check until it is implemented, so no IPv6 service is bound here; were one
+    // to be, its frames are the kernel's, as before IPv6 was parsed at all.
+    public Verdict Forward6(ref ParsedPacket6 packet, ServiceSnapshot service, WorkerState worker) => worker.Pass();
+
+    public Verdict ForwardIcmpError6(ref ParsedPacket6 packet, in FlowKey6 flow, uint hash, ServiceSnapshot service, WorkerState worker) => worker.Pass();
 }

@@ -20,11 +20,15 @@ namespace LoadBalancer.Core.Forwarding.DirectRouting;
 /// - nothing is remembered for a packet that cannot be delivered (no backend, MAC unresolved, beyond
 ///   <c>new_flow_rate</c>): its retransmit decides again;
 /// - a flow first seen without a SYN is remembered as embryonic (the SYN timeout) until its next packet, and a
-///   full bucket gives up embryonic entries first (<see cref="FlowTable"/>): an ACK flood does not push out
+///   full bucket gives up embryonic entries first (<see cref="FlowTable{TKey}"/>): an ACK flood does not push out
 ///   real flows;
 /// - an ICMP error to the VIP quoting one of the service's flows goes to that flow's backend (IPVS and Katran do
 ///   the same): path MTU discovery works through the balancer;
-/// - with <c>ha.sync</c>, a new flow and a change of state are offered to the peer (<see cref="Sync.WorkerSync"/>).
+/// - with <c>ha.sync</c>, a new flow and a change of state are offered to the peer (<see cref="Sync.WorkerSync"/>);
+///   IPv6 flows are not synced yet.
+/// IPv6 (DR6) follows the same rules: only the MACs change (the hop limit too stays as the client sent it), its flows
+/// are kept in the worker's IPv6 flow table, and an ICMPv6 error about a flow (Packet Too Big above all) goes to the
+/// flow's backend.
 /// No settings of its own: one instance serves every DR service.</summary>
 public sealed class DirectRoutingForwarder : IForwarder
 {
@@ -34,13 +38,37 @@ public sealed class DirectRoutingForwarder : IForwarder
 
     public Verdict Forward(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker)
     {
-        var reason = Decide(ref packet, service, worker, out var backend);
+        var reason = Decide(worker.Flows, packet.Key, packet.Hash, packet.TcpFlags, packet.IsTcp, packet.NowMs, service, worker, out var backend);
         if (reason != DropReason.None) return worker.Drop(reason);
         var mac = worker.Neighbors.Mac(backend!.NeighborIndex);
         if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
         return worker.Transmit(ref packet, service.EgressInterface, service.Id, backend.Id);
+    }
+
+    public Verdict Forward6(ref ParsedPacket6 packet, ServiceSnapshot service, WorkerState worker)
+    {
+        if (worker.Flows6 is not { } flows) return worker.Drop(DropReason.NoBackend);
+        var reason = Decide(flows, packet.Key, packet.Hash, packet.TcpFlags, packet.IsTcp, packet.NowMs, service, worker, out var backend);
+        if (reason != DropReason.None) return worker.Drop(reason);
+        var mac = worker.Neighbors.Mac(backend!.NeighborIndex);
+        if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
+        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
+        Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
+        return worker.Transmit(ref packet, service.EgressInterface, service.Id, backend.Id);
+    }
+
+    /// <summary>An ICMPv6 error about an IPv6 flow, as <see cref="ForwardIcmpError"/> for IPv4.</summary>
+    public Verdict ForwardIcmpError6(ref ParsedPacket6 packet, in FlowKey6 flow, uint hash, ServiceSnapshot service, WorkerState worker)
+    {
+        BackendSnapshot? backend = null;
+        if (worker.Flows6 is { } flows)
+        {
+            ref var entry = ref flows.Find(flow, hash, packet.NowMs);
+            if (!Unsafe.IsNullRef(ref entry)) backend = service.BackendById(entry.BackendId);
+        }
+        return ForwardError(ref packet.Meta, packet.Frame, backend, hash, service, worker);
     }
 
     /// <summary>An ICMP error about a flow (fragmentation-needed on the reply path, above all) reaches the backend
@@ -51,6 +79,12 @@ public sealed class DirectRoutingForwarder : IForwarder
         BackendSnapshot? backend = null;
         ref var entry = ref worker.Flows.Find(flow, hash, packet.NowMs);
         if (!Unsafe.IsNullRef(ref entry)) backend = service.BackendById(entry.BackendId);
+        return ForwardError(ref packet.Meta, packet.Frame, backend, hash, service, worker);
+    }
+
+    /// <summary>An error's way for either family: to <paramref name="backend"/> (the flow's), else Maglev's for the hash.</summary>
+    private static Verdict ForwardError(ref FrameMeta meta, Span<byte> frame, BackendSnapshot? backend, uint hash, ServiceSnapshot service, WorkerState worker)
+    {
         if (backend is null)
         {
             var slot = service.Table.Lookup(hash);
@@ -59,8 +93,8 @@ public sealed class DirectRoutingForwarder : IForwarder
         }
         var mac = worker.Neighbors.Mac(backend.NeighborIndex);
         if (mac.IsZero) return worker.Drop(DropReason.BackendMacUnresolved);
-        Rewrite(packet.Frame, mac, worker.Interfaces.Mac(service.EgressInterface));
-        return worker.Transmit(ref packet, service.EgressInterface, service.Id, backend.Id);
+        Rewrite(frame, mac, worker.Interfaces.Mac(service.EgressInterface));
+        return worker.Transmit(ref meta, frame.Length, service.EgressInterface, service.Id, backend.Id);
     }
 
     /// <summary>The rewrite half: the frame's MACs, nothing else.</summary>
@@ -71,16 +105,19 @@ public sealed class DirectRoutingForwarder : IForwarder
         egressMac.Write(frame[6..]);
     }
 
-    /// <summary>The decide half: the flow's backend from the flow table, else from Maglev (and remembered).</summary>
-    private static DropReason Decide(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker, out BackendSnapshot? backend)
+    /// <summary>The decide half, for either family's table: the flow's backend from the flow table, else from Maglev
+    /// (and remembered). Generic so the JIT compiles it per key type: the IPv4 copy is what it was before IPv6.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DropReason Decide<TKey>(FlowTable<TKey> flows, in TKey key, uint hash, TcpFlags tcpFlags, bool isTcp, long nowMs, ServiceSnapshot service,
+        WorkerState worker, out BackendSnapshot? backend) where TKey : struct, IEquatable<TKey>
     {
         backend = null;
-        var isTcp = packet.IsTcp;
-        ref var flow = ref worker.Flows.Find(packet.Key, packet.Hash, packet.NowMs);
+        ref var flow = ref flows.Find(key, hash, nowMs);
         if (!Unsafe.IsNullRef(ref flow))
         {
+            var isNewSyn = isTcp && (tcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
             // A fresh SYN on a closing flow is a new connection reusing the 5-tuple: decide again.
-            if (!(packet.IsNewSyn && flow.State == FlowState.TcpClosing))
+            if (!(isNewSyn && flow.State == FlowState.TcpClosing))
                 backend = service.BackendById(flow.BackendId);
             if (backend is { IsDown: true })
             {
@@ -97,14 +134,14 @@ public sealed class DirectRoutingForwarder : IForwarder
 
         if (backend is null)
         {
-            var slot = service.Table.Lookup(packet.Hash);
+            var slot = service.Table.Lookup(hash);
             if (slot < 0) return DropReason.NoBackend;
             backend = service.Backends[slot];
             if (worker.Neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
-            if (!worker.AdmitNewFlow(packet.NowMs)) return DropReason.NewFlowRateExceeded;
-            var state = FlowTable.InitialState(isTcp, packet.TcpFlags);
+            if (!worker.AdmitNewFlow(nowMs)) return DropReason.NewFlowRateExceeded;
+            var state = FlowTable.InitialState(isTcp, tcpFlags);
             if (Unsafe.IsNullRef(ref flow))
-                flow = ref worker.Flows.Insert(packet.Key, packet.Hash, backend.Id, state, packet.NowMs);
+                flow = ref flows.Insert(key, hash, backend.Id, state, nowMs);
             else
             {
                 flow.BackendId = backend.Id;
@@ -112,14 +149,21 @@ public sealed class DirectRoutingForwarder : IForwarder
             }
             worker.Counters.ServiceFlows[service.Id]++;
             worker.Counters.BackendFlows[backend.Id]++;
-            flow.LastSeenMs = packet.NowMs;
-            worker.Sync?.Flow(packet.Key, state, backend, packet.NowMs);
+            flow.LastSeenMs = nowMs;
+            Offer(worker, key, state, backend, nowMs);
             return DropReason.None;
         }
         var was = flow.State;
-        flow.State = FlowTable.Advance(was, isTcp, packet.TcpFlags);
-        flow.LastSeenMs = packet.NowMs;
-        if (flow.State != was) worker.Sync?.Flow(packet.Key, flow.State, backend, packet.NowMs);
+        flow.State = FlowTable.Advance(was, isTcp, tcpFlags);
+        flow.LastSeenMs = nowMs;
+        if (flow.State != was) Offer(worker, key, flow.State, backend, nowMs);
         return DropReason.None;
+    }
+
+    /// <summary>Offers an IPv4 flow's change to the HA peer; the type test is decided per instantiation by the JIT.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Offer<TKey>(WorkerState worker, in TKey key, FlowState state, BackendSnapshot backend, long nowMs) where TKey : struct
+    {
+        if (typeof(TKey) == typeof(FlowKey)) worker.Sync?.Flow(Unsafe.As<TKey, FlowKey>(ref Unsafe.AsRef(in key)), state, backend, nowMs);
     }
 }
