@@ -35,9 +35,10 @@ _lab_create_dr() {
     # Balancer: one arm on the LAN; the engine forwards, not the kernel.
     _lab_sysctl "$LAB_BALANCER_NS" net.ipv4.ip_forward=0
     _lab_host_up "$LAB_BALANCER_NS" "$LAB_BALANCER_IF" "$LAB_BALANCER_ADDR" "$LAB_ROUTER_LAN_ADDR"
+    _lab_host_up6 "$LAB_BALANCER_NS" "$LAB_BALANCER_IF" "$LAB_BALANCER_ADDR6" "$LAB_ROUTER_LAN_ADDR6"
 
     # Real servers: the VIP on lo, silent on ARP for it.
-    _lab_create_hosts "$LAB_ROUTER_LAN_ADDR" _lab_vip_on_lo
+    _lab_create_hosts "$LAB_ROUTER_LAN_ADDR" _lab_vip_on_lo "$LAB_ROUTER_LAN_ADDR6"
 }
 
 # lab_up PREFIX [N]: builds the lab with N real servers (default 2) and waits
@@ -54,14 +55,16 @@ lab_up() {
 }
 
 # lab_write_dr_config PREFIX FILE: the engine config for this lab's DR services
-# (web on :80 and upload on :8080, every real server as a backend).
+# (web on :80 and upload on :8080, every real server as a backend; web6 on [VIP6]:80 beside them, the
+# servers' IPv6 addresses as its backends).
 lab_write_dr_config() {
     local P="$1" file="$2" N i
     _lab_check_prefix "$P" || return 1
     N="$(_lab_host_count "$P" w 2)"
-    local backends=""
+    local backends="" backends6=""
     for (( i = 1; i <= N; i++ )); do
         backends+="      - name: rs$i"$'\n'"        address: 10.99.1.$(( 10 + i ))"$'\n'
+        backends6+="      - name: rs$i"$'\n'"        address: 2001:db8:1::$(( 10 + i ))"$'\n'
     done
     local svc='  - name: %s\n    vip: 10.99.0.100\n    port: %s\n    protocol: tcp\n    mode: dr\n    interface: %sb0\n    backends:\n'
     {
@@ -73,6 +76,9 @@ lab_write_dr_config() {
         # shellcheck disable=SC2059
         printf "$svc" upload 8080 "$P"
         printf '%s' "$backends"
+        # shellcheck disable=SC2059
+        printf "${svc/10.99.0.100/2001:db8::100}" web6 80 "$P"
+        printf '%s' "$backends6"
     } > "$file"
 }
 

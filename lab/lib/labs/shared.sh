@@ -81,6 +81,9 @@ lab_set_env() {
     export LAB_ROUTER_LAN_IF="${P}r1" LAB_ROUTER_LAN_ADDR=10.99.1.1
     export LAB_SWITCH_NS="$P-s" LAB_BRIDGE="${P}br"
     export LAB_BALANCER_NS="$P-b" LAB_BALANCER_IF="${P}b0" LAB_BALANCER_ADDR=10.99.1.10
+    # Dual stack: the IPv6 twin of each address above (2001:db8:X:: for 10.99.X.0/24).
+    export LAB_VIP6=2001:db8::100 LAB_CLIENT_ADDR6=2001:db8:2::2 LAB_ROUTER_CLIENT_ADDR6=2001:db8:2::1
+    export LAB_ROUTER_LAN_ADDR6=2001:db8:1::1 LAB_BALANCER_ADDR6=2001:db8:1::10
     # A shell that set up another kind of lab before must not keep that lab's variables.
     unset LAB_UDP_PORT "${_LAB_NAT_VARS[@]}" "${_LAB_CLUSTER_VARS[@]}" "${_LAB_HA_VARS[@]}" "${_LAB_ECMP_VARS[@]}"
     "_lab_env_$mode" "$P" "$N"
@@ -93,12 +96,13 @@ lab_set_env() {
 # _lab_export_hosts P LETTER NET NAME N: LAB_SERVER_NS/IFS/ADDRS/NAMES for N hosts: namespaces <P>-<LETTER>I,
 # interfaces <P><LETTER>I, addresses NET.(10+I), names NAME<I>.
 _lab_export_hosts() {
-    local P="$1" letter="$2" net="$3" word="$4" N="$5" i nsl=() ifs=() addrs=() names=()
+    local P="$1" letter="$2" net="$3" word="$4" N="$5" i nsl=() ifs=() addrs=() addrs6=() names=()
     for (( i = 1; i <= N; i++ )); do
         nsl+=("$P-$letter$i"); ifs+=("$P$letter$i"); addrs+=("$net.$(( 10 + i ))"); names+=("$word$i")
+        addrs6+=("2001:db8:${net##*.}::$(( 10 + i ))")
     done
     export LAB_SERVER_NS="${nsl[*]}" LAB_SERVER_IFS="${ifs[*]}"
-    export LAB_SERVER_ADDRS="${addrs[*]}" LAB_SERVER_NAMES="${names[*]}"
+    export LAB_SERVER_ADDRS="${addrs[*]}" LAB_SERVER_ADDRS6="${addrs6[*]}" LAB_SERVER_NAMES="${names[*]}"
 }
 
 _lab_sysctl() { # NS key=value...
@@ -113,6 +117,7 @@ _lab_realserver_fallback() { # NS IF VIP
         "net.ipv4.conf.$dev.arp_ignore=1" "net.ipv4.conf.$dev.arp_announce=2" \
         net.ipv4.conf.lo.arp_ignore=1 net.ipv4.conf.lo.arp_announce=2
     ip -n "$ns" addr replace "$vip/32" dev lo
+    ip -n "$ns" addr replace "$LAB_VIP6/128" dev lo nodad
 }
 
 # _lab_host_up NS DEV ADDR GATEWAY: a lab host's address (/24), link and default route.
@@ -122,6 +127,14 @@ _lab_host_up() {
     ip -n "$1" route add default via "$4"
 }
 
+# _lab_host_up6 NS DEV ADDR6 GATEWAY6: the host's IPv6 address (/64, no duplicate detection, so it is usable at
+# once) and IPv6 default route; no router advertisements are taken (the lab routes by hand).
+_lab_host_up6() {
+    _lab_sysctl "$1" "net.ipv6.conf.$2.accept_ra=0" net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+    ip -n "$1" addr add "$3/64" dev "$2" nodad
+    ip -n "$1" -6 route add default via "$4" dev "$2"
+}
+
 # _lab_vip_on_lo NS DEV NAME: the VIP on lo with ARP suppressed, by `lb realserver setup` (or, with
 # LB_REALSERVER_FALLBACK=1, by hand), then checked: a host that would answer ARP for the VIP steals it.
 _lab_vip_on_lo() {
@@ -129,7 +142,7 @@ _lab_vip_on_lo() {
     if [[ "${LB_REALSERVER_FALLBACK:-}" == 1 ]]; then
         _lab_realserver_fallback "$ns" "$dev" "$LAB_VIP"
     else
-        ip netns exec "$ns" dotnet "$LB_DLL" realserver setup --vip "$LAB_VIP" \
+        ip netns exec "$ns" dotnet "$LB_DLL" realserver setup --vip "$LAB_VIP" --vip "$LAB_VIP6" \
             </dev/null >> "$LAB_DIR/$name-realserver.log" 2>&1 || {
             echo "[lab] error: 'lb realserver setup' failed in $ns:" >&2
             cat "$LAB_DIR/$name-realserver.log" >&2
@@ -138,6 +151,10 @@ _lab_vip_on_lo() {
     fi
     if ! ip -n "$ns" -4 addr show dev lo | grep -q "inet $LAB_VIP/32"; then
         echo "[lab] error: VIP $LAB_VIP/32 is not on lo in $ns after real-server setup" >&2
+        return 1
+    fi
+    if ! ip -n "$ns" -6 addr show dev lo | grep -q "inet6 $LAB_VIP6/128"; then
+        echo "[lab] error: VIP $LAB_VIP6/128 is not on lo in $ns after real-server setup" >&2
         return 1
     fi
     if [[ "$(ip netns exec "$ns" sysctl -n net.ipv4.conf.all.arp_ignore)" != 1 ||
@@ -236,6 +253,13 @@ _lab_client_router_setup() {
     ip -n "$LAB_ROUTER_NS" link set "$LAB_ROUTER_CLIENT_IF" up
     ip -n "$LAB_ROUTER_NS" link set "$LAB_ROUTER_LAN_IF" up
     ip -n "$LAB_ROUTER_NS" route add "$LAB_VIP/32" dev "$LAB_ROUTER_LAN_IF"
+
+    # IPv6: the same shape (the VIP6 found by neighbour discovery on the LAN).
+    _lab_host_up6 "$LAB_CLIENT_NS" "$LAB_CLIENT_IF" "$LAB_CLIENT_ADDR6" "$LAB_ROUTER_CLIENT_ADDR6"
+    _lab_sysctl "$LAB_ROUTER_NS" net.ipv6.conf.all.forwarding=1 net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+    ip -n "$LAB_ROUTER_NS" addr add "$LAB_ROUTER_CLIENT_ADDR6/64" dev "$LAB_ROUTER_CLIENT_IF" nodad
+    ip -n "$LAB_ROUTER_NS" addr add "$LAB_ROUTER_LAN_ADDR6/64" dev "$LAB_ROUTER_LAN_IF" nodad
+    ip -n "$LAB_ROUTER_NS" -6 route add "$LAB_VIP6/128" dev "$LAB_ROUTER_LAN_IF"
 }
 
 # The 10 MB /big file, the same bytes on every server.
@@ -281,16 +305,20 @@ _lab_start_udp_echo() {
 # lo); nginx (rs2 also on LAB_HTTP_ALT_PORT where the lab has one) and the upload server; the UDP echo where
 # the lab has LAB_UDP_PORT.
 _lab_create_hosts() {
-    local gateway="$1" step="${2:-}" hosts=() devs=() addrs=() names=() i extra
+    local gateway="$1" step="${2:-}" gateway6="${3:-}" hosts=() devs=() addrs=() addrs6=() names=() i extra
     read -r -a hosts <<< "$LAB_SERVER_NS"
     read -r -a devs <<< "$LAB_SERVER_IFS"
     read -r -a addrs <<< "$LAB_SERVER_ADDRS"
+    read -r -a addrs6 <<< "$LAB_SERVER_ADDRS6"
     read -r -a names <<< "$LAB_SERVER_NAMES"
 
     _lab_make_big_file
 
     for (( i = 0; i < LAB_N; i++ )); do
         _lab_host_up "${hosts[i]}" "${devs[i]}" "${addrs[i]}" "$gateway"
+        if [[ -n "$gateway6" ]]; then
+            _lab_host_up6 "${hosts[i]}" "${devs[i]}" "${addrs6[i]}" "$gateway6"
+        fi
         if [[ -n "$step" ]]; then
             "$step" "${hosts[i]}" "${devs[i]}" "${names[i]}"
         fi
@@ -391,6 +419,7 @@ _lab_write_env_file() {
                  LAB_ROUTER_NS LAB_ROUTER_CLIENT_IF LAB_ROUTER_CLIENT_ADDR LAB_ROUTER_LAN_IF LAB_ROUTER_LAN_ADDR \
                  LAB_SWITCH_NS LAB_BRIDGE "${balancer[@]}" \
                  LAB_SERVER_NS LAB_SERVER_IFS LAB_SERVER_ADDRS LAB_SERVER_NAMES \
+                 LAB_VIP6 LAB_CLIENT_ADDR6 LAB_ROUTER_CLIENT_ADDR6 LAB_ROUTER_LAN_ADDR6 LAB_BALANCER_ADDR6 LAB_SERVER_ADDRS6 \
                  LAB_BIG_FILE LAB_BIG_SHA256 LB_DLL "$@"; do
             printf '%s="%s"\n' "$v" "${!v}"
         done

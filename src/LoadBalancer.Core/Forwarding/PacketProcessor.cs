@@ -142,8 +142,7 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         if (reason != DropReason.None)
         {
             // Not ours unless its destination is a VIP here (the kernel judges other hosts' traffic, BIG TCP included).
-            if (ipBytes.Length >= Ipv6Packet.HeaderLength && (ipBytes[0] >> 4) == 6
-                && !snapshot.IsVip6On(Ipv6Packet.ReadDestination(ipBytes), meta.IngressInterface)) return w.Pass();
+            if (ipBytes.Length >= Ipv6Packet.HeaderLength && !snapshot.IsVip6On(Ipv6Packet.ReadDestination(ipBytes), meta.IngressInterface)) return w.Pass();
             return w.Drop(meta.Truncated && reason == DropReason.Ipv6Truncated ? DropReason.RingTruncated : reason);
         }
         var destination = ip.Destination;

@@ -256,4 +256,34 @@ public class FlowTableTests
     {
         Assert.Equal(name, FlowTable.Name(state));
     }
+
+    [Fact]
+    public void Slots_AreFortyBytesForIpv4_AndOneCacheLineForIpv6()
+    {
+        Assert.Equal(40, Unsafe.SizeOf<FlowEntry<FlowKey>>());
+        Assert.Equal(64, Unsafe.SizeOf<FlowEntry<FlowKey6>>());
+    }
+
+    [Fact]
+    public void Ipv6Table_FindsByAll128BitsOfBothAddresses()
+    {
+        var table = new FlowTable<FlowKey6>(64, Timeouts);
+        var source = Ipv6.Parse("2001:db8:ffff::10");
+        var vip = Ipv6.Parse("2001:db8::100");
+        var key = new FlowKey6(IpProtocols.Tcp, source, vip, 40000, 80);
+        var hash = FlowHash.Compute6(key, 7);
+        table.Insert(key, hash, 3, FlowState.TcpSyn, T0);
+
+        Assert.Equal(3, table.Find(key, hash, T0).BackendId);
+        // Same hash, keys that differ only in the high or the low half of an address: no match.
+        foreach (var other in new[]
+                 {
+                     new FlowKey6(IpProtocols.Tcp, source ^ ((UInt128)1 << 127), vip, 40000, 80),
+                     new FlowKey6(IpProtocols.Tcp, source, vip ^ 1, 40000, 80),
+                     new FlowKey6(IpProtocols.Udp, source, vip, 40000, 80),
+                 })
+            Assert.True(Unsafe.IsNullRef(ref table.Find(other, hash, T0)));
+        Assert.Equal(source, key.SourceAddress);
+        Assert.Equal(vip, key.DestinationAddress);
+    }
 }

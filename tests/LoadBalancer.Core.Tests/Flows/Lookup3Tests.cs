@@ -67,6 +67,25 @@ public class Lookup3Tests
         }
     }
 
+    [Fact]
+    public void HashWords_TenWords_EqualsSpanVersionOverTheDocumentedWords()
+    {
+        // The IPv6 flow hash's input, as modes.md documents it: each address as four words, most significant first.
+        var random = new Random(5);
+        for (var i = 0; i < 1000; i++)
+        {
+            var words = new uint[10];
+            for (var w = 0; w < words.Length; w++) words[w] = (uint)random.NextInt64(1L << 32);
+            words[9] &= 0xFF; // the protocol
+            var seed = (uint)random.NextInt64(1L << 32);
+            var source = ((UInt128)words[0] << 96) | ((UInt128)words[1] << 64) | ((UInt128)words[2] << 32) | words[3];
+            var destination = ((UInt128)words[4] << 96) | ((UInt128)words[5] << 64) | ((UInt128)words[6] << 32) | words[7];
+
+            Assert.Equal(Lookup3.HashWords(words, seed), Lookup3.HashWords(source, destination, words[8], words[9], seed));
+            Assert.Equal(Lookup3.HashWords(words, seed), FlowHash.Compute6((byte)words[9], source, destination, (ushort)(words[8] >> 16), (ushort)words[8], seed));
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -1,0 +1,190 @@
+using System.Buffers.Binary;
+using LoadBalancer.Core.Forwarding;
+using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
+using LoadBalancer.TestKit;
+using Xunit.Abstractions;
+
+namespace LoadBalancer.Core.Tests.Forwarding.Fuzzing;
+
+/// <summary>Fuzzing of the IPv6 packet path (DR6 beside the IPv4 fixtures, one interface): valid IPv6 seeds with
+/// extension headers, fragments and ICMPv6 errors are mutated where IPv6 parsing decides things (version, payload
+/// length, next-header fields, extension lengths, addresses, ports, cuts, padding, random bytes, the frame's
+/// metadata). Every frame must be passed, dropped and counted once, or forwarded with nothing but its MACs changed
+/// (and a partial checksum completed) to a backend of the service. A fixed seed and a frame count make every run
+/// the same run; a failure names the seed and the frame index.</summary>
+public sealed class Ipv6FuzzTests(ITestOutputHelper output)
+{
+    private const string Vip6 = "2001:db8::100";
+    private const int FrameCount = 400_000;
+    private static MacAddress Mac6(int i) => new(0x02_00_00_00_06_00UL + (ulong)i);
+
+    private static TestEngine Engine()
+    {
+        var web6 = Fixtures.Service("web6", Vip6, 80, TransportProtocol.Tcp,
+            Enumerable.Range(1, 3).Select(i => Fixtures.Backend($"web6-{i}", $"2001:db8:1::{i}", Mac6(i))).ToArray());
+        var dns6 = Fixtures.Service("dns6", Vip6, 53, TransportProtocol.Udp, Fixtures.Backend("dns6-1", "2001:db8:1::53", Mac6(53)));
+        var config = Fixtures.Config();
+        return new TestEngine(config with { Services = [.. config.Services, web6, dns6] });
+    }
+
+    private static readonly HashSet<MacAddress> BackendMacs = [Mac6(1), Mac6(2), Mac6(3), Mac6(53)];
+
+    private static List<byte[]> Seeds()
+    {
+        var seeds = new List<byte[]>();
+        for (var i = 0; i < 6; i++)
+        {
+            var client = $"2001:db8:ffff::{i + 1:x}";
+            seeds.Add(Ipv6FrameBuilder.Tcp(client, (ushort)(40000 + i), Vip6, 80).Flags(i % 2 == 0 ? TcpFlags.Syn : TcpFlags.Ack).Payload(new byte[i * 200]).Build());
+            seeds.Add(Ipv6FrameBuilder.Udp(client, (ushort)(5300 + i), Vip6, 53).Payload(new byte[i * 30]).Build());
+        }
+        seeds.Add(Ipv6FrameBuilder.Tcp("2001:db8:ffff::9", 40100, Vip6, 80).Extension(Ipv6Packet.HopByHop).Extension(Ipv6Packet.Routing, 2).Extension(Ipv6Packet.DestinationOptions).Build());
+        var chain = Ipv6FrameBuilder.Udp("2001:db8:ffff::a", 5400, Vip6, 53);
+        for (var i = 0; i < 8; i++) chain.Extension(Ipv6Packet.DestinationOptions);
+        seeds.Add(chain.Build());
+        seeds.Add(chain.Extension(Ipv6Packet.Routing).Build());
+        seeds.Add(Ipv6FrameBuilder.Tcp("2001:db8:ffff::b", 40200, Vip6, 80).Fragment(0, more: true).Payload(new byte[100]).Build());
+        seeds.Add(Ipv6FrameBuilder.Tcp("2001:db8:ffff::b", 40200, Vip6, 80).Vlan(7).Build());
+        var reply = Ipv6FrameBuilder.Tcp(Vip6, 80, "2001:db8:ffff::1", 40000).Payload(new byte[40]).Build();
+        seeds.Add(Ipv6FrameBuilder.Icmpv6("2001:db8:eeee::1", Vip6, Icmpv6Quote.PacketTooBig).IcmpRest(1280).Payload(reply[14..]).Build());
+        seeds.Add(Ipv6FrameBuilder.Icmpv6("2001:db8:ffff::1", Vip6, 135).HopLimit(255).Payload(new byte[24]).Build());
+        seeds.Add(Ipv6FrameBuilder.Tcp("2001:db8:ffff::1", 40000, "2001:db8::200", 80).Build());
+        return seeds;
+    }
+
+    private static readonly string[] Addresses = [Vip6, "2001:db8::200", "2001:db8:1::1", "::", "ff02::1", "2001:db8:ffff::1"];
+
+    [Fact]
+    public void Process_MutatedIpv6Frames_AreDroppedPassedOrForwardedIntact()
+    {
+        const int seed = 1601;
+        var random = new Random(seed);
+        var engine = Engine();
+        var seeds = Seeds();
+        var counters = engine.Counters;
+        int transmitted = 0, dropped = 0, passed = 0;
+        for (var n = 0; n < FrameCount; n++)
+        {
+            var frame = (byte[])seeds[random.Next(seeds.Count)].Clone();
+            var meta = default(FrameMeta);
+            frame = Mutate(random, frame, ref meta);
+            var input = (byte[])frame.Clone();
+            var before = counters.Drops.Sum() + counters.Passed;
+            Verdict verdict;
+            try
+            {
+                verdict = engine.Process(frame, ref meta);
+            }
+            catch (Exception e)
+            {
+                throw new Xunit.Sdk.XunitException($"seed {seed}, frame {n} threw {e.GetType().Name}: {e.Message}\ninput {FrameBuilder.Hex(input)}");
+            }
+            var after = counters.Drops.Sum() + counters.Passed;
+            var where = $"seed {seed}, frame {n}, verdict {verdict}, input {FrameBuilder.Hex(input)}";
+            switch (verdict)
+            {
+                case Verdict.Transmit:
+                    transmitted++;
+                    Assert.True(after == before, $"a forwarded frame was also counted as dropped or passed: {where}");
+                    Assert.True(meta.EgressInterface == 0, where);
+                    var wire = frame.AsSpan(0, meta.TransmitLength > 0 ? meta.TransmitLength : frame.Length);
+                    Assert.True(BackendMacs.Contains(MacAddress.Read(wire)), $"destination MAC is no IPv6 backend's: {where}");
+                    Assert.True(MacAddress.Read(wire[6..]) == Fixtures.InterfaceMac, $"source MAC is not the interface's: {where}");
+                    Assert.True(OnlyChecksumChanged(input, wire), $"more than the MACs and a completed checksum changed: {where}");
+                    break;
+                case Verdict.Drop:
+                    dropped++;
+                    Assert.True(after == before + 1, $"a drop was not counted exactly once: {where}");
+                    break;
+                default:
+                    passed++;
+                    Assert.True(after == before + 1, $"a pass was not counted exactly once: {where}");
+                    break;
+            }
+        }
+        output.WriteLine($"seed {seed}: {FrameCount} frames, {transmitted} forwarded, {dropped} dropped, {passed} passed");
+        foreach (var reason in Enum.GetValues<DropReason>())
+            if (reason is not (DropReason.None or DropReason.Count) && counters.Drops[(int)reason] > 0)
+                output.WriteLine($"  {DropReasonNames.Name(reason)}: {counters.Drops[(int)reason]}");
+        Assert.True(transmitted > FrameCount / 20, $"only {transmitted} forwarded: the mutations no longer reach the forwarder");
+        Assert.True(counters.Drops[(int)DropReason.Ipv6TooManyExtensionHeaders] > 0 && counters.Drops[(int)DropReason.Ipv6Fragment] > 0
+                    && counters.Drops[(int)DropReason.Ipv6Truncated] > 0 && counters.Drops[(int)DropReason.Ipv6UnknownNextHeader] > 0,
+            "the mutations did not reach every IPv6 refusal");
+    }
+
+    /// <summary>Bytes 12 on equal, except at most two adjacent bytes (a partial checksum completed).</summary>
+    private static bool OnlyChecksumChanged(byte[] input, ReadOnlySpan<byte> wire)
+    {
+        if (wire.Length != input.Length) return false;
+        var first = -1;
+        for (var i = 12; i < input.Length; i++)
+        {
+            if (input[i] == wire[i]) continue;
+            if (first < 0) first = i;
+            else if (i - first > 1) return false;
+        }
+        return true;
+    }
+
+    private static byte[] Mutate(Random r, byte[] frame, ref FrameMeta meta)
+    {
+        var l3 = frame.Length > 13 && frame[12] == 0x81 ? 18 : 14;
+        var rounds = r.Next(1, 4);
+        for (var k = 0; k < rounds; k++)
+        {
+            switch (r.Next(14))
+            {
+                case 0: // a bit flip anywhere
+                    frame[r.Next(frame.Length)] ^= (byte)(1 << r.Next(8));
+                    break;
+                case 1: // a random byte in the IPv6 header or just after it
+                    if (frame.Length > l3 + 48) frame[l3 + r.Next(48)] = (byte)r.Next(256);
+                    break;
+                case 2: // payload length at an edge
+                    if (frame.Length > l3 + 6)
+                        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(l3 + 4), (ushort)(r.Next(4) switch { 0 => 0, 1 => 0xFFFF, 2 => r.Next(64), _ => frame.Length - l3 - 40 + r.Next(-9, 9) }));
+                    break;
+                case 3: // next header of the fixed header
+                    if (frame.Length > l3 + 6) frame[l3 + 6] = NextHeaders[r.Next(NextHeaders.Length)];
+                    break;
+                case 4: // an extension header's next header or length byte
+                    if (frame.Length > l3 + 42) frame[l3 + 40 + r.Next(2)] = r.Next(2) == 0 ? NextHeaders[r.Next(NextHeaders.Length)] : (byte)r.Next(256);
+                    break;
+                case 5: // cut
+                    if (frame.Length > 1) Array.Resize(ref frame, r.Next(1, frame.Length));
+                    break;
+                case 6: // padding after the datagram
+                    Array.Resize(ref frame, frame.Length + r.Next(1, 64));
+                    break;
+                case 7: // an address
+                    if (frame.Length >= l3 + 40)
+                        Ipv6.Write(frame.AsSpan(l3 + (r.Next(2) == 0 ? 8 : 24)), Ipv6.Parse(Addresses[r.Next(Addresses.Length)]));
+                    break;
+                case 8: // a port
+                    if (frame.Length >= l3 + 44) BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(l3 + 40 + 2 * r.Next(2)), (ushort)(r.Next(2) == 0 ? 80 : r.Next(65536)));
+                    break;
+                case 9: // version
+                    if (frame.Length > l3) frame[l3] = (byte)((r.Next(16) << 4) | (frame[l3] & 0x0F));
+                    break;
+                case 10: // metadata
+                    meta.ChecksumNotReady = r.Next(2) == 0;
+                    meta.Truncated = r.Next(8) == 0;
+                    meta.VlanStripped = r.Next(8) == 0;
+                    break;
+                case 11:
+                    meta.PacketType = (PacketType)r.Next(5);
+                    break;
+                case 12: // random bytes in the upper layer
+                    for (var i = 0; i < 4 && frame.Length > l3 + 40; i++) frame[l3 + 40 + r.Next(frame.Length - l3 - 40)] = (byte)r.Next(256);
+                    break;
+                default: // left as it is
+                    break;
+            }
+        }
+        return frame;
+    }
+
+    private static readonly byte[] NextHeaders = [0, 6, 17, 43, 44, 58, 59, 60, 50, 51, 135, 253, 255];
+}
