@@ -68,7 +68,8 @@ public sealed record EngineTopology(
             .Where(s => s.IngressInterface == i && s.VipMac is { IsMulticast: true })
             .Select(s => s.VipMac!.Value).Distinct().ToArray());
         var drops = ingress.Union(replies).Select(i => new IngressDropRule(i,
-            snapshot.Services.Where(s => s.IngressInterface == i).Select(s => s.Vip).Distinct().ToArray(),
+            // IPv4 VIPs only: the nftables rule is "ip daddr"; an IPv6 service's Vip is 0 (its VIP is Vip6, not yet dropped here).
+            snapshot.Services.Where(s => s.IngressInterface == i && !s.IsIpv6).Select(s => s.Vip).Distinct().ToArray(),
             // On a NAT backend side the engine owns the replies: frames from a backend's address and port.
             snapshot.Services.Where(s => s.Mode == ForwardingMode.Nat && s.EgressInterface == i)
                 .SelectMany(s => s.Backends.Select(b => new ReplyFilter(b.Address, s.Protocol, b.Port)))
