@@ -88,6 +88,9 @@ public static class RealServerSetup
                         changed |= ApplySysctl(control, store, state, SysctlNames.Ipv4Conf(iface, setting), value, output);
             }
             else output.WriteLine("IPv6 VIPs only: no sysctl to set (neighbour discovery answers only for addresses on the receiving interface)");
+            // No sysctl keeps an interface from answering neighbour solicitations for its own addresses.
+            if (dev != DefaultDevice && addresses.Any(ConfigSyntax.IsIpv6))
+                output.WriteLine($"note: an IPv6 VIP on {dev} is answered by neighbour discovery if {dev} is on the balancer's link; keep it on lo or a dummy device");
 
             foreach (var vip in addresses)
             {

@@ -161,4 +161,17 @@ public sealed class RealServerSetupIpv6Tests : IDisposable
         Assert.Equal("1", _host.Sysctls["net.ipv4.conf.all.arp_ignore"]);
         Assert.Equal([Host(Vip4)], _host.Addresses["lo"]);
     }
+
+    [Fact]
+    public void Setup_Ipv6VipOnAnotherDevice_AddsItAndWarnsOfNeighbourDiscovery()
+    {
+        var output = new StringWriter();
+
+        var code = RealServerSetup.Setup([Vip6], "eth0", output, _host, StatePath, () => true);
+
+        Assert.Equal(0, code);
+        Assert.Contains("note: an IPv6 VIP on eth0 is answered by neighbour discovery if eth0 is on the balancer's link; keep it on lo or a dummy device",
+            output.ToString().Split(Environment.NewLine));
+        Assert.Equal([Host(Vip6)], _host.Addresses["eth0"]);
+    }
 }
