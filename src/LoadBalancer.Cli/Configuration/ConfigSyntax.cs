@@ -91,6 +91,9 @@ internal static class ConfigSyntax
         if (address.IsIPv6LinkLocal) return "is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address";
         // The data path sees mapped addresses only as IPv4 frames: the IPv4 form is the one that works.
         if (address.IsIPv4MappedToIPv6) return $"is an IPv4-mapped IPv6 address; write it as IPv4 ({address.MapToIPv4()})";
+        // ::a.b.c.d, deprecated by RFC 4291 and routed nowhere.
+        if (address.GetAddressBytes().AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0)
+            return "is an IPv4-compatible IPv6 address (::/96, deprecated); use the IPv4 address or a real IPv6 one";
         return null;
     }
 

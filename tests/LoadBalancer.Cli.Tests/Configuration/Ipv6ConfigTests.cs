@@ -97,6 +97,7 @@ public class Ipv6ConfigTests
     [InlineData("2001:db8::100%eth0", "lb.yaml:4: vip '2001:db8::100%eth0' has a scope id (%...): give the address without it (the interface is the service's)")]
     [InlineData("::ffff:10.99.0.100", "lb.yaml:4: vip ::ffff:10.99.0.100 is an IPv4-mapped IPv6 address; write it as IPv4 (10.99.0.100)")]
     [InlineData("ff02::1", "lb.yaml:4: vip ff02::1 is a multicast address")]
+    [InlineData("'::10.99.0.100'", "lb.yaml:4: vip ::10.99.0.100 is an IPv4-compatible IPv6 address (::/96, deprecated); use the IPv4 address or a real IPv6 one")]
     [InlineData("'::'", "lb.yaml:4: vip :: is the unspecified address")]
     [InlineData("'::1'", "lb.yaml:4: vip ::1 is the loopback address")]
     [InlineData("fe80::100", "lb.yaml:4: vip fe80::100 is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address")]
