@@ -36,10 +36,10 @@ internal static class Program
         root.Subcommands.Add(status);
         root.Subcommands.Add(ReloadCommand.Build());
 
-        var realserver = new Command("realserver", "Prepare a DR real server: VIP on lo, ARP suppressed");
-        var setupVip = new Option<string[]>("--vip") { Description = "A VIP this server answers for (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };
+        var realserver = new Command("realserver", "Prepare a DR real server: VIP on lo, ARP suppressed (IPv4 and IPv6 VIPs)");
+        var setupVip = new Option<string[]>("--vip") { Description = "A VIP this server answers for, IPv4 or IPv6 (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };
         var setupDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => RealServerSetup.DefaultDevice };
-        var setup = new Command("setup", "Set arp_ignore=1, arp_announce=2 and add each VIP as /32 on the device (idempotent)") { setupVip, setupDev };
+        var setup = new Command("setup", "Add each VIP on the device (IPv4 /32, IPv6 /128 nodad) and, with an IPv4 VIP, set arp_ignore=1, arp_announce=2 (idempotent)") { setupVip, setupDev };
         setup.SetAction(r => RealServerSetup.Setup(r.GetValue(setupVip)!, r.GetValue(setupDev)!, Console.Out));
         var teardownVip = new Option<string[]>("--vip") { Description = "A VIP to remove (repeatable)", Required = true, AllowMultipleArgumentsPerToken = false };
         var teardownDev = new Option<string>("--dev") { Description = "Device that holds the VIPs", DefaultValueFactory = _ => RealServerSetup.DefaultDevice };

@@ -154,7 +154,7 @@ public sealed class Engine : IDisposable
         if (Announcer is { } announcer) StartThread("lb-announce", () => announcer.Run(_stop.Token));
         if (Roles.Enabled) log.Info($"ha role {ModeNames.Name(Roles.Role)} ({Roles.ChangedBy})" + (Roles.ClaimsVips ? "" : ": VIPs left to the master until keepalived says otherwise"));
         foreach (var s in State.Current.Services)
-            log.Info($"service {s.Name} {Ipv4.Format(s.Vip)}:{s.Port}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +
+            log.Info($"service {s.Name} {new System.Net.IPEndPoint(s.Config.Vip, s.Port)}/{ModeNames.Name((TransportProtocol)s.Protocol)} " +
                      $"mode {ModeNames.Name(s.Mode)} on {Interfaces.Name(s.IngressInterface)} -> {Interfaces.Name(s.EgressInterface)}, {s.Backends.Length} backends");
     }
 

@@ -35,14 +35,65 @@ internal static class ConfigSyntax
     public static bool LooksLikeIpv6(string? text) =>
         text is not null && text.Contains(':') && IPAddress.TryParse(text, out var a) && a.AddressFamily == AddressFamily.InterNetworkV6;
 
-    /// <summary>Why an IPv4 address cannot be a VIP or backend address, or null if it can.</summary>
-    public static string? UnusableAddressReason(IPAddress address)
+    /// <summary>An IPv4 address as <see cref="TryParseIpv4"/> reads it, or an IPv6 address in its textual forms
+    /// (RFC 4291: hex groups, one "::", a dotted IPv4 tail), canonical once parsed. Nothing else
+    /// <see cref="IPAddress.TryParse(string?, out IPAddress?)"/> would take: no brackets, no port, no scope id
+    /// (<see cref="HasScopeId"/> tells that one apart, to say so).</summary>
+    public static bool TryParseAddress(string? text, out IPAddress address)
+    {
+        if (TryParseIpv4(text, out address)) return true;
+        if (string.IsNullOrEmpty(text) || !text.Contains(':') || text.AsSpan().ContainsAnyExcept(Ipv6Characters)) return false;
+        if (!IPAddress.TryParse(text, out var parsed) || parsed.AddressFamily != AddressFamily.InterNetworkV6) return false;
+        address = parsed;
+        return true;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> Ipv6Characters =
+        System.Buffers.SearchValues.Create("0123456789abcdefABCDEF:.");
+
+    /// <summary>An IPv6 address with a zone ("fe80::1%eth0"): the zone names a link of one host, no
+    /// address of a service.</summary>
+    public static bool HasScopeId(string? text) =>
+        text is not null && text.IndexOf('%') is > 0 and var at && IPAddress.TryParse(text.AsSpan(0, at), out var a)
+        && a.AddressFamily == AddressFamily.InterNetworkV6;
+
+    public static bool IsIpv6(IPAddress address) => address.AddressFamily == AddressFamily.InterNetworkV6;
+
+    /// <summary>Why <paramref name="address"/> cannot serve beside <paramref name="vip"/>, or null if it can: a
+    /// service is of one family, its VIP's (the data path never translates between IPv4 and IPv6).</summary>
+    public static string? MixedFamilyReason(IPAddress address, IPAddress? vip) =>
+        vip is null || address.AddressFamily == vip.AddressFamily
+            ? null
+            : $"is {FamilyName(address)} but the service's VIP {vip} is {FamilyName(vip)} (a service's VIP, backends, gateway and nodes must be of one family)";
+
+    private static string FamilyName(IPAddress address) => IsIpv6(address) ? "IPv6" : "IPv4";
+
+    /// <summary>Why an address cannot be a VIP, backend, gateway or node address, or null if it can.</summary>
+    public static string? UnusableAddressReason(IPAddress address) =>
+        address.AddressFamily == AddressFamily.InterNetworkV6 ? UnusableIpv6Reason(address) : UnusableIpv4Reason(address);
+
+    private static string? UnusableIpv4Reason(IPAddress address)
     {
         var b = address.GetAddressBytes();
         if (b.All(x => x == 0)) return "is the unspecified address";
         if (b.All(x => x == 255)) return "is the broadcast address";
         if (b[0] == 127) return "is a loopback address";
         if (b[0] >= 224 && b[0] <= 239) return "is a multicast address";
+        return null;
+    }
+
+    private static string? UnusableIpv6Reason(IPAddress address)
+    {
+        if (address.Equals(IPAddress.IPv6None)) return "is the unspecified address";
+        if (address.Equals(IPAddress.IPv6Loopback)) return "is the loopback address";
+        if (address.IsIPv6Multicast) return "is a multicast address";
+        // Link-local (fe80::/10) addresses are only meaningful with the link's zone, which a config cannot carry.
+        if (address.IsIPv6LinkLocal) return "is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address";
+        // The data path sees mapped addresses only as IPv4 frames: the IPv4 form is the one that works.
+        if (address.IsIPv4MappedToIPv6) return $"is an IPv4-mapped IPv6 address; write it as IPv4 ({address.MapToIPv4()})";
+        // ::a.b.c.d, deprecated by RFC 4291 and routed nowhere.
+        if (address.GetAddressBytes().AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0)
+            return "is an IPv4-compatible IPv6 address (::/96, deprecated); use the IPv4 address or a real IPv6 one";
         return null;
     }
 

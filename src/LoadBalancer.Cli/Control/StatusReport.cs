@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using System.Text.Json;
 using LoadBalancer.Hosting;
@@ -111,7 +112,7 @@ internal static class StatusReport
             {
                 w.WriteStartObject();
                 w.WriteString("name", s.Name);
-                w.WriteString("vip", Ipv4.Format(s.Vip));
+                w.WriteString("vip", s.Config.Vip.ToString());
                 w.WriteNumber("port", s.Port);
                 w.WriteString("protocol", ModeNames.Name((TransportProtocol)s.Protocol));
                 w.WriteString("mode", ModeNames.Name(s.Mode));
@@ -164,7 +165,7 @@ internal static class StatusReport
                     var mac = host.Neighbors.Mac(b.NeighborIndex);
                     w.WriteStartObject();
                     w.WriteString("name", b.Name);
-                    w.WriteString("address", Ipv4.Format(b.Address));
+                    w.WriteString("address", s.IsIpv6 ? Ipv6.Format(b.Address6) : Ipv4.Format(b.Address));
                     w.WriteNumber("weight", b.Weight);
                     w.WriteNumber("table_weight", b.TableWeight);
                     w.WriteString("state", State(b, mac.IsZero));
@@ -270,7 +271,7 @@ internal static class StatusReport
         foreach (var s in root.GetProperty("services").EnumerateArray())
         {
             sb.AppendLine();
-            sb.AppendLine($"service {s.GetProperty("name").GetString()}  {s.GetProperty("vip").GetString()}:{s.GetProperty("port").GetInt32()}/{s.GetProperty("protocol").GetString()}  " +
+            sb.AppendLine($"service {s.GetProperty("name").GetString()}  {new IPEndPoint(IPAddress.Parse(s.GetProperty("vip").GetString()!), s.GetProperty("port").GetInt32())}/{s.GetProperty("protocol").GetString()}  " +
                           $"mode {s.GetProperty("mode").GetString()}  packets {s.GetProperty("packets").GetInt64()}  bytes {s.GetProperty("bytes").GetInt64()}  flows {s.GetProperty("flows").GetInt64()}");
             sb.AppendLine($"  health check {s.GetProperty("health_check").GetString()}  on_backend_down {s.GetProperty("on_backend_down").GetString()}  " +
                           $"when_all_down {s.GetProperty("when_all_down").GetString()}{(s.GetProperty("all_down").GetBoolean() ? "  ALL DOWN" : "")}");

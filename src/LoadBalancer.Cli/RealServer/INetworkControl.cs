@@ -2,10 +2,18 @@ using System.Net;
 
 namespace LoadBalancer.Cli.RealServer;
 
-/// <summary>An IPv4 address with its prefix length as configured on an interface, e.g. 10.99.0.100/32.</summary>
+/// <summary>An address with its prefix length as configured on an interface, e.g. 10.99.0.100/32 or
+/// 2001:db8::100/128.</summary>
 public readonly record struct InterfaceAddress(IPAddress Address, int PrefixLength)
 {
-    public static InterfaceAddress Host(IPAddress address) => new(address, 32);
+    /// <summary>The address alone: /32 for IPv4, /128 for IPv6.</summary>
+    public static InterfaceAddress Host(IPAddress address) => new(address, IsIpv6Address(address) ? 128 : 32);
+
+    public bool IsIpv6 => IsIpv6Address(Address);
+
+    public bool IsHost => PrefixLength == (IsIpv6 ? 128 : 32);
+
+    private static bool IsIpv6Address(IPAddress address) => address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
 
     public override string ToString() => $"{Address}/{PrefixLength}";
 }
@@ -24,9 +32,11 @@ public interface INetworkControl
     /// <c>default</c>.</summary>
     IReadOnlyList<string> ListInterfaces();
 
-    /// <summary>The IPv4 addresses on <paramref name="device"/>; throws if the device does not exist.</summary>
+    /// <summary>The IPv4 and IPv6 addresses on <paramref name="device"/>; throws if the device does not exist.</summary>
     IReadOnlyList<InterfaceAddress> ListAddresses(string device);
 
+    /// <summary>Adds the address; an IPv6 one without duplicate address detection (it is a VIP that other hosts
+    /// hold too: DAD would find them, or at least delay it until it was done).</summary>
     void AddAddress(string device, InterfaceAddress address);
 
     void RemoveAddress(string device, InterfaceAddress address);

@@ -7,7 +7,10 @@ namespace LoadBalancer.Cli.RealServer;
 /// server. The VIP goes on a device that does not answer ARP for it (lo by default), and ARP is told
 /// to answer only for addresses on the receiving interface (arp_ignore=1) and to use the best local
 /// source address when asking (arp_announce=2), so the real server never claims the VIP on the
-/// wire. Setup records what it changed in a state file; teardown undoes exactly that.</summary>
+/// wire. An IPv6 VIP goes on the device as /128 without duplicate address detection and needs no sysctl: Linux
+/// answers a neighbour solicitation only for addresses on the interface it arrives on, so a VIP on lo is never
+/// claimed on the wire (the ARP sysctls are set only when an IPv4 VIP is given). Setup records what it changed in
+/// a state file; teardown undoes exactly that.</summary>
 public static class RealServerSetup
 {
     public const string DefaultStatePath = "/run/lb/realserver.json";
@@ -78,9 +81,16 @@ public static class RealServerSetup
             // Look at the device first: if it does not exist, fail before changing anything.
             var present = control.ListAddresses(dev);
 
-            foreach (var iface in ArpInterfaces(control))
-                foreach (var (setting, value) in ArpSettings)
-                    changed |= ApplySysctl(control, store, state, SysctlNames.Ipv4Conf(iface, setting), value, output);
+            if (addresses.Any(a => !ConfigSyntax.IsIpv6(a)))
+            {
+                foreach (var iface in ArpInterfaces(control))
+                    foreach (var (setting, value) in ArpSettings)
+                        changed |= ApplySysctl(control, store, state, SysctlNames.Ipv4Conf(iface, setting), value, output);
+            }
+            else output.WriteLine("IPv6 VIPs only: no sysctl to set (neighbour discovery answers only for addresses on the receiving interface)");
+            // No sysctl keeps an interface from answering neighbour solicitations for its own addresses.
+            if (dev != DefaultDevice && addresses.Any(ConfigSyntax.IsIpv6))
+                output.WriteLine($"note: an IPv6 VIP on {dev} is answered by neighbour discovery if {dev} is on the balancer's link; keep it on lo or a dummy device");
 
             foreach (var vip in addresses)
             {
@@ -88,7 +98,7 @@ public static class RealServerSetup
                 var existing = present.FirstOrDefault(a => a.Address.Equals(vip));
                 if (existing.Address is not null)
                 {
-                    output.WriteLine(existing.PrefixLength == 32
+                    output.WriteLine(existing.IsHost
                         ? $"{host} already on {dev}"
                         : $"{vip} already on {dev} (as {existing}); not adding {host}");
                     continue;
@@ -149,9 +159,11 @@ public static class RealServerSetup
                 store.Save(state);
             }
 
-            if (state.Sysctls.Count > 0 && state.Addresses.Count > 0)
+            // The ARP sysctls serve IPv4 VIPs only: the last of those going takes them along, IPv6 ones left or not.
+            var ipv4Left = state.Addresses.Where(a => !a.IsIpv6).ToArray();
+            if (state.Sysctls.Count > 0 && ipv4Left.Length > 0)
             {
-                var remaining = string.Join(", ", state.Addresses.Select(a => $"{a.Address} on {a.Device}"));
+                var remaining = string.Join(", ", ipv4Left.Select(a => $"{a.Address} on {a.Device}"));
                 output.WriteLine($"arp sysctls kept: setup still manages {remaining}");
             }
             else
@@ -267,7 +279,7 @@ public static class RealServerSetup
         }
         foreach (var text in vips ?? [])
         {
-            if (ConfigSyntax.TryParseIpv4(text, out var vip))
+            if (ConfigSyntax.TryParseAddress(text, out var vip))
             {
                 if (ConfigSyntax.UnusableAddressReason(vip) is { } reason)
                 {
@@ -278,9 +290,9 @@ public static class RealServerSetup
             }
             else
             {
-                output.WriteLine(ConfigSyntax.LooksLikeIpv6(text)
-                    ? $"error: IPv6 VIPs are not supported yet ('{text}')"
-                    : $"error: '{text}' is not an IPv4 address");
+                output.WriteLine(ConfigSyntax.HasScopeId(text)
+                    ? $"error: VIP '{text}' has a scope id (%...); give the address without it"
+                    : $"error: '{text}' is not an IPv4 or IPv6 address");
                 ok = false;
             }
         }

@@ -24,11 +24,14 @@ public sealed class SysctlChange
     public string Applied { get; set; } = "";
 }
 
-/// <summary>An address setup added, in CIDR form (10.99.0.100/32).</summary>
+/// <summary>An address setup added, in CIDR form (10.99.0.100/32, 2001:db8::100/128).</summary>
 public sealed class AddedAddress
 {
     public string Device { get; set; } = "";
     public string Address { get; set; } = "";
+
+    [JsonIgnore]
+    public bool IsIpv6 => Address.Contains(':');
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

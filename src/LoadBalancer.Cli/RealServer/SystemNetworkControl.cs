@@ -64,25 +64,33 @@ public sealed class SystemNetworkControl : INetworkControl
 
     public IReadOnlyList<InterfaceAddress> ListAddresses(string device)
     {
-        var json = RunIp("-j", "-4", "addr", "show", "dev", device);
+        var json = RunIp("-j", "addr", "show", "dev", device);
         try
         {
             return ParseIpJson(json);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
         {
-            throw new NetworkControlException($"cannot understand the output of 'ip -j -4 addr show dev {device}': {e.Message}", e);
+            throw new NetworkControlException($"cannot understand the output of 'ip -j addr show dev {device}': {e.Message}", e);
         }
     }
 
-    public void AddAddress(string device, InterfaceAddress address) => RunIp("addr", "add", address.ToString(), "dev", device);
+    public void AddAddress(string device, InterfaceAddress address) => RunIp(AddressCommand("add", device, address));
 
-    public void RemoveAddress(string device, InterfaceAddress address) => RunIp("addr", "del", address.ToString(), "dev", device);
+    public void RemoveAddress(string device, InterfaceAddress address) => RunIp(AddressCommand("del", device, address));
+
+    /// <summary>The <c>ip</c> arguments that add or delete <paramref name="address"/>: <c>ip addr add 10.99.0.100/32 dev lo</c>,
+    /// <c>ip -6 addr add 2001:db8::100/128 dev lo nodad</c>.</summary>
+    internal static string[] AddressCommand(string verb, string device, InterfaceAddress address) =>
+        !address.IsIpv6 ? ["addr", verb, address.ToString(), "dev", device]
+        : verb == "add" ? ["-6", "addr", verb, address.ToString(), "dev", device, "nodad"]
+        : ["-6", "addr", verb, address.ToString(), "dev", device];
 
     /// <summary>Sets a link up (the engine's CLUSTERIP TAP).</summary>
     public void SetLinkUp(string device) => RunIp("link", "set", "dev", device, "up");
 
-    /// <summary>Parses <c>ip -j addr show</c> output: an array of links, each with an addr_info array.</summary>
+    /// <summary>Parses <c>ip -j addr show</c> output: an array of links, each with an addr_info array of inet and
+    /// inet6 entries.</summary>
     internal static IReadOnlyList<InterfaceAddress> ParseIpJson(string json)
     {
         var result = new List<InterfaceAddress>();
@@ -93,9 +101,10 @@ public sealed class SystemNetworkControl : INetworkControl
             if (!link.TryGetProperty("addr_info", out var infos) || infos.ValueKind != JsonValueKind.Array) continue;
             foreach (var info in infos.EnumerateArray())
             {
-                if (!info.TryGetProperty("family", out var family) || family.GetString() != "inet") continue;
+                if (!info.TryGetProperty("family", out var family) || family.GetString() is not ({ } name and ("inet" or "inet6"))) continue;
                 if (!info.TryGetProperty("local", out var local) || !info.TryGetProperty("prefixlen", out var prefix)) continue;
-                if (!IPAddress.TryParse(local.GetString(), out var address) || address.AddressFamily != AddressFamily.InterNetwork) continue;
+                var expected = name == "inet" ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+                if (!IPAddress.TryParse(local.GetString(), out var address) || address.AddressFamily != expected) continue;
                 result.Add(new InterfaceAddress(address, prefix.GetInt32()));
             }
         }

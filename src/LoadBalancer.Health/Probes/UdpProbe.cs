@@ -7,15 +7,16 @@ namespace LoadBalancer.Health.Probes;
 /// <summary><c>udp</c>: sends <see cref="Core.Model.HealthCheckConfig.Payload"/> and waits for a reply
 /// within the timeout; healthy on any reply, or only on one containing
 /// <see cref="Core.Model.HealthCheckConfig.Reply"/> when that is set. The socket is connected to the
-/// target, so Linux hands back the ICMP port unreachable the backend's kernel sends for a closed port
-/// as ECONNREFUSED on the next receive: that is reported as <c>udp refused</c>, at once, instead of
+/// target, so Linux hands back the ICMP (or ICMPv6) port unreachable the backend's kernel sends for a closed
+/// port as ECONNREFUSED on the next receive: that is reported as <c>udp refused</c>, at once, instead of
 /// waiting out the timeout.</summary>
 internal sealed class UdpProbe : IHealthProbe
 {
     public static readonly UdpProbe Instance = new();
 
-    // Largest UDP payload over IPv4; a shorter buffer would truncate a reply and could cut off the expected text.
-    private const int MaxDatagram = 65507;
+    // Largest UDP payload over IPv6 without jumbograms (65535 - 8; over IPv4 it is 65507); a shorter buffer would
+    // truncate a reply and could cut off the expected text.
+    private const int MaxDatagram = 65527;
 
     public Task<ProbeResult> CheckAsync(HealthTarget target, CancellationToken cancellationToken) =>
         ProbeTimeout.RunAsync(target, cancellationToken, async token =>

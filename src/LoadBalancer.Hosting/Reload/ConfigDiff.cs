@@ -111,12 +111,12 @@ public sealed class ConfigDiff
             var name = $"backend {b.Name}/{n.Name}";
             if (!old.TryGetValue(n.Name, out var o))
             {
-                _changes.Add($"{name} added ({n.Address}{Port(n)}, weight {n.Weight}{(n.Backup ? ", backup" : "")})");
+                _changes.Add($"{name} added ({Address(n)}, weight {n.Weight}{(n.Backup ? ", backup" : "")})");
                 continue;
             }
             if (!Equals(o.Address, n.Address) || o.Port != n.Port)
             {
-                _changes.Add($"{name} replaced: {o.Address}{Port(o)} -> {n.Address}{Port(n)} (another server: its health starts over)");
+                _changes.Add($"{name} replaced: {Address(o)} -> {Address(n)} (another server: its health starts over)");
                 _removed.Add((b, o));
                 continue;
             }
@@ -166,7 +166,8 @@ public sealed class ConfigDiff
         return true;
     }
 
-    private static string Endpoint(ServiceConfig s) => $"{s.Vip}:{s.Port}/{ModeNames.Name(s.Protocol)}";
-    private static string Port(BackendConfig b) => b.Port is { } port ? $":{port}" : "";
+    private static string Endpoint(ServiceConfig s) => $"{new System.Net.IPEndPoint(s.Vip, s.Port)}/{ModeNames.Name(s.Protocol)}";
+    /// <summary>A backend as a diff line names it: the address, with its own port as an endpoint ([IPv6]:port).</summary>
+    private static string Address(BackendConfig b) => b.Port is { } port ? new System.Net.IPEndPoint(b.Address, port).ToString() : b.Address.ToString();
     private static string Bool(bool value) => value ? "true" : "false";
 }

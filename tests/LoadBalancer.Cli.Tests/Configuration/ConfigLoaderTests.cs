@@ -214,10 +214,10 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("vip: 10.99.0.100", "vip: fd00::100", "lb.yaml:4: IPv6 VIPs are not supported yet")]
-    [InlineData("vip: 10.99.0.100", "vip: 10.99.0", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 (got '10.99.0')")]
-    [InlineData("vip: 10.99.0.100", "vip: 10.99.0.256", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 (got '10.99.0.256')")]
-    [InlineData("vip: 10.99.0.100", "vip: 010.99.0.1", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 (got '010.99.0.1')")]
+    [InlineData("vip: 10.99.0.100", "vip: fe80::100", "lb.yaml:4: vip fe80::100 is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address")]
+    [InlineData("vip: 10.99.0.100", "vip: 10.99.0", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '10.99.0')")]
+    [InlineData("vip: 10.99.0.100", "vip: 10.99.0.256", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '10.99.0.256')")]
+    [InlineData("vip: 10.99.0.100", "vip: 010.99.0.1", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '010.99.0.1')")]
     [InlineData("vip: 10.99.0.100", "vip: 224.0.0.1", "lb.yaml:4: vip 224.0.0.1 is a multicast address")]
     [InlineData("vip: 10.99.0.100", "vip: 0.0.0.0", "lb.yaml:4: vip 0.0.0.0 is the unspecified address")]
     [InlineData("vip: 10.99.0.100", "vip: [10.99.0.100]", "lb.yaml:4: vip must be a single value, not a list")]
@@ -241,8 +241,8 @@ public class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("address: 10.99.1.11", "address: fd00::11", "lb.yaml:9: IPv6 backends are not supported yet")]
-    [InlineData("address: 10.99.1.11", "address: host1", "lb.yaml:9: address must be an IPv4 address like 10.0.0.1 (got 'host1')")]
+    [InlineData("address: 10.99.1.11", "address: fd00::11", "lb.yaml:9: address fd00::11 is IPv6 but the service's VIP 10.99.0.100 is IPv4 (a service's VIP, backends, gateway and nodes must be of one family)")]
+    [InlineData("address: 10.99.1.11", "address: host1", "lb.yaml:9: address must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got 'host1')")]
     [InlineData("address: 10.99.1.11", "address: 10.99.0.100", "lb.yaml:8: backend 'web1' address 10.99.0.100 is the service's VIP")]
     [InlineData("address: 10.99.1.11", "address: 10.99.1.11\n        weight: -1", "lb.yaml:10: weight must be between 0 and 1000000 (got -1)")]
     [InlineData("address: 10.99.1.11", "address: 10.99.1.11\n        weight: 1000001", "lb.yaml:10: weight must be between 0 and 1000000 (got 1000001)")]
@@ -408,7 +408,7 @@ public class ConfigLoaderTests
             bogus: true
             services:
               - name: web
-                vip: fd00::1
+                vip: fd00::1%eth0
                 port: 99999
                 mode: tunnel
                 interface: eth0
@@ -425,11 +425,11 @@ public class ConfigLoaderTests
         [
             "lb.yaml:1: workers must be between 1 and 64 (got 100)",
             "lb.yaml:2: unknown key 'bogus'",
-            "lb.yaml:5: IPv6 VIPs are not supported yet",
+            "lb.yaml:5: vip 'fd00::1%eth0' has a scope id (%...): give the address without it (the interface is the service's)",
             "lb.yaml:6: port must be between 1 and 65535 (got 99999)",
             "lb.yaml:7: mode must be one of 'dr', 'nat' or 'clusterip' (got 'tunnel')",
             "lb.yaml:9: unknown key 'extra'",
-            "lb.yaml:12: address must be an IPv4 address like 10.0.0.1 (got '10.99.1')",
+            "lb.yaml:12: address must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '10.99.1')",
             "lb.yaml:13: weight must be between 0 and 1000000 (got 5000000)",
             "lb.yaml:14: mac 01:02:03:04:05:06 is a multicast or broadcast address; a backend needs a unicast MAC",
             "lb.yaml:15: missing required key 'name'",

@@ -168,9 +168,9 @@ public class NatConfigTests
     }
 
     [Theory]
-    [InlineData("gateway: 10.99.0", "lb.yaml:13: gateway must be an IPv4 address like 10.0.0.1 (got '10.99.0')")]
-    [InlineData("gateway: 010.99.0.1", "lb.yaml:13: gateway must be an IPv4 address like 10.0.0.1 (got '010.99.0.1')")]
-    [InlineData("gateway: fd00::1", "lb.yaml:13: IPv6 gateways are not supported yet")]
+    [InlineData("gateway: 10.99.0", "lb.yaml:13: gateway must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '10.99.0')")]
+    [InlineData("gateway: 010.99.0.1", "lb.yaml:13: gateway must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '010.99.0.1')")]
+    [InlineData("gateway: fd00::1", "lb.yaml:13: gateway fd00::1 is IPv6 but the service's VIP 10.99.0.100 is IPv4 (a service's VIP, backends, gateway and nodes must be of one family)")]
     [InlineData("gateway: 224.0.0.1", "lb.yaml:13: gateway 224.0.0.1 is a multicast address")]
     [InlineData("gateway: 255.255.255.255", "lb.yaml:13: gateway 255.255.255.255 is the broadcast address")]
     [InlineData("gateway: 127.0.0.1", "lb.yaml:13: gateway 127.0.0.1 is a loopback address")]
@@ -281,7 +281,7 @@ public class NatConfigTests
         [
             "lb.yaml:6: mode must be one of 'dr', 'nat' or 'clusterip' (got 'tunnel')",
             "lb.yaml:13: port must be between 1 and 65535 (got 0)",
-            "lb.yaml:14: gateway must be an IPv4 address like 10.0.0.1 (got 'bogus')",
+            "lb.yaml:14: gateway must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got 'bogus')",
         ], Errors(Service("gateway: bogus\ntcp_pickup: true", web2: "port: 0", mode: "tunnel")));
     }
 

@@ -313,11 +313,15 @@ public sealed class RealServerSetupTests : IDisposable
     }
 
     [Theory]
-    [InlineData("10.99.0.300", "error: '10.99.0.300' is not an IPv4 address")]
-    [InlineData("10.99.0", "error: '10.99.0' is not an IPv4 address")]
-    [InlineData("", "error: '' is not an IPv4 address")]
-    [InlineData("fd00::100", "error: IPv6 VIPs are not supported yet ('fd00::100')")]
+    [InlineData("10.99.0.300", "error: '10.99.0.300' is not an IPv4 or IPv6 address")]
+    [InlineData("10.99.0", "error: '10.99.0' is not an IPv4 or IPv6 address")]
+    [InlineData("", "error: '' is not an IPv4 or IPv6 address")]
     [InlineData("127.0.0.1", "error: VIP 127.0.0.1 is a loopback address")]
+    [InlineData("fd00::100%eth0", "error: VIP 'fd00::100%eth0' has a scope id (%...); give the address without it")]
+    [InlineData("::1", "error: VIP ::1 is the loopback address")]
+    [InlineData("fe80::100", "error: VIP fe80::100 is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address")]
+    [InlineData("::ffff:10.99.0.100", "error: VIP ::ffff:10.99.0.100 is an IPv4-mapped IPv6 address; write it as IPv4 (10.99.0.100)")]
+    [InlineData("[fd00::100]", "error: '[fd00::100]' is not an IPv4 or IPv6 address")]
     public void Setup_InvalidVip_ReturnsTwoAndChangesNothing(string vip, string message)
     {
         var output = new StringWriter();
@@ -336,7 +340,7 @@ public sealed class RealServerSetupTests : IDisposable
         var output = new StringWriter();
         var code = RealServerSetup.Setup(["nope"], "lo", output, _host, StatePath, isPrivileged: () => false);
         Assert.Equal(2, code);
-        Assert.StartsWith("error: 'nope' is not an IPv4 address", output.ToString());
+        Assert.StartsWith("error: 'nope' is not an IPv4 or IPv6 address", output.ToString());
     }
 
     [Fact]
@@ -348,7 +352,7 @@ public sealed class RealServerSetupTests : IDisposable
         var (code, lines) = Teardown(Vip, "10.99.0.x");
 
         Assert.Equal(2, code);
-        Assert.Equal(["error: '10.99.0.x' is not an IPv4 address", "nothing was changed"], lines);
+        Assert.Equal(["error: '10.99.0.x' is not an IPv4 or IPv6 address", "nothing was changed"], lines);
         Assert.Equal(before, _host.Snapshot());
     }
 

@@ -71,19 +71,45 @@ public sealed class SystemNetworkControlTests : IDisposable
     }
 
     [Fact]
-    public void ParseIpJson_ReadsIpv4AddressesOnly()
+    public void ParseIpJson_ReadsIpv4AndIpv6Addresses()
     {
         const string json = """
             [{"ifindex":1,"ifname":"lo","addr_info":[
               {"family":"inet","local":"127.0.0.1","prefixlen":8},
               {"family":"inet","local":"10.99.0.100","prefixlen":32},
-              {"family":"inet6","local":"::1","prefixlen":128}]}]
+              {"family":"inet6","local":"::1","prefixlen":128},
+              {"family":"inet6","local":"2001:db8::100","prefixlen":128},
+              {"family":"inet","local":"2001:db8::1","prefixlen":128},
+              {"family":"mpls","local":"10.0.0.1","prefixlen":32}]}]
             """;
         Assert.Equal(
-            [new InterfaceAddress(IPAddress.Parse("127.0.0.1"), 8), new InterfaceAddress(IPAddress.Parse("10.99.0.100"), 32)],
+            [new InterfaceAddress(IPAddress.Parse("127.0.0.1"), 8), new InterfaceAddress(IPAddress.Parse("10.99.0.100"), 32),
+             new InterfaceAddress(IPAddress.Parse("::1"), 128), new InterfaceAddress(IPAddress.Parse("2001:db8::100"), 128)],
             SystemNetworkControl.ParseIpJson(json));
         Assert.Empty(SystemNetworkControl.ParseIpJson(""));
         Assert.Empty(SystemNetworkControl.ParseIpJson("[]"));
+    }
+
+    [Theory]
+    [InlineData("add", "10.99.0.100", "addr add 10.99.0.100/32 dev lo")]
+    [InlineData("del", "10.99.0.100", "addr del 10.99.0.100/32 dev lo")]
+    [InlineData("add", "2001:db8::100", "-6 addr add 2001:db8::100/128 dev lo nodad")]
+    [InlineData("del", "2001:db8::100", "-6 addr del 2001:db8::100/128 dev lo")]
+    public void AddressCommand_ByFamily_IsTheIpCommandLine(string verb, string address, string expected)
+    {
+        Assert.Equal(expected, string.Join(' ', SystemNetworkControl.AddressCommand(verb, "lo", InterfaceAddress.Host(IPAddress.Parse(address)))));
+    }
+
+    [Fact]
+    public void ListAddresses_Loopback_HasBothFamilies()
+    {
+        // Read-only: lo carries 127.0.0.1/8, and ::1/128 unless IPv6 is disabled on this host.
+        var addresses = new SystemNetworkControl(_root).ListAddresses("lo");
+
+        Assert.Contains(new InterfaceAddress(IPAddress.Loopback, 8), addresses);
+        var loHasIpv6 = File.Exists("/proc/net/if_inet6") &&
+                        File.ReadLines("/proc/net/if_inet6").Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[^1] == "lo");
+        if (loHasIpv6) Assert.Contains(new InterfaceAddress(IPAddress.IPv6Loopback, 128), addresses);
     }
 
     [Fact]

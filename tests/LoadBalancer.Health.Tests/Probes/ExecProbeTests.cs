@@ -251,4 +251,27 @@ public class ExecProbeTests
         var state = stat[(stat.LastIndexOf(')') + 2)..][0];
         return state is not ('Z' or 'X');
     }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6Target_CommandGetsTheAddressAndPort()
+    {
+        var check = Check with { Command = "test '{address}' = ::1 && test '[{address}]:{port}' = '[::1]:4242'" };
+
+        var result = await Probe.CheckAsync(Target(4242, check, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "exec exit 0"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6Target_CommandReachesTheBackend()
+    {
+        // The exec check's own traffic, over IPv6: bash's /dev/tcp takes the bare address.
+        await using var server = new SilentTcpServer(IPAddress.IPv6Loopback);
+        var check = Check with { Command = "exec bash -c 'exec 3<>/dev/tcp/{address}/{port}'" };
+
+        var result = await Probe.CheckAsync(Target(server.Port, check, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "exec exit 0"), result);
+        await Eventually.TrueAsync(() => server.Accepted == 1, "the command to connect");
+    }
 }

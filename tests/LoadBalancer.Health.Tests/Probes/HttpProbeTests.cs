@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Text;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Health.Probes;
 using static LoadBalancer.Health.Tests.TestServers;
@@ -184,5 +186,45 @@ public class HttpProbeTests
     public void ServerName_Host_IsTheNameWithoutPort(string? host, string? expected)
     {
         Assert.Equal(expected, HttpProbe.ServerName(host));
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6Http11WithoutHost_SendsTheBracketedAddressAsHost()
+    {
+        await using var server = new HttpTestServer(200, address: IPAddress.IPv6Loopback);
+        var check = Check with { Request = "HEAD / HTTP/1.1" };
+
+        var result = await Probe.CheckAsync(Target(server.Port, check, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "http 200"), result);
+        Assert.Equal(["HEAD / HTTP/1.1", $"Host: [::1]:{server.Port}", "Connection: close"], Assert.Single(server.Requests).Split("\r\n"));
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6Status_FailsWhenNotExpected()
+    {
+        await using var server = new HttpTestServer(503, address: IPAddress.IPv6Loopback);
+
+        var result = await Probe.CheckAsync(Target(server.Port, Check, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(false, "http 503"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6ClosedPort_FailsRefused()
+    {
+        using var closed = ClosedTcpPort(IPAddress.IPv6Loopback);
+
+        var result = await Probe.CheckAsync(Target(closed.Port, Check, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(false, "http connect refused"), result);
+    }
+
+    [Fact]
+    public void Request_Ipv6TargetOnDefaultPort_HostIsTheBracketedAddressAlone()
+    {
+        var target = new HealthTarget("web", "web1", IPAddress.Parse("2001:db8::5"), 80, Check with { Request = "GET / HTTP/1.1" });
+
+        Assert.Equal("GET / HTTP/1.1\r\nHost: [2001:db8::5]\r\nConnection: close\r\n\r\n", Encoding.ASCII.GetString(HttpProbe.Request(target, tls: false)));
     }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using LoadBalancer.Core.Model;
 using static LoadBalancer.Health.Tests.TestServers;
@@ -80,5 +81,29 @@ public sealed class HttpsProbeTests : IDisposable
 
         Assert.False(result.Ok);
         Assert.StartsWith("https handshake", result.Detail);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6SelfSignedWithoutVerify_OkWithHostAsSni()
+    {
+        await using var server = new HttpTestServer(200, _certificate, IPAddress.IPv6Loopback);
+        var check = Check with { Request = "GET /health HTTP/1.1", Host = Name };
+
+        var result = await Probe.CheckAsync(Target(server.Port, check, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "https 200"), result);
+        Assert.Equal(Name, Assert.Single(server.ServerNames));
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6NoHost_SendsNoSniAndTheBracketedAddressAsHost()
+    {
+        await using var server = new HttpTestServer(200, _certificate, IPAddress.IPv6Loopback);
+
+        var result = await Probe.CheckAsync(Target(server.Port, Check with { Request = "GET / HTTP/1.1" }, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.True(result.Ok, result.Detail);
+        Assert.Equal("", Assert.Single(server.ServerNames));
+        Assert.Contains($"\r\nHost: [::1]:{server.Port}\r\n", Assert.Single(server.Requests) + "\r\n");
     }
 }

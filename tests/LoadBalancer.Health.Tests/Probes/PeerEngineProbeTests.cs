@@ -1,3 +1,4 @@
+using System.Net;
 using LoadBalancer.TestKit;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Health.Probes;
@@ -47,5 +48,18 @@ public class PeerEngineProbeTests
         var result = await probe.CheckAsync(Target(closed.Port, Check), CancellationToken.None);
 
         Assert.Equal(new ProbeResult(false, "tcp connect refused"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6EngineListening_RunsTheServiceCheck()
+    {
+        await using var engine = new SilentTcpServer(IPAddress.IPv6Loopback);
+        await using var service = new SilentTcpServer(IPAddress.IPv6Loopback);
+        var probe = new PeerEngineProbe(engine.Port, HealthProbes.For(HealthCheckType.Tcp));
+
+        var result = await probe.CheckAsync(Target(service.Port, Check, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "tcp connect ok"), result);
+        await Eventually.TrueAsync(() => engine.Accepted == 1 && service.Accepted == 1, "both ports to be connected to");
     }
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using LoadBalancer.Core.Model;
 using static LoadBalancer.Health.Tests.TestServers;
 
@@ -43,19 +44,10 @@ public class UdpProbeTests
     public async Task CheckAsync_ClosedPort_FailsRefused()
     {
         using var closed = ClosedUdpPort();
-        // "Refused" is the kernel's ICMP port unreachable, and the kernel rate-limits those per namespace even on
-        // loopback (icmp_msgs_per_sec/icmp_msgs_burst: a burst of about 50, then about one per millisecond;
-        // IcmpOutRateLimitGlobal in /proc/net/snmp counts what it suppressed). Everything else in the root namespace
-        // spends the same budget, so a single probe can meet a silent port and time out (seen once in CI). Probes
-        // 100 ms apart until one is refused: any other answer than refused or a timeout still fails the test.
+        // Probed until the kernel's rate-limited port unreachable comes (see ProbeClosedUdpPortAsync).
         var quick = Check with { Timeout = TimeSpan.FromMilliseconds(500) };
-        ProbeResult result = new(false, "not probed");
-        for (var attempt = 0; attempt < 10; attempt++)
-        {
-            result = await Probe.CheckAsync(Target(closed.Port, quick), CancellationToken.None);
-            if (result.Detail != "timeout after 500 ms") break;
-            await Task.Delay(100);
-        }
+
+        var result = await ProbeClosedUdpPortAsync(Probe, Target(closed.Port, quick));
 
         Assert.Equal(new ProbeResult(false, "udp refused"), result);
     }
@@ -67,6 +59,41 @@ public class UdpProbeTests
         var check = Check with { Timeout = TimeSpan.FromMilliseconds(300) };
 
         var result = await CheckWithinTimeoutAsync(Probe, server.Port, check);
+
+        Assert.Equal(new ProbeResult(false, "timeout after 300 ms"), result);
+        Assert.Equal("ping", Assert.Single(server.Received));
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6ReplyContainsExpected_Ok()
+    {
+        await using var server = new UdpTestServer(request => $"{request}: status=up", IPAddress.IPv6Loopback);
+
+        var result = await Probe.CheckAsync(Target(server.Port, Check with { Reply = "status=up" }, address: IPAddress.IPv6Loopback), CancellationToken.None);
+
+        Assert.Equal(new ProbeResult(true, "udp reply 'ping: status=up'"), result);
+        Assert.Equal("ping", Assert.Single(server.Received));
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6ClosedPort_FailsRefusedByIcmpv6()
+    {
+        using var closed = ClosedUdpPort(IPAddress.IPv6Loopback);
+        // ICMPv6 port unreachable is rate-limited as ICMP is (see ProbeClosedUdpPortAsync).
+        var quick = Check with { Timeout = TimeSpan.FromMilliseconds(500) };
+
+        var result = await ProbeClosedUdpPortAsync(Probe, Target(closed.Port, quick, address: IPAddress.IPv6Loopback));
+
+        Assert.Equal(new ProbeResult(false, "udp refused"), result);
+    }
+
+    [Fact]
+    public async Task CheckAsync_Ipv6ServerNeverAnswers_FailsWithTimeout()
+    {
+        await using var server = new UdpTestServer(_ => null, IPAddress.IPv6Loopback);
+        var check = Check with { Timeout = TimeSpan.FromMilliseconds(300) };
+
+        var result = await CheckWithinTimeoutAsync(Probe, server.Port, check, IPAddress.IPv6Loopback);
 
         Assert.Equal(new ProbeResult(false, "timeout after 300 ms"), result);
         Assert.Equal("ping", Assert.Single(server.Received));

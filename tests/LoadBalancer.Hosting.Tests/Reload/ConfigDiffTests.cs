@@ -42,3 +42,28 @@ public sealed class ConfigDiffTests
             ConfigDiff.Compare(With(Monitors, Admins), With(Monitors, null)).Refusals);
     }
 }
+
+/// <summary>How a reload's lines name IPv6 endpoints: in brackets, as [VIP]:port.</summary>
+public sealed class ConfigDiffIpv6Tests
+{
+    private static BalancerConfig WithService(ServiceConfig service) => Fixtures.Config() with { Services = [.. Fixtures.Config().Services, service] };
+
+    private static ServiceConfig Web6(string backend) =>
+        Fixtures.Service("web6", "2001:db8::100", 80, TransportProtocol.Tcp, Fixtures.Backend("web6-1", backend, null));
+
+    [Fact]
+    public void Compare_Ipv6ServiceAdded_NamesItsEndpointInBrackets()
+    {
+        var diff = ConfigDiff.Compare(Fixtures.Config(), WithService(Web6("2001:db8:1::11")));
+
+        Assert.Equal(["service web6 added ([2001:db8::100]:80/tcp, dr, 1 backends)"], diff.Changes);
+    }
+
+    [Fact]
+    public void Compare_Ipv6BackendReplaced_NamesBothAddresses()
+    {
+        var diff = ConfigDiff.Compare(WithService(Web6("2001:db8:1::11")), WithService(Web6("2001:db8:1::12")));
+
+        Assert.Equal(["backend web6/web6-1 replaced: 2001:db8:1::11 -> 2001:db8:1::12 (another server: its health starts over)"], diff.Changes);
+    }
+}

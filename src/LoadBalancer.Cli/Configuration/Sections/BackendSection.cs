@@ -36,7 +36,7 @@ internal sealed class BackendSection(ConfigReader r)
                 ok = false;
                 continue;
             }
-            var backend = Read(backendMap, mode);
+            var backend = Read(backendMap, mode, vip);
             if (backend is null)
             {
                 ok = false;
@@ -80,7 +80,7 @@ internal sealed class BackendSection(ConfigReader r)
         return ok ? backends : null;
     }
 
-    private BackendConfig? Read(YamlMappingNode map, ForwardingMode? mode)
+    private BackendConfig? Read(YamlMappingNode map, ForwardingMode? mode, IPAddress? vip)
     {
         var entries = r.Entries(map, Keys);
         var ok = true;
@@ -97,7 +97,12 @@ internal sealed class BackendSection(ConfigReader r)
         IPAddress? address = null;
         if (r.Required(map, entries, "address") is { } addressEntry)
         {
-            address = r.ReadAddress(addressEntry, "backends", "address");
+            address = r.ReadAddress(addressEntry, "address");
+            if (address is not null && ConfigSyntax.MixedFamilyReason(address, vip) is { } mixed)
+            {
+                r.ReportIf(addressEntry, $"address {address} {mixed}");
+                address = null;
+            }
             ok &= address is not null;
         }
         else ok = false;

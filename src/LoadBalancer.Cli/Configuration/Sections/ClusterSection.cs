@@ -107,8 +107,9 @@ internal sealed class ClusterSection(ConfigReader r)
             IPAddress? address = null;
             if (r.Required(nodeMap, entries, "address") is { } addressEntry)
             {
-                address = r.ReadAddress(addressEntry, "node addresses", "address");
+                address = r.ReadAddress(addressEntry, "address");
                 if (address is null) nodeOk = false;
+                else if (ConfigSyntax.MixedFamilyReason(address, vip) is { } mixed) nodeOk = r.ReportIf(addressEntry, $"node address {address} {mixed}");
                 else if (vip is not null && address.Equals(vip)) nodeOk = r.ReportIf(addressEntry, $"node address {address} is the service's VIP");
                 else if (addresses.TryGetValue(address, out var first))
                     nodeOk = r.ReportIf(addressEntry, $"node address {address} is used twice (first at line {first})");

@@ -37,7 +37,7 @@ internal sealed class HaSection(ConfigReader r)
     {
         if (!r.TryMapping(syncEntry, out var map)) return null;
         var entries = r.Entries(map, SyncKeys);
-        var peer = r.Required(syncEntry.KeyNode, entries, "peer") is { } peerEntry ? r.ReadAddress(peerEntry, "sync peers", "peer") : null;
+        var peer = r.Required(syncEntry.KeyNode, entries, "peer") is { } peerEntry ? r.ReadIpv4Address(peerEntry, "sync peers", "peer") : null;
         var ok = peer is not null;
         var port = HaSyncConfig.DefaultPort;
         ok &= r.OptionalInt(entries, "port", 1, 65535, value => port = value);

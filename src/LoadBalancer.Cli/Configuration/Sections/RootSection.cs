@@ -137,7 +137,7 @@ internal sealed class RootSection(ConfigReader r)
             var endpoint = (service.Vip, service.Port, service.Protocol);
             if (endpoints.TryGetValue(endpoint, out var first))
             {
-                r.Error(service.Line, $"service '{service.Name}' uses {service.Vip}:{service.Port}/{ModeNames.Name(service.Protocol)}, " +
+                r.Error(service.Line, $"service '{service.Name}' uses {new IPEndPoint(service.Vip, service.Port)}/{ModeNames.Name(service.Protocol)}, " +
                                     $"already used by service '{first.Name}' (line {first.Line})");
                 ok = false;
             }

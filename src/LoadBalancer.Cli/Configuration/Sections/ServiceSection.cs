@@ -31,9 +31,10 @@ internal sealed class ServiceSection(ConfigReader r)
         ok &= name is not null;
 
         IPAddress? vip = null;
-        if (r.Required(map, entries, "vip") is { } vipEntry)
+        var vipEntry = r.Required(map, entries, "vip");
+        if (vipEntry is not null)
         {
-            vip = r.ReadAddress(vipEntry, "VIPs", "vip");
+            vip = r.ReadAddress(vipEntry.Value, "vip");
             ok &= vip is not null;
         }
         else ok = false;
@@ -87,6 +88,9 @@ internal sealed class ServiceSection(ConfigReader r)
             ok = false;
         }
 
+        if (vip is { } v6 && ConfigSyntax.IsIpv6(v6) && mode is ForwardingMode.Nat or ForwardingMode.ClusterIp)
+            ok = r.ReportIf(vipEntry!.Value, $"IPv6 VIPs are served in dr mode only so far (nat and clusterip over IPv6 are not implemented yet; vip {v6}, mode {ModeNames.Name(mode.Value)})");
+
         var iface = r.RequiredInterface(map, entries, "interface");
         ok &= iface is not null;
 
@@ -131,10 +135,15 @@ internal sealed class ServiceSection(ConfigReader r)
         IPAddress? gateway = null;
         if (entries.TryGetValue("gateway", out var gatewayEntry))
         {
-            gateway = r.ReadAddress(gatewayEntry, "gateways", "gateway");
+            gateway = r.ReadAddress(gatewayEntry, "gateway");
             if (gateway is not null && vip is not null && gateway.Equals(vip))
             {
                 ok = r.ReportIf(gatewayEntry, $"gateway {gateway} is the service's VIP");
+                gateway = null;
+            }
+            else if (gateway is not null && ConfigSyntax.MixedFamilyReason(gateway, vip) is { } mixed)
+            {
+                ok = r.ReportIf(gatewayEntry, $"gateway {gateway} {mixed}");
                 gateway = null;
             }
             ok &= gateway is not null;
@@ -154,7 +163,9 @@ internal sealed class ServiceSection(ConfigReader r)
         ok &= r.OptionalBool(entries, "arp", value => arp = value);
         var announce = false;
         ok &= r.OptionalBool(entries, "announce", value => announce = value);
-        if (announce && !announcing)
+        if (announce && vip is not null && ConfigSyntax.IsIpv6(vip))
+            ok = r.ReportIf(entries["announce"], $"announce is IPv4-only so far (vip {vip} is IPv6): route the VIP/128 to this balancer yourself");
+        else if (announce && !announcing)
             ok = r.ReportIf(entries["announce"], "announce: true needs a top-level 'announce:' section (the routing table to announce into)");
         if (mode == ForwardingMode.ClusterIp)
             foreach (var key in new[] { "arp", "announce" })

@@ -134,23 +134,34 @@ internal sealed partial class ConfigReader
         return null;
     }
 
-    /// <summary>An IPv4 address for a VIP, backend or gateway; <paramref name="plural"/> names the thing in the
-    /// "IPv6 ... are not supported yet" message.</summary>
-    public IPAddress? ReadAddress(YamlEntry entry, string plural, string key)
+    /// <summary>An address for a VIP, backend, gateway or node: IPv4, or IPv6 (see
+    /// <see cref="ConfigSyntax.TryParseAddress"/>); the family is checked against the service's elsewhere.</summary>
+    public IPAddress? ReadAddress(YamlEntry entry, string key)
     {
         if (!TryScalar(entry, out var text)) return null;
-        if (ConfigSyntax.TryParseIpv4(text, out var address))
-        {
-            if (ConfigSyntax.UnusableAddressReason(address) is { } reason)
-            {
-                ReportIf(entry, $"{key} {address} {reason}");
-                return null;
-            }
-            return address;
-        }
+        if (ConfigSyntax.TryParseAddress(text, out var address)) return Usable(entry, key, address);
+        ReportIf(entry, ConfigSyntax.HasScopeId(text)
+            ? $"{key} {Quoted(text)} has a scope id (%...): give the address without it (the interface is the service's)"
+            : $"{key} must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got {Quoted(text)})");
+        return null;
+    }
+
+    /// <summary>An IPv4 address only (what IPv6 does not reach yet: the HA sync peer); <paramref name="plural"/>
+    /// names the thing in the "IPv6 ... are not supported yet" message.</summary>
+    public IPAddress? ReadIpv4Address(YamlEntry entry, string plural, string key)
+    {
+        if (!TryScalar(entry, out var text)) return null;
+        if (ConfigSyntax.TryParseIpv4(text, out var address)) return Usable(entry, key, address);
         ReportIf(entry, ConfigSyntax.LooksLikeIpv6(text)
             ? $"IPv6 {plural} are not supported yet"
-            : $"{key} must be an IPv4 address like 10.0.0.1 (got '{text}')");
+            : $"{key} must be an IPv4 address like 10.0.0.1 (got {Quoted(text)})");
+        return null;
+    }
+
+    private IPAddress? Usable(YamlEntry entry, string key, IPAddress address)
+    {
+        if (ConfigSyntax.UnusableAddressReason(address) is not { } reason) return address;
+        ReportIf(entry, $"{key} {address} {reason}");
         return null;
     }
 }

@@ -1,0 +1,222 @@
+using System.Net;
+using LoadBalancer.Core.Model;
+
+using static LoadBalancer.Cli.Tests.CheckRun;
+using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
+
+namespace LoadBalancer.Cli.Tests.Configuration;
+
+public class Ipv6ConfigTests
+{
+    private const string OneFamily = "(a service's VIP, backends, gateway and nodes must be of one family)";
+
+    /// <summary>A DR service on IPv6, <paramref name="top"/> on line 1: the service on line 3 (vip 4, port 5,
+    /// interface 6, backends 7), web1 on line 8 (address 9), web2 on line 10 (address 11), then
+    /// <paramref name="extra"/> service keys from line 12.</summary>
+    private static string Service(string extra = "", string top = "", string vip = "2001:db8::100") =>
+        $"""
+        {top}
+        services:
+          - name: web
+            vip: {vip}
+            port: 80
+            interface: eth0
+            backends:
+              - name: web1
+                address: 2001:db8:1::11
+              - name: web2
+                address: 2001:db8:1::12
+        """ + Indent(extra, 4);
+
+    [Fact]
+    public void Parse_Ipv6DrService_LoadsVipAndBackends()
+    {
+        var service = LoadService(Service());
+
+        Assert.True(service.IsIpv6);
+        Assert.Equal(IPAddress.Parse("2001:db8::100"), service.Vip);
+        Assert.Equal(ForwardingMode.DirectRouting, service.Mode);
+        Assert.Equal([IPAddress.Parse("2001:db8:1::11"), IPAddress.Parse("2001:db8:1::12")], service.Backends.Select(b => b.Address));
+    }
+
+    [Theory]
+    [InlineData("2001:0db8:0000:0000:0000:0000:0000:0100", "2001:db8::100")]
+    [InlineData("2001:DB8::100", "2001:db8::100")]
+    [InlineData("fd00::100", "fd00::100")]
+    [InlineData("64:ff9b::192.0.2.10", "64:ff9b::c000:20a")]
+    public void Parse_Ipv6VipSpelledAnyWay_IsReadCanonically(string written, string canonical)
+    {
+        Assert.Equal(canonical, LoadService(Service(vip: written)).Vip.ToString());
+    }
+
+    [Fact]
+    public void Parse_Ipv6ServiceWithModeDr_IsAccepted()
+    {
+        Assert.Equal(ForwardingMode.DirectRouting, LoadService(Service("mode: dr")).Mode);
+    }
+
+    [Fact]
+    public void Parse_Ipv4AndIpv6ServicesOnOneInterface_AreBothAccepted()
+    {
+        var config = Load("""
+            services:
+              - name: web4
+                vip: 10.99.0.100
+                port: 80
+                interface: eth0
+                backends:
+                  - {name: web1, address: 10.99.1.11}
+              - name: web6
+                vip: 2001:db8::100
+                port: 80
+                interface: eth0
+                backends:
+                  - {name: web1, address: 2001:db8:1::11}
+            """);
+
+        Assert.Equal([false, true], config.Services.Select(s => s.IsIpv6));
+        Assert.All(config.Services, s => Assert.Equal("eth0", s.Interface));
+    }
+
+    [Fact]
+    public void Parse_SameIpv6EndpointTwice_IsRefusedWithBrackets()
+    {
+        var yaml = Service() + """
+
+              - name: again
+                vip: 2001:db8::100
+                port: 80
+                interface: eth0
+                backends:
+                  - {name: web1, address: 2001:db8:1::13}
+            """;
+        AssertSingleError(yaml, "lb.yaml:12: service 'again' uses [2001:db8::100]:80/tcp, already used by service 'web' (line 3)");
+    }
+
+    [Theory]
+    [InlineData("2001:db8::100%eth0", "lb.yaml:4: vip '2001:db8::100%eth0' has a scope id (%...): give the address without it (the interface is the service's)")]
+    [InlineData("::ffff:10.99.0.100", "lb.yaml:4: vip ::ffff:10.99.0.100 is an IPv4-mapped IPv6 address; write it as IPv4 (10.99.0.100)")]
+    [InlineData("ff02::1", "lb.yaml:4: vip ff02::1 is a multicast address")]
+    [InlineData("'::10.99.0.100'", "lb.yaml:4: vip ::10.99.0.100 is an IPv4-compatible IPv6 address (::/96, deprecated); use the IPv4 address or a real IPv6 one")]
+    [InlineData("'::'", "lb.yaml:4: vip :: is the unspecified address")]
+    [InlineData("'::1'", "lb.yaml:4: vip ::1 is the loopback address")]
+    [InlineData("fe80::100", "lb.yaml:4: vip fe80::100 is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address")]
+    [InlineData("febf::100", "lb.yaml:4: vip febf::100 is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address")]
+    [InlineData("'[2001:db8::100]:80'", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '[2001:db8::100]:80')")]
+    [InlineData("2001:db8::100::1", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '2001:db8::100::1')")]
+    [InlineData("2001:db8:g::1", "lb.yaml:4: vip must be an IPv4 address like 10.0.0.1 or an IPv6 address like 2001:db8::1 (got '2001:db8:g::1')")]
+    public void Parse_UnusableIpv6Vip_IsRefusedAtItsLine(string vip, string expected)
+    {
+        AssertSingleError(Service(vip: vip), expected);
+    }
+
+    [Theory]
+    [InlineData("fe80::11", "lb.yaml:9: address fe80::11 is a link-local address (fe80::/10); use a global or unique local (fd00::/8) address")]
+    [InlineData("fd00::11%eth1", "lb.yaml:9: address 'fd00::11%eth1' has a scope id (%...): give the address without it (the interface is the service's)")]
+    [InlineData("10.99.1.11", $"lb.yaml:9: address 10.99.1.11 is IPv4 but the service's VIP 2001:db8::100 is IPv6 {OneFamily}")]
+    [InlineData("2001:db8::100", "lb.yaml:8: backend 'web1' address 2001:db8::100 is the service's VIP")]
+    public void Parse_BadBackendOfIpv6Service_IsRefusedAtItsLine(string address, string expected)
+    {
+        AssertSingleError(Service().Replace("address: 2001:db8:1::11", $"address: {address}"), expected);
+    }
+
+    [Fact]
+    public void Parse_Ipv6BackendsTwice_IsRefusedLikeIpv4()
+    {
+        // Spelled differently, the same address: the canonical form is what is compared.
+        AssertSingleError(Service().Replace("address: 2001:db8:1::12", "address: 2001:DB8:1:0::11"),
+            "lb.yaml:10: backend 'web2' has address 2001:db8:1::11, already used by backend 'web1' (line 8)");
+    }
+
+    [Theory]
+    [InlineData("nat", "lb.yaml:4: IPv6 VIPs are served in dr mode only so far (nat and clusterip over IPv6 are not implemented yet; vip 2001:db8::100, mode nat)")]
+    [InlineData("clusterip", "lb.yaml:4: IPv6 VIPs are served in dr mode only so far (nat and clusterip over IPv6 are not implemented yet; vip 2001:db8::100, mode clusterip)")]
+    public void Parse_Ipv6VipInAnotherMode_IsRefusedAtTheVipLine(string mode, string expected)
+    {
+        var yaml = Service().Replace("port: 80", $"port: 80\n    mode: {mode}");
+        if (mode == "clusterip")
+        {
+            // A complete CLUSTERIP service, so the VIP's family is its only fault.
+            yaml = yaml[..yaml.IndexOf("    backends:", StringComparison.Ordinal)] + """
+                    cluster:
+                      mac: 01:00:5e:7f:00:64
+                      local_node: 1
+                      nodes:
+                        - {id: 1, address: 2001:db8:1::11}
+                """;
+        }
+        Assert.Contains(expected, Errors(yaml));
+        Assert.Single(Errors(yaml));
+    }
+
+    [Fact]
+    public void Parse_ClusterNodeOfTheOtherFamily_IsRefusedAtItsAddress()
+    {
+        var yaml = """
+            services:
+              - name: web
+                vip: 10.99.0.100
+                port: 80
+                mode: clusterip
+                interface: eth0
+                cluster:
+                  mac: 01:00:5e:7f:00:64
+                  local_node: 1
+                  nodes:
+                    - {id: 1, address: 10.99.1.11}
+                    - {id: 2, address: 2001:db8:1::12}
+            """;
+        AssertSingleError(yaml, $"lb.yaml:12: node address 2001:db8:1::12 is IPv6 but the service's VIP 10.99.0.100 is IPv4 {OneFamily}");
+    }
+
+    [Fact]
+    public void Parse_GatewayOfTheOtherFamily_IsRefusedAtItsLine()
+    {
+        var yaml = """
+            services:
+              - name: web
+                vip: 10.99.0.100
+                port: 80
+                mode: nat
+                interface: eth0
+                gateway: 2001:db8::1
+                backends:
+                  - {name: web1, address: 10.99.1.11}
+            """;
+        AssertSingleError(yaml, $"lb.yaml:7: gateway 2001:db8::1 is IPv6 but the service's VIP 10.99.0.100 is IPv4 {OneFamily}");
+    }
+
+    [Fact]
+    public void Parse_AnnounceOnIpv6Service_IsRefusedAtItsLine()
+    {
+        AssertSingleError(Service("announce: true", top: "announce: {table: 100}"),
+            "lb.yaml:12: announce is IPv4-only so far (vip 2001:db8::100 is IPv6): route the VIP/128 to this balancer yourself");
+    }
+
+    [Fact]
+    public void Parse_AnnounceFalseOnIpv6Service_IsAccepted()
+    {
+        Assert.False(LoadService(Service("announce: false")).Announce);
+    }
+
+    [Fact]
+    public void Check_MixedFamilies_PrintsTheOffendingLineAndReturnsTwo()
+    {
+        using var file = new TempFile(Service().Replace("address: 2001:db8:1::12", "address: 10.99.1.12"));
+        var (code, output, error) = RunCheck(file.Path);
+
+        Assert.Equal(2, code);
+        Assert.Equal([$"{file.Path}:11: address 10.99.1.12 is IPv4 but the service's VIP 2001:db8::100 is IPv6 {OneFamily}"], OutputLines(output));
+        Assert.Equal("", error);
+    }
+
+    [Fact]
+    public void Check_Ipv6DrService_PrintsOk()
+    {
+        using var file = new TempFile(Service());
+        var (code, output, _) = RunCheck(file.Path);
+
+        Assert.Equal(0, code);
+        Assert.Equal("ok" + Environment.NewLine, output);
+    }
+}
