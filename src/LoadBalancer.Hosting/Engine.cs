@@ -23,6 +23,8 @@ public sealed class Engine : IDisposable
     private readonly List<ForwardingWorker> _workerList = new();
     private readonly List<(ArpService Service, string Interface)> _arp = new();
     private readonly List<ArpResponder> _responders = new();
+    private readonly List<(NeighborDiscoveryService Service, string Interface)> _nd = new();
+    private readonly List<NeighborDiscoveryResponder> _ndResponders = new();
     private readonly List<EngineLoop> _loops = new();
     // Guarded by the control plane's rebuild gate once started (a reload replaces entries): Start fills it, Dispose empties it.
     private readonly List<(IDisposable Drop, string Interface, IngressDropRule Rule)> _drops = new();
@@ -46,7 +48,10 @@ public sealed class Engine : IDisposable
     public BackendStateTable Backends => Control.Backends;
     public IReadOnlyList<ForwardingWorker> Workers => _workerList;
     public IReadOnlyList<ArpResponder> Responders => _responders;
-    /// <summary>The data path's loops (every worker, every interface's ARP), for readiness and the watchdog.</summary>
+    /// <summary>One per interface with IPv6 VIPs or IPv6 neighbours (none in an all-IPv4 engine).</summary>
+    public IReadOnlyList<NeighborDiscoveryResponder> NeighborDiscoveryResponders => _ndResponders;
+    /// <summary>The data path's loops (every worker, every interface's ARP and neighbour discovery), for readiness and
+    /// the watchdog.</summary>
     public IReadOnlyList<EngineLoop> Loops => _loops;
     /// <summary>Master, backup or fault in an HA pair, as keepalived last said; a lone balancer is always master.</summary>
     public HaRoles Roles { get; }
@@ -113,6 +118,15 @@ public sealed class Engine : IDisposable
         _loops.Add(new EngineLoop(ArpThreadName(interfaceName), () => service.Rounds));
     }
 
+    internal void AddNeighborDiscovery(NeighborDiscoveryResponder responder, NeighborDiscoveryService service, string interfaceName)
+    {
+        _ndResponders.Add(responder);
+        _nd.Add((service, interfaceName));
+        _loops.Add(new EngineLoop(NeighborDiscoveryThreadName(interfaceName), () => service.Rounds));
+    }
+
+    private static string NeighborDiscoveryThreadName(string interfaceName) => $"lb-nd-{interfaceName}";
+
     private static string WorkerThreadName(string interfaceName, int number) => $"lb-worker-{interfaceName}-{number}";
     private static string ArpThreadName(string interfaceName) => $"lb-arp-{interfaceName}";
 
@@ -129,6 +143,7 @@ public sealed class Engine : IDisposable
             if (cpu >= 0) log.Info($"worker {number} on {name} pinned to CPU {cpu}");
         }
         foreach (var (service, name) in _arp) StartThread(ArpThreadName(name), () => service.Run(_stop.Token));
+        foreach (var (service, name) in _nd) StartThread(NeighborDiscoveryThreadName(name), () => service.Run(_stop.Token));
 
         foreach (var rule in Topology.Drops)
         {
