@@ -125,8 +125,8 @@ public static class EngineBuilder
     }
 
     /// <summary>Neighbour discovery on each interface with IPv6 services or IPv6 neighbours, and only there (an all-IPv4
-    /// engine opens no such socket). Its socket joins the solicited-node group of each VIP it answers for (so a NIC filtering multicast
-    /// delivers their solicitations) and the VIPs' multicast MACs, as ARP's does.</summary>
+    /// engine opens no such socket). Its socket joins the VIPs' multicast MACs (CLUSTERIP), as ARP's does; the service joins
+    /// the VIPs' solicited-node groups itself, as reloads change them.</summary>
     /// <exception cref="InvalidOperationException">An IPv6 neighbour to resolve through an interface with no IPv6
     /// address to solicit it from.</exception>
     private static void WireNeighborDiscovery(Engine engine, EnginePlatform platform, EngineTopology topology, int reinjectInterface, EngineOptions options)
@@ -148,7 +148,6 @@ public static class EngineBuilder
             }
             if (!ipv6) continue;
             var socket = engine.Own(platform.NeighborDiscovery.Open(plan.Name(i)));
-            foreach (var vip in responder.VipsOn(i)) socket.JoinMulticast(Ipv6.MulticastMac(Ipv6.SolicitedNode(vip)));
             if (topology.Multicast.TryGetValue(i, out var macs))
                 foreach (var mac in macs) socket.JoinMulticast(mac);
             engine.AddNeighborDiscovery(responder, new NeighborDiscoveryService(socket, i, responder, neighbors, plan, engine.Roles, options.Log), plan.Name(i));

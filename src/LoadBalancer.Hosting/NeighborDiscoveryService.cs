@@ -9,7 +9,8 @@ namespace LoadBalancer.Hosting;
 /// (<see cref="NeighborDiscoveryResponder"/>), announces them by unsolicited advertisements to all nodes (override set,
 /// solicited not) at start and whenever the engine takes over as HA master, and resolves the IPv6 neighbours reached
 /// through it by solicitations to their solicited-node groups from the interface's own IPv6 address, with our MAC as
-/// the source link-layer option (only the answers to these are learned). Exists only on an interface with IPv6 VIPs
+/// the source link-layer option (only the answers to these are learned). It joins the solicited-node groups of the
+/// VIPs it answers for, as they come and go with reloads. Exists only on an interface with IPv6 VIPs
 /// or neighbours, so an all-IPv4 engine runs no such thread.</summary>
 internal sealed class NeighborDiscoveryService(ILinkSocket socket, int interfaceIndex, NeighborDiscoveryResponder responder, NeighborTable neighbors,
     InterfacePlan plan, HaRoles roles, EngineLog log)
@@ -26,10 +27,13 @@ internal sealed class NeighborDiscoveryService(ILinkSocket socket, int interface
         var frame = new byte[EthernetFrame.HeaderLength + EthernetFrame.VlanTagLength + NeighborDiscoveryPacket.PacketLength];
         var rhythm = new NeighborRhythm(roles, neighbors, interfaceIndex, ipv6: true);
         var ownMac = plan.Mac(interfaceIndex);
+        var joined = new HashSet<UInt128>();
         while (!stop.IsCancellationRequested)
         {
             Volatile.Write(ref _rounds, _rounds + 1);
             var now = Environment.TickCount64;
+            // Checked with the resolution rhythm (below), so a VIP a reload adds is heard within half a second.
+            if (joined.Count == 0 || rhythm.ResolveDue(now, peek: true)) JoinSolicitedNodeGroups(joined);
             if (rhythm.AnnounceDue(now))
             {
                 foreach (var vip in responder.VipsOn(interfaceIndex))
@@ -58,6 +62,17 @@ internal sealed class NeighborDiscoveryService(ILinkSocket socket, int interface
                 socket.Send(frame.AsSpan(0, replyLength));
             if (responder.LastUpdate == NeighborUpdate.Changed)
                 log.NeighborLearned(socket.InterfaceName, responder.LastAddress, responder.LastMac, responder.LastPrevious);
+        }
+    }
+
+    /// <summary>Joins the solicited-node group of every VIP answered for here not joined yet, so a NIC filtering
+    /// multicast delivers their solicitations. Groups of VIPs a reload removed stay joined: hearing more is harmless.</summary>
+    private void JoinSolicitedNodeGroups(HashSet<UInt128> joined)
+    {
+        foreach (var vip in responder.VipsOn(interfaceIndex))
+        {
+            var group = Ipv6.SolicitedNode(vip);
+            if (joined.Add(group)) socket.JoinMulticast(Ipv6.MulticastMac(group));
         }
     }
 }

@@ -37,11 +37,12 @@ internal sealed class NeighborRhythm(HaRoles roles, NeighborTable neighbors, int
         return true;
     }
 
-    /// <summary>True when it is time to look for neighbours to ask (every <see cref="ResolveInterval"/>).</summary>
-    public bool ResolveDue(long now)
+    /// <summary>True when it is time to look for neighbours to ask (every <see cref="ResolveInterval"/>); with
+    /// <paramref name="peek"/> the time is not taken (something else done on the same rhythm, before it).</summary>
+    public bool ResolveDue(long now, bool peek = false)
     {
         if (_lastResolve >= 0 && now - _lastResolve < ResolveInterval.TotalMilliseconds) return false;
-        _lastResolve = now;
+        if (!peek) _lastResolve = now;
         return true;
     }
 

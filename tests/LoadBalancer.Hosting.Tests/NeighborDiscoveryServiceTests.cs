@@ -31,19 +31,21 @@ public class NeighborDiscoveryServiceTests
     }
 
     [Fact]
-    public void Build_Ipv6Services_OpensOneSocketJoinedToEachVipsSolicitedNodeGroup_AndCountsItsLoop()
+    public async Task Build_Ipv6Services_OpensOneSocketJoinedToEachVipsSolicitedNodeGroup_AndCountsItsLoop()
     {
         var platform = new FakePlatform(Ipv6Fixture.Interfaces);
 
-        using var engine = EngineBuilder.Build(Ipv6Fixture.Config(), platform.Platform);
+        var engine = EngineBuilder.Build(Ipv6Fixture.Config(), platform.Platform);
 
         var socket = Assert.Single(platform.NeighborDiscoverySockets);
         Assert.Equal(Fixtures.InterfaceName, socket.InterfaceName);
-        Assert.Equal([MacAddress.Parse("33:33:ff:00:01:00"), MacAddress.Parse("33:33:ff:00:01:02")], socket.Joined);
         Assert.Equal(["lb-worker-eth0-0", "lb-arp-eth0", "lb-nd-eth0"], engine.Loops.Select(l => l.Name));
         Assert.Single(engine.NeighborDiscoveryResponders);
 
+        engine.Start();
+        await Eventually.TrueAsync(() => engine.Loops[2].Rounds() > 1, "the neighbour discovery loop to go round");
         engine.Dispose();
+        Assert.Equal([MacAddress.Parse("33:33:ff:00:01:00"), MacAddress.Parse("33:33:ff:00:01:02")], socket.Joined);
         Assert.True(socket.Disposed);
     }
 
@@ -137,5 +139,61 @@ public class NeighborDiscoveryServiceTests
     {
         await Eventually.TrueAsync(() => socket.Sent.Any(f => MacAddress.Read(f) == destination), $"a frame to {destination}");
         return socket.Sent.First(f => MacAddress.Read(f) == destination);
+    }
+}
+
+/// <summary>A reload that would need neighbour discovery the engine did not open at start is refused, changing nothing.</summary>
+public class NeighborDiscoveryReloadTests
+{
+    [Fact]
+    public void Reload_FirstIpv6ServiceOnAnInterface_RefusedNeedsARestart()
+    {
+        var engine = new TestEngine(Fixtures.Config(), Ipv6Fixture.Interfaces);
+        var before = engine.State.Current;
+
+        var result = engine.Engine.Reload(Ipv6Fixture.Config() with { SessionTableSize = engine.Config.SessionTableSize });
+
+        Assert.False(result.Ok);
+        Assert.Contains(result.Refusals, r => r.Message.Contains("service web6: the first IPv6 service or backend on eth0 needs a restart", StringComparison.Ordinal));
+        Assert.Same(before, engine.State.Current);
+    }
+
+    [Fact]
+    public void Reload_MoreIpv6OnAnInterfaceWithNeighborDiscovery_Applies()
+    {
+        var engine = new TestEngine(Ipv6Fixture.Config(), Ipv6Fixture.Interfaces);
+        var more = Ipv6Fixture.Service("more6", "2001:db8::104", Fixtures.Backend("more6-1", "2001:db8:4::1", null));
+
+        var result = engine.Engine.Reload(engine.Config with { Services = [.. engine.Config.Services, more] });
+
+        Assert.True(result.Ok, string.Join("; ", result.Refusals.Select(r => r.Message)));
+        Assert.Contains(Ipv6.Parse("2001:db8::104"), engine.Nd.VipsOn(0));
+    }
+
+    [Fact]
+    public async Task Reload_AddsAnIpv6Vip_ItsSolicitedNodeGroupIsJoined()
+    {
+        var platform = new FakePlatform(Ipv6Fixture.Interfaces);
+        using var engine = EngineBuilder.Build(Ipv6Fixture.Config(), platform.Platform);
+        var socket = platform.NeighborDiscoverySockets[0];
+        engine.Start();
+        var more = Ipv6Fixture.Service("more6", "2001:db8::1:204", Fixtures.Backend("more6-1", "2001:db8:4::1", MacAddress.Parse("02:00:00:00:04:01")));
+
+        Assert.True(engine.Reload(engine.Config with { Services = [.. engine.Config.Services, more] }).Ok);
+
+        var group = MacAddress.Parse("33:33:ff:01:02:04");
+        await Eventually.TrueAsync(() => { lock (socket.Joined) return socket.Joined.Contains(group); }, "the new VIP's group joined");
+    }
+
+    [Fact]
+    public void Reload_Ipv6BackendToResolveThroughInterfaceWithoutIpv6Address_Refused()
+    {
+        var staticOnly = Ipv6Fixture.Config() with { Services = [.. Ipv6Fixture.Config().Services.Where(s => s.Name != "dark6")] };
+        var engine = new TestEngine(staticOnly, Fixtures.Interfaces);
+
+        var result = engine.Engine.Reload(Ipv6Fixture.Config() with { SessionTableSize = engine.Config.SessionTableSize });
+
+        Assert.False(result.Ok);
+        Assert.Contains(result.Refusals, r => r.Message.Contains("backend dark6-1 is reached through eth0, which has no IPv6 address", StringComparison.Ordinal));
     }
 }

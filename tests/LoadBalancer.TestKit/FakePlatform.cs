@@ -258,7 +258,12 @@ public sealed class FakeLinkSocket(string interfaceName) : ILinkSocket
         return true;
     }
 
-    public void JoinMulticast(MacAddress mac) => Joined.Add(mac);
+    /// <summary>Locks <see cref="Joined"/>: a neighbour discovery thread joins groups while the engine runs.</summary>
+    public void JoinMulticast(MacAddress mac)
+    {
+        lock (Joined) Joined.Add(mac);
+    }
+
     public void Dispose() => Disposed = true;
 }
 
