@@ -7,9 +7,7 @@ namespace LoadBalancer.Core.Tests.Packets;
 /// <summary>Neighbour solicitations and advertisements built by scapy (an independent encoder), once per class.</summary>
 public sealed class ScapyNeighborDiscoveryFrames
 {
-    public const string Vip = "2001:db8::100";
-    public const string Client = "2001:db8::10";
-    public const string Ours = "2001:db8::2";
+    /// <summary>The script's addresses are <see cref="Ipv6Fixture"/>'s, and this backend.</summary>
     public const string Backend = "2001:db8::1:1";
     public static readonly MacAddress BackendMac = MacAddress.Parse("02:00:00:00:03:01");
 
@@ -48,9 +46,9 @@ public sealed class ScapyNeighborDiscoveryFrames
 
 public class NeighborDiscoveryPacketTests(ScapyNeighborDiscoveryFrames scapy) : IClassFixture<ScapyNeighborDiscoveryFrames>
 {
-    private static readonly UInt128 Vip = Ipv6.Parse(ScapyNeighborDiscoveryFrames.Vip);
-    private static readonly UInt128 Client = Ipv6.Parse(ScapyNeighborDiscoveryFrames.Client);
-    private static readonly UInt128 Ours = Ipv6.Parse(ScapyNeighborDiscoveryFrames.Ours);
+    private static readonly UInt128 Vip = Ipv6.Parse(Ipv6Fixture.WebVip);
+    private static readonly UInt128 Client = Ipv6.Parse(Ipv6Fixture.ClientIp);
+    private static readonly UInt128 Ours = Ipv6.Parse(Ipv6Fixture.InterfaceIp);
     private static readonly UInt128 Backend = Ipv6.Parse(ScapyNeighborDiscoveryFrames.Backend);
 
     private static NeighborDiscoveryError Parse(byte[] frame, out MacAddress linkLayer, out UInt128 target, out byte flags)
