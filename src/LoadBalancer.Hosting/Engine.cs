@@ -8,9 +8,9 @@ using LoadBalancer.Hosting.Sync;
 
 namespace LoadBalancer.Hosting;
 
-/// <summary>A built engine (see <see cref="EngineBuilder"/>): its data path (workers, ARP responders, the shared
+/// <summary>A built engine (see <see cref="EngineBuilder"/>): its data path (workers, ARP and ND responders, the shared
 /// neighbour table and interface plan), its control plane (<see cref="Control"/>), and what it holds of the
-/// kernel. <see cref="Start"/> runs it: worker and ARP threads, then the ingress drops, then the heartbeats (last,
+/// kernel. <see cref="Start"/> runs it: worker, ARP and ND threads, then the ingress drops, then the heartbeats (last,
 /// so peers see this node alive only once it can take its share) and state sync. <see cref="Dispose"/> undoes all of it in
 /// reverse order. Tests may instead drive the workers themselves without starting any thread.</summary>
 public sealed class Engine : IDisposable

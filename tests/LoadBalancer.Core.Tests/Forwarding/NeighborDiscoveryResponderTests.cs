@@ -374,6 +374,28 @@ public class NeighborDiscoveryResponderTests
         Assert.Equal([Ipv4.Parse(Fixtures.WebVip)], engine.Arp.VipsOn(0));
     }
 
+    [Fact]
+    public void Handle_SolicitationsAndAdvertisements_AllocateNothing()
+    {
+        var engine = Engine();
+        var solicitation = ClientSolicitation(Ipv6Fixture.WebVip);
+        var answer = Ipv6Fixture.AnswerToUs(Ipv6Fixture.DarkBackendIp, DarkMac);
+        var reply = new byte[256];
+        var dark = engine.Service("dark6").Backends[0].NeighborIndex;
+        engine.Nd.Handle(solicitation, reply, out _, 0, 0);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            engine.Nd.Handle(solicitation, reply, out _, 0, i);
+            engine.Neighbors.Asked(dark, i);
+            engine.Nd.Handle(answer, reply, out _, 0, i);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(1001, engine.Nd.AdvertisementsSent);
+    }
+
     private static byte[] Tagged(byte[] frame, int vlan)
     {
         var tagged = new byte[frame.Length + 4];
