@@ -8,14 +8,10 @@ namespace LoadBalancer.Hosting;
 /// <summary>ARP for one interface, off the data path: answers requests for the VIPs served on it,
 /// announces them by gratuitous ARP at start and whenever the engine takes over as HA master (while it claims
 /// them: see <see cref="HaRoles"/>), and resolves the backend MACs reached through it
-/// (re-asking every <see cref="RefreshInterval"/> so a replaced server is noticed; only the answers to these
-/// requests are learned).</summary>
-internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpResponder responder, NeighborTable neighbors, InterfacePlan plan, HaRoles roles,
+/// (on <see cref="NeighborRhythm"/>'s schedule; only the answers to these requests are learned).</summary>
+internal sealed class ArpService(ILinkSocket socket, int interfaceIndex, ArpResponder responder, NeighborTable neighbors, InterfacePlan plan, HaRoles roles,
     EngineLog log)
 {
-    public static readonly TimeSpan ResolveInterval = TimeSpan.FromMilliseconds(500);
-    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
-
     // Times round Run's loop, for the watchdog (one writer, this thread; see ForwardingWorker.Rounds).
     private long _rounds;
 
@@ -26,23 +22,12 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
     {
         var buffer = new byte[2048];
         var frame = new byte[64];
-        var lastResolve = -1L;
-        var lastAsked = new long[NeighborTable.Capacity];
-        var round = roles.AnnounceRound;
-        var announcements = 0;
-        var lastAnnounce = -1L;
+        var rhythm = new NeighborRhythm(roles, neighbors, interfaceIndex, ipv6: false);
         while (!stop.IsCancellationRequested)
         {
             Volatile.Write(ref _rounds, _rounds + 1);
             var now = Environment.TickCount64;
-            if (roles.AnnounceRound != round)
-            {
-                round = roles.AnnounceRound;
-                announcements = 0;
-                lastAnnounce = -1;
-            }
-            if (roles.ClaimsVips && announcements < roles.AnnounceCount
-                && (lastAnnounce < 0 || now - lastAnnounce >= roles.AnnounceInterval.TotalMilliseconds))
+            if (rhythm.AnnounceDue(now))
             {
                 foreach (var vip in responder.VipsOn(interfaceIndex))
                 {
@@ -51,20 +36,12 @@ internal sealed class ArpService(IArpSocket socket, int interfaceIndex, ArpRespo
                     plan.Mac(interfaceIndex).Write(frame.AsSpan(6));
                     socket.Send(frame.AsSpan(0, Pad(frame, n)));
                 }
-                announcements++;
-                lastAnnounce = now;
             }
-            if (lastResolve < 0 || now - lastResolve >= ResolveInterval.TotalMilliseconds)
+            if (rhythm.ResolveDue(now))
             {
-                lastResolve = now;
                 for (var i = 0; i < neighbors.Count; i++)
                 {
-                    if (neighbors.Interface(i) != interfaceIndex || neighbors.IsStatic(i)) continue;
-                    var resolved = !neighbors.Mac(i).IsZero;
-                    var due = resolved ? RefreshInterval.TotalMilliseconds : ResolveInterval.TotalMilliseconds;
-                    if (lastAsked[i] != 0 && now - lastAsked[i] < due) continue;
-                    lastAsked[i] = now;
-                    neighbors.Asked(i, now);
+                    if (!rhythm.AskDue(i, now)) continue;
                     var n = ArpPacket.WriteFrame(frame, ArpPacket.OperationRequest, MacAddress.Broadcast, plan.Mac(interfaceIndex),
                         plan.Address(interfaceIndex), MacAddress.Zero, neighbors.Address(i));
                     socket.Send(frame.AsSpan(0, Pad(frame, n)));

@@ -8,9 +8,9 @@ using LoadBalancer.Hosting.Sync;
 
 namespace LoadBalancer.Hosting;
 
-/// <summary>A built engine (see <see cref="EngineBuilder"/>): its data path (workers, ARP responders, the shared
+/// <summary>A built engine (see <see cref="EngineBuilder"/>): its data path (workers, ARP and ND responders, the shared
 /// neighbour table and interface plan), its control plane (<see cref="Control"/>), and what it holds of the
-/// kernel. <see cref="Start"/> runs it: worker and ARP threads, then the ingress drops, then the heartbeats (last,
+/// kernel. <see cref="Start"/> runs it: worker, ARP and ND threads, then the ingress drops, then the heartbeats (last,
 /// so peers see this node alive only once it can take its share) and state sync. <see cref="Dispose"/> undoes all of it in
 /// reverse order. Tests may instead drive the workers themselves without starting any thread.</summary>
 public sealed class Engine : IDisposable
@@ -23,6 +23,8 @@ public sealed class Engine : IDisposable
     private readonly List<ForwardingWorker> _workerList = new();
     private readonly List<(ArpService Service, string Interface)> _arp = new();
     private readonly List<ArpResponder> _responders = new();
+    private readonly List<(NeighborDiscoveryService Service, string Interface)> _nd = new();
+    private readonly List<NeighborDiscoveryResponder> _ndResponders = new();
     private readonly List<EngineLoop> _loops = new();
     // Guarded by the control plane's rebuild gate once started (a reload replaces entries): Start fills it, Dispose empties it.
     private readonly List<(IDisposable Drop, string Interface, IngressDropRule Rule)> _drops = new();
@@ -46,7 +48,10 @@ public sealed class Engine : IDisposable
     public BackendStateTable Backends => Control.Backends;
     public IReadOnlyList<ForwardingWorker> Workers => _workerList;
     public IReadOnlyList<ArpResponder> Responders => _responders;
-    /// <summary>The data path's loops (every worker, every interface's ARP), for readiness and the watchdog.</summary>
+    /// <summary>One per interface with IPv6 VIPs or IPv6 neighbours (none in an all-IPv4 engine).</summary>
+    public IReadOnlyList<NeighborDiscoveryResponder> NeighborDiscoveryResponders => _ndResponders;
+    /// <summary>The data path's loops (every worker, every interface's ARP and neighbour discovery), for readiness and
+    /// the watchdog.</summary>
     public IReadOnlyList<EngineLoop> Loops => _loops;
     /// <summary>Master, backup or fault in an HA pair, as keepalived last said; a lone balancer is always master.</summary>
     public HaRoles Roles { get; }
@@ -113,6 +118,15 @@ public sealed class Engine : IDisposable
         _loops.Add(new EngineLoop(ArpThreadName(interfaceName), () => service.Rounds));
     }
 
+    internal void AddNeighborDiscovery(NeighborDiscoveryResponder responder, NeighborDiscoveryService service, string interfaceName)
+    {
+        _ndResponders.Add(responder);
+        _nd.Add((service, interfaceName));
+        _loops.Add(new EngineLoop(NeighborDiscoveryThreadName(interfaceName), () => service.Rounds));
+    }
+
+    private static string NeighborDiscoveryThreadName(string interfaceName) => $"lb-nd-{interfaceName}";
+
     private static string WorkerThreadName(string interfaceName, int number) => $"lb-worker-{interfaceName}-{number}";
     private static string ArpThreadName(string interfaceName) => $"lb-arp-{interfaceName}";
 
@@ -129,6 +143,7 @@ public sealed class Engine : IDisposable
             if (cpu >= 0) log.Info($"worker {number} on {name} pinned to CPU {cpu}");
         }
         foreach (var (service, name) in _arp) StartThread(ArpThreadName(name), () => service.Run(_stop.Token));
+        foreach (var (service, name) in _nd) StartThread(NeighborDiscoveryThreadName(name), () => service.Run(_stop.Token));
 
         foreach (var rule in Topology.Drops)
         {
@@ -230,8 +245,24 @@ public sealed class Engine : IDisposable
                             $"service {s.Name}: {key} {name} is not an interface this engine opened at start: a restart is needed"));
                 if (s.Mode == ForwardingMode.ClusterIp && engine.Control.Builder.ReinjectInterface < 0)
                     refusals.Add(new ReloadRefusal(s.Line, $"service {s.Name}: the engine's first clusterip service needs a restart (its TAP is made at start)"));
+                if (Ipv6Refusal(s) is { } refusal) refusals.Add(refusal);
             }
             return refusals;
+        }
+
+        /// <summary>IPv6 needs neighbour discovery on the interfaces it uses, and that is opened at start (only where
+        /// IPv6 was served then); an IPv6 backend to resolve needs an IPv6 address on its interface to solicit from.</summary>
+        private ReloadRefusal? Ipv6Refusal(ServiceConfig s)
+        {
+            var ipv6Backends = s.Backends.Where(b => b.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6).ToArray();
+            var backendSide = s.EffectiveBackendInterface;
+            foreach (var (uses, name) in new[] { (s.IsIpv6, s.Interface), (ipv6Backends.Length > 0, backendSide) })
+                if (uses && engine.Interfaces.Contains(name) && !engine._nd.Any(n => n.Interface == name))
+                    return new ReloadRefusal(s.Line, $"service {s.Name}: the first IPv6 service or backend on {name} needs a restart (neighbour discovery there is opened at start)");
+            if (engine.Interfaces.Contains(backendSide) && engine.Interfaces.Address6(engine.Interfaces.IndexOf(backendSide)) == 0
+                && ipv6Backends.FirstOrDefault(b => b.Mac is null) is { } unresolvable)
+                return new ReloadRefusal(s.Line, $"service {s.Name}: backend {unresolvable.Name} is reached through {backendSide}, which has no IPv6 address to solicit its MAC from: give {backendSide} one or the backend a mac:");
+            return null;
         }
 
         public override ReloadRefusal? Fits(BalancerConfig next, DataPlaneSnapshot snapshot)

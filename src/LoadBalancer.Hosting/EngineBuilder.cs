@@ -4,6 +4,7 @@ using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.Forwarding.Nat;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Model;
+using LoadBalancer.Core.Packets;
 using LoadBalancer.Core.Sync;
 using LoadBalancer.Hosting.Sync;
 using LoadBalancer.Hosting.Platform;
@@ -48,7 +49,7 @@ public static class EngineBuilder
             foreach (var name in new[] { s.Interface, s.EffectiveBackendInterface })
             {
                 var link = platform.Links.Read(name);
-                plan.Add(name, link.Mac, link.Ipv4Address, link.Mtu);
+                plan.Add(name, link.Mac, link.Ipv4Address, link.Mtu, link.Ipv6Address);
             }
         // Before anything of the kernel is touched: a second engine here would replace this one's ingress drop.
         for (var i = 0; i < plan.Count; i++)
@@ -121,6 +122,37 @@ public static class EngineBuilder
                 foreach (var mac in macs) socket.JoinMulticast(mac);
             var responder = new ArpResponder(engine.State, engine.Neighbors, plan);
             engine.AddArp(responder, new ArpService(socket, i, responder, engine.Neighbors, plan, engine.Roles, options.Log), plan.Name(i));
+        }
+        WireNeighborDiscovery(engine, platform, topology, builder.ReinjectInterface, options);
+    }
+
+    /// <summary>Neighbour discovery on each interface with IPv6 services or IPv6 neighbours, and only there (an all-IPv4
+    /// engine opens no such socket). Its socket joins the VIPs' multicast MACs (CLUSTERIP), as ARP's does; the service joins
+    /// the VIPs' solicited-node groups itself, as reloads change them.</summary>
+    /// <exception cref="InvalidOperationException">An IPv6 neighbour to resolve through an interface with no IPv6
+    /// address to solicit it from.</exception>
+    private static void WireNeighborDiscovery(Engine engine, EnginePlatform platform, EngineTopology topology, int reinjectInterface, EngineOptions options)
+    {
+        var plan = engine.Interfaces;
+        var neighbors = engine.Neighbors;
+        for (var i = 0; i < plan.Count; i++)
+        {
+            if (i == reinjectInterface) continue;
+            var responder = new NeighborDiscoveryResponder(engine.State, neighbors, plan);
+            var ipv6 = engine.State.Current.Ipv6Services.Any(s => s.IngressInterface == i);
+            for (var n = 0; n < neighbors.Count; n++)
+            {
+                if (neighbors.Interface(n) != i || !neighbors.IsIpv6(n)) continue;
+                ipv6 = true;
+                if (!neighbors.IsStatic(n) && plan.Address6(i) == 0)
+                    throw new InvalidOperationException($"IPv6 neighbor {Ipv6.Format(neighbors.Address6(n))} is reached through {plan.Name(i)}, " +
+                                                        $"which has no IPv6 address to solicit its MAC from: give {plan.Name(i)} one (a link-local one will do) or the backend a mac:");
+            }
+            if (!ipv6) continue;
+            var socket = engine.Own(platform.NeighborDiscovery.Open(plan.Name(i)));
+            if (topology.Multicast.TryGetValue(i, out var macs))
+                foreach (var mac in macs) socket.JoinMulticast(mac);
+            engine.AddNeighborDiscovery(responder, new NeighborDiscoveryService(socket, i, responder, neighbors, plan, engine.Roles, options.Log), plan.Name(i));
         }
     }
 

@@ -45,8 +45,17 @@ public sealed class EngineLog(TextWriter writer, bool journal = false)
     {
         if (EthernetFrame.TryParse(arpFrame.ToArray(), out var eth) != DropReason.None) return;
         if (ArpPacket.TryParse(eth.Payload, out var arp) != DropReason.None) return;
-        if (previous.IsZero) Info($"neighbor {Ipv4.Format(arp.SenderProtocolAddress)} is {arp.SenderHardwareAddress} on {interfaceName}");
-        else Warn($"neighbor {Ipv4.Format(arp.SenderProtocolAddress)} changed from {previous} to {arp.SenderHardwareAddress} on {interfaceName}");
+        NeighborLearned(interfaceName, Ipv4.Format(arp.SenderProtocolAddress), arp.SenderHardwareAddress, previous);
+    }
+
+    /// <summary>The same for an IPv6 neighbour, learned by neighbour discovery.</summary>
+    public void NeighborLearned(string interfaceName, UInt128 address, MacAddress mac, MacAddress previous) =>
+        NeighborLearned(interfaceName, Ipv6.Format(address), mac, previous);
+
+    private void NeighborLearned(string interfaceName, string address, MacAddress mac, MacAddress previous)
+    {
+        if (previous.IsZero) Info($"neighbor {address} is {mac} on {interfaceName}");
+        else Warn($"neighbor {address} changed from {previous} to {mac} on {interfaceName}");
     }
 
     private void Write(LogPriority priority, string level, string message) =>

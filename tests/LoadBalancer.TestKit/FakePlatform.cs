@@ -6,8 +6,8 @@ using LoadBalancer.Hosting.Platform;
 
 namespace LoadBalancer.TestKit;
 
-/// <summary>One interface of the engine under test: its name, MAC, IPv4 address and MTU.</summary>
-public readonly record struct TestInterface(string Name, MacAddress Mac, uint Address, int Mtu = 1500);
+/// <summary>One interface of the engine under test: its name, MAC, IPv4 address, MTU and IPv6 address.</summary>
+public readonly record struct TestInterface(string Name, MacAddress Mac, uint Address, int Mtu = 1500, UInt128 Address6 = default);
 
 /// <summary>The engine's platform without a kernel: interfaces are the ones given, receive ports are
 /// <see cref="InMemoryFramePort"/>s, transmitters and the TAP collect what is sent, ARP sockets and heartbeats
@@ -23,7 +23,7 @@ public sealed class FakePlatform
     {
         _links = interfaces.ToDictionary(i => i.Name);
         TapMac = tapMac ?? MacAddress.Parse("02:00:00:00:7a:01");
-        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this), new SyncFactory(this), new RouteFactory(this), new ClaimFactory(this));
+        Platform = new EnginePlatform(new Links(this), new Frames(this), new Drops(this), new TapFactory(this), new ArpFactory(this), new HeartbeatFactory(this), new Cpus(this), new SyncFactory(this), new RouteFactory(this), new ClaimFactory(this), new NeighborDiscoveryFactory(this));
     }
 
     public EnginePlatform Platform { get; }
@@ -34,7 +34,9 @@ public sealed class FakePlatform
     public List<(string Interface, InMemoryTransmitter Transmitter)> Transmitters { get; } = new();
     public List<FakeIngressDrop> IngressDrops { get; } = new();
     public List<FakeTap> Taps { get; } = new();
-    public List<FakeArpSocket> ArpSockets { get; } = new();
+    public List<FakeLinkSocket> ArpSockets { get; } = new();
+    /// <summary>Every neighbour discovery socket opened (one per interface with IPv6 services or neighbours).</summary>
+    public List<FakeLinkSocket> NeighborDiscoverySockets { get; } = new();
     public List<FakeListener> Heartbeats { get; } = new();
     public ConcurrentQueue<int> PinnedCpus { get; } = new();
     /// <summary>Every route table opened (one per engine with <c>announce:</c>).</summary>
@@ -48,7 +50,7 @@ public sealed class FakePlatform
     {
         public LinkFacts Read(string name)
         {
-            if (p._links.TryGetValue(name, out var i)) return new LinkFacts(name, p.IfIndex(name), i.Mac, i.Mtu, i.Address);
+            if (p._links.TryGetValue(name, out var i)) return new LinkFacts(name, p.IfIndex(name), i.Mac, i.Mtu, i.Address, i.Address6);
             if (p.Taps.FirstOrDefault(t => t.Name == name) is not null) return new LinkFacts(name, p.IfIndex(name), p.TapMac, 1500, 0);
             throw new InvalidOperationException($"interface {name} does not exist");
         }
@@ -107,10 +109,20 @@ public sealed class FakePlatform
 
     private sealed class ArpFactory(FakePlatform p) : IArpSockets
     {
-        public IArpSocket Open(string interfaceName)
+        public ILinkSocket Open(string interfaceName)
         {
-            var socket = new FakeArpSocket(interfaceName);
+            var socket = new FakeLinkSocket(interfaceName);
             p.ArpSockets.Add(socket);
+            return socket;
+        }
+    }
+
+    private sealed class NeighborDiscoveryFactory(FakePlatform p) : INeighborDiscoverySockets
+    {
+        public ILinkSocket Open(string interfaceName)
+        {
+            var socket = new FakeLinkSocket(interfaceName);
+            p.NeighborDiscoverySockets.Add(socket);
             return socket;
         }
     }
@@ -223,8 +235,8 @@ public sealed class FakeTap(string name) : IReinjectDevice
     public void Dispose() => Disposed = true;
 }
 
-/// <summary>An ARP socket: what the engine sends is recorded, what a test queues is received.</summary>
-public sealed class FakeArpSocket(string interfaceName) : IArpSocket
+/// <summary>An ARP or neighbour discovery socket: what the engine sends is recorded, what a test queues is received.</summary>
+public sealed class FakeLinkSocket(string interfaceName) : ILinkSocket
 {
     private readonly BlockingCollection<byte[]> _incoming = new();
     public string InterfaceName { get; } = interfaceName;
@@ -247,7 +259,12 @@ public sealed class FakeArpSocket(string interfaceName) : IArpSocket
         return true;
     }
 
-    public void JoinMulticast(MacAddress mac) => Joined.Add(mac);
+    /// <summary>Locks <see cref="Joined"/>: a neighbour discovery thread joins groups while the engine runs.</summary>
+    public void JoinMulticast(MacAddress mac)
+    {
+        lock (Joined) Joined.Add(mac);
+    }
+
     public void Dispose() => Disposed = true;
 }
 

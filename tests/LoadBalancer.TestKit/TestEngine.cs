@@ -113,6 +113,27 @@ public sealed class TestEngine
             ethernetSource: mac));
     }
 
+    /// <summary>Interface 0's neighbour discovery responder (the engine has one only where IPv6 is served).</summary>
+    public NeighborDiscoveryResponder Nd => Engine.NeighborDiscoveryResponders[0];
+
+    /// <summary>Hands one frame to the neighbour discovery responder as if it arrived on interface
+    /// <paramref name="interfaceIndex"/>; the advertisement it answers with, or null.</summary>
+    public byte[]? HandleNd(Span<byte> frame, int interfaceIndex = 0, bool claimsVips = true)
+    {
+        var reply = new byte[256];
+        return Nd.Handle(frame, reply, out var length, interfaceIndex, Clock.NowMs, claimsVips) == NeighborDiscoveryAction.Reply ? reply[..length] : null;
+    }
+
+    /// <summary>As the neighbour discovery thread does: a solicitation for <paramref name="backendIp"/> goes out, and
+    /// its owner answers from <paramref name="mac"/> (to our MAC and address on interface 0).</summary>
+    public byte[]? AnswerNd(string backendIp, MacAddress mac)
+    {
+        var address = Ipv6.Parse(backendIp);
+        for (var i = 0; i < Neighbors.Count; i++)
+            if (Neighbors.IsIpv6(i) && Neighbors.Address6(i) == address && Neighbors.Interface(i) == 0) Neighbors.Asked(i, Clock.NowMs);
+        return HandleNd(Ipv6Fixture.AnswerToUs(backendIp, mac));
+    }
+
     public ServiceSnapshot Service(string name) =>
         State.Current.Services.Single(s => s.Name == name);
 

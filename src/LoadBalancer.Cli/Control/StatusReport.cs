@@ -210,6 +210,10 @@ internal static class StatusReport
             w.WriteNumber("arp_replies", host.Responders.Sum(r => r.RepliesSent));
             w.WriteNumber("arp_requests_not_claimed", host.Responders.Sum(r => r.RequestsNotClaimed));
             w.WriteNumber("arp_refused", host.Responders.Sum(r => r.Refused));
+            w.WriteNumber("nd_advertisements", host.NeighborDiscoveryResponders.Sum(r => r.AdvertisementsSent));
+            w.WriteNumber("nd_solicitations_not_claimed", host.NeighborDiscoveryResponders.Sum(r => r.SolicitationsNotClaimed));
+            w.WriteNumber("nd_refused", host.NeighborDiscoveryResponders.Sum(r => r.Refused));
+            w.WriteNumber("nd_malformed", host.NeighborDiscoveryResponders.Sum(r => r.Malformed));
             w.WriteNumber("nat_replies_without_session", Sum(host, c => c.NatRepliesWithoutSession));
             w.WriteNumber("icmp_sent", Sum(host, c => c.IcmpSent));
             w.WriteNumber("icmp_rate_limited", Sum(host, c => c.IcmpRateLimited));

@@ -10,18 +10,18 @@ using LoadBalancer.Linux.Sockets;
 namespace LoadBalancer.Cli.Platform;
 
 /// <summary>The engine's platform on Linux: AF_PACKET rings and TX rings, nftables ingress drops, a TAP for
-/// re-injection, ARP sockets, TCP heartbeat listeners, CPU pinning, the HA sync socket and announced routes, each from LoadBalancer.Linux (the only
+/// re-injection, ARP and neighbour discovery sockets, TCP heartbeat listeners, CPU pinning, the HA sync socket and announced routes, each from LoadBalancer.Linux (the only
 /// unsafe code) or the system's tools. Needs CAP_NET_RAW and CAP_NET_ADMIN.</summary>
 internal static class LinuxPlatform
 {
-    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets(), new RouteTables(), new Claims());
+    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets(), new RouteTables(), new Claims(), new NeighborDiscoverySockets());
 
     private sealed class Links : ILinks
     {
         public LinkFacts Read(string name)
         {
             var link = LinkInfo.Read(name);
-            return new LinkFacts(link.Name, link.IfIndex, link.Mac, link.Mtu, link.Ipv4Address);
+            return new LinkFacts(link.Name, link.IfIndex, link.Mac, link.Mtu, link.Ipv4Address, link.Ipv6Address);
         }
     }
 
@@ -111,10 +111,15 @@ internal static class LinuxPlatform
 
     private sealed class ArpSockets : IArpSockets
     {
-        public IArpSocket Open(string interfaceName) => new Arp(ArpSocket.Open(interfaceName));
+        public ILinkSocket Open(string interfaceName) => new Link(ArpSocket.Open(interfaceName));
     }
 
-    private sealed class Arp(ArpSocket socket) : IArpSocket
+    private sealed class NeighborDiscoverySockets : INeighborDiscoverySockets
+    {
+        public ILinkSocket Open(string interfaceName) => new Link(NeighborDiscoverySocket.Open(interfaceName));
+    }
+
+    private sealed class Link(LinkSocket socket) : ILinkSocket
     {
         public string InterfaceName => socket.InterfaceName;
         public int Receive(Span<byte> buffer, int timeoutMs) => socket.Receive(buffer, timeoutMs);

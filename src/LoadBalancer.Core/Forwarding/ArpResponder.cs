@@ -79,14 +79,14 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
     /// when it has one, else the interface's.</summary>
     public MacAddress AnswerMac(uint vip, int interfaceIndex)
     {
-        foreach (var s in state.Current.Services)
+        foreach (var s in state.Current.Ipv4Services)
             if (s.Vip == vip && s.IngressInterface == interfaceIndex && s.VipMac is { } mac) return mac;
         return interfaces.Mac(interfaceIndex);
     }
 
     public bool AnswersFor(uint address, int interfaceIndex)
     {
-        foreach (var s in state.Current.Services)
+        foreach (var s in state.Current.Ipv4Services)
             if (s.Vip == address && s.IngressInterface == interfaceIndex && s.AnswersArp) return true;
         return false;
     }
@@ -96,7 +96,7 @@ public sealed class ArpResponder(DataPlaneState state, NeighborTable neighbors, 
     public IReadOnlyList<uint> VipsOn(int interfaceIndex)
     {
         var list = new List<uint>();
-        foreach (var s in state.Current.Services)
+        foreach (var s in state.Current.Ipv4Services)
             if (s.IngressInterface == interfaceIndex && s.AnswersArp && !list.Contains(s.Vip)) list.Add(s.Vip);
         return list;
     }

@@ -2,7 +2,7 @@ using LoadBalancer.Core.Packets;
 
 namespace LoadBalancer.Core.Forwarding;
 
-/// <summary>What an ARP did to the neighbour table.</summary>
+/// <summary>What an ARP or neighbour discovery frame did to the neighbour table.</summary>
 public enum NeighborUpdate : byte
 {
     /// <summary>Not about a neighbour of ours, or it said what we already hold.</summary>
@@ -87,7 +87,7 @@ public sealed class NeighborTable
     public long UpdatedAtMs(int index) => Volatile.Read(ref _updatedAtMs[index]);
 
     /// <summary>A request for slot <paramref name="index"/>'s address went out: an answer may now be taken. Called by
-    /// the ARP thread of the slot's interface, the only one that learns into it.</summary>
+    /// the ARP (IPv4) or neighbour discovery (IPv6) thread of the slot's interface, the only one that learns into it.</summary>
     public void Asked(int index, long nowMs)
     {
         _askedAtMs[index] = nowMs;

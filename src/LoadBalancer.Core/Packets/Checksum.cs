@@ -56,6 +56,19 @@ public static class Checksum
     public static uint PseudoHeaderSum(uint source, uint destination, byte protocol, int length) =>
         Add(Add(Add(0, source), destination), ((uint)protocol << 16 | (uint)length) & 0xFFFF_FFFF);
 
+    /// <summary>Sum of the IPv6 pseudo header (RFC 8200 8.1: source, destination, upper-layer length as 32 bits, next
+    /// header) for TCP, UDP and ICMPv6, whose checksums all cover it.</summary>
+    public static uint PseudoHeaderSum(UInt128 source, UInt128 destination, byte nextHeader, int length)
+    {
+        var sum = 0u;
+        for (var i = 0; i < 4; i++)
+        {
+            sum = Add(sum, Ipv6.Word(source, i));
+            sum = Add(sum, Ipv6.Word(destination, i));
+        }
+        return Add(Add(sum, (uint)length), nextHeader);
+    }
+
     /// <summary>RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') for one 16-bit word changed from m to m'.</summary>
     public static ushort Update(ushort checksum, ushort oldWord, ushort newWord)
     {

@@ -17,11 +17,13 @@ public sealed record EnginePlatform(
     ICpus Cpus,
     ISyncSockets Sync,
     IRouteTables Routes,
-    IInterfaceClaims Claims);
+    IInterfaceClaims Claims,
+    INeighborDiscoverySockets NeighborDiscovery);
 
 /// <summary>What the engine needs to know about an interface: the kernel's index (names the TAP), its MAC, its
-/// MTU and its IPv4 address (0 when it has none).</summary>
-public sealed record LinkFacts(string Name, int IfIndex, MacAddress Mac, int Mtu, uint Ipv4Address);
+/// MTU, its IPv4 address (0 when it has none) and its IPv6 address (a global one, else its link-local one; 0 when it
+/// has none).</summary>
+public sealed record LinkFacts(string Name, int IfIndex, MacAddress Mac, int Mtu, uint Ipv4Address, UInt128 Ipv6Address = default);
 
 public interface ILinks
 {
@@ -81,8 +83,9 @@ public interface IReinjectDevices
     IReinjectDevice Create(string name);
 }
 
-/// <summary>A raw socket for ARP on one interface.</summary>
-public interface IArpSocket : IDisposable
+/// <summary>A raw link-layer socket on one interface for the control plane's own frames: ARP, or IPv6 neighbour
+/// discovery.</summary>
+public interface ILinkSocket : IDisposable
 {
     string InterfaceName { get; }
     /// <summary>Waits up to <paramref name="timeoutMs"/>; the frame's length, or 0 when none came.</summary>
@@ -93,7 +96,14 @@ public interface IArpSocket : IDisposable
 
 public interface IArpSockets
 {
-    IArpSocket Open(string interfaceName);
+    ILinkSocket Open(string interfaceName);
+}
+
+/// <summary>Sockets that see the interface's neighbour solicitations and advertisements (ICMPv6 135/136) and nothing
+/// else of its IPv6 traffic.</summary>
+public interface INeighborDiscoverySockets
+{
+    ILinkSocket Open(string interfaceName);
 }
 
 /// <summary>CLUSTERIP: a listener that exists exactly as long as this engine does (peers connect to it before

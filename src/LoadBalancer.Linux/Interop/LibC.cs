@@ -17,6 +17,7 @@ internal static unsafe partial class LibC
     public const int SOL_SOCKET = 1;
     public const int SO_BINDTODEVICE = 25;
     public const int SO_ERROR = 4;
+    public const int SO_ATTACH_FILTER = 26;
 
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
@@ -342,6 +343,7 @@ internal static class PacketConstants
 {
     public const ushort ETH_P_ALL = 0x0003;
     public const ushort ETH_P_ARP = 0x0806;
+    public const ushort ETH_P_IPV6 = 0x86DD;
 
     public const int PACKET_ADD_MEMBERSHIP = 1;
     public const int PACKET_RX_RING = 5;

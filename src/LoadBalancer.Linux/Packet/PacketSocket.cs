@@ -43,6 +43,17 @@ internal sealed unsafe class PacketSocket : IDisposable
             if (LibC.setsockopt(Fd, LibC.SOL_PACKET, option, p, (uint)sizeof(T)) != 0) throw NativeException.Last($"setsockopt({name})");
     }
 
+    /// <summary>A classic-BPF socket filter (SO_ATTACH_FILTER): frames it returns 0 for are never queued.</summary>
+    public void AttachFilter(sock_filter[] program)
+    {
+        fixed (sock_filter* p = program)
+        {
+            var fprog = new sock_fprog { len = (ushort)program.Length, filter = p };
+            if (LibC.setsockopt(Fd, LibC.SOL_SOCKET, LibC.SO_ATTACH_FILTER, &fprog, (uint)sizeof(sock_fprog)) != 0)
+                throw NativeException.Last($"setsockopt(SO_ATTACH_FILTER, {InterfaceName})");
+        }
+    }
+
     public void Bind(ushort protocol)
     {
         var addr = new sockaddr_ll

@@ -26,6 +26,7 @@ public sealed class StructLayoutTests
         #include <time.h>
         #include <errno.h>
         #include <linux/capability.h>
+        #include <linux/if_ether.h>
         #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
         int main(void) {
@@ -68,6 +69,8 @@ public sealed class StructLayoutTests
           S(ucred) O(ucred, uid) O(ucred, gid)
           printf("const _LINUX_CAPABILITY_VERSION_3 %d\nconst _LINUX_CAPABILITY_U32S_3 %d\nconst CAP_NET_ADMIN %d\nconst CAP_NET_RAW %d\n",
                  _LINUX_CAPABILITY_VERSION_3, _LINUX_CAPABILITY_U32S_3, CAP_NET_ADMIN, CAP_NET_RAW);
+          printf("const SO_ATTACH_FILTER %d\nconst ETH_P_IPV6 %d\nconst BPF_LD_H_ABS %d\nconst BPF_RET_K %d\n",
+                 SO_ATTACH_FILTER, ETH_P_IPV6, BPF_LD|BPF_H|BPF_ABS, BPF_RET|BPF_K);
           printf("const SO_PEERCRED %d\nconst SO_PEERGROUPS %d\nconst ERANGE %d\nconst EPERM %d\n", SO_PEERCRED, SO_PEERGROUPS, ERANGE, EPERM);
           return 0;
         }
@@ -211,6 +214,20 @@ public sealed class StructLayoutTests
         Assert.Equal(PacketConstants.TPACKET_V2, n["TPACKET_V2"]);
         Assert.Equal((int)PacketConstants.TP_STATUS_SEND_REQUEST, n["TP_STATUS_SEND_REQUEST"]);
         Assert.Equal((int)PacketConstants.TP_STATUS_WRONG_FORMAT, n["TP_STATUS_WRONG_FORMAT"]);
+    }
+
+    [Fact]
+    public void NeighborDiscoverySocketFilter_MatchesKernelHeaders()
+    {
+        var n = Native.Value;
+        Assert.Equal(LibC.SO_ATTACH_FILTER, n["SO_ATTACH_FILTER"]);
+        Assert.Equal(PacketConstants.ETH_P_IPV6, n["ETH_P_IPV6"]);
+        // The filter's opcodes, against the kernel's own macros; it attaches a sock_fprog (sizes checked above).
+        int[] kernel = [n["BPF_LD_H_ABS"], n["BPF_LD_B_ABS"], n["BPF_JEQ_K"], n["BPF_RET_K"]];
+        var program = LoadBalancer.Linux.Packet.NeighborDiscoverySocket.Filter();
+        Assert.All(program, ins => Assert.Contains((int)ins.code, kernel));
+        Assert.Equal(n["BPF_LD_H_ABS"], program[0].code);
+        Assert.Equal(n["BPF_RET_K"], program[^1].code);
     }
 
     [Fact]
