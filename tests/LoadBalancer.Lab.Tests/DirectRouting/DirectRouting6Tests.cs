@@ -70,9 +70,8 @@ public sealed class DirectRouting6Tests(DirectRoutingLab fixture) : IClassFixtur
         var pcap = Path.Combine(Lab.Dir, "nd6.pcap");
         using (PacketCapture.Start(Lab.RouterNs, Lab.RouterLanIf, pcap, "icmp6"))
         {
-            // Each round forgets the VIP6's neighbour entry and resolves it again (the echo itself goes unanswered:
-            // the engine leaves ICMPv6 echo to a VIP to the kernel, which does not hold it).
-            var r = Lab.In(Lab.RouterNs, $"for i in 1 2 3; do ip -6 neigh flush dev {Lab.RouterLanIf}; ping -6 -c 1 -W 1 {Vip6} >/dev/null; " +
+            // Each round forgets the VIP6's neighbour entry and resolves it again, by connecting to the VIP from the router.
+            var r = Lab.In(Lab.RouterNs, $"for i in 1 2 3; do ip -6 neigh flush dev {Lab.RouterLanIf}; curl -6 -s --noproxy '*' --max-time 3 -o /dev/null 'http://[{Vip6}]/'; " +
                                          $"ip -6 neigh show {Vip6} dev {Lab.RouterLanIf}; done", 30);
             Assert.Contains($"lladdr {balancerMac}", r.Stdout);
         }
