@@ -52,6 +52,28 @@ public static class FlowLookup
         return Predict(service, key, hash, Math.Max(home, 0));
     }
 
+    /// <summary>The same for an IPv6 service (DR6): the worker's IPv6 flow table, else what Maglev gives the flow.</summary>
+    public static FlowAnswer Find6(Engine engine, DataPlaneSnapshot snapshot, ServiceSnapshot service, UInt128 clientAddress, ushort clientPort)
+    {
+        var key = new FlowKey6(service.Protocol, clientAddress, service.Vip6, clientPort, service.Port);
+        var hash = FlowHash.Compute6(key, snapshot.HashSeed);
+        var now = engine.ClockMs();
+        var home = engine.WorkerFor(service.IngressInterface, WorkerFanout.Fold(clientAddress), clientPort);
+        if (home >= 0 && Held6(engine.Workers[home].Processor.Worker, service, key, hash, now, home) is { } found) return found;
+        for (var w = 0; w < engine.Workers.Count; w++)
+            if (w != home && Held6(engine.Workers[w].Processor.Worker, service, key, hash, now, w) is { } elsewhere) return elsewhere;
+        return FromTable(service, hash, Math.Max(home, 0));
+    }
+
+    private static FlowAnswer? Held6(WorkerState worker, ServiceSnapshot service, in FlowKey6 key, uint hash, long now, int w)
+    {
+        if (worker.Flows6 is not { } flows) return null;
+        var i = flows.IndexOf(key, hash, now);
+        if (i < 0) return null;
+        var e = flows.Slot(i);
+        return Known(service, e.BackendId, e.State, now - e.LastSeenMs, w);
+    }
+
     private static FlowAnswer? Held(WorkerState worker, ServiceSnapshot service, in FlowKey key, uint hash, long now, int w)
     {
         if (service.Mode == ForwardingMode.Nat)
@@ -86,6 +108,11 @@ public static class FlowLookup
                 ? new FlowAnswer(null, FlowSource.None, null, worker)
                 : new FlowAnswer(ClusterNodeConfig.NameOf(owner), FlowSource.Maglev, (int)(h % (uint)s.Table.Size), worker);
         }
+        return FromTable(service, hash, worker);
+    }
+
+    private static FlowAnswer FromTable(ServiceSnapshot service, uint hash, int worker)
+    {
         var slot = service.Table.Lookup(hash);
         if (slot < 0) return new FlowAnswer(null, FlowSource.None, null, worker);
         var backend = service.Backends[slot];
@@ -108,7 +135,20 @@ public static class FlowLookup
                 {
                     var s = worker.Sessions.Slot(i);
                     if (s.InUse && s.ServiceId == service.Id && !NatSessionTable.Expired(s, now))
-                        Add(rows, ref total, limit, backend, service, s.Forward, s.BackendId, s.State, now - s.LastSeenMs, w);
+                        Add(rows, ref total, limit, backend, service, Client(s.Forward), s.BackendId, s.State, now - s.LastSeenMs, w);
+                }
+                continue;
+            }
+            if (service.IsIpv6)
+            {
+                if (worker.Flows6 is not { } flows6) continue;
+                for (var i = 0; i < flows6.Capacity; i++)
+                {
+                    var e = flows6.Slot(i);
+                    if (!flows6.IsExpired(e, now) && e.Key.DestinationAddress == service.Vip6 && e.Key.DestinationPort == service.Port
+                        && e.Key.Protocol == service.Protocol)
+                        Add(rows, ref total, limit, backend, service, $"[{Ipv6.Format(e.Key.SourceAddress)}]:{e.Key.SourcePort}", e.BackendId, e.State,
+                            now - e.LastSeenMs, w);
                 }
                 continue;
             }
@@ -117,19 +157,21 @@ public static class FlowLookup
                 var e = worker.Flows.Slot(i);
                 if (!worker.Flows.IsExpired(e, now) && e.Key.DestinationAddress == service.Vip && e.Key.DestinationPort == service.Port
                     && e.Key.Protocol == service.Protocol)
-                    Add(rows, ref total, limit, backend, service, e.Key, e.BackendId, e.State, now - e.LastSeenMs, w);
+                    Add(rows, ref total, limit, backend, service, Client(e.Key), e.BackendId, e.State, now - e.LastSeenMs, w);
             }
         }
         return rows;
     }
 
-    private static void Add(List<FlowListing> rows, ref int total, int limit, string? only, ServiceSnapshot service, in FlowKey key,
+    private static string Client(in FlowKey key) => $"{Ipv4.Format(key.SourceAddress)}:{key.SourcePort}";
+
+    private static void Add(List<FlowListing> rows, ref int total, int limit, string? only, ServiceSnapshot service, string client,
         int backendId, FlowState state, long idleMs, int worker)
     {
         var name = BackendName(service, backendId) ?? "#" + backendId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (only is not null && name != only) return;
         total++;
         if (rows.Count < limit)
-            rows.Add(new FlowListing($"{Ipv4.Format(key.SourceAddress)}:{key.SourcePort}", name, FlowTable.Name(state), Math.Max(0, idleMs), worker));
+            rows.Add(new FlowListing(client, name, FlowTable.Name(state), Math.Max(0, idleMs), worker));
     }
 }

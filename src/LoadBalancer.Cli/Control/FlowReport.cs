@@ -22,10 +22,12 @@ internal static class FlowReport
         error = null;
         if (args.Length != 2) return Fail(FlowUsage, out error);
         var snapshot = engine.State.Current;
-        if (snapshot.Services.FirstOrDefault(s => s.Name == args[0]) is { IsIpv6: true } ipv6) return Fail(NotIpv6Yet(ipv6), out error);
-        if (!TryParseClient(args[1], out var address, out var port)) return Fail($"bad client address '{args[1]}': IPv4:PORT expected", out error);
+        if (!TryParseClient(args[1], out var address, out var port)) return Fail($"bad client address '{args[1]}': IPv4:PORT or [IPv6]:PORT expected", out error);
         if (snapshot.Services.FirstOrDefault(s => s.Name == args[0]) is not { } service) return Fail($"no service {args[0]}", out error);
-        var a = FlowLookup.Find(engine, snapshot, service, address, port);
+        var ipv6 = address.AddressFamily == AddressFamily.InterNetworkV6;
+        if (ipv6 != service.IsIpv6)
+            return Fail($"service {service.Name} is {(service.IsIpv6 ? "IPv6" : "IPv4")}: its clients are {(service.IsIpv6 ? "[IPv6]:PORT" : "IPv4:PORT")}", out error);
+        var a = ipv6 ? FlowLookup.Find6(engine, snapshot, service, Ipv6.ToUInt128(address), port) : FlowLookup.Find(engine, snapshot, service, Ipv4.ToUInt32(address), port);
         return Write(w =>
         {
             w.WriteStartObject();
@@ -55,7 +57,6 @@ internal static class FlowReport
                 return Fail(args[i] == "limit" ? $"limit must be a positive number, got '{args[i + 1]}'" : FlowsUsage, out error);
         }
         if (engine.State.Current.Services.FirstOrDefault(s => s.Name == args[0]) is not { } service) return Fail($"no service {args[0]}", out error);
-        if (service.IsIpv6) return Fail(NotIpv6Yet(service), out error);
         if (backend is not null && engine.Backends.Get(service.Name, backend) is null) return Fail($"no backend {backend} in service {service.Name}", out error);
         var rows = FlowLookup.List(engine, service, backend, limit, out var total);
         return Write(w =>
@@ -114,18 +115,19 @@ internal static class FlowReport
         return text.ToString();
     }
 
-    // The lookups build IPv4 flow keys; an IPv6 service's flows are keyed otherwise, so the answer would be wrong.
-    private static string NotIpv6Yet(Core.Forwarding.ServiceSnapshot service) =>
-        $"service {service.Name} is IPv6 (vip {service.Config.Vip}): lb flow and lb flows read IPv4 services only so far";
-
-    private static bool TryParseClient(string text, out uint address, out ushort port)
+    /// <summary>IPv4:PORT, or [IPv6]:PORT (brackets required, as in a URL: an IPv6 address has colons of its own).</summary>
+    private static bool TryParseClient(string text, out IPAddress address, out ushort port)
     {
-        address = 0;
+        address = IPAddress.None;
         port = 0;
         var colon = text.LastIndexOf(':');
-        if (colon < 0 || !IPAddress.TryParse(text.AsSpan(0, colon), out var ip) || ip.AddressFamily != AddressFamily.InterNetwork
-            || !ushort.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port)) return false;
-        address = Ipv4.ToUInt32(ip);
+        if (colon < 0 || !ushort.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port)) return false;
+        var host = text.AsSpan(0, colon);
+        var bracketed = host.Length > 2 && host[0] == '[' && host[^1] == ']';
+        if (bracketed) host = host[1..^1];
+        if (!IPAddress.TryParse(host, out var ip) || (ip.AddressFamily == AddressFamily.InterNetworkV6 && ip.ScopeId != 0)) return false;
+        if (bracketed != (ip.AddressFamily == AddressFamily.InterNetworkV6)) return false;
+        address = ip;
         return true;
     }
 

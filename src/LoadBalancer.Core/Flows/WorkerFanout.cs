@@ -23,4 +23,10 @@ public static class WorkerFanout
     /// <summary>The worker (0-based) among <paramref name="workers"/> that frames of this client's flow reach.</summary>
     public static int Worker(uint clientAddress, ushort clientPort, int workers) =>
         workers <= 1 ? 0 : (int)(Hash(clientAddress, clientPort) % (uint)workers);
+
+    /// <summary>An IPv6 client address as the fanout program keys it: its four 32-bit words XORed.</summary>
+    public static uint Fold(UInt128 address) => (uint)(address >> 96) ^ (uint)(address >> 64) ^ (uint)(address >> 32) ^ (uint)address;
+
+    /// <summary>The worker an IPv6 client's flow reaches (<see cref="Fold"/>, then as <see cref="Worker(uint, ushort, int)"/>).</summary>
+    public static int Worker(UInt128 clientAddress, ushort clientPort, int workers) => Worker(Fold(clientAddress), clientPort, workers);
 }

@@ -12,8 +12,12 @@ namespace LoadBalancer.Linux.Packet;
 /// unlike PACKET_FANOUT_HASH (a per-boot random seed), two balancers agree on which worker sees a flow, which state
 /// sync relies on. The kernel takes the result modulo the group's size, and every worker joins its groups in the same
 /// order, so index i is worker i on every interface. The program runs before the packet socket pushes the MAC header
-/// back: offsets are from the IPv4 header; a load past the end of the packet ends the program with 0 (worker 0).
-/// A frame that is not IPv4 TCP/UDP/ICMP yields some index; the worker passes it or handles it like any other.</summary>
+/// back: offsets are from the IP header; a load past the end of the packet ends the program with 0 (worker 0).
+/// IPv6 (version 6 in the first nibble) is keyed the same way on <see cref="WorkerFanout.Fold"/> of the client's
+/// address (its four words XORed) and its port, read where they are when TCP/UDP follows the fixed header; with
+/// extension headers the bytes read are another part of the header chain, still the same for every packet of the
+/// flow, so the flow still stays on one worker. ICMPv6 errors are keyed on their quote as ICMP ones are.
+/// A frame that is not TCP/UDP/ICMP yields some index; the worker passes it or handles it like any other.</summary>
 internal static unsafe class ClientFanout
 {
     // linux/filter.h opcodes
@@ -36,6 +40,8 @@ internal static unsafe class ClientFanout
     private const ushort RetA = 0x06 | 0x10;            // return A
 
     private const int IcmpHeaderLength = 8;
+    private const int Ipv6HeaderLength = 40;
+    private const ushort LdhAbs = 0x00 | 0x08 | 0x20;   // A = P[k] (16 bits)
 
     internal static sock_filter[] Program(bool clientIsSource)
     {
@@ -76,13 +82,53 @@ internal static unsafe class ClientFanout
             new() { code = XorX },
             new() { code = RetA },
         ];
-        sock_filter[] head =
+        sock_filter[] head4 =
         [
             new() { code = LdbAbs, k = 9 },                            // protocol
             new() { code = JeqK, k = 1, jt = (byte)(direct.Length + hash.Length), jf = 0 },
         ];
-        return [.. head, .. direct, .. hash, .. icmpError, .. hash];
+        sock_filter[] ipv4 = [.. head4, .. direct, .. hash, .. icmpError, .. hash];
+
+        // IPv6: the client's address at 8 (source) or 24 (destination), its port at 40 or 42; in an ICMPv6 error, the
+        // quote (after the 8-byte ICMPv6 header) went the other way: its destination on the client side, its source
+        // on the backend side.
+        var direct6 = Ipv6Key(portOffset: clientIsSource ? 40u : 42u, addressOffset: clientIsSource ? 8u : 24u);
+        const uint quote = Ipv6HeaderLength + IcmpHeaderLength;
+        var icmp6 = Ipv6Key(portOffset: quote + (clientIsSource ? 42u : 40u), addressOffset: quote + (clientIsSource ? 24u : 8u));
+        sock_filter[] head6 =
+        [
+            new() { code = LdbAbs, k = 6 },                            // next header
+            new() { code = JeqK, k = 58, jt = (byte)(direct6.Length + hash.Length), jf = 0 },
+        ];
+        sock_filter[] ipv6 = [.. head6, .. direct6, .. hash, .. icmp6, .. hash];
+
+        sock_filter[] version =
+        [
+            new() { code = LdbAbs, k = 0 },
+            new() { code = RshK, k = 4 },
+            new() { code = JeqK, k = 6, jt = (byte)ipv4.Length, jf = 0 },
+        ];
+        return [.. version, .. ipv4, .. ipv6];
     }
+
+    /// <summary>A = fold(address at <paramref name="addressOffset"/>) ^ port at <paramref name="portOffset"/>.</summary>
+    private static sock_filter[] Ipv6Key(uint portOffset, uint addressOffset) =>
+    [
+        new() { code = LdhAbs, k = portOffset },
+        new() { code = St, k = 0 },
+        new() { code = LdAbs, k = addressOffset },
+        new() { code = Tax },
+        new() { code = LdAbs, k = addressOffset + 4 },
+        new() { code = XorX },
+        new() { code = Tax },
+        new() { code = LdAbs, k = addressOffset + 8 },
+        new() { code = XorX },
+        new() { code = Tax },
+        new() { code = LdAbs, k = addressOffset + 12 },
+        new() { code = XorX },
+        new() { code = LdxMem, k = 0 },
+        new() { code = XorX },
+    ];
 
     public static void Attach(PacketSocket socket, bool clientIsSource)
     {

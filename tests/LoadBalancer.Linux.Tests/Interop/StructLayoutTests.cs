@@ -201,14 +201,15 @@ public sealed class StructLayoutTests
         Assert.Equal(PacketConstants.PACKET_FANOUT_CBPF, n["PACKET_FANOUT_CBPF"]);
         // The opcodes of the fanout program, against the kernel's own macros.
         string[] opcodes = ["BPF_LDX_B_MSH", "BPF_LD_H_IND", "BPF_LD_W_ABS", "BPF_LDX_W_MEM", "BPF_XOR_X", "BPF_RET_A", "BPF_TAX",
-            "BPF_LD_B_ABS", "BPF_LD_B_IND", "BPF_LD_W_IND", "BPF_ADD_X", "BPF_AND_K", "BPF_LSH_K", "BPF_JEQ_K", "BPF_MUL_K", "BPF_RSH_K", "BPF_ST"];
+            "BPF_LD_B_ABS", "BPF_LD_B_IND", "BPF_LD_W_IND", "BPF_ADD_X", "BPF_AND_K", "BPF_LSH_K", "BPF_JEQ_K", "BPF_MUL_K", "BPF_RSH_K", "BPF_ST", "BPF_LD_H_ABS"];
         var kernel = opcodes.Select(o => n[o]).ToHashSet();
         foreach (var side in new[] { true, false })
             foreach (var ins in LoadBalancer.Linux.Packet.ClientFanout.Program(side))
                 Assert.Contains((int)ins.code, kernel);
         var program = LoadBalancer.Linux.Packet.ClientFanout.Program(clientIsSource: true);
         Assert.Equal(n["BPF_LD_B_ABS"], program[0].code);
-        Assert.Equal(n["BPF_JEQ_K"], program[1].code);
+        Assert.Equal(n["BPF_RSH_K"], program[1].code);
+        Assert.Equal(n["BPF_JEQ_K"], program[2].code);
         Assert.Equal(n["BPF_RET_A"], program[^1].code);
         Assert.Equal(PacketConstants.PACKET_LOSS, n["PACKET_LOSS"]);
         Assert.Equal(PacketConstants.TPACKET_V2, n["TPACKET_V2"]);

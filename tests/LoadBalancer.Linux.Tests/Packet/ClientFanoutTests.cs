@@ -94,6 +94,65 @@ public class ClientFanoutTests
         Assert.All(counts, c => Assert.InRange(c, 9_000, 11_000));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Program_Ipv6_ComputesWorkerFanoutHashOfTheFoldedAddress(bool clientIsSource)
+    {
+        var program = ClientFanout.Program(clientIsSource);
+        var random = new Random(13);
+        for (var i = 0; i < 2000; i++)
+        {
+            var client = Random128(random);
+            var other = Random128(random);
+            var clientPort = (ushort)random.Next(0, 65536);
+            var otherPort = (ushort)random.Next(0, 65536);
+            var packet = clientIsSource ? Ipv6Udp(client, other, clientPort, otherPort, random) : Ipv6Udp(other, client, otherPort, clientPort, random);
+
+            Assert.Equal(WorkerFanout.Hash(WorkerFanout.Fold(client), clientPort), ClassicBpf.Run(program, packet));
+            Assert.Equal(WorkerFanout.Worker(client, clientPort, 4), (int)(ClassicBpf.Run(program, packet) % 4));
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Program_Ipv6_KeysIcmpv6ErrorsOnTheQuotedFlow(bool clientIsSource)
+    {
+        var program = ClientFanout.Program(clientIsSource);
+        var random = new Random(17);
+        for (var i = 0; i < 2000; i++)
+        {
+            var client = Random128(random);
+            var other = Random128(random);
+            var clientPort = (ushort)random.Next(0, 65536);
+            var otherPort = (ushort)random.Next(0, 65536);
+            var quote = clientIsSource ? Ipv6Udp(other, client, otherPort, clientPort, random) : Ipv6Udp(client, other, clientPort, otherPort, random);
+            var packet = Ipv6Udp(Random128(random), Random128(random), 0, 0, random);
+            Array.Resize(ref packet, 48 + quote.Length);
+            packet[6] = 58;
+            packet[40] = 2; // packet too big
+            quote.CopyTo(packet.AsSpan(48));
+
+            Assert.Equal(WorkerFanout.Hash(WorkerFanout.Fold(client), clientPort), ClassicBpf.Run(program, packet));
+        }
+    }
+
+    private static UInt128 Random128(Random random) => new((ulong)random.NextInt64(), (ulong)random.NextInt64());
+
+    private static byte[] Ipv6Udp(UInt128 source, UInt128 destination, ushort sourcePort, ushort destinationPort, Random random)
+    {
+        var p = new byte[48];
+        p[0] = (byte)(0x60 | random.Next(16)); // traffic class and flow label do not matter
+        p[1] = (byte)random.Next(256);
+        p[6] = 17;
+        BinaryPrimitives.WriteUInt128BigEndian(p.AsSpan(8), source);
+        BinaryPrimitives.WriteUInt128BigEndian(p.AsSpan(24), destination);
+        BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(40), sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(42), destinationPort);
+        return p;
+    }
+
     private static byte[] Ipv4Tcp(int ihl, uint source, uint destination, ushort sourcePort, ushort destinationPort)
     {
         var p = new byte[ihl * 4 + 20];
