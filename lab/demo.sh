@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # LoadBalancer demo. Needs root: it builds a lab of network namespaces.
 #
-#   ./lab/demo.sh [dr|nat|clusterip|ha|ecmp]   (as root; default dr)
+#   ./lab/demo.sh [dr|dr6|nat|clusterip|ha|ecmp]   (as root; default dr)
 #
 # Builds the solution, brings up a DR lab (client -> router -> switch -> balancer
 # + 2 real servers running nginx), starts the engine in the balancer namespace,
 # makes 100 new HTTP connections from the client to the VIP 10.99.0.100 and
 # shows which real server answered each.
+# With dr6: the same lab (it is dual stack) and engine, the 100 connections over
+# IPv6 to [2001:db8::100] (the web6 service, DR6).
 # With nat: the same on a two-armed NAT lab (client -> router -> balancer ->
 # back bridge -> 2 real servers on 10.99.4.0/24 whose gateway is the balancer;
 # rs2 serves the web service on its port 8081).
@@ -42,7 +44,7 @@ source "$HERE/lib/topology.sh"
 
 MODE="${1:-dr}"
 case "$MODE" in
-    dr|nat|clusterip|ha|ecmp) ;;
+    dr|dr6|nat|clusterip|ha|ecmp) ;;
     *) echo "mode $MODE is not available yet" >&2; exit 2 ;;
 esac
 
@@ -130,7 +132,9 @@ lab_setup_traps cleanup
 # run_requests: REQUESTS new connections from the client to the VIP, then the
 # table of which server answered. Sets failures and missing (globals).
 run_requests() {
-    echo "== $REQUESTS new connections from the client to http://$LAB_VIP/"
+    local url="http://$LAB_VIP/" family=-4
+    if [[ "$MODE" == dr6 ]]; then url="http://[$LAB_VIP6]/" family=-6; fi
+    echo "== $REQUESTS new connections from the client to $url"
     local -a NAMES=()
     local name out c i
     read -r -a NAMES <<< "$LAB_SERVER_NAMES"
@@ -139,7 +143,7 @@ run_requests() {
     failures=0
     local others=0
     for (( i = 0; i < REQUESTS; i++ )); do
-        if out="$(ip netns exec "$LAB_CLIENT_NS" curl -s --noproxy '*' --max-time 3 "http://$LAB_VIP/")"; then
+        if out="$(ip netns exec "$LAB_CLIENT_NS" curl "$family" -s --noproxy '*' --max-time 3 "$url")"; then
             if [[ "$out" =~ ^[a-z0-9]+$ && -n "${COUNT[$out]+x}" ]]; then
                 COUNT[$out]=$(( COUNT[$out] + 1 ))
             else

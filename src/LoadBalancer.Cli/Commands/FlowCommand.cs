@@ -14,7 +14,7 @@ internal static class FlowCommand
     public static Command BuildFlow()
     {
         var service = new Argument<string>("SERVICE") { Description = "Service name" };
-        var client = new Argument<string>("CLIENT") { Description = "The client's IPv4 address and port, IP:PORT" };
+        var client = new Argument<string>("CLIENT") { Description = "The client's address and port: IPv4:PORT, or [IPv6]:PORT for an IPv6 service" };
         var json = new Option<bool>("--json") { Description = "Print the answer as one JSON object" };
         var (config, socket) = EngineSocket.Options();
         var command = new Command("flow", "Show the backend a client's flow is on (flow table or NAT session), or would get, and its worker")
