@@ -54,11 +54,15 @@ lab_up() {
     lab_log "lab $P is up (LAB_DIR=$LAB_DIR)"
 }
 
-# lab_write_dr_config PREFIX FILE: the engine config for this lab's DR services
+# lab_write_dr_config PREFIX [ipv4] FILE: the engine config for this lab's DR services
 # (web on :80 and upload on :8080, every real server as a backend; web6 on [VIP6]:80 beside them, the
-# servers' IPv6 addresses as its backends).
+# servers' IPv6 addresses as its backends, unless "ipv4" is given).
 lab_write_dr_config() {
-    local P="$1" file="$2" N i
+    local P="$1" file="$2" ipv6=1 N i
+    if [[ $# -ge 3 ]]; then
+        [[ "$2" == ipv4 ]] || { lab_warn "lab_write_dr_config: expected 'ipv4' or nothing before the file, got '$2'"; return 1; }
+        ipv6=0 file="$3"
+    fi
     _lab_check_prefix "$P" || return 1
     N="$(_lab_host_count "$P" w 2)"
     local backends="" backends6=""
@@ -76,9 +80,11 @@ lab_write_dr_config() {
         # shellcheck disable=SC2059
         printf "$svc" upload 8080 "$P"
         printf '%s' "$backends"
-        # shellcheck disable=SC2059
-        printf "${svc/10.99.0.100/2001:db8::100}" web6 80 "$P"
-        printf '%s' "$backends6"
+        if (( ipv6 )); then
+            # shellcheck disable=SC2059
+            printf "${svc/10.99.0.100/2001:db8::100}" web6 80 "$P"
+            printf '%s' "$backends6"
+        fi
     } > "$file"
 }
 

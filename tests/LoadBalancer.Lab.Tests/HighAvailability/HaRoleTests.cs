@@ -56,7 +56,7 @@ public sealed class HaRoleTests
             var deadline = DateTime.UtcNow.AddSeconds(15);
             while ((check = Check()).ExitCode != 0 && DateTime.UtcNow < deadline) Thread.Sleep(200);
             Assert.True(check.ExitCode == 0, check.Output);
-            Assert.Equal("ok: 2 services, each with a usable backend, role backup", check.Stdout.Trim());
+            Assert.Equal("ok: 3 services, each with a usable backend, role backup", check.Stdout.Trim());
             Assert.Equal(0, engine.Stop());
         }
         check = Check();

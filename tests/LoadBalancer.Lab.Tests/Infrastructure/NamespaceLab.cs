@@ -174,7 +174,8 @@ public sealed class NamespaceLab : IDisposable
     public CommandResult In(string ns, string script, int timeoutSeconds = 60) =>
         Shell.InNamespace(ns, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
 
-    public string WriteDrConfig(string name = "lb.yaml") => WriteConfig("lab_write_dr_config", name);
+    /// <summary>The DR lab's config: web and upload, and web6 (DR6) unless <paramref name="ipv6"/> is false.</summary>
+    public string WriteDrConfig(string name = "lb.yaml", bool ipv6 = true) => WriteConfig("lab_write_dr_config", name, ipv6 ? "" : "ipv4");
 
     public string WriteNatConfig(string name = "lb.yaml") => WriteConfig("lab_write_nat_config", name);
 

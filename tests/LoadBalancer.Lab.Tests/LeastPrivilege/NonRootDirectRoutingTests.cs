@@ -59,7 +59,7 @@ public sealed class NonRootDirectRoutingTests(NonRootDrLab fixture) : IClassFixt
 
         var read = Lb(monitor, $"status --json --socket {socket}");
         Assert.True(read.ExitCode == 0, read.Output);
-        Assert.Equal(2, JsonDocument.Parse(read.Stdout).RootElement.GetProperty("services").GetArrayLength());
+        Assert.Equal(3, JsonDocument.Parse(read.Stdout).RootElement.GetProperty("services").GetArrayLength());
 
         var drain = Lb(monitor, $"backend drain web rs1 --socket {socket}");
         Assert.Equal(1, drain.ExitCode);

@@ -102,7 +102,7 @@ public sealed class ServiceManagerTests(ServiceManagerLab fixture) : IClassFixtu
         using var engine = EngineProcess.StartIn(_lab, _lab.BalancerNs, config, fixture.Socket, launch: launch);
 
         var ready = notify.Until(m => m.StartsWith("READY=1\n", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "READY=1");
-        Assert.Equal("READY=1\nSTATUS=serving 2 services", ready);
+        Assert.Equal("READY=1\nSTATUS=serving 3 services", ready);
         // Nothing waited for but READY=1: the very first connection goes through, and its SYN was not dropped for a
         // backend MAC not yet resolved.
         var first = Assert.Single(_lab.Connect(1));
@@ -129,7 +129,7 @@ public sealed class ServiceManagerTests(ServiceManagerLab fixture) : IClassFixtu
         var reloading = Regex.Match(around[0], @"^RELOADING=1\nMONOTONIC_USEC=(\d+)\nSTATUS=reloading$");
         Assert.True(reloading.Success, around[0]);
         Assert.InRange(long.Parse(reloading.Groups[1].Value, CultureInfo.InvariantCulture), before, after);
-        Assert.Equal("READY=1\nSTATUS=serving 2 services", around[1]);
+        Assert.Equal("READY=1\nSTATUS=serving 3 services", around[1]);
 
         // SIGTERM: STOPPING=1, sent before the process ended (a datagram queued here was sent by a live process), then
         // nothing more; exit 0.
