@@ -155,7 +155,7 @@ public sealed class Engine : IDisposable
         // once they have ended. Only counts flows (a walk of the tables) while some backend is leaving.
         StartThread("lb-leaving", () =>
         {
-            while (!_stop.Token.WaitHandle.WaitOne(LeavingCheckInterval)) Control.RemoveEndedLeaving(() => CountLiveFlows());
+            while (!_stop.Token.WaitHandle.WaitOne(LeavingCheckInterval)) Control.RemoveEndedLeaving(() => CountLiveFlows(yieldToWorkers: true));
         });
 
         foreach (var (address, port) in Topology.Heartbeats)
@@ -207,13 +207,13 @@ public sealed class Engine : IDisposable
 
     /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker; with
     /// <paramref name="liveFlowsPerWorker"/> also each worker's live flow-table entries (one walk for both).</summary>
-    public long[] CountLiveFlows(int[]? liveFlowsPerWorker = null, int[]? liveFlows6PerWorker = null)
+    public long[] CountLiveFlows(int[]? liveFlowsPerWorker = null, int[]? liveFlows6PerWorker = null, bool yieldToWorkers = false)
     {
         var counts = new long[WorkerCounters.MaxBackendIds];
         var now = ClockMs();
         for (var i = 0; i < _workerList.Count; i++)
         {
-            var live = _workerList[i].Processor.Worker.CountLiveFlows(now, counts, out var live6);
+            var live = _workerList[i].Processor.Worker.CountLiveFlows(now, counts, out var live6, yieldToWorkers);
             if (liveFlowsPerWorker is not null) liveFlowsPerWorker[i] = live;
             if (liveFlows6PerWorker is not null) liveFlows6PerWorker[i] = live6;
         }

@@ -160,10 +160,15 @@ public sealed class EngineControl
     /// rebuilds without them. Cheap when none is leaving: nothing is counted.</summary>
     public void RemoveEndedLeaving(Func<long[]> countLiveFlows)
     {
+        // Counted outside the gate: the walk takes milliseconds (more when it yields to the workers), and health results
+        // and operator commands wait on the gate. A leaving backend takes no new flows, so a count that reached zero stays
+        // zero, and one that was not zero keeps the backend for another round.
+        lock (_rebuildGate)
+            if (_backends.Leaving.Count == 0) return;
+        var live = countLiveFlows();
         lock (_rebuildGate)
         {
             if (_backends.Leaving.Count == 0) return;
-            var live = countLiveFlows();
             var ended = _backends.RemoveEnded(id => (uint)id < (uint)live.Length ? live[id] : 0);
             if (ended.Count == 0) return;
             foreach (var l in ended) _log.Info($"backend {l.Service}/{l.Backend.Name} removed: its last flow has ended");

@@ -40,7 +40,8 @@ internal static class StatusReport
             // One walk of every worker's tables for both the entries here and the live flows per backend below.
             var liveFlows = new int[host.Workers.Count];
             var liveFlows6 = new int[host.Workers.Count];
-            var live = host.CountLiveFlows(liveFlows, liveFlows6);
+            // Status holds no lock: its walk may give the workers the CPU (a scrape every second shares their core here).
+            var live = host.CountLiveFlows(liveFlows, liveFlows6, yieldToWorkers: true);
             for (var i = 0; i < host.Workers.Count; i++)
             {
                 var state = host.Workers[i].Processor.Worker;

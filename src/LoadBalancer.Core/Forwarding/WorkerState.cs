@@ -62,31 +62,30 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flow
     /// read from another thread it is approximate, as entries change under it, which a count that only has to
     /// reach zero can afford. Returns the live flow-table entries (what <see cref="FlowTable.CountLive"/> counts), so
     /// status walks the table once for both.
-    /// The walk gives up the CPU every <see cref="WalkSlice"/> slots: a 2^20-slot table takes milliseconds, and where the
-    /// caller shares a core with a worker (a scrape every second, the lab pinning the whole engine to one core) one
-    /// unbroken walk would hold the worker off long enough to overflow its ring at the loss-free edge.</summary>
-    public int CountLiveFlows(long nowMs, long[] perBackendId) => CountLiveFlows(nowMs, perBackendId, out _);
-
-    /// <summary>The same, with the live entries of the IPv6 flow table apart in <paramref name="live6"/> (0 without one).</summary>
-    public int CountLiveFlows(long nowMs, long[] perBackendId, out int live6)
+    /// With <paramref name="yieldToWorkers"/> the walk gives up the CPU every <see cref="WalkSlice"/> slots: a 2^20-slot
+    /// table takes milliseconds, and where the caller shares a core with a worker (a scrape every second, the lab pinning
+    /// the whole engine to one core) one unbroken walk holds the worker off for all of it. Only for callers that hold no
+    /// lock: on a busy core each yield can cost a time slice. The live entries of the IPv6 flow table are apart in
+    /// <paramref name="live6"/> (0 without one).</summary>
+    public int CountLiveFlows(long nowMs, long[] perBackendId, out int live6, bool yieldToWorkers = false)
     {
-        var live = CountLive(Flows, nowMs, perBackendId);
-        live6 = Flows6 is { } flows6 ? CountLive(flows6, nowMs, perBackendId) : 0;
+        var live = CountLive(Flows, nowMs, perBackendId, yieldToWorkers);
+        live6 = Flows6 is { } flows6 ? CountLive(flows6, nowMs, perBackendId, yieldToWorkers) : 0;
         for (var i = 0; i < Sessions.Capacity; i++)
         {
-            if ((i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
+            if (yieldToWorkers && (i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
             ref readonly var s = ref Sessions.Slot(i);
             if (s.InUse && !NatSessionTable.Expired(s, nowMs) && (uint)s.BackendId < (uint)perBackendId.Length) perBackendId[s.BackendId]++;
         }
         return live;
     }
 
-    private static int CountLive<TKey>(FlowTable<TKey> flows, long nowMs, long[] perBackendId) where TKey : struct, IEquatable<TKey>
+    private static int CountLive<TKey>(FlowTable<TKey> flows, long nowMs, long[] perBackendId, bool yieldToWorkers) where TKey : struct, IEquatable<TKey>
     {
         var live = 0;
         for (var i = 0; i < flows.Capacity; i++)
         {
-            if ((i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
+            if (yieldToWorkers && (i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
             ref readonly var e = ref flows.Slot(i);
             if (flows.IsExpired(e, nowMs)) continue;
             live++;
