@@ -9,10 +9,11 @@ from .harness import GEN_CPU, SINK_PORT, Engine, backends_active, in_ns, mac_of,
 
 
 def sink_servers(servers):
-    """Each real server drops the test traffic at netdev ingress (it answers nothing) after its rx counter."""
+    """Each real server drops the test traffic at netdev ingress (it answers nothing) after its rx counter, over
+    IPv4 and IPv6 alike (meta l4proto is the transport protocol of either family)."""
     for ns, dev, _ in servers:
         nft(ns, f"""table netdev sink {{
-  chain in {{ type filter hook ingress device "{dev}" priority 0; policy accept; udp dport {SINK_PORT} counter drop; }}
+  chain in {{ type filter hook ingress device "{dev}" priority 0; policy accept; meta l4proto udp udp dport {SINK_PORT} counter drop; }}
 }}""")
 
 
@@ -31,11 +32,12 @@ def prepare_balancer(lab, in_if, out_if):
     return mac_of(b, in_if), server_counter(lab.hosts)
 
 
-def sink_config(lab, mode, in_if, out_if, addrs):
-    """Our engine's config for the sink service (UDP to SINK_PORT on the VIP) in dr or nat mode."""
-    backends = "".join(f"      - {{name: rs{i + 1}, address: {a}}}\n" for i, a in enumerate(addrs))
-    return write(os.path.join(lab["LAB_DIR"], f"compare-{mode}.yaml"),
-                 f"workers: 1\ncontrol_socket: {lab['LAB_DIR']}/compare.sock\nservices:\n  - name: sink\n    vip: {lab['LAB_VIP']}\n"
+def sink_config(lab, mode, in_if, out_if, addrs, vip=None, name=None):
+    """Our engine's config for the sink service (UDP to SINK_PORT on the VIP, the lab's IPv4 VIP unless vip is
+    given) in dr or nat mode, written to compare-NAME.yaml (NAME: the mode unless given)."""
+    backends = "".join(f"      - {{name: rs{i + 1}, address: '{a}'}}\n" for i, a in enumerate(addrs))
+    return write(os.path.join(lab["LAB_DIR"], f"compare-{name or mode}.yaml"),
+                 f"workers: 1\ncontrol_socket: {lab['LAB_DIR']}/compare.sock\nservices:\n  - name: sink\n    vip: '{vip or lab['LAB_VIP']}'\n"
                  f"    port: {SINK_PORT}\n    protocol: udp\n    mode: {mode}\n    interface: {in_if}\n    backend_interface: {out_if}\n"
                  f"    backends:\n{backends}")
 

@@ -92,6 +92,11 @@ class Lab:
         """(namespace, interface, address) per real server; in a CLUSTERIP lab the nodes (LAB_SERVER_* = LAB_NODE_*)."""
         return list(zip(*(self.env[k].split() for k in ("LAB_SERVER_NS", "LAB_SERVER_IFS", "LAB_SERVER_ADDRS"))))
 
+    @property
+    def hosts6(self):
+        """(namespace, interface, IPv6 address) per real server of a dual-stack lab."""
+        return list(zip(*(self.env[k].split() for k in ("LAB_SERVER_NS", "LAB_SERVER_IFS", "LAB_SERVER_ADDRS6"))))
+
     def sh(self, commands, timeout=60, check=True):
         """Runs bash commands with lab/lib/topology.sh sourced."""
         return run(["bash", "-c", f"source {TOPOLOGY}; {commands}"], timeout=timeout, check=check)

@@ -21,8 +21,10 @@ def profile(args):
     size, data = args.sizes[0], os.path.join(args.out, "perf.data")
     lab = Lab("lab_up", 2, generator=True)
     try:
-        _, label, setup, teardown = next(c for c in dr.candidates(lab) if c[0] == args.profile)
+        _, label, setup, teardown = next(c for c in dr.candidates(lab, ipv4=not args.profile.endswith("6"), ipv6=args.profile.endswith("6"))
+                                   if c[0] == args.profile)
         path = setup()
+        size = max(size, path.smallest_frame)
         try:
             trial(path, 1000, size, 1, args.flows)  # warm-up
             load = {}

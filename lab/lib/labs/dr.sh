@@ -89,10 +89,14 @@ lab_write_dr_config() {
 }
 
 # lab_add_generator PREFIX: a traffic-generator namespace <P>-g wired straight to the balancer by its own
-# veth (<P>g0 10.99.3.2/24 <-> <P>b1 10.99.3.1/24 in the balancer namespace), so a pps run's generator
-# does not also pay for the LAN bridge (it would then cap the measurement, not the balancer). Where the
-# balancer's receive processing for <P>b1 runs (RPS) is the caller's choice (lab/compare/ sets it).
-# Exports LAB_GEN_NS LAB_GEN_IF LAB_GEN_ADDR LAB_BALANCER_GEN_IF LAB_BALANCER_GEN_ADDR.
+# veth (<P>g0 10.99.3.2/24 and 2001:db8:3::2/64 <-> <P>b1 10.99.3.1/24 and 2001:db8:3::1/64 in the balancer
+# namespace), so a pps run's generator does not also pay for the LAN bridge (it would then cap the
+# measurement, not the balancer). Where the balancer's receive processing for <P>b1 runs (RPS) is the
+# caller's choice (lab/compare/ sets it). The IPv6 addresses skip duplicate detection (usable at once) and
+# take no router advertisements, as every lab host's do (_lab_host_up6); no default routes: the generator
+# writes its frames whole and only needs the balancer's MAC.
+# Exports LAB_GEN_NS LAB_GEN_IF LAB_GEN_ADDR LAB_GEN_ADDR6 LAB_BALANCER_GEN_IF LAB_BALANCER_GEN_ADDR
+# LAB_BALANCER_GEN_ADDR6.
 lab_add_generator() {
     local P="$1"
     _lab_check_prefix "$P" || return 1
@@ -100,8 +104,8 @@ lab_add_generator() {
         lab_warn "lab_add_generator: not for a NAT lab ($P""b1 is its balancer's back arm)"
         return 1
     fi
-    export LAB_GEN_NS="$P-g" LAB_GEN_IF="${P}g0" LAB_GEN_ADDR=10.99.3.2
-    export LAB_BALANCER_GEN_IF="${P}b1" LAB_BALANCER_GEN_ADDR=10.99.3.1
+    export LAB_GEN_NS="$P-g" LAB_GEN_IF="${P}g0" LAB_GEN_ADDR=10.99.3.2 LAB_GEN_ADDR6=2001:db8:3::2
+    export LAB_BALANCER_GEN_IF="${P}b1" LAB_BALANCER_GEN_ADDR=10.99.3.1 LAB_BALANCER_GEN_ADDR6=2001:db8:3::1
     ip netns add "$LAB_GEN_NS" || return 1
     ip link add "$LAB_GEN_IF" netns "$LAB_GEN_NS" type veth peer "$LAB_BALANCER_GEN_IF" netns "$LAB_BALANCER_NS" || return 1
     ip -n "$LAB_GEN_NS" link set lo up
@@ -111,4 +115,8 @@ lab_add_generator() {
     ip -n "$LAB_BALANCER_NS" link set "$LAB_BALANCER_GEN_IF" up
     ip netns exec "$LAB_BALANCER_NS" sysctl -qw "net.ipv4.conf.$LAB_BALANCER_GEN_IF.rp_filter=0" \
         "net.ipv4.conf.$LAB_BALANCER_GEN_IF.send_redirects=0"
+    _lab_sysctl "$LAB_GEN_NS" "net.ipv6.conf.$LAB_GEN_IF.accept_ra=0" net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0
+    _lab_sysctl "$LAB_BALANCER_NS" "net.ipv6.conf.$LAB_BALANCER_GEN_IF.accept_ra=0"
+    ip -n "$LAB_GEN_NS" addr add "$LAB_GEN_ADDR6/64" dev "$LAB_GEN_IF" nodad
+    ip -n "$LAB_BALANCER_NS" addr add "$LAB_BALANCER_GEN_ADDR6/64" dev "$LAB_BALANCER_GEN_IF" nodad
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Net;
 using LoadBalancer.Core.Packets;
 using LoadBalancer.Linux.Kernel;
 using LoadBalancer.Linux.Packet;
@@ -13,11 +14,11 @@ internal static class GenerateCommand
     {
         var iface = new Option<string>("--interface") { Description = "Interface to send on", Required = true };
         var dstMac = new Option<string>("--dst-mac") { Description = "Destination MAC (the next hop)", Required = true };
-        var src = new Option<string>("--src") { Description = "Source IPv4 address", Required = true };
-        var dst = new Option<string[]>("--dst") { Description = "Destination IPv4 address (repeatable; flows are spread over them)", Required = true };
+        var src = new Option<string>("--src") { Description = "Source IPv4 or IPv6 address", Required = true };
+        var dst = new Option<string[]>("--dst") { Description = "Destination address of the source's family (repeatable; flows are spread over them)", Required = true };
         var port = new Option<int>("--port") { Description = "UDP destination port", DefaultValueFactory = _ => 9 };
         var flows = new Option<int>("--flows") { Description = "Flows (distinct source ports) per destination", DefaultValueFactory = _ => 1020 };
-        var size = new Option<int>("--size") { Description = "Frame size with FCS, 64..1518", DefaultValueFactory = _ => 64 };
+        var size = new Option<int>("--size") { Description = $"Frame size with FCS, {PacedSender.SmallestIpv4Frame}..{PacedSender.LargestFrame} ({PacedSender.SmallestIpv6Frame}.. for IPv6)", DefaultValueFactory = _ => 64 };
         var rate = new Option<long>("--rate") { Description = "Frames per second", Required = true };
         var duration = new Option<double>("--duration") { Description = "Seconds", DefaultValueFactory = _ => 2 };
         var batch = new Option<int>("--batch") { Description = "Frames per sendmmsg (1..64)", DefaultValueFactory = _ => 16 };
@@ -32,6 +33,21 @@ internal static class GenerateCommand
             {
                 Console.Error.WriteLine("--dst-mac is not a MAC address");
                 return 2;
+            }
+            if (!IPAddress.TryParse(r.GetValue(src), out var source))
+            {
+                Console.Error.WriteLine($"--src {r.GetValue(src)} is not an IP address");
+                return 2;
+            }
+            var destinations = new List<IPAddress>();
+            foreach (var text in r.GetValue(dst)!)
+            {
+                if (!IPAddress.TryParse(text, out var destination))
+                {
+                    Console.Error.WriteLine($"--dst {text} is not an IP address");
+                    return 2;
+                }
+                destinations.Add(destination);
             }
             if (r.GetValue(cpu) is { } pinned)
             {
@@ -52,8 +68,8 @@ internal static class GenerateCommand
                 {
                     Interface = r.GetValue(iface)!,
                     DestinationMac = mac,
-                    Source = Ipv4.Parse(r.GetValue(src)!),
-                    Destinations = r.GetValue(dst)!.Select(Ipv4.Parse).ToArray(),
+                    Source = source,
+                    Destinations = destinations,
                     DestinationPort = (ushort)r.GetValue(port),
                     Flows = r.GetValue(flows),
                     FrameSize = r.GetValue(size),
