@@ -250,15 +250,16 @@ public sealed class Engine : IDisposable
             return refusals;
         }
 
-        /// <summary>IPv6 needs neighbour discovery on the interfaces it uses, and that is opened at start (only where
-        /// IPv6 was served then); an IPv6 backend to resolve needs an IPv6 address on its interface to solicit from.</summary>
+        /// <summary>IPv6 needs neighbour discovery on the interfaces it uses and the workers' IPv6 flow tables, and both are
+        /// made at start, only where IPv6 was served then (neighbour discovery on an interface implies the tables); an
+        /// IPv6 backend to resolve needs an IPv6 address on its interface to solicit from.</summary>
         private ReloadRefusal? Ipv6Refusal(ServiceConfig s)
         {
             var ipv6Backends = s.Backends.Where(b => b.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6).ToArray();
             var backendSide = s.EffectiveBackendInterface;
             foreach (var (uses, name) in new[] { (s.IsIpv6, s.Interface), (ipv6Backends.Length > 0, backendSide) })
                 if (uses && engine.Interfaces.Contains(name) && !engine._nd.Any(n => n.Interface == name))
-                    return new ReloadRefusal(s.Line, $"service {s.Name}: the first IPv6 service or backend on {name} needs a restart (neighbour discovery there is opened at start)");
+                    return new ReloadRefusal(s.Line, $"service {s.Name}: the first IPv6 service or backend on {name} needs a restart (neighbour discovery there and the IPv6 flow tables are made at start)");
             if (engine.Interfaces.Contains(backendSide) && engine.Interfaces.Address6(engine.Interfaces.IndexOf(backendSide)) == 0
                 && ipv6Backends.FirstOrDefault(b => b.Mac is null) is { } unresolvable)
                 return new ReloadRefusal(s.Line, $"service {s.Name}: backend {unresolvable.Name} is reached through {backendSide}, which has no IPv6 address to solicit its MAC from: give {backendSide} one or the backend a mac:");

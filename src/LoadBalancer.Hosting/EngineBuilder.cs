@@ -76,6 +76,8 @@ public static class EngineBuilder
         // workers' fanout order, which is where the receiver finds the worker that will see a synced flow.
         var syncSwitch = config.Ha?.Sync is null ? null : new SyncSwitch();
         var syncByInterface = topology.Ingress.ToDictionary(i => i, _ => new List<WorkerSync>());
+        // Only where IPv6 is served: its slots are larger, and an IPv4-only engine should not hold them.
+        var servesIpv6 = engine.State.Current.HasIpv6;
         foreach (var ingress in topology.Ingress)
         {
             for (var w = 0; w < config.Workers; w++)
@@ -94,8 +96,7 @@ public static class EngineBuilder
                 var state = new WorkerState(counters, new FlowTable<FlowKey>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
                     new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan)
                 {
-                    // Only where IPv6 is served: its slots are larger, and an IPv4-only engine should not hold them.
-                    Flows6 = config.Services.Any(s => s.IsIpv6) ? new FlowTable<FlowKey6>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()) : null,
+                    Flows6 = servesIpv6 ? new FlowTable<FlowKey6>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()) : null,
                     Sync = sync,
                     NewFlows = config.NewFlowRate is { } rate ? new NewFlowRate(rate, options.ClockMs()) : null,
                 };

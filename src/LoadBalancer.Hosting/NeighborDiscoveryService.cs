@@ -32,8 +32,6 @@ internal sealed class NeighborDiscoveryService(ILinkSocket socket, int interface
         {
             Volatile.Write(ref _rounds, _rounds + 1);
             var now = Environment.TickCount64;
-            // Checked with the resolution rhythm (below), so a VIP a reload adds is heard within half a second.
-            if (joined.Count == 0 || rhythm.ResolveDue(now, peek: true)) JoinSolicitedNodeGroups(joined);
             if (rhythm.AnnounceDue(now))
             {
                 foreach (var vip in responder.VipsOn(interfaceIndex))
@@ -46,6 +44,8 @@ internal sealed class NeighborDiscoveryService(ILinkSocket socket, int interface
             }
             if (rhythm.ResolveDue(now))
             {
+                // On the resolution rhythm (due at the first turn), so a VIP a reload adds is heard within half a second.
+                JoinSolicitedNodeGroups(joined);
                 for (var i = 0; i < neighbors.Count; i++)
                 {
                     if (!rhythm.AskDue(i, now)) continue;

@@ -37,12 +37,11 @@ internal sealed class NeighborRhythm(HaRoles roles, NeighborTable neighbors, int
         return true;
     }
 
-    /// <summary>True when it is time to look for neighbours to ask (every <see cref="ResolveInterval"/>); with
-    /// <paramref name="peek"/> the time is not taken (something else done on the same rhythm, before it).</summary>
-    public bool ResolveDue(long now, bool peek = false)
+    /// <summary>True when it is time to look for neighbours to ask (every <see cref="ResolveInterval"/>).</summary>
+    public bool ResolveDue(long now)
     {
         if (_lastResolve >= 0 && now - _lastResolve < ResolveInterval.TotalMilliseconds) return false;
-        if (!peek) _lastResolve = now;
+        _lastResolve = now;
         return true;
     }
 

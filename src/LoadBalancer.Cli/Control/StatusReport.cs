@@ -42,33 +42,22 @@ internal static class StatusReport
             var liveFlows6 = new int[host.Workers.Count];
             // Status holds no lock: its walk may give the workers the CPU (a scrape every second shares their core here).
             var live = host.CountLiveFlows(liveFlows, liveFlows6, yieldToWorkers: true);
+            void Table(int worker, string name, long entries, int capacity, long evictions)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("worker", worker);
+                w.WriteString("table", name);
+                w.WriteNumber("entries", entries);
+                w.WriteNumber("capacity", capacity);
+                w.WriteNumber("evictions", evictions);
+                w.WriteEndObject();
+            }
             for (var i = 0; i < host.Workers.Count; i++)
             {
                 var state = host.Workers[i].Processor.Worker;
-                w.WriteStartObject();
-                w.WriteNumber("worker", i);
-                w.WriteString("table", "flows");
-                w.WriteNumber("entries", liveFlows[i]);
-                w.WriteNumber("capacity", state.Flows.Capacity);
-                w.WriteNumber("evictions", state.Flows.Evictions);
-                w.WriteEndObject();
-                if (state.Flows6 is { } flows6)
-                {
-                    w.WriteStartObject();
-                    w.WriteNumber("worker", i);
-                    w.WriteString("table", "flows6");
-                    w.WriteNumber("entries", liveFlows6[i]);
-                    w.WriteNumber("capacity", flows6.Capacity);
-                    w.WriteNumber("evictions", flows6.Evictions);
-                    w.WriteEndObject();
-                }
-                w.WriteStartObject();
-                w.WriteNumber("worker", i);
-                w.WriteString("table", "sessions");
-                w.WriteNumber("entries", state.Sessions.Count);
-                w.WriteNumber("capacity", state.Sessions.Capacity);
-                w.WriteNumber("evictions", state.Sessions.Evictions);
-                w.WriteEndObject();
+                Table(i, "flows", liveFlows[i], state.Flows.Capacity, state.Flows.Evictions);
+                if (state.Flows6 is { } flows6) Table(i, "flows6", liveFlows6[i], flows6.Capacity, flows6.Evictions);
+                Table(i, "sessions", state.Sessions.Count, state.Sessions.Capacity, state.Sessions.Evictions);
             }
             w.WriteEndArray();
             w.WriteNumber("hash_seed", snapshot.HashSeed);

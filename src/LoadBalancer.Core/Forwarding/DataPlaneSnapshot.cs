@@ -88,12 +88,6 @@ public sealed class DataPlaneSnapshot
         return false;
     }
 
-    public bool IsVip6(UInt128 address)
-    {
-        foreach (var s in _ipv6)
-            if (s.Vip6 == address) return true;
-        return false;
-    }
 }
 
 /// <summary>Holds the current snapshot. Workers take <see cref="Current"/> once per batch (every frame of a

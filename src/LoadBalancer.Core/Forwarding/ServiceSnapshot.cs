@@ -50,7 +50,8 @@ public sealed class ServiceSnapshot
     public required uint Vip { get; init; }
     /// <summary>IPv6: the VIP; 0 for an IPv4 service. A service and its backends are of one family.</summary>
     public UInt128 Vip6 { get; init; }
-    public bool IsIpv6 { get; init; }
+    /// <summary>The config's family; the packet path never asks (the snapshot keeps each family's services apart).</summary>
+    public bool IsIpv6 => Config.IsIpv6;
     public required ushort Port { get; init; }
     public required byte Protocol { get; init; }
     /// <summary>For status and logs only: the packet path goes through <see cref="Forwarder"/>.</summary>

@@ -84,7 +84,6 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 Config = sc,
                 Vip = sc.IsIpv6 ? 0 : Ipv4.ToUInt32(sc.Vip),
                 Vip6 = sc.IsIpv6 ? Ipv6.ToUInt128(sc.Vip) : 0,
-                IsIpv6 = sc.IsIpv6,
                 Port = sc.Port,
                 Protocol = (byte)sc.Protocol,
                 Mode = sc.Mode,

@@ -44,9 +44,6 @@ public readonly ref struct Ipv6Packet
         set => Bytes[7] = value;
     }
 
-    /// <summary>The next header field of the fixed header (the first extension header's type, or the protocol).</summary>
-    public byte NextHeader => Bytes[6];
-
     public UInt128 Source
     {
         get => BinaryPrimitives.ReadUInt128BigEndian(Bytes[8..]);

@@ -75,10 +75,6 @@ public sealed class ConfigDiff
         if (a.Announce?.Table != b.Announce?.Table) Refuse(Line(b.KeyLines, "announce"), "announce");
         if (!Equals(a.Http?.Listen, b.Http?.Listen)) Refuse(Line(b.KeyLines, "http"), "http (the listener is bound at start)");
         if (a.MaglevTableSize != b.MaglevTableSize) _changes.Add($"maglev_table_size {a.MaglevTableSize} -> {b.MaglevTableSize}");
-        // The workers' IPv6 flow tables are allocated at start, and only when an IPv6 service is there to need them.
-        if (!a.Services.Any(s => s.IsIpv6) && b.Services.FirstOrDefault(s => s.IsIpv6) is { } first)
-            _refusals.Add(new ReloadRefusal(first.KeyLines.GetValueOrDefault("vip", first.Line),
-                $"service {first.Name}: the first IPv6 service of an engine started without one needs a restart (its IPv6 flow tables are made at start; lb reload changed nothing)"));
     }
 
     private void CompareService(ServiceConfig a, ServiceConfig b)
