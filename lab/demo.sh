@@ -309,7 +309,8 @@ if [[ "$MODE" == ecmp ]]; then
     kill -KILL "$(cat "$LAB_DIR/lb2.pid")"
     gone=0
     for (( i = 0; i < 100; i++ )); do
-        if ! lab_ecmp_next_hops | grep -qx 10.99.1.3; then gone=1; break; fi
+        hops="$(lab_ecmp_next_hops)" # captured: grep -q in a pipe under pipefail can fail on SIGPIPE
+        if [[ $'\n'"$hops"$'\n' != *$'\n'10.99.1.3$'\n'* ]]; then gone=1; break; fi
         sleep 0.05
     done
     gap_ms=$(( ($(date +%s%N) - t_kill) / 1000000 ))

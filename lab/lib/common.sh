@@ -58,7 +58,7 @@ lab_require_dotnet() {
 }
 
 _lab_pkg_installed() {
-    dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+    [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
 }
 
 lab_install_packages() {

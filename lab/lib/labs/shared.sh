@@ -149,11 +149,16 @@ _lab_vip_on_lo() {
             return 1
         }
     fi
-    if ! ip -n "$ns" -4 addr show dev lo | grep -q "inet $LAB_VIP/32"; then
+    # Captured, not piped into grep -q: under pipefail an early grep exit gives ip SIGPIPE when it writes the
+    # next address (IPv6 lists the VIP before ::1), and the pipeline fails although the VIP is there.
+    local on_lo4 on_lo6
+    on_lo4="$(ip -n "$ns" -4 addr show dev lo)"
+    on_lo6="$(ip -n "$ns" -6 addr show dev lo)"
+    if [[ "$on_lo4" != *"inet $LAB_VIP/32"* ]]; then
         echo "[lab] error: VIP $LAB_VIP/32 is not on lo in $ns after real-server setup" >&2
         return 1
     fi
-    if ! ip -n "$ns" -6 addr show dev lo | grep -q "inet6 $LAB_VIP6/128"; then
+    if [[ "$on_lo6" != *"inet6 $LAB_VIP6/128"* ]]; then
         echo "[lab] error: VIP $LAB_VIP6/128 is not on lo in $ns after real-server setup" >&2
         return 1
     fi
