@@ -92,10 +92,11 @@ public static class EngineBuilder
                 var counters = new WorkerCounters();
                 var sync = syncSwitch is null ? null : new WorkerSync(syncSwitch);
                 var state = new WorkerState(counters, new FlowTable<FlowKey>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
-                    new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan)
+                    new NatSessionTable<FlowKey>(config.SessionTableSize, counters), engine.Neighbors, plan)
                 {
                     // Only where IPv6 is served: its slots are larger, and an IPv4-only engine should not hold them.
                     Flows6 = config.Services.Any(s => s.IsIpv6) ? new FlowTable<FlowKey6>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()) : null,
+                    Sessions6 = config.Services.Any(s => s.IsIpv6 && s.Mode == ForwardingMode.Nat) ? new NatSessionTable<FlowKey6>(config.SessionTableSize, counters) : null,
                     Sync = sync,
                     NewFlows = config.NewFlowRate is { } rate ? new NewFlowRate(rate, options.ClockMs()) : null,
                 };
