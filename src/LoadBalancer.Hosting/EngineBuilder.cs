@@ -78,6 +78,7 @@ public static class EngineBuilder
         var syncByInterface = topology.Ingress.ToDictionary(i => i, _ => new List<WorkerSync>());
         // Only where IPv6 is served: its slots are larger, and an IPv4-only engine should not hold them.
         var servesIpv6 = engine.State.Current.HasIpv6;
+        var servesNat66 = config.Services.Any(s => s.IsIpv6 && s.Mode == ForwardingMode.Nat);
         foreach (var ingress in topology.Ingress)
         {
             for (var w = 0; w < config.Workers; w++)
@@ -94,9 +95,11 @@ public static class EngineBuilder
                 var counters = new WorkerCounters();
                 var sync = syncSwitch is null ? null : new WorkerSync(syncSwitch);
                 var state = new WorkerState(counters, new FlowTable<FlowKey>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
-                    new NatSessionTable(config.SessionTableSize, counters), engine.Neighbors, plan)
+                    new NatSessionTable<FlowKey>(config.SessionTableSize, counters), engine.Neighbors, plan)
                 {
                     Flows6 = servesIpv6 ? new FlowTable<FlowKey6>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()) : null,
+                    // Only where an IPv6 NAT service is served: an engine without one should not hold the slots.
+                    Sessions6 = servesNat66 ? new NatSessionTable<FlowKey6>(config.SessionTableSize, counters) : null,
                     Sync = sync,
                     NewFlows = config.NewFlowRate is { } rate ? new NewFlowRate(rate, options.ClockMs()) : null,
                 };

@@ -67,6 +67,14 @@ public static class FlowLookup
 
     private static FlowAnswer? Held6(WorkerState worker, ServiceSnapshot service, in FlowKey6 key, uint hash, long now, int w)
     {
+        if (service.Mode == ForwardingMode.Nat)
+        {
+            if (worker.Sessions6 is not { } sessions) return null;
+            var slot = sessions.IndexOfForward(key, hash, now);
+            if (slot < 0) return null;
+            var s = sessions.Slot(slot); // one copy: the worker may rewrite the slot meanwhile
+            return Known(service, s.BackendId, s.State, now - s.LastSeenMs, w);
+        }
         if (worker.Flows6 is not { } flows) return null;
         var i = flows.IndexOf(key, hash, now);
         if (i < 0) return null;
@@ -129,6 +137,17 @@ public static class FlowLookup
         for (var w = 0; w < engine.Workers.Count; w++)
         {
             var worker = engine.Workers[w].Processor.Worker;
+            if (service.Mode == ForwardingMode.Nat && service.IsIpv6)
+            {
+                if (worker.Sessions6 is not { } sessions6) continue;
+                for (var i = 0; i < sessions6.Capacity; i++)
+                {
+                    var s = sessions6.Slot(i);
+                    if (s.InUse && s.ServiceId == service.Id && !NatSessionTable.Expired(s, now))
+                        Add(rows, ref total, limit, backend, service, Client6(s.Forward), s.BackendId, s.State, now - s.LastSeenMs, w);
+                }
+                continue;
+            }
             if (service.Mode == ForwardingMode.Nat)
             {
                 for (var i = 0; i < worker.Sessions.Capacity; i++)
@@ -147,7 +166,7 @@ public static class FlowLookup
                     var e = flows6.Slot(i);
                     if (!flows6.IsExpired(e, now) && e.Key.DestinationAddress == service.Vip6 && e.Key.DestinationPort == service.Port
                         && e.Key.Protocol == service.Protocol)
-                        Add(rows, ref total, limit, backend, service, $"[{Ipv6.Format(e.Key.SourceAddress)}]:{e.Key.SourcePort}", e.BackendId, e.State,
+                        Add(rows, ref total, limit, backend, service, Client6(e.Key), e.BackendId, e.State,
                             now - e.LastSeenMs, w);
                 }
                 continue;
@@ -164,6 +183,8 @@ public static class FlowLookup
     }
 
     private static string Client(in FlowKey key) => $"{Ipv4.Format(key.SourceAddress)}:{key.SourcePort}";
+
+    private static string Client6(in FlowKey6 key) => $"[{Ipv6.Format(key.SourceAddress)}]:{key.SourcePort}";
 
     private static void Add(List<FlowListing> rows, ref int total, int limit, string? only, ServiceSnapshot service, string client,
         int backendId, FlowState state, long idleMs, int worker)

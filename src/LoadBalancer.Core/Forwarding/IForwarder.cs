@@ -33,6 +33,10 @@ public interface IReplyPath
 {
     /// <summary>A TCP or UDP frame not to a VIP, arrived on this path's interface.</summary>
     Verdict Reply(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState worker);
+
+    /// <summary>An IPv6 TCP or UDP frame not to a VIP, arrived on this path's interface (<see cref="ParsedPacket6.Key"/>
+    /// and <see cref="ParsedPacket6.Hash"/> set).</summary>
+    Verdict Reply6(ref ParsedPacket6 packet, DataPlaneSnapshot snapshot, WorkerState worker);
 }
 
 /// <summary>The handler of ICMP messages on a reply path's interface that are not to a VIP, when some mode in the
@@ -40,4 +44,8 @@ public interface IReplyPath
 public interface IIcmpErrorPath
 {
     Verdict Handle(ref ParsedPacket packet, DataPlaneSnapshot snapshot, WorkerState worker);
+
+    /// <summary>An ICMPv6 message not to a VIP on a reply path's interface; <paramref name="icmp"/> is its ICMPv6
+    /// part (to the datagram's end).</summary>
+    Verdict Handle6(ref ParsedPacket6 packet, Span<byte> icmp, DataPlaneSnapshot snapshot, WorkerState worker);
 }

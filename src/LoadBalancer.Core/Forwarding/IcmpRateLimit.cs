@@ -1,6 +1,6 @@
 namespace LoadBalancer.Core.Forwarding;
 
-/// <summary>How often the engine answers one source with an ICMP error it builds itself (fragmentation-needed): at
+/// <summary>How often the engine answers one source with an ICMP error it builds itself (fragmentation-needed, IPv6 Packet Too Big): at
 /// most one per <see cref="IntervalMs"/> per source, as a router limits its ICMP (Linux: <c>icmp_ratelimit</c>). A
 /// client needs one answer per path (its kernel caches the path MTU for every connection to the VIP); a flood of
 /// oversized packets with forged sources must not turn the balancer into an ICMP cannon. Sources share a slot of a
@@ -21,4 +21,9 @@ public sealed class IcmpRateLimit
         _lastSentMs[slot] = nowMs;
         return true;
     }
+
+    /// <summary>The same for an IPv6 source (Packet Too Big), its four words folded into one: the limit is per
+    /// address, as for IPv4; folded sources that collide only share a slot, which makes the limit stricter.</summary>
+    public bool TryAdmit(UInt128 source, long nowMs) =>
+        TryAdmit((uint)(source >> 96) ^ (uint)(source >> 64) ^ (uint)(source >> 32) ^ (uint)source, nowMs);
 }

@@ -130,6 +130,8 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
 
     /// <summary>The IPv6 half of <see cref="Process"/>, for engines that serve an IPv6 VIP (others leave IPv6 to the
     /// kernel untouched, as before): the same steps, over the extension headers, against the IPv6 services only.
+    /// Frames not to a VIP go to the interface's reply path (NAT66's replies) and ICMPv6 there to the snapshot's
+    /// ICMP error path, as in IPv4; what those do not take, and anything malformed not to a VIP, is the kernel's.
     /// Extension headers are stepped over and kept (<see cref="Ipv6Packet"/>); a fragment to a VIP is dropped, as in
     /// IPv4; an upper layer other than TCP, UDP or ICMPv6 to a VIP is dropped and counted (nothing we serve speaks it).
     /// Neighbour discovery and ICMPv6 informational messages are the kernel's and the neighbour-discovery socket's.</summary>
@@ -146,14 +148,18 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
             return w.Drop(meta.Truncated && reason == DropReason.Ipv6Truncated ? DropReason.RingTruncated : reason);
         }
         var destination = ip.Destination;
-        if (!snapshot.IsVip6On(destination, meta.IngressInterface)) return w.Pass();
+        var toVip = snapshot.IsVip6On(destination, meta.IngressInterface);
+        // A frame not for a VIP is ours only where a mode expects replies (NAT66's backend side), as in IPv4; and only
+        // in an engine with IPv6 NAT sessions, so one with IPv4 NAT beside DR6 leaves such IPv6 frames as it always did.
+        IReplyPath? replies = null;
+        if (!toVip && (w.Sessions6 is null || (replies = snapshot.RepliesOn(meta.IngressInterface)) is null)) return w.Pass();
         if (meta.VlanStripped)
         {
             w.Counters.VlanStrippedPassed++;
             return w.Pass();
         }
         if (meta.Truncated) return w.Drop(DropReason.RingTruncated);
-        if (ip.IsFragment) return w.Drop(DropReason.Ipv6Fragment);
+        if (ip.IsFragment) return toVip ? w.Drop(DropReason.Ipv6Fragment) : w.Pass();
 
         var packet = new ParsedPacket6(frame, ref meta, nowMs);
         packet.IpOffset = ipOffset;
@@ -164,7 +170,7 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         {
             case IpProtocols.Tcp:
                 reason = TcpSegment.TryParse(ip.Payload, out var tcp);
-                if (reason != DropReason.None) return w.Drop(reason);
+                if (reason != DropReason.None) return toVip ? w.Drop(reason) : w.Pass();
                 sourcePort = tcp.SourcePort;
                 destinationPort = tcp.DestinationPort;
                 packet.TcpFlags = tcp.Flags;
@@ -173,19 +179,28 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
                 break;
             case IpProtocols.Udp:
                 reason = UdpDatagram.TryParse(ip.Payload, out var udp);
-                if (reason != DropReason.None) return w.Drop(reason);
+                if (reason != DropReason.None) return toVip ? w.Drop(reason) : w.Pass();
                 sourcePort = udp.SourcePort;
                 destinationPort = udp.DestinationPort;
                 packet.ChecksumOffset = UdpDatagram.ChecksumOffset;
                 packet.L4HeaderLength = UdpDatagram.HeaderLength;
                 break;
             case IpProtocols.Icmpv6:
-                return Icmpv6ToVip(ref packet, ip.Payload, ip.Source, snapshot, w);
+                if (toVip) return Icmpv6ToVip(ref packet, ip.Payload, ip.Source, destination, snapshot, w);
+                packet.Key = new FlowKey6(IpProtocols.Icmpv6, ip.Source, destination, 0, 0);
+                return snapshot.IcmpErrors is { } icmp ? icmp.Handle6(ref packet, ip.Payload, snapshot, w) : w.Pass();
             default:
-                return w.Drop(DropReason.Ipv6UnknownNextHeader);
+                // Nothing we serve speaks it; on a reply path's interface it is another conversation, the kernel's.
+                return toVip ? w.Drop(DropReason.Ipv6UnknownNextHeader) : w.Pass();
         }
         var source = ip.Source;
         var protocol = ip.Protocol;
+        if (!toVip)
+        {
+            packet.Key = new FlowKey6(protocol, source, destination, sourcePort, destinationPort);
+            packet.Hash = FlowHash.Compute6(protocol, source, destination, sourcePort, destinationPort, snapshot.HashSeed);
+            return replies!.Reply6(ref packet, snapshot, w);
+        }
         var service = snapshot.FindService6(destination, protocol, destinationPort, meta.IngressInterface);
         if (service is null) return w.Pass();
         packet.Key = new FlowKey6(protocol, source, destination, sourcePort, destinationPort);
@@ -196,7 +211,7 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
     /// <summary>ICMPv6 to an IPv6 VIP: an error (destination unreachable, packet too big, time exceeded, parameter
     /// problem) quoting one of a service's flows goes where that flow goes; everything else (neighbour discovery,
     /// echo) is the kernel's.</summary>
-    private static Verdict Icmpv6ToVip(ref ParsedPacket6 packet, Span<byte> icmp, UInt128 source, DataPlaneSnapshot snapshot, WorkerState w)
+    private static Verdict Icmpv6ToVip(ref ParsedPacket6 packet, Span<byte> icmp, UInt128 source, UInt128 destination, DataPlaneSnapshot snapshot, WorkerState w)
     {
         if (icmp.Length < Icmpv6Quote.HeaderLength) return w.Drop(DropReason.IcmpTruncated);
         if (!Icmpv6Quote.IsError(icmp[0])) return w.Pass();
@@ -205,7 +220,8 @@ public sealed class PacketProcessor(DataPlaneState state, WorkerState worker)
         var flow = quoted.Reversed;
         var service = snapshot.FindService6(flow.DestinationAddress, flow.Protocol, flow.DestinationPort, packet.Meta.IngressInterface);
         if (service is null) return w.Pass();
-        packet.Key = new FlowKey6(IpProtocols.Icmpv6, source, flow.DestinationAddress, 0, 0);
+        // The outer addresses, as for IPv4: NAT66 asks whether the error was addressed to the session's VIP.
+        packet.Key = new FlowKey6(IpProtocols.Icmpv6, source, destination, 0, 0);
         var hash = FlowHash.Compute6(flow, snapshot.HashSeed);
         return service.Forwarder.ForwardIcmpError6(ref packet, flow, hash, service, w);
     }

@@ -94,5 +94,6 @@ public static class PartialChecksum
     }
 }
 
-/// <summary>Where the headers of a parsed IPv4 TCP/UDP frame are, and whether its L4 checksum is partial.</summary>
+/// <summary>Where the headers of a parsed TCP/UDP frame are (IPv4, or IPv6 with <see cref="L4Offset"/> past any
+/// extension headers), and whether its L4 checksum is partial.</summary>
 public readonly record struct PacketHeaders(int IpOffset, int L4Offset, byte Protocol, bool PartialChecksum);

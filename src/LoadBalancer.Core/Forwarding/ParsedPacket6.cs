@@ -37,5 +37,12 @@ public ref struct ParsedPacket6
     /// <summary>A SYN without ACK: the first packet of a new TCP connection.</summary>
     public readonly bool IsNewSyn => IsTcp && (TcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
 
+    /// <summary>The hop the frame came from (its Ethernet source).</summary>
+    public readonly MacAddress EthernetSource => MacAddress.Read(Frame[6..]);
+
+    /// <summary>Where the headers are for NAT66's byte-level rewrites (<see cref="PacketHeaders"/> says nothing
+    /// IPv4-specific), and whether the L4 checksum is the partial one a GSO frame carries.</summary>
+    public readonly PacketHeaders Headers => new(IpOffset, L4Offset, Key.Protocol, Meta.Vnet.IsGso && Meta.Vnet.NeedsChecksum);
+
     public readonly bool CompleteChecksum() => PartialChecksum.Complete(ref Meta, Frame[..DatagramEnd], L4Offset, ChecksumOffset, !IsTcp);
 }

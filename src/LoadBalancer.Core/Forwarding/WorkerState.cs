@@ -8,17 +8,20 @@ using LoadBalancer.Core.Sync;
 namespace LoadBalancer.Core.Forwarding;
 
 /// <summary>What one worker owns and what it reads that is shared: its flow table (DR, CLUSTERIP), its NAT
-/// session table, its counters; the neighbour table and the interface plan all workers share. Every mode gets
+/// session tables (IPv4, and IPv6 where served), its counters; the neighbour table and the interface plan all workers share. Every mode gets
 /// it with each packet, and ends each packet with one of <see cref="Transmit"/>, <see cref="Drop"/> or
 /// <see cref="Pass"/>, which keep the counters. Single-threaded by design: only its worker writes it.</summary>
-public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flows, NatSessionTable sessions, NeighborTable neighbors, InterfacePlan interfaces)
+public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flows, NatSessionTable<FlowKey> sessions, NeighborTable neighbors, InterfacePlan interfaces)
 {
     public WorkerCounters Counters { get; } = counters;
     public FlowTable<FlowKey> Flows { get; } = flows;
     /// <summary>IPv6 flows (DR6), or null when the engine started without an IPv6 service: a table of their own,
     /// as their slots are larger; allocated at start only where IPv6 is served.</summary>
     public FlowTable<FlowKey6>? Flows6 { get; init; }
-    public NatSessionTable Sessions { get; } = sessions;
+    public NatSessionTable<FlowKey> Sessions { get; } = sessions;
+    /// <summary>IPv6 NAT sessions (NAT66), or null when the engine started without an IPv6 NAT service: like
+    /// <see cref="Flows6"/>, a table of its own, allocated at start only where it is needed.</summary>
+    public NatSessionTable<FlowKey6>? Sessions6 { get; init; }
     public NeighborTable Neighbors { get; } = neighbors;
     public InterfacePlan Interfaces { get; } = interfaces;
     /// <summary>State sync with the HA peer (<c>ha.sync</c>), or null: then nothing is offered or installed.</summary>
@@ -71,13 +74,19 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flow
     {
         var live = CountLive(Flows, nowMs, perBackendId, yieldToWorkers);
         live6 = Flows6 is { } flows6 ? CountLive(flows6, nowMs, perBackendId, yieldToWorkers) : 0;
-        for (var i = 0; i < Sessions.Capacity; i++)
+        CountSessions(Sessions, nowMs, perBackendId, yieldToWorkers);
+        if (Sessions6 is { } sessions6) CountSessions(sessions6, nowMs, perBackendId, yieldToWorkers);
+        return live;
+    }
+
+    private static void CountSessions<TKey>(NatSessionTable<TKey> sessions, long nowMs, long[] perBackendId, bool yieldToWorkers) where TKey : struct, IEquatable<TKey>
+    {
+        for (var i = 0; i < sessions.Capacity; i++)
         {
             if (yieldToWorkers && (i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
-            ref readonly var s = ref Sessions.Slot(i);
+            ref readonly var s = ref sessions.Slot(i);
             if (s.InUse && !NatSessionTable.Expired(s, nowMs) && (uint)s.BackendId < (uint)perBackendId.Length) perBackendId[s.BackendId]++;
         }
-        return live;
     }
 
     private static int CountLive<TKey>(FlowTable<TKey> flows, long nowMs, long[] perBackendId, bool yieldToWorkers) where TKey : struct, IEquatable<TKey>
@@ -117,5 +126,6 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flow
     public void EndOfBatch(long nowMs)
     {
         if (Sessions.Count > 0) Sessions.Sweep(nowMs, 64);
+        if (Sessions6 is { Count: > 0 } sessions6) sessions6.Sweep(nowMs, 64);
     }
 }

@@ -53,7 +53,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
 
     /// <summary>A NAT session was created or changed state.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Session(in NatSession session, BackendSnapshot backend)
+    public void Session(in NatSession<FlowKey> session, BackendSnapshot backend)
     {
         if (Control.Sending) Offer(SessionRecord(session, backend));
     }
@@ -61,7 +61,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
     private static SyncRecord FlowRecord(in FlowKey key, FlowState state, BackendSnapshot backend, long lastSeenMs) =>
         new() { Kind = SyncKind.Flow, State = state, Key = key, BackendAddress = backend.Address, BackendPort = backend.Port, LastSeenMs = lastSeenMs };
 
-    private static SyncRecord SessionRecord(in NatSession s, BackendSnapshot backend) => new()
+    private static SyncRecord SessionRecord(in NatSession<FlowKey> s, BackendSnapshot backend) => new()
     {
         Kind = SyncKind.Session, State = s.State, Key = s.Forward, BackendAddress = backend.Address, BackendPort = backend.Port,
         ClientHop = s.ClientHop, LastSeenMs = s.LastSeenMs,
@@ -116,7 +116,7 @@ public sealed class WorkerSync(SyncSwitch control, int queueCapacity = WorkerSyn
         return n;
     }
 
-    private int WalkSessions(DataPlaneSnapshot snapshot, NatSessionTable sessions, long nowMs, int budget)
+    private int WalkSessions(DataPlaneSnapshot snapshot, NatSessionTable<FlowKey> sessions, long nowMs, int budget)
     {
         var n = 0;
         for (; n < budget && Outbound.Free > Outbound.Capacity / 2; n++)

@@ -72,7 +72,7 @@ public class FlowTableMergeTests
 
 public class NatSessionMergeTests
 {
-    private static NatSession Copy(int backendId, long lastSeenMs, ushort backendPort = 80) => new()
+    private static NatSession<FlowKey> Copy(int backendId, long lastSeenMs, ushort backendPort = 80) => new()
     {
         Forward = new FlowKey(IpProtocols.Tcp, 1, 2, 3, 80), ForwardHash = 11,
         Reverse = new FlowKey(IpProtocols.Tcp, 5, 1, backendPort, 3), ReverseHash = (uint)(20 + backendPort),
@@ -84,7 +84,7 @@ public class NatSessionMergeTests
     public void Merge_CreatesUpdatesOrReplaces_AndKeepsTheGaugesRight()
     {
         var counters = new WorkerCounters();
-        var table = new NatSessionTable(64, counters);
+        var table = new NatSessionTable<FlowKey>(64, counters);
         Assert.True(table.Merge(Copy(1, 1_000), 2_000));
         Assert.False(table.Merge(Copy(1, 900), 2_000));                           // ours is newer
         Assert.True(table.Merge(Copy(1, 1_500) with { State = FlowState.TcpClosing }, 2_000));

@@ -4,13 +4,15 @@ using LoadBalancer.Core.Packets;
 
 namespace LoadBalancer.Core.Forwarding.Nat;
 
-/// <summary>One NAT translation: the flow as the client sent it and as the backend answers it.</summary>
-public struct NatSession
+/// <summary>One NAT translation: the flow as the client sent it and as the backend answers it.
+/// <typeparamref name="TKey"/> is <see cref="FlowKey"/> for IPv4 (the layout the IPv4 table always had) or
+/// <see cref="FlowKey6"/> for NAT66.</summary>
+public struct NatSession<TKey> where TKey : struct, IEquatable<TKey>
 {
     /// <summary>client → VIP:port, as the client sends it.</summary>
-    public FlowKey Forward;
+    public TKey Forward;
     /// <summary>backend:port → client, as the backend answers.</summary>
-    public FlowKey Reverse;
+    public TKey Reverse;
     public uint ForwardHash;
     public uint ReverseHash;
     public int BackendId;
@@ -33,19 +35,22 @@ public struct NatSession
 
 /// <summary>A worker's NAT sessions: fixed capacity, found from either direction in one set-associative
 /// bucket each (8 ways), nothing allocated after construction. When a bucket or the slot pool runs out, an
-/// expired session is reclaimed first, then an embryonic one is evicted (<see cref="NatSession.IsEmbryonic"/>:
+/// expired session is reclaimed first, then an embryonic one is evicted (<see cref="NatSession{TKey}.IsEmbryonic"/>:
 /// what a SYN or UDP flood from random sources fills the table with); an established session is never
 /// evicted: with none embryonic to take, the new flow is refused (the caller counts <c>session_table_full</c>).
 /// The search for a slot is bounded (<see cref="ReclaimBudget"/> slots) and, after a search found nothing, not
 /// repeated for <see cref="ReclaimBackoffMs"/>, so a table full of real sessions costs a refused flood almost
 /// nothing per packet. Expired sessions also leave a few at a time by <see cref="Sweep"/>.
-/// Single-threaded by design: both directions of a flow are handled by the worker that owns the table.</summary>
-public sealed class NatSessionTable
+/// Single-threaded by design: both directions of a flow are handled by the worker that owns the table.
+/// Generic over the key as <see cref="FlowTable{TKey}"/> is: the JIT compiles it once per key type (both are
+/// structs), so the IPv4 table keeps its slot layout and speed and IPv6 sessions (NAT66) get a table of their own,
+/// allocated only where an IPv6 NAT service is served.</summary>
+public sealed class NatSessionTable<TKey> where TKey : struct, IEquatable<TKey>
 {
     public const int Ways = SetIndex.Ways;
     private const int Empty = -1;
 
-    private readonly NatSession[] _sessions;
+    private readonly NatSession<TKey>[] _sessions;
     private readonly int[] _free;
     private int _freeCount;
     private readonly int[] _forward;
@@ -64,7 +69,7 @@ public sealed class NatSessionTable
     public NatSessionTable(int capacity, WorkerCounters counters)
     {
         if (capacity < Ways) capacity = Ways;
-        _sessions = new NatSession[capacity];
+        _sessions = new NatSession<TKey>[capacity];
         _free = new int[capacity];
         for (var i = 0; i < capacity; i++) _free[i] = capacity - 1 - i;
         _freeCount = capacity;
@@ -85,13 +90,13 @@ public sealed class NatSessionTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int BucketStart(uint hash) => _sets.Start(hash);
 
-    public static bool Expired(in NatSession s, long nowMs) => nowMs - s.LastSeenMs > s.Timeouts.For(s.State);
+    public static bool Expired(in NatSession<TKey> s, long nowMs) => NatSessionTable.Expired(s, nowMs);
 
-    public ref NatSession FindForward(scoped in FlowKey key, uint hash, long nowMs) => ref Find(_forward, key, hash, nowMs, reverse: false);
+    public ref NatSession<TKey> FindForward(scoped in TKey key, uint hash, long nowMs) => ref Find(_forward, key, hash, nowMs, reverse: false);
 
-    public ref NatSession FindReverse(scoped in FlowKey key, uint hash, long nowMs) => ref Find(_reverse, key, hash, nowMs, reverse: true);
+    public ref NatSession<TKey> FindReverse(scoped in TKey key, uint hash, long nowMs) => ref Find(_reverse, key, hash, nowMs, reverse: true);
 
-    private ref NatSession Find(int[] index, scoped in FlowKey key, uint hash, long nowMs, bool reverse)
+    private ref NatSession<TKey> Find(int[] index, scoped in TKey key, uint hash, long nowMs, bool reverse)
     {
         var start = BucketStart(hash);
         for (var i = start; i < start + Ways; i++)
@@ -99,28 +104,28 @@ public sealed class NatSessionTable
             var slot = index[i];
             if (slot == Empty) continue;
             ref var s = ref _sessions[slot];
-            if (reverse ? s.ReverseHash != hash || s.Reverse != key : s.ForwardHash != hash || s.Forward != key) continue;
+            if (reverse ? s.ReverseHash != hash || !s.Reverse.Equals(key) : s.ForwardHash != hash || !s.Forward.Equals(key)) continue;
             if (Expired(s, nowMs))
             {
                 Remove(slot);
-                return ref Unsafe.NullRef<NatSession>();
+                return ref Unsafe.NullRef<NatSession<TKey>>();
             }
             return ref s;
         }
-        return ref Unsafe.NullRef<NatSession>();
+        return ref Unsafe.NullRef<NatSession<TKey>>();
     }
 
     /// <summary>A new session filled from <paramref name="template"/> (its keys, hashes, service, backend, client hop,
     /// state, timeouts and last-seen time), or a null ref when the table (or one of its two buckets) is full of
     /// live sessions.</summary>
-    public ref NatSession Create(scoped in NatSession template, long nowMs)
+    public ref NatSession<TKey> Create(scoped in NatSession<TKey> template, long nowMs)
     {
         var f = FreeWay(_forward, template.ForwardHash, nowMs);
         var r = FreeWay(_reverse, template.ReverseHash, nowMs);
         if (f < 0) f = EvictIn(_forward, template.ForwardHash);
         if (f >= 0 && r < 0) r = EvictIn(_reverse, template.ReverseHash);
-        if (f < 0 || r < 0) return ref Unsafe.NullRef<NatSession>();
-        if (_freeCount == 0 && !Reclaim(nowMs)) return ref Unsafe.NullRef<NatSession>();
+        if (f < 0 || r < 0) return ref Unsafe.NullRef<NatSession<TKey>>();
+        if (_freeCount == 0 && !Reclaim(nowMs)) return ref Unsafe.NullRef<NatSession<TKey>>();
 
         var slot = _free[--_freeCount];
         ref var s = ref _sessions[slot];
@@ -201,18 +206,18 @@ public sealed class NatSessionTable
     }
 
     /// <summary>Slot <paramref name="index"/> as it is, in use or not: for walks (state sync, <c>lb flows</c>), not for lookups.</summary>
-    public ref readonly NatSession Slot(int index) => ref _sessions[index];
+    public ref readonly NatSession<TKey> Slot(int index) => ref _sessions[index];
 
     /// <summary>The slot of the live session for the client's key, or -1: <see cref="FindForward"/> without its side
     /// effect (an expired session stays until the worker meets it), so another thread (<c>lb flow</c>) may ask while the
     /// owning worker runs. Racy: a session may change under it, and the caller reads <see cref="Slot"/> once.</summary>
-    public int IndexOfForward(in FlowKey key, uint hash, long nowMs)
+    public int IndexOfForward(in TKey key, uint hash, long nowMs)
     {
         var start = BucketStart(hash);
         for (var i = start; i < start + Ways; i++)
         {
             var slot = _forward[i];
-            if (slot != Empty && _sessions[slot].InUse && _sessions[slot].Forward == key && !Expired(_sessions[slot], nowMs)) return slot;
+            if (slot != Empty && _sessions[slot].InUse && _sessions[slot].Forward.Equals(key) && !Expired(_sessions[slot], nowMs)) return slot;
         }
         return -1;
     }
@@ -220,14 +225,14 @@ public sealed class NatSessionTable
     /// <summary>Takes in a copy of a session from the HA peer (state sync): created when we have none, taken over
     /// when it saw its flow more recently than ours did (replacing ours if the peer's went to another backend),
     /// ignored when ours is newer, when it has expired, or when the table is full. Returns whether the table changed.</summary>
-    public bool Merge(scoped in NatSession copy, long nowMs)
+    public bool Merge(scoped in NatSession<TKey> copy, long nowMs)
     {
         if (Expired(copy, nowMs)) return false;
         ref var s = ref FindForward(copy.Forward, copy.ForwardHash, nowMs);
         if (!Unsafe.IsNullRef(ref s))
         {
             if (copy.LastSeenMs < s.LastSeenMs) return false;
-            if (s.BackendId == copy.BackendId && s.Reverse == copy.Reverse)
+            if (s.BackendId == copy.BackendId && s.Reverse.Equals(copy.Reverse))
             {
                 s.State = copy.State;
                 s.LastSeenMs = copy.LastSeenMs;
@@ -245,9 +250,9 @@ public sealed class NatSessionTable
     }
 
     /// <summary>Ends a session (closed by policy, e.g. its backend died).</summary>
-    public void Remove(ref NatSession session)
+    public void Remove(ref NatSession<TKey> session)
     {
-        var slot = (int)(Unsafe.ByteOffset(ref _sessions[0], ref session) / Unsafe.SizeOf<NatSession>());
+        var slot = (int)(Unsafe.ByteOffset(ref _sessions[0], ref session) / Unsafe.SizeOf<NatSession<TKey>>());
         Remove(slot);
     }
 
@@ -291,4 +296,11 @@ public sealed class NatSessionTable
         }
         return freed;
     }
+}
+
+/// <summary>What both families' session tables share that needs no table.</summary>
+public static class NatSessionTable
+{
+    public static bool Expired<TKey>(in NatSession<TKey> s, long nowMs) where TKey : struct, IEquatable<TKey> =>
+        nowMs - s.LastSeenMs > s.Timeouts.For(s.State);
 }

@@ -172,7 +172,7 @@ public sealed class NatPipelineTests
     [Fact]
     public void Session_UdpAnsweredOrTcpAcknowledged_IsNotEmbryonic()
     {
-        var session = new LoadBalancer.Core.Forwarding.Nat.NatSession { State = LoadBalancer.Core.Flows.FlowState.Udp };
+        var session = new LoadBalancer.Core.Forwarding.Nat.NatSession<LoadBalancer.Core.Flows.FlowKey> { State = LoadBalancer.Core.Flows.FlowState.Udp };
         Assert.True(session.IsEmbryonic);
         session.Replied = true;
         Assert.False(session.IsEmbryonic);
