@@ -12,20 +12,20 @@ namespace LoadBalancer.Core.Tests.Forwarding.Nat;
 /// on "back". The config loader still refuses IPv6 VIPs in nat mode; the engine is built from code here.</summary>
 public sealed class Nat66PipelineTests
 {
-    private static readonly MacAddress FrontMac = Fixtures.NatFrontMac;
-    private static readonly MacAddress BackMac = Fixtures.NatBackMac;
-    private static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:0a:01");
-    private static readonly MacAddress Rs1Mac = MacAddress.Parse("02:00:00:00:04:11");
-    private static readonly MacAddress Rs2Mac = MacAddress.Parse("02:00:00:00:04:12");
-    private const string Vip = "2001:db8::100";
-    private const string Client = "2001:db8:2::2";
-    private const string Rs1 = "2001:db8:4::11";
-    private const string Rs2 = "2001:db8:4::12";
-    private const string BackAddress = "2001:db8:4::1";
-    private const string BackRouter = "2001:db8:4::fe";
-    private const int EthernetLength = 14;
-    private const int Ip6Length = 40;
-    private const int L4 = EthernetLength + Ip6Length;
+    internal static readonly MacAddress FrontMac = Fixtures.NatFrontMac;
+    internal static readonly MacAddress BackMac = Fixtures.NatBackMac;
+    internal static readonly MacAddress RouterMac = MacAddress.Parse("02:00:00:00:0a:01");
+    internal static readonly MacAddress Rs1Mac = MacAddress.Parse("02:00:00:00:04:11");
+    internal static readonly MacAddress Rs2Mac = MacAddress.Parse("02:00:00:00:04:12");
+    internal const string Vip = "2001:db8::100";
+    internal const string Client = "2001:db8:2::2";
+    internal const string Rs1 = "2001:db8:4::11";
+    internal const string Rs2 = "2001:db8:4::12";
+    internal const string BackAddress = "2001:db8:4::1";
+    internal const string BackRouter = "2001:db8:4::fe";
+    internal const int EthernetLength = 14;
+    internal const int Ip6Length = 40;
+    internal const int L4 = EthernetLength + Ip6Length;
 
     private static IReadOnlyList<TestInterface> Interfaces(int backMtu = 1500) =>
     [
@@ -56,9 +56,9 @@ public sealed class Nat66PipelineTests
         ],
     };
 
-    private static TestEngine Engine(bool pickup = false, int backMtu = 1500) => new(Config(pickup), Interfaces(backMtu));
+    internal static TestEngine Engine(bool pickup = false, int backMtu = 1500) => new(Config(pickup), Interfaces(backMtu));
 
-    private static byte[] ClientTcp(ushort clientPort, TcpFlags flags, byte hopLimit = 64, int payload = 5) =>
+    internal static byte[] ClientTcp(ushort clientPort, TcpFlags flags, byte hopLimit = 64, int payload = 5) =>
         Ipv6FrameBuilder.Tcp(Client, clientPort, Vip, 80).Flags(flags).HopLimit(hopLimit).Macs(FrontMac, RouterMac).Payload(new byte[payload]).Build();
 
     private static string Source(byte[] frame) => new IPAddress(frame.AsSpan(EthernetLength + 8, 16)).ToString();
@@ -81,10 +81,10 @@ public sealed class Nat66PipelineTests
         return (Destination(r.Output!), Port(r.Output!, L4 + 2), r.Output!);
     }
 
-    private static byte[] BackendReply(string backend, ushort backendPort, ushort clientPort, TcpFlags flags) =>
+    internal static byte[] BackendReply(string backend, ushort backendPort, ushort clientPort, TcpFlags flags) =>
         Ipv6FrameBuilder.Tcp(backend, backendPort, Client, clientPort).Flags(flags).Macs(BackMac, backend == Rs1 ? Rs1Mac : Rs2Mac).Build();
 
-    private static FrameMeta BackSide => new() { IngressInterface = 1 };
+    internal static FrameMeta BackSide => new() { IngressInterface = 1 };
 
     [Fact]
     public void Forward_Syn_RewritesDestinationHopLimitAndMacsWithValidChecksum()
@@ -252,7 +252,7 @@ public sealed class Nat66PipelineTests
     }
 
     /// <summary>An ICMPv6 error quoting <paramref name="quoted"/> (a whole frame: its IPv6 packet is quoted).</summary>
-    private static byte[] Icmpv6Error(string source, string destination, byte[] quoted, MacAddress to, MacAddress from, byte type = 1, byte code = 3) =>
+    internal static byte[] Icmpv6Error(string source, string destination, byte[] quoted, MacAddress to, MacAddress from, byte type = 1, byte code = 3) =>
         Ipv6FrameBuilder.Icmpv6(source, destination, type, code).Macs(to, from).Payload(quoted[EthernetLength..]).Build();
 
     [Fact]
