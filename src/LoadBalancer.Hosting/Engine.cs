@@ -205,7 +205,7 @@ public sealed class Engine : IDisposable
     }
 
     private IDisposable InstallDrop(IngressDropRule rule) =>
-        _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Vips6, rule.Replies, Interfaces.Address(rule.Interface));
+        _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Vips6, rule.Replies, Interfaces.Address(rule.Interface), Interfaces.Address6(rule.Interface));
 
     /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker; with
     /// <paramref name="liveFlowsPerWorker"/> also each worker's live flow-table entries (one walk for both).</summary>

@@ -94,4 +94,22 @@ public class Nat66EngineTests
 
         Assert.NotNull(engine.Engine.Workers[0].Processor.Worker.Sessions6);
     }
+
+    [Fact]
+    public void Start_Ipv4AndIpv6Nat_DropsBothFamiliesOfRepliesOnTheBackExceptToItsOwnAddresses()
+    {
+        var platform = new FakePlatform(Interfaces());
+        using var engine = EngineBuilder.Build(new BalancerConfig { Services = [Web4(), Web6()] }, platform.Platform);
+
+        engine.Start();
+
+        var front = platform.IngressDrops.Single(d => d.Interface == "front");
+        Assert.Equal([Ipv4.Parse("10.99.0.100")], front.Vips);
+        Assert.Equal([Ipv6.Parse(Vip)], front.Vips6);
+        var back = platform.IngressDrops.Single(d => d.Interface == "back");
+        Assert.Contains(back.Replies, r => r.Address == Ipv4.Parse("10.99.4.11") && r.Port == 80 && r.Address6 == 0);
+        Assert.Contains(back.Replies, r => r.Address == 0 && r.Address6 == Ipv6.Parse(Rs1) && r.Port == 8081 && r.Protocol == IpProtocols.Tcp);
+        Assert.Equal(Ipv4.Parse("10.99.4.1"), back.LocalAddress);
+        Assert.Equal(Ipv6.Parse(BackAddress), back.LocalAddress6);
+    }
 }
