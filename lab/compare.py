@@ -4,7 +4,7 @@
 Run through ./lab/compare.sh (which installs packages and builds first). Needs root.
 
     ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
-                     [--out DIR] [--publish] [--only dr,dr6,nat,clusterip] [--ipv6]
+                     [--out DIR] [--publish] [--only dr,dr6,nat,nat6,clusterip] [--ipv6]
     ./lab/compare.sh --profile lb-dr|nft-netdev-dr|lb-dr6|nft-netdev-dr6 [--sizes 1500] [--rate 250000] [--seconds 4] [--out DIR]
 
 For each lab (built once each: the DR lab with a generator arm, the two-armed NAT lab, the three-node
@@ -14,10 +14,11 @@ CLUSTERIP lab) it measures, RFC 2544 style, the highest rate delivered with less
 established flows a membership change breaks. Searches of ours and of the peer alternate trial by trial
 so drift on a shared VM hits both alike; the peer runs with our engine stopped.
 
-IPv6 (opt-in: it doubles the DR lab's pps searches): --ipv6 adds to the DR lab's alternation the same three
-over IPv6 (kernel IPv6 forwarding, nftables netdev DR on ip6, our DR6), from the generator's 2001:db8:3::2 to
-the servers' IPv6 addresses or VIP6; --only dr6 measures those alone. An IPv6 frame is at least 66 bytes
-(Ethernet, the 40-byte header, UDP, FCS), so at --sizes 64 the IPv6 rows are 66-byte frames.
+IPv6 (opt-in: it doubles the DR and NAT labs' pps searches): --ipv6 adds to the DR lab's alternation the same
+three over IPv6 (kernel IPv6 forwarding, nftables netdev DR on ip6, our DR6), from the generator's 2001:db8:3::2
+to the servers' IPv6 addresses or VIP6, and to the NAT lab's the same two (nftables DNAT in an ip6 table, our
+NAT66), from the client's 2001:db8:2::2 to VIP6; --only dr6 or --only nat6 measures those alone. An IPv6 frame
+is at least 66 bytes (Ethernet, the 40-byte header, UDP, FCS), so at --sizes 64 the IPv6 rows are 66-byte frames.
 
 Placement (../shared/LAB.md item 7): the generator (`lb generate`) is pinned to CPU 0; the device under
 test's receive processing (RPS) and our engine are on CPU 1. Receivers count at the real servers'
@@ -59,8 +60,8 @@ def main():
     ap.add_argument("--flows", type=int, default=1020)
     ap.add_argument("--app-seconds", type=int, default=8, help="wrk run per mode (0: skip)")
     ap.add_argument("--churn-flows", type=int, default=300, help="flows in the membership-change run (0: skip)")
-    ap.add_argument("--only", default="dr,nat,clusterip", help="labs: dr, dr6 (the DR lab over IPv6), nat, clusterip")
-    ap.add_argument("--ipv6", action="store_true", help="DR: also the IPv6 rows (as --only dr6), in the same alternation")
+    ap.add_argument("--only", default="dr,nat,clusterip", help="labs: dr, dr6 (the DR lab over IPv6), nat, nat6 (the NAT lab over IPv6), clusterip")
+    ap.add_argument("--ipv6", action="store_true", help="DR and NAT: also the IPv6 rows (as --only dr6, nat6), in the same alternation")
     ap.add_argument("--scrape", action="store_true", help="DR: also our engine with its /metrics scraped every second (the scrape's cost)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--publish", action="store_true", help="also copy the results to benchmarks/results and RESULTS.md")
@@ -96,15 +97,17 @@ def main():
     rows, apps, churn = [], [], []
     started = time.monotonic()
     only = set(args.only.split(","))
-    unknown = only - {"dr", "dr6", "nat", "clusterip"}
+    unknown = only - {"dr", "dr6", "nat", "nat6", "clusterip"}
     if unknown:
-        ap.error(f"--only: unknown {', '.join(sorted(unknown))} (dr, dr6, nat, clusterip)")
+        ap.error(f"--only: unknown {', '.join(sorted(unknown))} (dr, dr6, nat, nat6, clusterip)")
     if args.ipv6 and "dr" in only:
         only.add("dr6")
+    if args.ipv6 and "nat" in only:
+        only.add("nat6")
     if "dr" in only or "dr6" in only:
         dr.measure(args, rows, apps, ipv4="dr" in only, ipv6="dr6" in only)
-    if "nat" in only:
-        nat.measure(args, rows, apps)
+    if "nat" in only or "nat6" in only:
+        nat.measure(args, rows, apps, ipv4="nat" in only, ipv6="nat6" in only)
     if "clusterip" in only:
         clusterip.measure(args, rows, apps, churn)
     meta["elapsed_s"] = round(time.monotonic() - started)

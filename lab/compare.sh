@@ -6,13 +6,13 @@
 # Run it as root (it builds network namespaces); it installs what it needs and leaves nothing behind.
 #
 #   ./lab/compare.sh [--quick] [--trials N] [--sizes 64,1500] [--loss 0.5] [--duration S]
-#                    [--only dr,dr6,nat,clusterip] [--ipv6] [--out DIR] [--publish]
+#                    [--only dr,dr6,nat,nat6,clusterip] [--ipv6] [--out DIR] [--publish]
 #   ./lab/compare.sh --profile lb-dr|nft-netdev-dr|lb-dr6|nft-netdev-dr6 [--sizes 1500] [--rate 250000] [--seconds 4]
 #
 # --quick: one trial, 64-byte frames, short steps (under 3 minutes). --publish: copy the results to
 # benchmarks/results/ (what benchmarks/RESULTS.md shows). --ipv6: the DR lab also measures kernel IPv6
-# forwarding, nftables netdev DR on ip6 and our DR6 in the same alternation (--only dr6: those alone; an
-# IPv6 frame is at least 66 bytes). --profile: perf on the device under test's CPU while that DR candidate
+# forwarding, nftables netdev DR on ip6 and our DR6 in the same alternation, the NAT lab nftables DNAT on ip6
+# and our NAT66 (--only dr6, --only nat6: those alone; an IPv6 frame is at least 66 bytes). --profile: perf on the device under test's CPU while that DR candidate
 # forwards a steady load (needs perf). See lab/compare.py for what is measured how.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

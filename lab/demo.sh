@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LoadBalancer demo. Needs root: it builds a lab of network namespaces.
 #
-#   ./lab/demo.sh [dr|dr6|nat|clusterip|ha|ecmp]   (as root; default dr)
+#   ./lab/demo.sh [dr|dr6|nat|nat6|clusterip|ha|ecmp]   (as root; default dr)
 #
 # Builds the solution, brings up a DR lab (client -> router -> switch -> balancer
 # + 2 real servers running nginx), starts the engine in the balancer namespace,
@@ -12,6 +12,9 @@
 # With nat: the same on a two-armed NAT lab (client -> router -> balancer ->
 # back bridge -> 2 real servers on 10.99.4.0/24 whose gateway is the balancer;
 # rs2 serves the web service on its port 8081).
+# With nat6: the same NAT lab (it is dual stack; its back segment narrowed to MTU
+# 1400) and engine, the 100 connections over IPv6 to [2001:db8::100] (the web6
+# service, NAT66; servers 2001:db8:4::11 and ::12, their IPv6 gateway the balancer).
 # With clusterip: a CLUSTERIP lab of 3 nodes (no balancer: each node runs nginx
 # and its own engine, which answers ARP for the VIP with the multicast cluster MAC
 # and keeps only its share of the flows); the demo waits until every engine reports
@@ -44,7 +47,7 @@ source "$HERE/lib/topology.sh"
 
 MODE="${1:-dr}"
 case "$MODE" in
-    dr|dr6|nat|clusterip|ha|ecmp) ;;
+    dr|dr6|nat|nat6|clusterip|ha|ecmp) ;;
     *) echo "mode $MODE is not available yet" >&2; exit 2 ;;
 esac
 
@@ -133,7 +136,7 @@ lab_setup_traps cleanup
 # table of which server answered. Sets failures and missing (globals).
 run_requests() {
     local url="http://$LAB_VIP/" family=-4
-    if [[ "$MODE" == dr6 ]]; then url="http://[$LAB_VIP6]/" family=-6; fi
+    if [[ "$MODE" == dr6 || "$MODE" == nat6 ]]; then url="http://[$LAB_VIP6]/" family=-6; fi
     echo "== $REQUESTS new connections from the client to $url"
     local -a NAMES=()
     local name out c i
@@ -393,7 +396,10 @@ if [[ "$MODE" == ha ]]; then
 fi
 
 case "$MODE" in
-    nat) LAB_UP=lab_up_nat WRITE_CONFIG=lab_write_nat_config WHAT="NAT lab" ;;
+    nat)  LAB_UP=lab_up_nat WRITE_CONFIG=lab_write_nat_config WHAT="NAT lab" ;;
+    # The narrower back segment is what makes the balancer's Packet Too Big part of the IPv6 path.
+    nat6) export LAB_NAT_BACK_MTU=1400
+          LAB_UP=lab_up_nat WRITE_CONFIG=lab_write_nat_config WHAT="dual-stack NAT lab (back MTU 1400)" ;;
     *)   LAB_UP=lab_up     WRITE_CONFIG=lab_write_dr_config  WHAT="lab" ;;
 esac
 echo "== bringing up the $WHAT ($P)"

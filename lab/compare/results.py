@@ -17,12 +17,12 @@ def ratios(rows):
         for ours, peer, target in (("lb-dr", "kernel-forwarding", 0.6), ("lb-dr", "nft-netdev-dr", 0.65), ("lb-nat", "nft-dnat", 0.65),
                                    ("lb-clusterip", "nft-clusterip", None),
                                    # IPv6 against its IPv6 peers (the same frame size): reported, no target set yet.
-                                   ("lb-dr6", "kernel-forwarding6", None), ("lb-dr6", "nft-netdev-dr6", None)):
+                                   ("lb-dr6", "kernel-forwarding6", None), ("lb-dr6", "nft-netdev-dr6", None), ("lb-nat6", "nft-dnat6", None)):
             if (ours, size) in by and (peer, size) in by and by[(peer, size)]["median"]:
                 value = by[(ours, size)]["median"] / by[(peer, size)]["median"]
                 out.append({"name": f"{by[(ours, size)]['label']} / {by[(peer, size)]['label']} ({size} B)", "value": round(value, 3),
                             "target": target, "met": None if target is None else value >= target})
-        for impl in ("lb-dr", "lb-dr6", "lb-nat", "lb-clusterip"):
+        for impl in ("lb-dr", "lb-dr6", "lb-nat", "lb-nat6", "lb-clusterip"):
             r = by.get((impl, size))
             two = next((o for o in (r or {}).get("overload", []) if o["factor"] == 2.0), None)
             if r and two and r["median"]:

@@ -38,7 +38,8 @@
 #   LAB_BIG_FILE (10 MB file served as /big) LAB_BIG_SHA256 (its hex sha256, also in $LAB_DIR/big.sha256)
 # NAT lab only (unset in a DR lab):
 #   LAB_ROUTER_FRONT_IF LAB_ROUTER_FRONT_ADDR (= <P>r1, 10.99.1.1: the LAN names above, too)
-#   LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR (<P>b1, 10.99.4.1)
+#   LAB_BALANCER_BACK_IF LAB_BALANCER_BACK_ADDR (<P>b1, 10.99.4.1) LAB_BALANCER_BACK_ADDR6 (2001:db8:4::1)
+#   LAB_ROUTER_FRONT_ADDR6 (2001:db8:1::1) LAB_BACK_MTU (the back segment's MTU: LAB_NAT_BACK_MTU at build, default 1500)
 #   LAB_UDP_PORT (5353, UDP echo on every server; on every node in a CLUSTERIP lab too)
 #   LAB_HTTP_ALT_PORT (8081, nginx on rs2 only)
 #   In a NAT lab LAB_SERVER_ADDRS are 10.99.4.11 ...; LAB_BALANCER_IF is the front <P>b0.

@@ -2,12 +2,13 @@
 """Lab UDP echo server (Python standard library only).
 
 Runs in a real-server namespace next to nginx and the upload server:
-    /usr/bin/python3 udp_echo.py --name rs1 [--port 5353] [--bind 0.0.0.0] [--quiet]
+    /usr/bin/python3 udp_echo.py --name rs1 [--port 5353] [--bind 0.0.0.0 | --bind ::] [--quiet]
 
 Answers each datagram with "<name> <payload>" (the name, one space, the payload
 bytes as received), sent back to the datagram's source address and port. The
-reply leaves from the address the datagram was sent to (IP_PKTINFO), so it
-also answers correctly on a VIP held on lo (DR), not only on its own address.
+reply leaves from the address the datagram was sent to (IP_PKTINFO, IPV6_PKTINFO),
+so it also answers correctly on a VIP held on lo (DR), not only on its own address.
+An IPv6 --bind (or --query) address makes it an IPv6-only socket.
 One log line per datagram goes to stderr with the peer address and port
 (none with --quiet, for load tests).
 
@@ -27,21 +28,35 @@ import struct
 import sys
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux value; not exported by every Python
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 MAX_DATAGRAM = 65535
 
 
+def family(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
 def serve(name, bind, port, quiet):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(family(bind), socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+    if family(bind) == socket.AF_INET6:
+        # IPv6 only, so an IPv4 instance can hold 0.0.0.0 on the same port beside it.
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
     sock.bind((bind, port))
     prefix = name.encode() + b" "
     sys.stderr.write("%s listening on udp %s:%d\n" % (name, bind, port))
     sys.stderr.flush()
     while True:
-        data, ancdata, _flags, peer = sock.recvmsg(MAX_DATAGRAM, socket.CMSG_SPACE(12))
+        data, ancdata, _flags, peer = sock.recvmsg(MAX_DATAGRAM, socket.CMSG_SPACE(20))
         cmsgs = []
         for level, kind, value in ancdata:
+            if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(value) >= 20:
+                # struct in6_pktinfo { in6_addr addr; int ifindex; }: answer from the address it was sent to.
+                cmsgs.append((socket.IPPROTO_IPV6, IPV6_PKTINFO, value[:16] + b"\0\0\0\0"))
             if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(value) >= 12:
                 # struct in_pktinfo { int ifindex; in_addr spec_dst; in_addr addr; }:
                 # answer from the address the datagram was sent to, on any interface.
@@ -57,7 +72,7 @@ def serve(name, bind, port, quiet):
 
 
 def query(address, port, payload, timeout):
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock = socket.socket(family(address), socket.SOCK_DGRAM)
     sock.settimeout(timeout)
     try:
         sock.sendto(payload.encode(), (address, port))
@@ -73,12 +88,12 @@ def query(address, port, payload, timeout):
 
 def query_many(address, port, payload, timeout, count, source_port):
     for i in range(count):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock = socket.socket(family(address), socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.settimeout(timeout)
         try:
             if source_port:
-                sock.bind(("0.0.0.0", source_port + i))
+                sock.bind(("::" if family(address) == socket.AF_INET6 else "0.0.0.0", source_port + i))
             sock.sendto(("%s-%d" % (payload, i)).encode(), (address, port))
             data, _peer = sock.recvfrom(MAX_DATAGRAM)
             sys.stdout.write(data.decode(errors="replace") + "\n")

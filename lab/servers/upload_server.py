@@ -2,7 +2,7 @@
 """Lab upload server (Python standard library only).
 
 Runs in a real-server namespace next to nginx:
-    /usr/bin/python3 upload_server.py --name rs1 [--port 8080] [--bind 0.0.0.0]
+    /usr/bin/python3 upload_server.py --name rs1 [--port 8080] [--bind 0.0.0.0 | --bind ::]
 
 POST /upload  reads the whole body (Content-Length or chunked) and answers
               "<name> <sha256hex> <length>\n".
@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import http.server
 import signal
+import socket
 import sys
 
 CHUNK = 64 * 1024
@@ -114,6 +115,15 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 1024
 
 
+class Server6(Server):
+    """IPv6 only, so an IPv4 instance can hold 0.0.0.0 on the same port beside it."""
+    address_family = socket.AF_INET6
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True)
@@ -121,7 +131,7 @@ def main():
     ap.add_argument("--bind", default="0.0.0.0")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with Server((args.bind, args.port), Handler) as srv:
+    with (Server6 if ":" in args.bind else Server)((args.bind, args.port), Handler) as srv:
         srv.lab_name = args.name
         sys.stderr.write("%s listening on %s:%d\n" % (args.name, args.bind, args.port))
         sys.stderr.flush()

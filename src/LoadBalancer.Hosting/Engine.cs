@@ -63,6 +63,8 @@ public sealed class Engine : IDisposable
     public Func<long> ClockMs => _options.ClockMs;
     public CancellationToken Stopping => _stop.Token;
     internal int WorkerCount => _workers.Count;
+    /// <summary>The workers hold IPv6 NAT session tables (made at start, only when an IPv6 NAT service was served then).</summary>
+    internal bool HoldsSessions6 { get; set; }
 
     /// <summary>The worker (its index in <see cref="Workers"/>) that frames from this client to a service on
     /// <paramref name="ingressInterface"/> reach: the interface's workers joined its fanout group in their number
@@ -203,7 +205,7 @@ public sealed class Engine : IDisposable
     }
 
     private IDisposable InstallDrop(IngressDropRule rule) =>
-        _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Vips6, rule.Replies, Interfaces.Address(rule.Interface));
+        _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Vips6, rule.Replies, Interfaces.Address(rule.Interface), Interfaces.Address6(rule.Interface));
 
     /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker; with
     /// <paramref name="liveFlowsPerWorker"/> also each worker's live flow-table entries (one walk for both).</summary>
@@ -251,10 +253,14 @@ public sealed class Engine : IDisposable
         }
 
         /// <summary>IPv6 needs neighbour discovery on the interfaces it uses and the workers' IPv6 flow tables, and both are
-        /// made at start, only where IPv6 was served then (neighbour discovery on an interface implies the tables); an
-        /// IPv6 backend to resolve needs an IPv6 address on its interface to solicit from.</summary>
+        /// made at start, only where IPv6 was served then (neighbour discovery on an interface implies the tables); IPv6
+        /// NAT needs the workers' IPv6 session tables, made at start only for an IPv6 NAT service; an IPv6 backend to
+        /// resolve needs an IPv6 address on its interface to solicit from.</summary>
         private ReloadRefusal? Ipv6Refusal(ServiceConfig s)
         {
+            if (s.IsIpv6 && s.Mode == ForwardingMode.Nat && !engine.HoldsSessions6)
+                return new ReloadRefusal(s.KeyLines.TryGetValue("mode", out var modeLine) ? modeLine : s.Line,
+                    $"service {s.Name}: the engine's first IPv6 NAT service needs a restart (the workers' IPv6 session tables are made at start)");
             var ipv6Backends = s.Backends.Where(b => b.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6).ToArray();
             var backendSide = s.EffectiveBackendInterface;
             foreach (var (uses, name) in new[] { (s.IsIpv6, s.Interface), (ipv6Backends.Length > 0, backendSide) })

@@ -51,6 +51,7 @@ public static class EngineBuilder
                 var link = platform.Links.Read(name);
                 plan.Add(name, link.Mac, link.Ipv4Address, link.Mtu, link.Ipv6Address);
             }
+        RefuseUnsolicitable(config, plan);
         // Before anything of the kernel is touched: a second engine here would replace this one's ingress drop.
         for (var i = 0; i < plan.Count; i++)
             engine.Own(platform.Claims.TryClaim(plan.Name(i)) ?? throw new InterfaceInUseException(plan.Name(i)));
@@ -78,7 +79,7 @@ public static class EngineBuilder
         var syncByInterface = topology.Ingress.ToDictionary(i => i, _ => new List<WorkerSync>());
         // Only where IPv6 is served: its slots are larger, and an IPv4-only engine should not hold them.
         var servesIpv6 = engine.State.Current.HasIpv6;
-        var servesNat66 = config.Services.Any(s => s.IsIpv6 && s.Mode == ForwardingMode.Nat);
+        var servesNat66 = engine.HoldsSessions6 = config.Services.Any(s => s.IsIpv6 && s.Mode == ForwardingMode.Nat);
         foreach (var ingress in topology.Ingress)
         {
             for (var w = 0; w < config.Workers; w++)
@@ -129,6 +130,27 @@ public static class EngineBuilder
         }
         WireNeighborDiscovery(engine, platform, topology, builder.ReinjectInterface, options);
     }
+
+    /// <summary>An IPv6 backend or gateway without <c>mac:</c> is found by a neighbour solicitation, which needs an IPv6
+    /// source on the interface it is reached through; without one the service can never forward, so it is a start
+    /// error naming the line (<c>lb check</c> does not look at interfaces).</summary>
+    /// <exception cref="InvalidOperationException">Such a neighbour behind an interface with no IPv6 address.</exception>
+    private static void RefuseUnsolicitable(BalancerConfig config, InterfacePlan plan)
+    {
+        foreach (var s in config.Services)
+        {
+            var backendSide = s.EffectiveBackendInterface;
+            if (plan.Address6(plan.IndexOf(backendSide)) == 0
+                && s.Backends.FirstOrDefault(b => b.Mac is null && b.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) is { } backend)
+                throw new InvalidOperationException($"{AtLine(backend.Line)}service {s.Name}: backend {backend.Name} ({backend.Address}) is reached through {backendSide}, " +
+                                                    $"which has no IPv6 address to solicit its MAC from: give {backendSide} one (a link-local one will do) or the backend a mac:");
+            if (s.Gateway is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } gateway && plan.Address6(plan.IndexOf(s.Interface)) == 0)
+                throw new InvalidOperationException($"{AtLine(s.KeyLines.TryGetValue("gateway", out var line) ? line : s.Line)}service {s.Name}: gateway {gateway} is reached through {s.Interface}, " +
+                                                    $"which has no IPv6 address to solicit its MAC from: give {s.Interface} one (a link-local one will do)");
+        }
+    }
+
+    private static string AtLine(int line) => line > 0 ? $"line {line}: " : "";
 
     /// <summary>Neighbour discovery on each interface with IPv6 services or IPv6 neighbours, and only there (an all-IPv4
     /// engine opens no such socket). Its socket joins the VIPs' multicast MACs (CLUSTERIP), as ARP's does; the service joins

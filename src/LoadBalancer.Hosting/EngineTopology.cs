@@ -74,7 +74,7 @@ public sealed record EngineTopology(
             snapshot.Ipv4Services.Where(s => s.IngressInterface == i).Select(s => s.Vip).Distinct().ToArray(),
             // On a NAT backend side the engine owns the replies: frames from a backend's address and port.
             snapshot.Services.Where(s => s.Mode == ForwardingMode.Nat && s.EgressInterface == i)
-                .SelectMany(s => s.Backends.Select(b => new ReplyFilter(b.Address, s.Protocol, b.Port)))
+                .SelectMany(s => s.Backends.Select(b => new ReplyFilter(b.Address, s.Protocol, b.Port) { Address6 = b.Address6 }))
                 .Distinct().ToArray())
         {
             Vips6 = snapshot.Ipv6Services.Where(s => s.IngressInterface == i).Select(s => s.Vip6).Distinct().ToArray(),

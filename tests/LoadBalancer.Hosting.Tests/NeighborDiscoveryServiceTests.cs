@@ -56,7 +56,7 @@ public class NeighborDiscoveryServiceTests
 
         var error = Assert.Throws<InvalidOperationException>(() => EngineBuilder.Build(Ipv6Fixture.Config(), platform.Platform));
 
-        Assert.Contains($"IPv6 neighbor {Ipv6Fixture.DarkBackendIp} is reached through eth0, which has no IPv6 address", error.Message);
+        Assert.Contains($"backend dark6-1 ({Ipv6Fixture.DarkBackendIp}) is reached through eth0, which has no IPv6 address", error.Message);
         Assert.Empty(platform.Claimed);
     }
 

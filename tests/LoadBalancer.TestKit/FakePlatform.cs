@@ -87,9 +87,10 @@ public sealed class FakePlatform
 
     private sealed class Drops(FakePlatform p) : IIngressDrops
     {
-        public IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies, uint localAddress)
+        public IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies,
+            uint localAddress, UInt128 localAddress6)
         {
-            var drop = new FakeIngressDrop(interfaceName, vips.ToArray(), replies.ToArray(), localAddress) { Vips6 = vips6.ToArray() };
+            var drop = new FakeIngressDrop(interfaceName, vips.ToArray(), replies.ToArray(), localAddress) { Vips6 = vips6.ToArray(), LocalAddress6 = localAddress6 };
             p.IngressDrops.Add(drop);
             return drop;
         }
@@ -221,6 +222,7 @@ public sealed class FakeReceivePort(string name, int interfaceIndex, int? fanout
 public sealed record FakeIngressDrop(string Interface, uint[] Vips, ReplyFilter[] Replies, uint LocalAddress) : IDisposable
 {
     public UInt128[] Vips6 { get; init; } = [];
+    public UInt128 LocalAddress6 { get; init; }
     public bool Removed { get; private set; }
     public void Dispose() => Removed = true;
 }

@@ -298,11 +298,20 @@ _lab_start_servers() {
         --name "$name" --port "$LAB_UPLOAD_PORT" </dev/null >> "$LAB_DIR/$name-upload.log" 2>&1 & )
 }
 
-# _lab_start_udp_echo NS NAME: the UDP echo server on $LAB_UDP_PORT, detached like the upload server.
+# _lab_start_udp_echo NS NAME [BIND]: the UDP echo server on $LAB_UDP_PORT, detached like the upload server;
+# BIND :: makes an IPv6-only one beside the IPv4 one (log NAME-udp6.log).
 _lab_start_udp_echo() {
-    local ns="$1" name="$2"
+    local ns="$1" name="$2" bind="${3:-0.0.0.0}" log="$2-udp.log"
+    [[ "$bind" == *:* ]] && log="$2-udp6.log"
     ( ip netns exec "$ns" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/udp_echo.py" \
-        --name "$name" --port "$LAB_UDP_PORT" </dev/null >> "$LAB_DIR/$name-udp.log" 2>&1 & )
+        --name "$name" --port "$LAB_UDP_PORT" --bind "$bind" </dev/null >> "$LAB_DIR/$log" 2>&1 & )
+}
+
+# _lab_start_upload6 NS NAME: an IPv6-only upload server on $LAB_UPLOAD_PORT beside the IPv4 one (log NAME-upload6.log).
+_lab_start_upload6() {
+    local ns="$1" name="$2"
+    ( ip netns exec "$ns" "$LAB_PYTHON" "$LAB_ROOT/lab/servers/upload_server.py" \
+        --name "$name" --port "$LAB_UPLOAD_PORT" --bind :: </dev/null >> "$LAB_DIR/$name-upload6.log" 2>&1 & )
 }
 
 # _lab_create_hosts GATEWAY [HOST_STEP]: the /big file, then per host (server or node): its address, link
@@ -329,7 +338,7 @@ _lab_create_hosts() {
         fi
         extra=""
         if [[ "${names[i]}" == rs2 && -n "${LAB_HTTP_ALT_PORT:-}" ]]; then
-            extra="listen 0.0.0.0:$LAB_HTTP_ALT_PORT backlog=4096;"
+            extra="listen 0.0.0.0:$LAB_HTTP_ALT_PORT backlog=4096; listen [::]:$LAB_HTTP_ALT_PORT backlog=4096;"
         fi
         _lab_start_servers "${hosts[i]}" "${names[i]}" "$extra"
         if [[ -n "${LAB_UDP_PORT:-}" ]]; then
@@ -379,10 +388,11 @@ _lab_build() {
 # _lab_host_answers FROM_NS ADDR NAME PORT...: true when the host at ADDR answers NAME over HTTP on each
 # PORT, and (when LAB_UDP_PORT is set) "NAME <payload>" from its UDP echo, asked from namespace FROM_NS.
 _lab_host_answers() {
-    local from="$1" addr="$2" name="$3" port out
+    local from="$1" addr="$2" name="$3" port out host="$2"
     shift 3
+    [[ "$addr" == *:* ]] && host="[$addr]"
     for port in "$@"; do
-        out="$(ip netns exec "$from" curl -s --noproxy '*' --max-time 1 "http://$addr:$port/")" || return 1
+        out="$(ip netns exec "$from" curl -s --noproxy '*' --max-time 1 "http://$host:$port/")" || return 1
         [[ "$out" == "$name" ]] || return 1
     done
     [[ -n "${LAB_UDP_PORT:-}" ]] || return 0
@@ -391,23 +401,26 @@ _lab_host_answers() {
     [[ "$out" == "$name ready" ]]
 }
 
-# _lab_wait_hosts WHO P N FROM_NS WHERE: waits (bounded) until each host (server or node) answers on its own
+# _lab_wait_hosts WHO P N FROM_NS WHERE [ipv6]: waits (bounded) until each host (server or node) answers on its own
 # address from namespace FROM_NS (_lab_host_answers: nginx, the upload server, in a NAT lab rs2's second nginx
-# port, the UDP echo where the lab has one); on a timeout shows the host's logs, tears the lab down and fails.
+# port, the UDP echo where the lab has one), with "ipv6" on its IPv6 address too; on a timeout shows the host's
+# logs, tears the lab down and fails.
 _lab_wait_hosts() {
-    local who="$1" P="$2" N="$3" from="$4" where="$5" i name addrs names ports
+    local who="$1" P="$2" N="$3" from="$4" where="$5" i name addrs addrs6 names ports addr
     read -r -a addrs <<< "$LAB_SERVER_ADDRS"
+    read -r -a addrs6 <<< "$LAB_SERVER_ADDRS6"
     read -r -a names <<< "$LAB_SERVER_NAMES"
     for (( i = 0; i < N; i++ )); do
         name="${names[i]}"
         ports=("$LAB_HTTP_PORT" "$LAB_UPLOAD_PORT")
         [[ "$name" == rs2 && -n "${LAB_HTTP_ALT_PORT:-}" ]] && ports+=("$LAB_HTTP_ALT_PORT")
-        if ! lab_wait_for 20 _lab_host_answers "$from" "${addrs[i]}" "$name" "${ports[@]}"; then
-            lab_warn "$who: $name did not answer from the $where within 20 s"
-            tail -n 20 "$LAB_DIR/$name-error.log" "$LAB_DIR/$name-upload.log" "$LAB_DIR/$name-udp.log" >&2 2>/dev/null || true
+        for addr in "${addrs[i]}" ${6:+"${addrs6[i]}"}; do
+            lab_wait_for 20 _lab_host_answers "$from" "$addr" "$name" "${ports[@]}" && continue
+            lab_warn "$who: $name did not answer on $addr from the $where within 20 s"
+            tail -n 20 "$LAB_DIR/$name-error.log" "$LAB_DIR"/"$name"-upload*.log "$LAB_DIR"/"$name"-udp*.log >&2 2>/dev/null || true
             lab_down "$P"
             return 1
-        fi
+        done
     done
 }
 

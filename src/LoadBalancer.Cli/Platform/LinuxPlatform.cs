@@ -73,8 +73,10 @@ internal static class LinuxPlatform
 
     private sealed class IngressDrops : IIngressDrops
     {
-        public IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies, uint localAddress) =>
-            IngressDrop.Install(interfaceName, vips, replies.Select(r => new IngressDrop.Reply(r.Address, r.Protocol, r.Port)).ToArray(), localAddress, vips6);
+        public IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies,
+            uint localAddress, UInt128 localAddress6) =>
+            IngressDrop.Install(interfaceName, vips, replies.Select(r => new IngressDrop.Reply(r.Address, r.Protocol, r.Port) { Address6 = r.Address6 }).ToArray(),
+                localAddress, vips6, localAddress6);
 
         public string Describe(string interfaceName) => $"nft table netdev {IngressDrop.TableFor(interfaceName)}";
     }

@@ -54,16 +54,21 @@ public interface IFramePorts
     IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader);
 }
 
-/// <summary>A NAT backend's replies: from this address and port, over this protocol.</summary>
-public readonly record struct ReplyFilter(uint Address, byte Protocol, ushort Port);
+/// <summary>A NAT backend's replies: from this address and port, over this protocol. An IPv6 backend has
+/// <see cref="Address"/> 0 and its address in <see cref="Address6"/>.</summary>
+public readonly record struct ReplyFilter(uint Address, byte Protocol, ushort Port)
+{
+    public UInt128 Address6 { get; init; }
+}
 
 /// <summary>Keeps the kernel away from the frames the engine forwards (nftables netdev ingress on Linux).</summary>
 public interface IIngressDrops
 {
     /// <summary>Drops, before the kernel's IP stack, frames to <paramref name="vips"/> and the
-    /// <paramref name="replies"/> not addressed to <paramref name="localAddress"/> (the host's own
-    /// conversations stay the kernel's). Disposing removes it.</summary>
-    IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies, uint localAddress);
+    /// <paramref name="replies"/> not addressed to <paramref name="localAddress"/> (IPv6 replies: to
+    /// <paramref name="localAddress6"/>; the host's own conversations stay the kernel's). Disposing removes it.</summary>
+    IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies,
+        uint localAddress, UInt128 localAddress6);
 
     /// <summary>What the operator sees (for the log): the nft table's name.</summary>
     string Describe(string interfaceName);

@@ -128,25 +128,51 @@ public class Ipv6ConfigTests
             "lb.yaml:10: backend 'web2' has address 2001:db8:1::11, already used by backend 'web1' (line 8)");
     }
 
-    [Theory]
-    [InlineData("nat", "lb.yaml:4: IPv6 VIPs are served in dr mode only so far (nat and clusterip over IPv6 are not implemented yet; vip 2001:db8::100, mode nat)")]
-    [InlineData("clusterip", "lb.yaml:4: IPv6 VIPs are served in dr mode only so far (nat and clusterip over IPv6 are not implemented yet; vip 2001:db8::100, mode clusterip)")]
-    public void Parse_Ipv6VipInAnotherMode_IsRefusedAtTheVipLine(string mode, string expected)
+    [Fact]
+    public void Parse_Ipv6VipInClusterIpMode_IsRefusedAtTheVipLine()
     {
-        var yaml = Service().Replace("port: 80", $"port: 80\n    mode: {mode}");
-        if (mode == "clusterip")
-        {
-            // A complete CLUSTERIP service, so the VIP's family is its only fault.
-            yaml = yaml[..yaml.IndexOf("    backends:", StringComparison.Ordinal)] + """
-                    cluster:
-                      mac: 01:00:5e:7f:00:64
-                      local_node: 1
-                      nodes:
-                        - {id: 1, address: 2001:db8:1::11}
-                """;
-        }
-        Assert.Contains(expected, Errors(yaml));
-        Assert.Single(Errors(yaml));
+        // A complete CLUSTERIP service, so the VIP's family is its only fault.
+        var yaml = Service().Replace("port: 80", "port: 80\n    mode: clusterip");
+        yaml = yaml[..yaml.IndexOf("    backends:", StringComparison.Ordinal)] + """
+                cluster:
+                  mac: 01:00:5e:7f:00:64
+                  local_node: 1
+                  nodes:
+                    - {id: 1, address: 2001:db8:1::11}
+            """;
+        AssertSingleError(yaml, "lb.yaml:4: IPv6 VIPs are served in dr and nat modes only so far (clusterip over IPv6 is not implemented yet; vip 2001:db8::100, mode clusterip)");
+    }
+
+    [Fact]
+    public void Parse_Ipv6NatService_LoadsWithItsBackendSideAndGateway()
+    {
+        var service = LoadService(Service("mode: nat\nbackend_interface: eth1\ngateway: 2001:db8::1"));
+
+        Assert.True(service.IsIpv6);
+        Assert.Equal(ForwardingMode.Nat, service.Mode);
+        Assert.Equal("eth1", service.EffectiveBackendInterface);
+        Assert.Equal(IPAddress.Parse("2001:db8::1"), service.Gateway);
+    }
+
+    [Fact]
+    public void Parse_Ipv6NatServiceWithAnIpv4Backend_IsRefusedAtTheBackendsAddress()
+    {
+        AssertSingleError(Service("mode: nat").Replace("address: 2001:db8:1::12", "address: 10.99.4.12"),
+            $"lb.yaml:11: address 10.99.4.12 is IPv4 but the service's VIP 2001:db8::100 is IPv6 {OneFamily}");
+    }
+
+    [Fact]
+    public void Parse_Ipv6NatServiceWithHaSync_IsRefusedAtTheService()
+    {
+        AssertSingleError(Service("mode: nat", top: "ha:\n  sync: {peer: 10.99.1.3}"),
+            "lb.yaml:4: service 'web' is an IPv6 NAT service, and ha.sync carries IPv4 sessions only so far: " +
+            "drop ha.sync or serve this VIP from a balancer without state sync");
+    }
+
+    [Fact]
+    public void Parse_Ipv6DrServiceWithHaSync_IsAccepted()
+    {
+        Assert.NotNull(Load(Service(top: "ha:\n  sync: {peer: 10.99.1.3}")).Ha!.Sync);
     }
 
     [Fact]

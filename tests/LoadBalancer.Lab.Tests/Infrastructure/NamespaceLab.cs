@@ -24,8 +24,10 @@ public sealed class NamespaceLab : IDisposable
     public string[] ServerNames => Env["LAB_SERVER_NAMES"].Split(' ', StringSplitOptions.RemoveEmptyEntries);
     public string[] ServerNamespaces => Env["LAB_SERVER_NS"].Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
-    /// <summary>The two-armed NAT lab (lab_up_nat): client, router, balancer front/back, servers behind it.</summary>
-    public static NamespaceLab UpNat(int servers = 2) => Up(servers, "lab_up_nat");
+    /// <summary>The two-armed NAT lab (lab_up_nat): client, router, balancer front/back, servers behind it, dual stack;
+    /// <paramref name="backMtu"/> narrows the whole back segment (LAB_NAT_BACK_MTU).</summary>
+    public static NamespaceLab UpNat(int servers = 2, int? backMtu = null) =>
+        Up(servers, backMtu is { } mtu ? $"LAB_NAT_BACK_MTU={mtu} lab_up_nat" : "lab_up_nat");
 
     public static NamespaceLab Up(int servers = 2) => Up(servers, "lab_up");
 
@@ -177,7 +179,9 @@ public sealed class NamespaceLab : IDisposable
     /// <summary>The DR lab's config: web and upload, and web6 (DR6) unless <paramref name="ipv6"/> is false.</summary>
     public string WriteDrConfig(string name = "lb.yaml", bool ipv6 = true) => WriteConfig("lab_write_dr_config", name, ipv6 ? "" : "ipv4");
 
-    public string WriteNatConfig(string name = "lb.yaml") => WriteConfig("lab_write_nat_config", name);
+    /// <summary>The NAT lab's config: web, upload, echo, and their IPv6 twins web6, upload6, echo6 unless
+    /// <paramref name="ipv6"/> is false.</summary>
+    public string WriteNatConfig(string name = "lb.yaml", bool ipv6 = true) => WriteConfig("lab_write_nat_config", name, ipv6 ? "" : "ipv4");
 
     /// <summary>Node <paramref name="node"/>'s (1-based) engine config in a CLUSTERIP lab.</summary>
     public string WriteClusterConfig(int node) =>

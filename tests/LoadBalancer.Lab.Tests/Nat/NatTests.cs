@@ -52,10 +52,11 @@ public sealed class NatTests(NatLab fixture) : IClassFixture<NatLab>
         Assert.True(peers.SetEquals([Lab.Env["LAB_CLIENT_ADDR"], Lab.Vip]),
             $"peers [{string.Join(' ', peers)}], capture {new FileInfo(pcap).Length} bytes, tshark: {decoded.Stderr}, curl: {curl}");
 
-        // Requests from the balancer's own back address are the lab's readiness checks; every other one
-        // came through the VIP and must carry the real client address.
+        // Requests from the balancer's own back addresses (both families) are the lab's readiness checks; every
+        // other one came through the VIP and must carry the real client address.
         var logs = Lab.ServerNames.SelectMany(n => File.ReadAllLines(Path.Combine(Lab.Dir, $"{n}-access.log")))
-            .Where(l => !l.StartsWith(Lab.Env["LAB_BALANCER_BACK_ADDR"] + " ", StringComparison.Ordinal)).ToArray();
+            .Where(l => !l.StartsWith(Lab.Env["LAB_BALANCER_BACK_ADDR"] + " ", StringComparison.Ordinal)
+                        && !l.StartsWith(Lab.Env["LAB_BALANCER_BACK_ADDR6"] + " ", StringComparison.Ordinal)).ToArray();
         Assert.True(logs.Length >= 10, $"{logs.Length} requests logged");
         Assert.All(logs, l => Assert.StartsWith(Lab.Env["LAB_CLIENT_ADDR"] + " ", l));
     }

@@ -61,6 +61,15 @@ internal sealed class RootSection(ConfigReader r)
             return null;
         }
         var services = ReadServices(servicesEntry, config.MaglevTableSize, entries.ContainsKey("announce"));
+        // State sync's records carry IPv4 sessions only: after a failover an IPv6 NAT session would be gone and its
+        // TCP connections dropped as nat_no_session, which is worse than refusing the pair up front.
+        if (config.Ha?.Sync is not null && services is not null)
+            foreach (var s in services.Where(s => s.IsIpv6 && s.Mode == ForwardingMode.Nat))
+            {
+                r.Error(s.Line, $"service '{s.Name}' is an IPv6 NAT service, and ha.sync carries IPv4 sessions only so far: " +
+                                "drop ha.sync or serve this VIP from a balancer without state sync");
+                ok = false;
+            }
         return ok && services is not null ? config with { Services = services, KeyLines = ConfigReader.KeyLines(entries) } : null;
     }
 

@@ -9,7 +9,7 @@ using LoadBalancer.TestKit;
 namespace LoadBalancer.Core.Tests.Forwarding.Nat;
 
 /// <summary>NAT66 through the real engine, two-armed as <see cref="NatPipelineTests"/>: clients on "front", backends
-/// on "back". The config loader still refuses IPv6 VIPs in nat mode; the engine is built from code here.</summary>
+/// on "back".</summary>
 public sealed class Nat66PipelineTests
 {
     internal static readonly MacAddress FrontMac = Fixtures.NatFrontMac;
