@@ -88,8 +88,8 @@ internal sealed class ServiceSection(ConfigReader r)
             ok = false;
         }
 
-        if (vip is { } v6 && ConfigSyntax.IsIpv6(v6) && mode is ForwardingMode.Nat or ForwardingMode.ClusterIp)
-            ok = r.ReportIf(vipEntry!.Value, $"IPv6 VIPs are served in dr mode only so far (nat and clusterip over IPv6 are not implemented yet; vip {v6}, mode {ModeNames.Name(mode.Value)})");
+        if (vip is { } v6 && ConfigSyntax.IsIpv6(v6) && mode is ForwardingMode.Nat)
+            ok = r.ReportIf(vipEntry!.Value, $"IPv6 VIPs are served in dr and clusterip modes only so far (nat over IPv6 is not implemented yet; vip {v6}, mode {ModeNames.Name(mode.Value)})");
 
         var iface = r.RequiredInterface(map, entries, "interface");
         ok &= iface is not null;
