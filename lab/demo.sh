@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LoadBalancer demo. Needs root: it builds a lab of network namespaces.
 #
-#   ./lab/demo.sh [dr|dr6|nat|nat6|clusterip|ha|ecmp]   (as root; default dr)
+#   ./lab/demo.sh [dr|dr6|nat|nat6|clusterip|clusterip6|ha|ecmp]   (as root; default dr)
 #
 # Builds the solution, brings up a DR lab (client -> router -> switch -> balancer
 # + 2 real servers running nginx), starts the engine in the balancer namespace,
@@ -20,6 +20,9 @@
 # and keeps only its share of the flows); the demo waits until every engine reports
 # the same table digest and all 3 nodes alive, then makes the same 100 connections
 # (answers are node1..node3) and shows each node's digest and shares.
+# With clusterip6: the same cluster (the lab is dual stack and every node's engine
+# also serves web6 on [2001:db8::100]:80 behind the cluster MAC 33:33:00:00:01:00,
+# found by neighbour discovery), the 100 connections over IPv6.
 # With ha: two balancers, each with keepalived from Debian (one VRRP instance,
 # notify_* calling `lb ha ...`, a vrrp_script calling `lb ha check`) and state
 # sync between the engines, a DR service (10.99.0.100) and a NAT service
@@ -47,7 +50,7 @@ source "$HERE/lib/topology.sh"
 
 MODE="${1:-dr}"
 case "$MODE" in
-    dr|dr6|nat|nat6|clusterip|ha|ecmp) ;;
+    dr|dr6|nat|nat6|clusterip|clusterip6|ha|ecmp) ;;
     *) echo "mode $MODE is not available yet" >&2; exit 2 ;;
 esac
 
@@ -55,6 +58,9 @@ REQUESTS=100
 READY_TIMEOUT=30
 CLUSTER_READY_TIMEOUT=60
 CLUSTER_NODES=3
+# clusterip, clusterip6: the service whose table the demo waits for and reports.
+CLUSTER_SERVICE=web
+[[ "$MODE" == clusterip6 ]] && CLUSTER_SERVICE=web6
 STOP_TIMEOUT=15
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -136,7 +142,7 @@ lab_setup_traps cleanup
 # table of which server answered. Sets failures and missing (globals).
 run_requests() {
     local url="http://$LAB_VIP/" family=-4
-    if [[ "$MODE" == dr6 || "$MODE" == nat6 ]]; then url="http://[$LAB_VIP6]/" family=-6; fi
+    if [[ "$MODE" == dr6 || "$MODE" == nat6 || "$MODE" == clusterip6 ]]; then url="http://[$LAB_VIP6]/" family=-6; fi
     echo "== $REQUESTS new connections from the client to $url"
     local -a NAMES=()
     local name out c i
@@ -194,7 +200,7 @@ cluster_status_json() {
 }
 
 # clusterip: ready when every engine answers, all show the same non-empty digest
-# on services[0] and each lists all CLUSTER_NODES nodes with "alive": true.
+# on CLUSTER_SERVICE and each lists all CLUSTER_NODES nodes with "alive": true.
 cluster_ready() {
     cluster_status_json | "$LAB_PYTHON" -c '
 import json, sys
@@ -204,7 +210,7 @@ n = 0
 for line in sys.stdin:
     n += 1
     try:
-        svc = json.loads(line)["services"][0]
+        svc = next(s for s in json.loads(line)["services"] if s["name"] == sys.argv[2])
     except Exception:
         sys.exit(1)
     nodes = svc.get("nodes") or []
@@ -212,16 +218,16 @@ for line in sys.stdin:
         sys.exit(1)
     digests.add(svc["digest"])
 sys.exit(0 if n == want and len(digests) == 1 else 1)
-' "$CLUSTER_NODES"
+' "$CLUSTER_NODES" "$CLUSTER_SERVICE"
 }
 
-# clusterip: one line per node: digest, quorum, accepted/dropped packets, shares.
+# clusterip: one line per node (CLUSTER_SERVICE's): digest, quorum, accepted/dropped packets, shares.
 cluster_summary() {
     cluster_status_json | "$LAB_PYTHON" -c '
 import json, sys
 for i, line in enumerate(sys.stdin, 1):
     try:
-        s = json.loads(line)["services"][0]
+        s = next(x for x in json.loads(line)["services"] if x["name"] == sys.argv[1])
     except Exception:
         print(f"node{i}: (lb status failed)")
         continue
@@ -230,10 +236,10 @@ for i, line in enumerate(sys.stdin, 1):
     print("node%d: digest %s  quorum %s  accepted %s  dropped %s  flows %s  shares %s" % (
         i, s.get("digest"), "yes" if s.get("quorum") else "no",
         s.get("accepted"), s.get("dropped"), s.get("flows"), shares))
-'
+' "$CLUSTER_SERVICE"
 }
 
-if [[ "$MODE" == clusterip ]]; then
+if [[ "$MODE" == clusterip || "$MODE" == clusterip6 ]]; then
     echo "== bringing up the CLUSTERIP lab ($P)"
     lab_up_cluster "$P" "$CLUSTER_NODES"
     read -r -a NODE_NSS <<< "$LAB_NODE_NS"

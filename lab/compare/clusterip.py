@@ -111,7 +111,7 @@ def measure(args, rows, apps, churn):
             churn.extend(membership_change(args, lab, nodes, engines, start_cluster, stop_cluster, peer_rules, peer_off))
 
         if args.app_seconds:
-            configs = [(ns, lab.write_config(f"compare-web-node{i + 1}.yaml", "lab_write_cluster_config", i + 1)) for i, (ns, _, _) in enumerate(nodes)]
+            configs = [(ns, lab.write_config(f"compare-web-node{i + 1}.yaml", "lab_write_cluster_config", i + 1, "ipv4")) for i, (ns, _, _) in enumerate(nodes)]
             measure_app(args, apps, lab, "clusterip", f"lb CLUSTERIP ({n} nodes)", configs, lambda engines: cluster_settled(engines, n),
                         [lambda ns=ns, dev=dev: rx_bytes(ns, [dev]) for ns, dev, _ in nodes])
     finally:

@@ -62,7 +62,7 @@ public static class EngineBuilder
         if (config.Services.FirstOrDefault(s => s.Mode == ForwardingMode.ClusterIp) is { } clustered)
         {
             var tapName = "lbc" + platform.Links.Read(clustered.Interface).IfIndex.ToString(CultureInfo.InvariantCulture);
-            tap = engine.Own(platform.ReinjectDevices.Create(tapName));
+            tap = engine.Own(platform.ReinjectDevices.Create(tapName, ipv6: config.Services.Any(s => s.Mode == ForwardingMode.ClusterIp && s.IsIpv6)));
             var tapLink = platform.Links.Read(tapName);
             builder.ReinjectInterface = plan.Add(tapName, tapLink.Mac, 0, tapLink.Mtu);
             options.Log.Info($"re-injecting owned CLUSTERIP flows through TAP {tapName} ({tapLink.Mac})");

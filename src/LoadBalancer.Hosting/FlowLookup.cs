@@ -52,7 +52,8 @@ public static class FlowLookup
         return Predict(service, key, hash, Math.Max(home, 0));
     }
 
-    /// <summary>The same for an IPv6 service (DR6): the worker's IPv6 flow table, else what Maglev gives the flow.</summary>
+    /// <summary>The same for an IPv6 service (DR6, CLUSTERIP6): the worker's IPv6 flow table, else what Maglev gives the
+    /// flow (for CLUSTERIP6, the node owning its bucket).</summary>
     public static FlowAnswer Find6(Engine engine, DataPlaneSnapshot snapshot, ServiceSnapshot service, UInt128 clientAddress, ushort clientPort)
     {
         var key = new FlowKey6(service.Protocol, clientAddress, service.Vip6, clientPort, service.Port);
@@ -62,6 +63,8 @@ public static class FlowLookup
         if (home >= 0 && Held6(engine.Workers[home].Processor.Worker, service, key, hash, now, home) is { } found) return found;
         for (var w = 0; w < engine.Workers.Count; w++)
             if (w != home && Held6(engine.Workers[w].Processor.Worker, service, key, hash, now, w) is { } elsewhere) return elsewhere;
+        if (service.Forwarder is ClusterIpForwarder { Settings: var s })
+            return Owner(s, ClusterFlowHash.Compute6(s.Hash, key.SourceAddress, key.SourcePort, key.DestinationPort, s.HashSeed), Math.Max(home, 0));
         return FromTable(service, hash, Math.Max(home, 0));
     }
 
@@ -109,14 +112,17 @@ public static class FlowLookup
     private static FlowAnswer Predict(ServiceSnapshot service, in FlowKey key, uint hash, int worker)
     {
         if (service.Forwarder is ClusterIpForwarder { Settings: var s })
-        {
-            var h = ClusterFlowHash.Compute(s.Hash, key.SourceAddress, key.SourcePort, key.DestinationPort, s.HashSeed);
-            var owner = s.HasQuorum && s.Table.Size > 0 ? s.Table.OwnerOf(h) : -1;
-            return owner < 0
-                ? new FlowAnswer(null, FlowSource.None, null, worker)
-                : new FlowAnswer(ClusterNodeConfig.NameOf(owner), FlowSource.Maglev, (int)(h % (uint)s.Table.Size), worker);
-        }
+            return Owner(s, ClusterFlowHash.Compute(s.Hash, key.SourceAddress, key.SourcePort, key.DestinationPort, s.HashSeed), worker);
         return FromTable(service, hash, worker);
+    }
+
+    /// <summary>The node owning ownership hash <paramref name="h"/>, or none without quorum.</summary>
+    private static FlowAnswer Owner(ClusterIpSettings s, uint h, int worker)
+    {
+        var owner = s.HasQuorum && s.Table.Size > 0 ? s.Table.OwnerOf(h) : -1;
+        return owner < 0
+            ? new FlowAnswer(null, FlowSource.None, null, worker)
+            : new FlowAnswer(ClusterNodeConfig.NameOf(owner), FlowSource.Maglev, (int)(h % (uint)s.Table.Size), worker);
     }
 
     private static FlowAnswer FromTable(ServiceSnapshot service, uint hash, int worker)

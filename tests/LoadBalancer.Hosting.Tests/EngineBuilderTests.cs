@@ -108,6 +108,50 @@ public class EngineBuilderTests
     }
 
     [Fact]
+    public void Build_ClusterIp6_TapTakesIpv6_RingAndNeighbourDiscoveryJoinTheClusterMac()
+    {
+        var eth = new TestInterface("eth", ClusterFixture.NodeMac, FrameBuilder.Ip(ClusterFixture.NodeIp(1)), 1500, Ipv6.Parse(ClusterFixture.NodeIp6(1)));
+        var platform = new FakePlatform([eth], ClusterFixture.TapMac);
+
+        using var engine = Build(ClusterFixture.Config6(1), platform);
+
+        Assert.True(Assert.Single(platform.Taps).Ipv6);
+        Assert.Equal([ClusterFixture.ClusterMac6], Assert.Single(platform.Receivers).Joined);
+        // Neighbour discovery on eth only (not on the TAP), joined to the cluster MAC for a router's unicast re-probes.
+        var nd = Assert.Single(platform.NeighborDiscoverySockets);
+        Assert.Equal("eth", nd.InterfaceName);
+        Assert.Contains(ClusterFixture.ClusterMac6, nd.Joined);
+    }
+
+    [Fact]
+    public void Build_ClusterIpv4Only_TapIsNotAskedToTakeIpv6() =>
+        Assert.False(BuildTap(ClusterFixture.Config(1)).Ipv6);
+
+    private static FakeTap BuildTap(BalancerConfig config)
+    {
+        var platform = new FakePlatform([new TestInterface("eth", ClusterFixture.NodeMac, FrameBuilder.Ip(ClusterFixture.NodeIp(1)))], ClusterFixture.TapMac);
+        using var engine = Build(config, platform);
+        return Assert.Single(platform.Taps);
+    }
+
+    [Fact]
+    public void Build_ClusterIp6_ReInjectsAnOwnedIpv6FlowThroughTheTap()
+    {
+        var eth = new TestInterface("eth", ClusterFixture.NodeMac, FrameBuilder.Ip(ClusterFixture.NodeIp(1)), 1500, Ipv6.Parse(ClusterFixture.NodeIp6(1)));
+        var platform = new FakePlatform([eth], ClusterFixture.TapMac);
+        using var engine = EngineBuilder.Build(ClusterFixture.Config6(1, initial: BackendHealth.Healthy), platform.Platform);
+        var flow = ClusterFixture.Flows6(1).First();
+        var syn = ClusterFixture.Tcp6(flow, TcpFlags.Syn);
+
+        platform.Receivers[0].Arrive(syn);
+        engine.Workers[0].RunOnce();
+
+        var (frame, _) = Assert.Single(platform.Taps[0].Frames.Sent);
+        Assert.Equal(ClusterFixture.TapMac, MacAddress.Read(frame));
+        Assert.Equal(syn.AsSpan(6).ToArray(), frame.AsSpan(6).ToArray());
+    }
+
+    [Fact]
     public void Build_ClusterIp_ReInjectsAnOwnedFlowThroughTheTap()
     {
         var platform = new FakePlatform([new TestInterface("eth", ClusterFixture.NodeMac, FrameBuilder.Ip(ClusterFixture.NodeIp(1)))], ClusterFixture.TapMac);

@@ -184,4 +184,24 @@ public sealed class FlowLookupTests
         Assert.Equal((ClusterFixture.NodeName(owner), FlowSource.Maglev), (elsewhere.Backend, elsewhere.Source));
         Assert.Equal((int)(ClusterFixture.FlowHash(theirs) % (uint)engine.Cluster("web").Table.Size), elsewhere.Slot);
     }
+
+    [Fact]
+    public void Find6_ClusterIp6_AcceptedFlowIsTheLocalNodes_UnseenOnesTheBucketOwnersByTheIpv6OwnershipHash()
+    {
+        var engine = ClusterFixture.Engine6(1, new FakeClock());
+        var mine = ClusterFixture.Flows6(1).First();
+        var theirs = ClusterFixture.Flows6(1, owned: false).First();
+        var owner = engine.Cluster("web6").Table.OwnerOf(ClusterFixture.FlowHash6(theirs));
+        var sent = engine.Send(ClusterFixture.Tcp6(mine, TcpFlags.Syn));
+        FlowAnswer Find6(int i) =>
+            FlowLookup.Find6(engine.Engine, engine.State.Current, engine.Service("web6"), Ipv6.Parse(ClusterFixture.ClientIp6(i)), ClusterFixture.ClientPort(i));
+
+        var accepted = Find6(mine);
+        var elsewhere = Find6(theirs);
+
+        Assert.Equal(Verdict.Transmit, sent.Verdict);
+        Assert.Equal((ClusterFixture.NodeName(1), FlowSource.Flow), (accepted.Backend, accepted.Source));
+        Assert.Equal((ClusterFixture.NodeName(owner), FlowSource.Maglev), (elsewhere.Backend, elsewhere.Source));
+        Assert.Equal((int)(ClusterFixture.FlowHash6(theirs) % (uint)engine.Cluster("web6").Table.Size), elsewhere.Slot);
+    }
 }

@@ -107,4 +107,103 @@ public static class ClusterFixture
             new("a frame to the node's own address passes", FrameBuilder.Tcp(ClientIp(9003), ClientPort(9003), NodeIp(1), 22).Build(), default, Verdict.Pass),
         ];
     }
+
+    // CLUSTERIP6: the same three nodes with IPv6 addresses, "web6" on an IPv6 VIP behind a 33:33 cluster MAC.
+
+    /// <summary>The cluster MAC of the IPv6 VIP: a multicast MAC in the range IPv6 multicast maps to (33:33:...), so a
+    /// bridge floods it as it floods any IPv6 group.</summary>
+    public static readonly MacAddress ClusterMac6 = MacAddress.Parse("33:33:00:00:01:00");
+    public const string Vip6 = "2001:db8::100";
+
+    public static string NodeIp6(int id) => $"2001:db8:1::{10 + id}";
+
+    public static ClusterNodeConfig Node6(int id) => new() { Id = id, Address = IPAddress.Parse(NodeIp6(id)), Weight = BackendConfig.DefaultWeight };
+
+    public static ClusterNodeConfig[] Nodes6 => [Node6(1), Node6(2), Node6(3)];
+
+    /// <summary>The "web6" service in CLUSTERIP mode on <see cref="Vip6"/>, as <see cref="Config"/> is for IPv4.</summary>
+    public static BalancerConfig Config6(int local, ushort port = Port, TransportProtocol protocol = TransportProtocol.Tcp,
+        BackendHealth initial = BackendHealth.Unknown) => new()
+    {
+        Services =
+        [
+            new ServiceConfig
+            {
+                Name = "web6", Vip = IPAddress.Parse(Vip6), Port = port, Protocol = protocol, Mode = ForwardingMode.ClusterIp, Interface = "eth",
+                Health = new HealthCheckConfig { Type = HealthCheckType.Tcp, Initial = initial },
+                Cluster = new ClusterConfig { Mac = ClusterMac6, LocalNode = local, Nodes = Nodes6 },
+            },
+        ],
+    };
+
+    /// <summary>Node <paramref name="id"/>'s engine for <see cref="Config6"/>: "eth" at the node's IPv4 and IPv6 addresses,
+    /// the TAP as interface 1.</summary>
+    public static TestEngine Engine6(int id, FakeClock clock, ushort port = Port, TransportProtocol protocol = TransportProtocol.Tcp,
+        bool allAlive = true) =>
+        new(Config6(id, port, protocol, allAlive ? BackendHealth.Healthy : BackendHealth.Unknown),
+            [new("eth", NodeMac, FrameBuilder.Ip(NodeIp(id)), 1500, Ipv6.Parse(NodeIp6(id)))], clock: clock, tapMac: TapMac);
+
+    /// <summary>IPv6 client flow <paramref name="i"/>: 1000 ports per address from [2001:db8:ffff::1]:20000 on.</summary>
+    public static string ClientIp6(int i) => $"2001:db8:ffff::{1 + i / 1000:x}";
+
+    /// <summary>The ownership hash of IPv6 client flow <paramref name="i"/> (source IP and port, default seed).</summary>
+    public static uint FlowHash6(int i, ushort port = Port) =>
+        ClusterFlowHash.Compute6(ClusterHash.SourceIpSourcePort, Ipv6.Parse(ClientIp6(i)), ClientPort(i), port, BalancerConfig.DefaultHashSeed);
+
+    /// <summary>A TCP segment of IPv6 client flow <paramref name="i"/> to <see cref="Vip6"/>, sent to the cluster MAC.</summary>
+    public static byte[] Tcp6(int i, TcpFlags flags, string payload = "") => Tcp6Builder(i, flags, payload).Build();
+
+    public static Ipv6FrameBuilder Tcp6Builder(int i, TcpFlags flags, string payload = "") =>
+        Ipv6FrameBuilder.Tcp(ClientIp6(i), ClientPort(i), Vip6, Port).Flags(flags).Payload(payload).Macs(ClusterMac6, FrameBuilder.DefaultSourceMac);
+
+    /// <summary>A UDP datagram of IPv6 client flow <paramref name="i"/> to <see cref="Vip6"/>:<paramref name="port"/>.</summary>
+    public static byte[] Udp6(int i, ushort port = 53) =>
+        Ipv6FrameBuilder.Udp(ClientIp6(i), ClientPort(i), Vip6, port).Payload("q").Macs(ClusterMac6, FrameBuilder.DefaultSourceMac).Build();
+
+    /// <summary>IPv6 client flows node <paramref name="owner"/> owns (or not) while every node is alive.</summary>
+    public static IEnumerable<int> Flows6(int owner, bool owned = true, int from = 0)
+    {
+        var table = ClusterTable.Build(Nodes6, _ => true);
+        for (var i = from; ; i++)
+            if ((table.OwnerOf(FlowHash6(i)) == owner) == owned) yield return i;
+    }
+
+    /// <summary>The IPv6 packet cases, for node 1 of three all alive, just started, as <see cref="Cases"/> for IPv4.</summary>
+    public static IReadOnlyList<PacketCase> Cases6()
+    {
+        var owned = Flows6(1).Take(5).ToArray();
+        var other = Flows6(1, owned: false).First();
+        static byte[] ToTap(byte[] frame)
+        {
+            var copy = (byte[])frame.Clone();
+            TapMac.Write(copy);
+            return copy;
+        }
+        Ipv6FrameBuilder Unowned(int i) =>
+            Ipv6FrameBuilder.Tcp(ClientIp6(i), ClientPort(i), Vip6, Port).Flags(TcpFlags.Syn).Macs(ClusterMac6, FrameBuilder.DefaultSourceMac);
+        var withExtensions = Tcp6Builder(owned[4], TcpFlags.Syn).Extension(Ipv6Packet.HopByHop).Extension(Ipv6Packet.DestinationOptions);
+        var tooMany = Unowned(9004);
+        for (var e = 0; e < 9; e++) tooMany.Extension(Ipv6Packet.DestinationOptions);
+        return
+        [
+            new("a syn this node owns is re-injected with the tap's mac", Tcp6(owned[0], TcpFlags.Syn), default, Verdict.Transmit,
+                ExpectedOutput: ToTap(Tcp6(owned[0], TcpFlags.Syn))),
+            new("data of a flow it accepted is re-injected", Tcp6(owned[1], TcpFlags.Ack, "x"), default, Verdict.Transmit,
+                ExpectedOutput: ToTap(Tcp6(owned[1], TcpFlags.Ack, "x")), Setup: [Tcp6(owned[1], TcpFlags.Syn)]),
+            new("a partial checksum is completed before re-injection", Tcp6Builder(owned[3], TcpFlags.Syn).L4Checksum(ChecksumMode.Partial).Build(),
+                new FrameMeta { ChecksumNotReady = true }, Verdict.Transmit, ExpectedOutput: ToTap(Tcp6(owned[3], TcpFlags.Syn))),
+            new("extension headers are kept as they came", withExtensions.Build(), default, Verdict.Transmit, ExpectedOutput: ToTap(withExtensions.Build())),
+            new("a syn another node owns is refused", Tcp6(other, TcpFlags.Syn), default, Verdict.Drop, DropReason.NotOwner),
+            new("data of an unknown flow in its own bucket is refused while the transition lasts", Tcp6(owned[2], TcpFlags.Ack, "x"), default,
+                Verdict.Drop, DropReason.NotOwner),
+            new("a fragment to the vip is dropped", Unowned(9000).Fragment(0, true).Build(), default, Verdict.Drop, DropReason.Ipv6Fragment),
+            new("more than 8 extension headers are dropped", tooMany.Build(), default, Verdict.Drop, DropReason.Ipv6TooManyExtensionHeaders),
+            new("a payload length beyond the frame is dropped", Unowned(9005).PayloadLength(400).Build(), default, Verdict.Drop, DropReason.Ipv6Truncated),
+            new("a payload length of 0 is dropped", Unowned(9006).PayloadLength(0).Build(), default, Verdict.Drop, DropReason.Ipv6BadPayloadLength),
+            new("an unknown next header to the vip is dropped", Ipv6FrameBuilder.Raw(ClientIp6(9001), Vip6, 253).Payload(1, 2, 3, 4)
+                .Macs(ClusterMac6, FrameBuilder.DefaultSourceMac).Build(), default, Verdict.Drop, DropReason.Ipv6UnknownNextHeader),
+            new("udp to the vip passes (no udp service)", Udp6(9002, Port), default, Verdict.Pass),
+            new("a frame to the node's own address passes", Ipv6FrameBuilder.Tcp(ClientIp6(9003), ClientPort(9003), NodeIp6(1), 22).Build(), default, Verdict.Pass),
+        ];
+    }
 }

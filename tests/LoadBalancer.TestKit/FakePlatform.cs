@@ -100,9 +100,9 @@ public sealed class FakePlatform
 
     private sealed class TapFactory(FakePlatform p) : IReinjectDevices
     {
-        public IReinjectDevice Create(string name)
+        public IReinjectDevice Create(string name, bool ipv6)
         {
-            var tap = new FakeTap(name);
+            var tap = new FakeTap(name) { Ipv6 = ipv6 };
             p.Taps.Add(tap);
             return tap;
         }
@@ -230,6 +230,8 @@ public sealed record FakeIngressDrop(string Interface, uint[] Vips, ReplyFilter[
 public sealed class FakeTap(string name) : IReinjectDevice
 {
     public string Name { get; } = name;
+    /// <summary>Whether the engine asked for the device to take IPv6 (an IPv6 CLUSTERIP service).</summary>
+    public bool Ipv6 { get; init; }
     public InMemoryTransmitter Frames { get; } = new();
     public bool Disposed { get; private set; }
     public void Enqueue(Span<byte> frame, in FrameMeta meta) => Frames.Enqueue(frame, meta);

@@ -1,25 +1,29 @@
 # shellcheck shell=bash
 # The CLUSTERIP lab (lab_up_cluster): no balancer; every node runs its own engine and owns a share of the flows.
 #
-#   client ns  <P>-c   <P>c0 10.99.2.2/24, default via 10.99.2.1
+#   client ns  <P>-c   <P>c0 10.99.2.2/24 and 2001:db8:2::2/64, default via 10.99.2.1 and 2001:db8:2::1
 #        |
-#   router ns  <P>-r   <P>r0 10.99.2.1/24   <P>r1 10.99.1.1/24 (LAN), ip_forward=1, rp_filter=2,
-#        |             arp_accept=1 on <P>r1, route 10.99.0.100/32 dev <P>r1 (VIP found by ARP: the
-#        |             nodes' engines answer it with the multicast cluster MAC 01:00:5e:7f:00:64;
-#        |             no static neighbour entry)
+#   router ns  <P>-r   <P>r0 10.99.2.1/24, 2001:db8:2::1/64   <P>r1 10.99.1.1/24, 2001:db8:1::1/64 (LAN),
+#        |             ip_forward=1, IPv6 forwarding=1, rp_filter=2, arp_accept=1 on <P>r1,
+#        |             routes 10.99.0.100/32 and 2001:db8::100/128 dev <P>r1 (the VIPs found by ARP and
+#        |             neighbour discovery: the nodes' engines answer them with the multicast cluster MACs
+#        |             01:00:5e:7f:00:64 and 33:33:00:00:01:00; no static neighbour entry)
 #   switch ns  <P>-s   bridge <P>br (no STP, forward delay 0, bridge-nf off, mcast_snooping 0 so frames
-#        |             to the cluster MAC are flooded to every port), ports <P>sr (router), <P>s1..<P>sN
-#        +-- node ns      <P>-nI  <P>nI 10.99.1.(10+I)/24, default via 10.99.1.1, VIP 10.99.0.100/32 on lo,
+#        |             to the cluster MACs are flooded to every port), ports <P>sr (router), <P>s1..<P>sN
+#        +-- node ns      <P>-nI  <P>nI 10.99.1.(10+I)/24 and 2001:db8:1::(10+I)/64, default via 10.99.1.1 and
+#                                 2001:db8:1::1, VIPs 10.99.0.100/32 and 2001:db8::100/128 on lo,
 #                                 arp_ignore=1, arp_announce=2 (the node's kernel never answers ARP for the
-#                                 VIP: its engine does), rp_filter=0 on all/default/lo/<P>nI (re-injection
-#                                 through a TAP the engine creates), nginx :80 ("nodeI\n" on /, 10 MB /big),
-#                                 upload server :8080, UDP echo :5353 ("nodeI <payload>")
+#                                 VIP, nor neighbour discovery for the VIP6 on lo: its engine does),
+#                                 rp_filter=0 on all/default/lo/<P>nI (re-injection through a TAP the engine
+#                                 creates; the engine sets the TAP's own IPv4 and IPv6 settings), nginx :80 and
+#                                 [::]:80 ("nodeI\n" on /, 10 MB /big), upload server :8080, UDP echo :5353
+#                                 ("nodeI <payload>")
 #
 # The kernel's CLUSTERIP target is gone (Linux 6.3) and its TCP stack drops frames to a multicast MAC, so the
 # engines re-inject the flows they own through a TAP (../shared/LAB.md item 5). The lab starts no engine.
 
 # CLUSTERIP-only variables (lab_set_env unsets them for the other labs; lab.env lists them for a CLUSTERIP lab).
-_LAB_CLUSTER_VARS=(LAB_NODE_NS LAB_NODE_IFS LAB_NODE_ADDRS LAB_NODE_NAMES LAB_CLUSTER_MAC)
+_LAB_CLUSTER_VARS=(LAB_NODE_NS LAB_NODE_IFS LAB_NODE_ADDRS LAB_NODE_NAMES LAB_CLUSTER_MAC LAB_CLUSTER_MAC6)
 
 _lab_env_clusterip() { # P N
     # No balancer: every node runs an engine. The nodes are also the lab's "servers".
@@ -28,7 +32,7 @@ _lab_env_clusterip() { # P N
     _lab_export_hosts "$1" n 10.99.1 node "$2"
     export LAB_NODE_NS="$LAB_SERVER_NS" LAB_NODE_IFS="$LAB_SERVER_IFS"
     export LAB_NODE_ADDRS="$LAB_SERVER_ADDRS" LAB_NODE_NAMES="$LAB_SERVER_NAMES"
-    export LAB_CLUSTER_MAC=01:00:5e:7f:00:64
+    export LAB_CLUSTER_MAC=01:00:5e:7f:00:64 LAB_CLUSTER_MAC6=33:33:00:00:01:00
 }
 
 # Runs in its own bash (see _lab_build) under set -e.
@@ -44,7 +48,7 @@ _lab_create_clusterip() {
     # them. No static neighbour entry: whether ARP works is part of what the lab shows.
     _lab_sysctl "$LAB_ROUTER_NS" "net.ipv4.conf.$LAB_ROUTER_LAN_IF.arp_accept=1"
 
-    _lab_create_hosts "$LAB_ROUTER_LAN_ADDR" _lab_clusterip_node
+    _lab_create_hosts "$LAB_ROUTER_LAN_ADDR" _lab_clusterip_node "$LAB_ROUTER_LAN_ADDR6"
 }
 
 # _lab_clusterip_node NS DEV NAME: what a node needs besides a server's address and servers.
@@ -70,11 +74,16 @@ lab_up_cluster() {
     lab_log "CLUSTERIP lab $P is up (LAB_DIR=$LAB_DIR)"
 }
 
-# lab_write_cluster_config PREFIX NODE FILE: node NODE's (1-based) engine config for this CLUSTERIP lab:
+# lab_write_cluster_config PREFIX NODE [ipv4] FILE: node NODE's (1-based) engine config for this CLUSTERIP lab:
 # web on :80 and the UDP echo on :5353 in clusterip mode on <P>nNODE, every node of the lab listed, own
-# control socket.
+# control socket; web6 on [2001:db8::100]:80 beside them (its own cluster of the nodes' IPv6 addresses, cluster
+# MAC 33:33:00:00:01:00), unless "ipv4" is given.
 lab_write_cluster_config() {
-    local P="$1" node="$2" file="$3" N i nodes=""
+    local P="$1" node="$2" file="$3" ipv6=1 N i nodes="" nodes6=""
+    if [[ $# -ge 4 ]]; then
+        [[ "$3" == ipv4 ]] || { lab_warn "lab_write_cluster_config: expected 'ipv4' or nothing before the file, got '$3'"; return 1; }
+        ipv6=0 file="$4"
+    fi
     _lab_check_prefix "$P" || return 1
     N="$(_lab_host_count "$P" n 3)"
     if [[ ! "$node" =~ ^[0-9]+$ ]] || (( node < 1 || node > N )); then
@@ -83,6 +92,7 @@ lab_write_cluster_config() {
     fi
     for (( i = 1; i <= N; i++ )); do
         nodes+="        - {id: $i, address: 10.99.1.$(( 10 + i ))}"$'\n'
+        nodes6+="        - {id: $i, address: 2001:db8:1::$(( 10 + i ))}"$'\n'
     done
     # One service of the cluster: NAME PORT PROTOCOL.
     local svc='  - name: %s\n    vip: 10.99.0.100\n    port: %s\n    protocol: %s\n    mode: clusterip\n    interface: %sn%s\n'
@@ -105,5 +115,16 @@ lab_write_cluster_config() {
         printf '%s' "$nodes"
         # shellcheck disable=SC2059
         printf "$health"
+        if (( ipv6 )); then
+            # The IPv6 VIP behind a cluster MAC of its own, in the 33:33 range IPv6 multicast maps to (quoted: YAML 1.1
+            # tools read an all-digit MAC as a base-60 number).
+            local svc6="${svc/10.99.0.100/2001:db8::100}"
+            svc6="${svc6/01:00:5e:7f:00:64/\"33:33:00:00:01:00\"}"
+            # shellcheck disable=SC2059
+            printf "$svc6" web6 80 tcp "$P" "$node" "$node"
+            printf '%s' "$nodes6"
+            # shellcheck disable=SC2059
+            printf "$health"
+        fi
     } > "$file"
 }

@@ -83,7 +83,7 @@ internal static class LinuxPlatform
 
     private sealed class Taps : IReinjectDevices
     {
-        public IReinjectDevice Create(string name)
+        public IReinjectDevice Create(string name, bool ipv6)
         {
             var tap = TapDevice.Create(name);
             try
@@ -92,6 +92,22 @@ internal static class LinuxPlatform
                 // through the node's own interface, not the TAP (../shared/LAB.md item 3).
                 var system = new SystemNetworkControl();
                 system.WriteSysctl(SysctlNames.Ipv4Conf(name, "rp_filter"), "0");
+                if (ipv6)
+                {
+                    // Before the link goes up, so the kernel never starts what these turn off. IPv6 must be on for the
+                    // stack to take re-injected IPv6 frames at all (a namespace or host may default it off).
+                    system.WriteSysctl(SysctlNames.Ipv6Conf(name, "disable_ipv6"), "0");
+                    // Nobody reads what the kernel writes into the TAP: duplicate address detection and router
+                    // solicitations for its link-local address would only pile up there, and DAD would leave the
+                    // address tentative for a second for nothing.
+                    system.WriteSysctl(SysctlNames.Ipv6Conf(name, "accept_dad"), "0");
+                    system.WriteSysctl(SysctlNames.Ipv6Conf(name, "router_solicitations"), "0");
+                    // Nothing on the TAP is a router: never take a route or an address from it.
+                    system.WriteSysctl(SysctlNames.Ipv6Conf(name, "accept_ra"), "0");
+                    // A host interface even on a node that routes (a new interface copies default.forwarding, which
+                    // all.forwarding sets): the TAP only ever carries frames to this node's own VIP, delivered locally.
+                    system.WriteSysctl(SysctlNames.Ipv6Conf(name, "forwarding"), "0");
+                }
                 system.SetLinkUp(name);
                 return new Tap(tap);
             }

@@ -51,6 +51,9 @@ public static class SysctlNames
     public static string Ipv4Conf(string interfaceName, string setting) =>
         $"net.ipv4.conf.{interfaceName.Replace('.', '/')}.{setting}";
 
+    public static string Ipv6Conf(string interfaceName, string setting) =>
+        $"net.ipv6.conf.{interfaceName.Replace('.', '/')}.{setting}";
+
     /// <summary>The path below /proc/sys for a sysctl name; throws for names that could escape it.</summary>
     public static string ToRelativePath(string name)
     {

@@ -123,6 +123,18 @@ public static class Lookup3
         return Final(a, b, c);
     }
 
+    /// <summary><c>hashword</c> of exactly five words: the CLUSTERIP ownership hash of an IPv6 client (its address as four
+    /// words and one word of ports, <see cref="Forwarding.ClusterIp.ClusterFlowHash.Compute6"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint HashWords(uint w0, uint w1, uint w2, uint w3, uint w4, uint initval)
+    {
+        uint a = InitialValue + 20 + initval, b = a, c = a;
+        a += w0; b += w1; c += w2;
+        Mix(ref a, ref b, ref c);
+        a += w3; b += w4;
+        return Final(a, b, c);
+    }
+
     /// <summary><c>hashword</c> of exactly ten words: an IPv6 flow's two addresses (four words each), ports and
     /// protocol (<see cref="FlowHash.Compute6(byte, UInt128, UInt128, ushort, ushort, uint)"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

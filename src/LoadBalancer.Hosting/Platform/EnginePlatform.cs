@@ -84,8 +84,9 @@ public interface IReinjectDevice : IFrameTransmitter, IDisposable
 public interface IReinjectDevices
 {
     /// <summary>Creates the device, up, with no reverse-path filter (re-injected frames come from clients whose
-    /// route back is through another interface).</summary>
-    IReinjectDevice Create(string name);
+    /// route back is through another interface); with <paramref name="ipv6"/>, also ready to take re-injected IPv6
+    /// (IPv6 on, no duplicate address detection, router discovery or forwarding on it: modes.md, CLUSTERIP6).</summary>
+    IReinjectDevice Create(string name, bool ipv6);
 }
 
 /// <summary>A raw link-layer socket on one interface for the control plane's own frames: ARP, or IPv6 neighbour

@@ -129,21 +129,6 @@ public class Ipv6ConfigTests
     }
 
     [Fact]
-    public void Parse_Ipv6VipInClusterIpMode_IsRefusedAtTheVipLine()
-    {
-        // A complete CLUSTERIP service, so the VIP's family is its only fault.
-        var yaml = Service().Replace("port: 80", "port: 80\n    mode: clusterip");
-        yaml = yaml[..yaml.IndexOf("    backends:", StringComparison.Ordinal)] + """
-                cluster:
-                  mac: 01:00:5e:7f:00:64
-                  local_node: 1
-                  nodes:
-                    - {id: 1, address: 2001:db8:1::11}
-            """;
-        AssertSingleError(yaml, "lb.yaml:4: IPv6 VIPs are served in dr and nat modes only so far (clusterip over IPv6 is not implemented yet; vip 2001:db8::100, mode clusterip)");
-    }
-
-    [Fact]
     public void Parse_Ipv6NatService_LoadsWithItsBackendSideAndGateway()
     {
         var service = LoadService(Service("mode: nat\nbackend_interface: eth1\ngateway: 2001:db8::1"));
@@ -173,6 +158,63 @@ public class Ipv6ConfigTests
     public void Parse_Ipv6DrServiceWithHaSync_IsAccepted()
     {
         Assert.NotNull(Load(Service(top: "ha:\n  sync: {peer: 10.99.1.3}")).Ha!.Sync);
+    }
+
+    /// <summary>CLUSTERIP6: web6 on line 2 (vip 3), cluster on line 7 (mac 8), nodes from line 11.</summary>
+    private static string ClusterService(string mac = "\"33:33:00:00:01:00\"", string node2 = "2001:db8:1::12") => $$"""
+        services:
+          - name: web6
+            vip: 2001:db8::100
+            port: 80
+            mode: clusterip
+            interface: eth0
+            cluster:
+              mac: {{mac}}
+              local_node: 2
+              nodes:
+                - {id: 1, address: 2001:db8:1::11}
+                - {id: 2, address: {{node2}}}
+                - {id: 3, address: 2001:db8:1::13}
+            health: {type: tcp, port: 80, interval: 1s, timeout: 500ms, rise: 2, fall: 2}
+        """;
+
+    [Fact]
+    public void Parse_Ipv6ClusterIpService_LoadsVipClusterMacAndIpv6Nodes()
+    {
+        var service = LoadService(ClusterService());
+
+        Assert.True(service.IsIpv6);
+        Assert.Equal(ForwardingMode.ClusterIp, service.Mode);
+        Assert.Equal(LoadBalancer.Core.Packets.MacAddress.Parse("33:33:00:00:01:00"), service.Cluster!.Mac);
+        Assert.True(service.Cluster.Mac.IsMulticast);
+        Assert.Equal(2, service.Cluster.LocalNode);
+        Assert.Equal([IPAddress.Parse("2001:db8:1::11"), IPAddress.Parse("2001:db8:1::12"), IPAddress.Parse("2001:db8:1::13")],
+            service.Cluster.Nodes.Select(n => n.Address));
+    }
+
+    /// <summary>YAML 1.1 tools read an unquoted all-digit MAC as a base-60 number; lb keeps the text either way.</summary>
+    [Fact]
+    public void Parse_Ipv6ClusterMacUnquoted_IsReadAsTheMacAllTheSame() =>
+        Assert.Equal(LoadBalancer.Core.Packets.MacAddress.Parse("33:33:00:00:01:00"), LoadService(ClusterService(mac: "33:33:00:00:01:00")).Cluster!.Mac);
+
+    [Theory]
+    [InlineData("\"02:00:00:00:01:00\"", "lb.yaml:8: cluster mac 02:00:00:00:01:00 is not a multicast MAC (its first byte must be odd, e.g. 01:00:5e:...)")]
+    [InlineData("ff:ff:ff:ff:ff:ff", "lb.yaml:8: cluster mac ff:ff:ff:ff:ff:ff is the broadcast MAC")]
+    public void Parse_Ipv6ClusterIpServiceWithAMacThatIsNotMulticast_IsRefusedAtTheMacLine(string mac, string expected) =>
+        AssertSingleError(ClusterService(mac), expected);
+
+    [Fact]
+    public void Parse_Ipv6ClusterIpServiceWithAnIpv4Node_IsRefusedAtItsAddress() =>
+        AssertSingleError(ClusterService(node2: "10.99.1.12"), $"lb.yaml:12: node address 10.99.1.12 is IPv4 but the service's VIP 2001:db8::100 is IPv6 {OneFamily}");
+
+    [Fact]
+    public void Check_Ipv6ClusterIpService_PrintsOk()
+    {
+        using var file = new TempFile(ClusterService());
+        var (code, output, _) = RunCheck(file.Path);
+
+        Assert.Equal(0, code);
+        Assert.Equal("ok" + Environment.NewLine, output);
     }
 
     [Fact]

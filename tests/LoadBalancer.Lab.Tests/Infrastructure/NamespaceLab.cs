@@ -108,8 +108,9 @@ public sealed class NamespaceLab : IDisposable
 
     /// <summary>Starts a rate-limited download of /big through the VIP in the background; the returned
     /// function waits for it and gives curl's exit code and the sha256 of what arrived.</summary>
-    /// <remarks><paramref name="localPort"/> fixes the client's source port, and so the flow's hash.</remarks>
-    public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60, int? localPort = null)
+    /// <remarks><paramref name="localPort"/> fixes the client's source port, and so the flow's hash;
+    /// <paramref name="vip"/> (an IPv6 one in brackets) replaces the lab's IPv4 VIP.</remarks>
+    public Func<(int Exit, string Sha)> StartDownload(string name, string rate = "1500k", int maxTimeSeconds = 60, int? localPort = null, string? vip = null)
     {
         var output = Path.Combine(Dir, $"{name}.bin");
         // curl's --limit-rate only slows its reads; with receive-buffer autotuning the server would push most
@@ -118,7 +119,7 @@ public sealed class NamespaceLab : IDisposable
         InClient("sysctl -qw net.ipv4.tcp_rmem='4096 32768 65536'");
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "netns", "exec", ClientNs, "curl", "-s", "--noproxy", "*", "--max-time", maxTimeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--limit-rate", rate,
-                     "-o", output, $"http://{Vip}/big" })
+                     "-o", output, $"http://{vip ?? Vip}/big" })
             psi.ArgumentList.Add(a);
         if (localPort is { } port)
         {
@@ -183,9 +184,10 @@ public sealed class NamespaceLab : IDisposable
     /// <paramref name="ipv6"/> is false.</summary>
     public string WriteNatConfig(string name = "lb.yaml", bool ipv6 = true) => WriteConfig("lab_write_nat_config", name, ipv6 ? "" : "ipv4");
 
-    /// <summary>Node <paramref name="node"/>'s (1-based) engine config in a CLUSTERIP lab.</summary>
-    public string WriteClusterConfig(int node) =>
-        WriteConfig("lab_write_cluster_config", $"node{node}.yaml", node.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>Node <paramref name="node"/>'s (1-based) engine config in a CLUSTERIP lab: web, echo, and web6
+    /// (CLUSTERIP6) unless <paramref name="ipv6"/> is false.</summary>
+    public string WriteClusterConfig(int node, bool ipv6 = true) =>
+        WriteConfig("lab_write_cluster_config", $"node{node}.yaml", node.ToString(System.Globalization.CultureInfo.InvariantCulture) + (ipv6 ? "" : " ipv4"));
 
     /// <summary>A config from one of topology.sh's writers (FUNCTION PREFIX [ARG] FILE; they count the lab's hosts).</summary>
     private string WriteConfig(string function, string name, string arg = "")

@@ -88,8 +88,6 @@ internal sealed class ServiceSection(ConfigReader r)
             ok = false;
         }
 
-        if (vip is { } v6 && ConfigSyntax.IsIpv6(v6) && mode is ForwardingMode.ClusterIp)
-            ok = r.ReportIf(vipEntry!.Value, $"IPv6 VIPs are served in dr and nat modes only so far (clusterip over IPv6 is not implemented yet; vip {v6}, mode {ModeNames.Name(mode.Value)})");
 
         var iface = r.RequiredInterface(map, entries, "interface");
         ok &= iface is not null;

@@ -22,6 +22,8 @@ namespace LoadBalancer.Core.Forwarding.ClusterIp;
 /// 4. UDP has no SYN: a UDP flow it does not remember is refused in a bucket another live node held within the
 ///    UDP timeout (a bucket gained from a dead node is taken at once).
 /// An ICMP error to the VIP is accepted by the same rule as the flow it quotes (remembered, else owned).
+/// IPv6 (CLUSTERIP6) follows the same rules over the worker's IPv6 flow table, with the ownership hash over the IPv6
+/// client's address (<see cref="ClusterFlowHash.Compute6"/>); an ICMPv6 error likewise.
 /// Invariants: the ownership hash (<see cref="ClusterFlowHash"/>, seeded with <c>hash_seed</c>) and the table
 /// (<see cref="ClusterTable"/>) are the same on every node with the same config and view of who is alive.</summary>
 public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
@@ -32,7 +34,20 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
     {
         var s = Settings;
         if (s.ReinjectInterface < 0) return worker.Drop(DropReason.NoBackend);
-        var reason = Accept(ref packet, service, worker);
+        var reason = Accept(worker.Flows, packet.Key, packet.Hash, packet.TcpFlags, packet.NowMs, service, worker);
+        if (reason != DropReason.None) return worker.Drop(reason);
+        if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
+        worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
+        return worker.Transmit(ref packet, s.ReinjectInterface, service.Id, backendId: -1);
+    }
+
+    /// <summary>IPv6 under the same rule, over the worker's IPv6 flow table; the re-injected frame is the client's,
+    /// only its Ethernet destination changed (the hop limit too stays as it came: the TAP is this host, not a hop).</summary>
+    public Verdict Forward6(ref ParsedPacket6 packet, ServiceSnapshot service, WorkerState worker)
+    {
+        var s = Settings;
+        if (s.ReinjectInterface < 0 || worker.Flows6 is not { } flows) return worker.Drop(DropReason.NoBackend);
+        var reason = Accept(flows, packet.Key, packet.Hash, packet.TcpFlags, packet.NowMs, service, worker);
         if (reason != DropReason.None) return worker.Drop(reason);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
@@ -45,50 +60,80 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
     {
         var s = Settings;
         if (s.ReinjectInterface < 0) return worker.Drop(DropReason.NoBackend);
-        ref var entry = ref worker.Flows.Find(flow, hash, packet.NowMs);
-        if (Unsafe.IsNullRef(ref entry))
-        {
-            if (!s.HasQuorum) return worker.Drop(DropReason.NotOwner);
-            var h = ClusterFlowHash.Compute(s.Hash, flow.SourceAddress, flow.SourcePort, flow.DestinationPort, s.HashSeed);
-            if (s.Table.OwnerOf(h) != s.LocalNode) return worker.Drop(DropReason.NotOwner);
-        }
+        if (!OwnsError(worker.Flows, flow, hash, packet.NowMs)) return worker.Drop(DropReason.NotOwner);
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
         return worker.Transmit(ref packet, s.ReinjectInterface, service.Id, backendId: -1);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason Accept(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker)
+    /// <summary>An ICMPv6 error (Packet Too Big above all) about an IPv6 flow, as <see cref="ForwardIcmpError"/>.</summary>
+    public Verdict ForwardIcmpError6(ref ParsedPacket6 packet, in FlowKey6 flow, uint hash, ServiceSnapshot service, WorkerState worker)
     {
         var s = Settings;
-        var isTcp = packet.IsTcp;
-        var isNewSyn = packet.IsNewSyn;
-        var now = packet.NowMs;
-        ref var flow = ref worker.Flows.Find(packet.Key, packet.Hash, now);
+        if (s.ReinjectInterface < 0 || worker.Flows6 is not { } flows) return worker.Drop(DropReason.NoBackend);
+        if (!OwnsError(flows, flow, hash, packet.NowMs)) return worker.Drop(DropReason.NotOwner);
+        worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
+        return worker.Transmit(ref packet, s.ReinjectInterface, service.Id, backendId: -1);
+    }
+
+    /// <summary>Whether this node takes an error about <paramref name="flow"/>: it remembers the flow, or (in a
+    /// majority) owns its bucket. The flow's entry is not touched: an error is not the flow's activity.</summary>
+    private bool OwnsError<TKey>(FlowTable<TKey> flows, in TKey flow, uint hash, long nowMs) where TKey : struct, IEquatable<TKey>
+    {
+        var s = Settings;
+        ref var entry = ref flows.Find(flow, hash, nowMs);
+        if (!Unsafe.IsNullRef(ref entry)) return true;
+        return s.HasQuorum && s.Table.OwnerOf(OwnershipHash(flow)) == s.LocalNode;
+    }
+
+    /// <summary>The acceptance rule for either family's flow table. Generic so the JIT compiles it per key type: the
+    /// IPv4 copy is what it was before IPv6.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private DropReason Accept<TKey>(FlowTable<TKey> flows, in TKey key, uint hash, TcpFlags tcpFlags, long now, ServiceSnapshot service, WorkerState worker)
+        where TKey : struct, IEquatable<TKey>
+    {
+        var s = Settings;
+        var isTcp = Protocol(key) == IpProtocols.Tcp;
+        var isNewSyn = isTcp && (tcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
+        ref var flow = ref flows.Find(key, hash, now);
         if (Unsafe.IsNullRef(ref flow) || (isNewSyn && flow.State == FlowState.TcpClosing) || (!isTcp && flow.LastSeenMs < s.RejoinedAtMs))
         {
             if (!s.HasQuorum) return DropReason.NotOwner;
-            var key = packet.Key;
-            var h = ClusterFlowHash.Compute(s.Hash, key.SourceAddress, key.SourcePort, key.DestinationPort, s.HashSeed);
+            var h = OwnershipHash(key);
             if (s.Table.OwnerOf(h) != s.LocalNode) return DropReason.NotOwner;
             if (isTcp && !isNewSyn && now - s.ChangedAtMs < s.TcpTransitionMs) return DropReason.NotOwner;
             if (!isTcp && s.Buckets.HeldByLiveNode(h, s.Table, now, s.UdpTransitionMs)) return DropReason.NotOwner;
             if (!worker.AdmitNewFlow(now)) return DropReason.NewFlowRateExceeded;
-            var state = FlowTable.InitialState(isTcp, packet.TcpFlags);
-            if (Unsafe.IsNullRef(ref flow)) flow = ref worker.Flows.Insert(packet.Key, packet.Hash, s.LocalNode, state, now);
+            var state = FlowTable.InitialState(isTcp, tcpFlags);
+            if (Unsafe.IsNullRef(ref flow)) flow = ref flows.Insert(key, hash, s.LocalNode, state, now);
             else flow.State = state;
             worker.Counters.ServiceFlows[service.Id]++;
         }
         else
         {
-            flow.State = FlowTable.Advance(flow.State, isTcp, packet.TcpFlags);
+            flow.State = FlowTable.Advance(flow.State, isTcp, tcpFlags);
         }
         flow.LastSeenMs = now;
         return DropReason.None;
     }
 
-    // IPv6 in this mode is refused by lb check until it is implemented, so no IPv6 service is bound here; were one
-    // to be, its frames are the kernel's, as before IPv6 was parsed at all.
-    public Verdict Forward6(ref ParsedPacket6 packet, ServiceSnapshot service, WorkerState worker) => worker.Pass();
+    /// <summary>The ownership hash (<see cref="ClusterFlowHash"/>) of a flow of either family; the type test is decided
+    /// per instantiation by the JIT.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint OwnershipHash<TKey>(in TKey key) where TKey : struct
+    {
+        var s = Settings;
+        if (typeof(TKey) == typeof(FlowKey))
+        {
+            ref readonly var k = ref Unsafe.As<TKey, FlowKey>(ref Unsafe.AsRef(in key));
+            return ClusterFlowHash.Compute(s.Hash, k.SourceAddress, k.SourcePort, k.DestinationPort, s.HashSeed);
+        }
+        ref readonly var k6 = ref Unsafe.As<TKey, FlowKey6>(ref Unsafe.AsRef(in key));
+        return ClusterFlowHash.Compute6(s.Hash, k6.SourceAddress, k6.SourcePort, k6.DestinationPort, s.HashSeed);
+    }
 
-    public Verdict ForwardIcmpError6(ref ParsedPacket6 packet, in FlowKey6 flow, uint hash, ServiceSnapshot service, WorkerState worker) => worker.Pass();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static byte Protocol<TKey>(in TKey key) where TKey : struct =>
+        typeof(TKey) == typeof(FlowKey)
+            ? Unsafe.As<TKey, FlowKey>(ref Unsafe.AsRef(in key)).Protocol
+            : Unsafe.As<TKey, FlowKey6>(ref Unsafe.AsRef(in key)).Protocol;
 }

@@ -83,4 +83,17 @@ public static class ClusterFlowHash
         ClusterHash.SourceIpSourcePort => Lookup3.HashWords(sourceAddress, sourcePort, seed),
         _ => Lookup3.HashWords(sourceAddress, ((uint)sourcePort << 16) | destinationPort, seed),
     };
+
+    /// <summary>The same fields for an IPv6 client: its address as four words, most significant first (wire order, as
+    /// in <see cref="FlowHash.Compute6(byte, UInt128, UInt128, ushort, ushort, uint)"/>), then the ports' word as for IPv4.</summary>
+    public static uint Compute6(ClusterHash mode, UInt128 sourceAddress, ushort sourcePort, ushort destinationPort, uint seed)
+    {
+        uint w0 = (uint)(sourceAddress >> 96), w1 = (uint)(sourceAddress >> 64), w2 = (uint)(sourceAddress >> 32), w3 = (uint)sourceAddress;
+        return mode switch
+        {
+            ClusterHash.SourceIp => Lookup3.HashWords(w0, w1, w2, w3, seed),
+            ClusterHash.SourceIpSourcePort => Lookup3.HashWords(w0, w1, w2, w3, sourcePort, seed),
+            _ => Lookup3.HashWords(w0, w1, w2, w3, ((uint)sourcePort << 16) | destinationPort, seed),
+        };
+    }
 }

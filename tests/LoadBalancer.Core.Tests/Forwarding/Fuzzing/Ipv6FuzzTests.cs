@@ -57,12 +57,65 @@ public sealed class Ipv6FuzzTests(ITestOutputHelper output)
     private static readonly string[] Addresses = [Vip6, "2001:db8::200", "2001:db8:1::1", "::", "ff02::1", "2001:db8:ffff::1"];
 
     [Fact]
-    public void Process_MutatedIpv6Frames_AreDroppedPassedOrForwardedIntact()
+    public void Process_MutatedIpv6Frames_AreDroppedPassedOrForwardedIntact() =>
+        Run(1601, Engine(), Seeds(), (input, wire, meta, where) =>
+        {
+            Assert.True(meta.EgressInterface == 0, where);
+            Assert.True(BackendMacs.Contains(MacAddress.Read(wire)), $"destination MAC is no IPv6 backend's: {where}");
+            Assert.True(MacAddress.Read(wire[6..]) == Fixtures.InterfaceMac, $"source MAC is not the interface's: {where}");
+            Assert.True(OnlyChecksumChanged(input, wire, from: 12), $"more than the MACs and a completed checksum changed: {where}");
+        });
+
+    /// <summary>The CLUSTERIP6 world: node 1 of three, web6 (TCP 80) on the IPv6 VIP behind the cluster MAC, with flows
+    /// it accepted. A frame it takes goes to the TAP with nothing changed but the destination MAC (and a completed
+    /// checksum); everything else is dropped (not its flow, malformed) or passed, and counted once.</summary>
+    [Fact]
+    public void Process_MutatedClusterIp6Frames_AreDroppedPassedOrReinjectedIntact()
     {
-        const int seed = 1601;
+        var clock = new FakeClock();
+        var engine = ClusterFixture.Engine6(1, clock);
+        clock.Advance((long)FlowTimeoutsConfig.Default.TcpEstablished.TotalMilliseconds + 1); // past the start's TCP transition
+        var seeds = ClusterSeeds();
+        Run(1602, engine, seeds, (input, wire, meta, where) =>
+        {
+            Assert.True(meta.EgressInterface == 1, $"not re-injected through the TAP: {where}");
+            Assert.True(MacAddress.Read(wire) == ClusterFixture.TapMac, $"destination MAC is not the TAP's: {where}");
+            Assert.True(OnlyChecksumChanged(input, wire, from: 6), $"more than the destination MAC and a completed checksum changed: {where}");
+        });
+        Assert.True(engine.Counters.Drops[(int)DropReason.NotOwner] > 0, "no frame reached the ownership decision's refusal");
+    }
+
+    private static List<byte[]> ClusterSeeds()
+    {
+        var owned = ClusterFixture.Flows6(1).Take(8).ToArray();
+        var other = ClusterFixture.Flows6(1, owned: false).Take(3).ToArray();
+        var seeds = new List<byte[]>();
+        foreach (var c in ClusterFixture.Cases6().Where(c => c.Setup is null)) seeds.Add(c.Input);
+        for (var i = 0; i < owned.Length; i++)
+            seeds.Add(ClusterFixture.Tcp6Builder(owned[i], i % 2 == 0 ? TcpFlags.Syn : TcpFlags.Ack).Payload(new byte[i * 150]).Build());
+        foreach (var o in other) seeds.Add(ClusterFixture.Tcp6(o, TcpFlags.Syn));
+        seeds.Add(ClusterFixture.Tcp6Builder(owned[0], TcpFlags.Ack).Extension(Ipv6Packet.HopByHop).Extension(Ipv6Packet.Routing, 2).Build());
+        var chain = ClusterFixture.Tcp6Builder(owned[1], TcpFlags.Ack);
+        for (var i = 0; i < 8; i++) chain.Extension(Ipv6Packet.DestinationOptions);
+        seeds.Add(chain.Build());
+        seeds.Add(chain.Extension(Ipv6Packet.Routing).Build());
+        seeds.Add(ClusterFixture.Tcp6Builder(owned[2], TcpFlags.Ack).Fragment(0, more: true).Payload(new byte[100]).Build());
+        seeds.Add(ClusterFixture.Tcp6Builder(owned[3], TcpFlags.Ack).Vlan(7).Build());
+        var reply = Ipv6FrameBuilder.Tcp(ClusterFixture.Vip6, ClusterFixture.Port, ClusterFixture.ClientIp6(owned[0]), ClusterFixture.ClientPort(owned[0]))
+            .Payload(new byte[40]).Build();
+        seeds.Add(Ipv6FrameBuilder.Icmpv6("2001:db8:eeee::1", ClusterFixture.Vip6, Icmpv6Quote.PacketTooBig).IcmpRest(1280).Payload(reply[14..])
+            .Macs(ClusterFixture.ClusterMac6, FrameBuilder.DefaultSourceMac).Build());
+        seeds.Add(Ipv6FrameBuilder.Icmpv6("2001:db8:ffff::1", ClusterFixture.Vip6, 135).HopLimit(255).Payload(new byte[24])
+            .Macs(ClusterFixture.ClusterMac6, FrameBuilder.DefaultSourceMac).Build());
+        seeds.Add(Ipv6FrameBuilder.Udp(ClusterFixture.ClientIp6(owned[4]), 5300, ClusterFixture.Vip6, 53).Payload("q").Macs(ClusterFixture.ClusterMac6, FrameBuilder.DefaultSourceMac).Build());
+        return seeds;
+    }
+
+    private delegate void TransmitCheck(byte[] input, ReadOnlySpan<byte> wire, FrameMeta meta, string where);
+
+    private void Run(int seed, TestEngine engine, List<byte[]> seeds, TransmitCheck check)
+    {
         var random = new Random(seed);
-        var engine = Engine();
-        var seeds = Seeds();
         var counters = engine.Counters;
         int transmitted = 0, dropped = 0, passed = 0;
         for (var n = 0; n < FrameCount; n++)
@@ -88,11 +141,7 @@ public sealed class Ipv6FuzzTests(ITestOutputHelper output)
                 case Verdict.Transmit:
                     transmitted++;
                     Assert.True(after == before, $"a forwarded frame was also counted as dropped or passed: {where}");
-                    Assert.True(meta.EgressInterface == 0, where);
-                    var wire = frame.AsSpan(0, meta.TransmitLength > 0 ? meta.TransmitLength : frame.Length);
-                    Assert.True(BackendMacs.Contains(MacAddress.Read(wire)), $"destination MAC is no IPv6 backend's: {where}");
-                    Assert.True(MacAddress.Read(wire[6..]) == Fixtures.InterfaceMac, $"source MAC is not the interface's: {where}");
-                    Assert.True(OnlyChecksumChanged(input, wire), $"more than the MACs and a completed checksum changed: {where}");
+                    check(input, frame.AsSpan(0, meta.TransmitLength > 0 ? meta.TransmitLength : frame.Length), meta, where);
                     break;
                 case Verdict.Drop:
                     dropped++;
@@ -110,16 +159,17 @@ public sealed class Ipv6FuzzTests(ITestOutputHelper output)
                 output.WriteLine($"  {DropReasonNames.Name(reason)}: {counters.Drops[(int)reason]}");
         Assert.True(transmitted > FrameCount / 20, $"only {transmitted} forwarded: the mutations no longer reach the forwarder");
         Assert.True(counters.Drops[(int)DropReason.Ipv6TooManyExtensionHeaders] > 0 && counters.Drops[(int)DropReason.Ipv6Fragment] > 0
-                    && counters.Drops[(int)DropReason.Ipv6Truncated] > 0 && counters.Drops[(int)DropReason.Ipv6UnknownNextHeader] > 0,
+                    && counters.Drops[(int)DropReason.Ipv6Truncated] > 0 && counters.Drops[(int)DropReason.Ipv6UnknownNextHeader] > 0
+                    && counters.Drops[(int)DropReason.Ipv6BadPayloadLength] > 0,
             "the mutations did not reach every IPv6 refusal");
     }
 
-    /// <summary>Bytes 12 on equal, except at most two adjacent bytes (a partial checksum completed).</summary>
-    private static bool OnlyChecksumChanged(byte[] input, ReadOnlySpan<byte> wire)
+    /// <summary>Bytes <paramref name="from"/> on equal, except at most two adjacent bytes (a partial checksum completed).</summary>
+    private static bool OnlyChecksumChanged(byte[] input, ReadOnlySpan<byte> wire, int from)
     {
         if (wire.Length != input.Length) return false;
         var first = -1;
-        for (var i = 12; i < input.Length; i++)
+        for (var i = from; i < input.Length; i++)
         {
             if (input[i] == wire[i]) continue;
             if (first < 0) first = i;
