@@ -157,9 +157,12 @@ public sealed class ReloadTests(ReloadLab lab, ITestOutputHelper output) : IClas
             Assert.Equal(2, after.RootElement.GetProperty("config").GetProperty("reloads").GetInt32());
         }
 
-        // The added backend takes new flows once its check passes; the added service answers.
+        // The added backend takes new flows once its check passes; the added service answers once its own backends,
+        // which start `unknown` like any added backend, have passed theirs (CI once asked it 3 connections early).
         Retry.Until(() => Backend(engine, "web-dr", "rs4").GetProperty("health").GetString() == "healthy" &&
-                          Backend(engine, "web-nat", "rs4").GetProperty("health").GetString() == "healthy", TimeSpan.FromSeconds(10), "rs4 healthy");
+                          Backend(engine, "web-nat", "rs4").GetProperty("health").GetString() == "healthy" &&
+                          new[] { "rs1", "rs2", "rs4" }.All(b => Backend(engine, "web-nat2", b).GetProperty("health").GetString() == "healthy"),
+            TimeSpan.FromSeconds(10), "rs4 and web-nat2's backends healthy");
         foreach (var vip in new[] { ReloadLab.DrVip, ReloadLab.NatVip, ReloadLab.NewVip })
         {
             var answers = Answers(vip, 40);
