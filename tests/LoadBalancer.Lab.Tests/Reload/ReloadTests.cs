@@ -232,9 +232,20 @@ public sealed class ReloadTests(ReloadLab lab, ITestOutputHelper output) : IClas
     }
 
     /// <summary>The bodies of <paramref name="count"/> new connections to <paramref name="vip"/> (each server answers its name).</summary>
-    private List<string> Answers(string vip, int count) =>
-        lab.Lab.InClient($"for i in $(seq {count}); do curl -s --noproxy '*' --max-time 2 http://{vip}/; echo; done", 120).Stdout
+    /// <summary>Which block of client ports the next <see cref="Answers"/> takes. web-nat and web-nat2 share their
+    /// backends and ports, so a client port that just closed on one VIP, reused on the other while its session is
+    /// still closing, is the same connection to the backend, and its replies find the older session (a NAT without
+    /// source translation cannot tell the two apart): CI saw one or three of 40 fail that way. So each call has a
+    /// block of its own, below the kernel's ephemeral range (where the background stream's ports are); curl takes the
+    /// first port of the block it can bind, skipping those a run before left in TIME_WAIT.</summary>
+    private int _portBlock;
+
+    private List<string> Answers(string vip, int count)
+    {
+        var low = 10000 + 2000 * _portBlock++;
+        return lab.Lab.InClient($"for i in $(seq {count}); do curl -s --noproxy '*' --max-time 2 --local-port {low}-{low + 1999} http://{vip}/; echo; done", 120).Stdout
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).ToList();
+    }
 
     /// <summary>Everything status says of services and backends except counters and check times.</summary>
     private static string Shape(EngineProcess engine)
