@@ -64,7 +64,7 @@ public static class FlowLookup
         for (var w = 0; w < engine.Workers.Count; w++)
             if (w != home && Held6(engine.Workers[w].Processor.Worker, service, key, hash, now, w) is { } elsewhere) return elsewhere;
         if (service.Forwarder is ClusterIpForwarder { Settings: var s })
-            return Owner(s, ClusterFlowHash.Compute6(s.Hash, key.SourceAddress, key.SourcePort, key.DestinationPort, s.HashSeed), Math.Max(home, 0));
+            return Owner(s, s.OwnershipHash(key), Math.Max(home, 0));
         return FromTable(service, hash, Math.Max(home, 0));
     }
 
@@ -112,7 +112,7 @@ public static class FlowLookup
     private static FlowAnswer Predict(ServiceSnapshot service, in FlowKey key, uint hash, int worker)
     {
         if (service.Forwarder is ClusterIpForwarder { Settings: var s })
-            return Owner(s, ClusterFlowHash.Compute(s.Hash, key.SourceAddress, key.SourcePort, key.DestinationPort, s.HashSeed), worker);
+            return Owner(s, s.OwnershipHash(key), worker);
         return FromTable(service, hash, worker);
     }
 

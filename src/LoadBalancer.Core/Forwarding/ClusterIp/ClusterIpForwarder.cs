@@ -34,7 +34,7 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
     {
         var s = Settings;
         if (s.ReinjectInterface < 0) return worker.Drop(DropReason.NoBackend);
-        var reason = Accept(worker.Flows, packet.Key, packet.Hash, packet.TcpFlags, packet.NowMs, service, worker);
+        var reason = Accept(worker.Flows, packet.Key, packet.Hash, packet.TcpFlags, packet.IsTcp, packet.IsNewSyn, packet.NowMs, service, worker);
         if (reason != DropReason.None) return worker.Drop(reason);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
@@ -47,7 +47,7 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
     {
         var s = Settings;
         if (s.ReinjectInterface < 0 || worker.Flows6 is not { } flows) return worker.Drop(DropReason.NoBackend);
-        var reason = Accept(flows, packet.Key, packet.Hash, packet.TcpFlags, packet.NowMs, service, worker);
+        var reason = Accept(flows, packet.Key, packet.Hash, packet.TcpFlags, packet.IsTcp, packet.IsNewSyn, packet.NowMs, service, worker);
         if (reason != DropReason.None) return worker.Drop(reason);
         if (!packet.CompleteChecksum()) return worker.Drop(DropReason.ChecksumOffsetInvalid);
         worker.Interfaces.Mac(s.ReinjectInterface).Write(packet.Frame);
@@ -82,23 +82,21 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
         var s = Settings;
         ref var entry = ref flows.Find(flow, hash, nowMs);
         if (!Unsafe.IsNullRef(ref entry)) return true;
-        return s.HasQuorum && s.Table.OwnerOf(OwnershipHash(flow)) == s.LocalNode;
+        return s.HasQuorum && s.Table.OwnerOf(s.OwnershipHash(flow)) == s.LocalNode;
     }
 
     /// <summary>The acceptance rule for either family's flow table. Generic so the JIT compiles it per key type: the
     /// IPv4 copy is what it was before IPv6.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason Accept<TKey>(FlowTable<TKey> flows, in TKey key, uint hash, TcpFlags tcpFlags, long now, ServiceSnapshot service, WorkerState worker)
-        where TKey : struct, IEquatable<TKey>
+    private DropReason Accept<TKey>(FlowTable<TKey> flows, in TKey key, uint hash, TcpFlags tcpFlags, bool isTcp, bool isNewSyn, long now,
+        ServiceSnapshot service, WorkerState worker) where TKey : struct, IEquatable<TKey>
     {
         var s = Settings;
-        var isTcp = Protocol(key) == IpProtocols.Tcp;
-        var isNewSyn = isTcp && (tcpFlags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn;
         ref var flow = ref flows.Find(key, hash, now);
         if (Unsafe.IsNullRef(ref flow) || (isNewSyn && flow.State == FlowState.TcpClosing) || (!isTcp && flow.LastSeenMs < s.RejoinedAtMs))
         {
             if (!s.HasQuorum) return DropReason.NotOwner;
-            var h = OwnershipHash(key);
+            var h = s.OwnershipHash(key);
             if (s.Table.OwnerOf(h) != s.LocalNode) return DropReason.NotOwner;
             if (isTcp && !isNewSyn && now - s.ChangedAtMs < s.TcpTransitionMs) return DropReason.NotOwner;
             if (!isTcp && s.Buckets.HeldByLiveNode(h, s.Table, now, s.UdpTransitionMs)) return DropReason.NotOwner;
@@ -115,25 +113,4 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
         flow.LastSeenMs = now;
         return DropReason.None;
     }
-
-    /// <summary>The ownership hash (<see cref="ClusterFlowHash"/>) of a flow of either family; the type test is decided
-    /// per instantiation by the JIT.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private uint OwnershipHash<TKey>(in TKey key) where TKey : struct
-    {
-        var s = Settings;
-        if (typeof(TKey) == typeof(FlowKey))
-        {
-            ref readonly var k = ref Unsafe.As<TKey, FlowKey>(ref Unsafe.AsRef(in key));
-            return ClusterFlowHash.Compute(s.Hash, k.SourceAddress, k.SourcePort, k.DestinationPort, s.HashSeed);
-        }
-        ref readonly var k6 = ref Unsafe.As<TKey, FlowKey6>(ref Unsafe.AsRef(in key));
-        return ClusterFlowHash.Compute6(s.Hash, k6.SourceAddress, k6.SourcePort, k6.DestinationPort, s.HashSeed);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static byte Protocol<TKey>(in TKey key) where TKey : struct =>
-        typeof(TKey) == typeof(FlowKey)
-            ? Unsafe.As<TKey, FlowKey>(ref Unsafe.AsRef(in key)).Protocol
-            : Unsafe.As<TKey, FlowKey6>(ref Unsafe.AsRef(in key)).Protocol;
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.Model;
 using LoadBalancer.Core.Packets;
 
@@ -29,6 +31,20 @@ public sealed record ClusterIpSettings
     public required uint HashSeed { get; init; }
     /// <summary>The interface (a TAP device) accepted frames are re-injected through, or -1 when the engine has none.</summary>
     public required int ReinjectInterface { get; init; }
+
+    /// <summary>The ownership hash (<see cref="ClusterFlowHash"/>) of a flow of either family, for the forwarder and
+    /// for flow lookup alike; the type test is decided per instantiation by the JIT.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint OwnershipHash<TKey>(in TKey key) where TKey : struct
+    {
+        if (typeof(TKey) == typeof(FlowKey))
+        {
+            ref readonly var k = ref Unsafe.As<TKey, FlowKey>(ref Unsafe.AsRef(in key));
+            return ClusterFlowHash.Compute(Hash, k.SourceAddress, k.SourcePort, k.DestinationPort, HashSeed);
+        }
+        ref readonly var k6 = ref Unsafe.As<TKey, FlowKey6>(ref Unsafe.AsRef(in key));
+        return ClusterFlowHash.Compute6(Hash, k6.SourceAddress, k6.SourcePort, k6.DestinationPort, HashSeed);
+    }
 
     public static ClusterIpSettings Bind(ClusterConfig cluster, ClusterView view, BalancerConfig config, int reinjectInterface) => new()
     {
