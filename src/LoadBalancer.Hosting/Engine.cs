@@ -64,7 +64,7 @@ public sealed class Engine : IDisposable
     public CancellationToken Stopping => _stop.Token;
     internal int WorkerCount => _workers.Count;
     /// <summary>The workers hold IPv6 NAT session tables (made at start, only when an IPv6 NAT service was served then).</summary>
-    internal bool HoldsSessions6 { get; set; }
+    internal bool HoldsSessions6 => _workerList.Count > 0 && _workerList[0].Processor.Worker.Sessions6 is not null;
 
     /// <summary>The worker (its index in <see cref="Workers"/>) that frames from this client to a service on
     /// <paramref name="ingressInterface"/> reach: the interface's workers joined its fanout group in their number
@@ -266,10 +266,10 @@ public sealed class Engine : IDisposable
             foreach (var (uses, name) in new[] { (s.IsIpv6, s.Interface), (ipv6Backends.Length > 0, backendSide) })
                 if (uses && engine.Interfaces.Contains(name) && !engine._nd.Any(n => n.Interface == name))
                     return new ReloadRefusal(s.Line, $"service {s.Name}: the first IPv6 service or backend on {name} needs a restart (neighbour discovery there and the IPv6 flow tables are made at start)");
-            if (engine.Interfaces.Contains(backendSide) && engine.Interfaces.Address6(engine.Interfaces.IndexOf(backendSide)) == 0
-                && ipv6Backends.FirstOrDefault(b => b.Mac is null) is { } unresolvable)
-                return new ReloadRefusal(s.Line, $"service {s.Name}: backend {unresolvable.Name} is reached through {backendSide}, which has no IPv6 address to solicit its MAC from: give {backendSide} one or the backend a mac:");
-            return null;
+            if (EngineBuilder.Unsolicitable(s, engine.Interfaces) is not { } n) return null;
+            return new ReloadRefusal(n.Line > 0 ? n.Line : s.Line, n.Backend is { } unresolvable
+                ? $"service {s.Name}: backend {unresolvable.Name} is reached through {n.Interface}, which has no IPv6 address to solicit its MAC from: give {n.Interface} one or the backend a mac:"
+                : $"service {s.Name}: gateway {s.Gateway} is reached through {n.Interface}, which has no IPv6 address to solicit its MAC from: give {n.Interface} one");
         }
 
         public override ReloadRefusal? Fits(BalancerConfig next, DataPlaneSnapshot snapshot)

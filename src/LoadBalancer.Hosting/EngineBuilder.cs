@@ -79,7 +79,7 @@ public static class EngineBuilder
         var syncByInterface = topology.Ingress.ToDictionary(i => i, _ => new List<WorkerSync>());
         // Only where IPv6 is served: its slots are larger, and an IPv4-only engine should not hold them.
         var servesIpv6 = engine.State.Current.HasIpv6;
-        var servesNat66 = engine.HoldsSessions6 = config.Services.Any(s => s.IsIpv6 && s.Mode == ForwardingMode.Nat);
+        var servesNat66 = config.Services.Any(s => s.IsIpv6 && s.Mode == ForwardingMode.Nat);
         foreach (var ingress in topology.Ingress)
         {
             for (var w = 0; w < config.Workers; w++)
@@ -139,15 +139,28 @@ public static class EngineBuilder
     {
         foreach (var s in config.Services)
         {
-            var backendSide = s.EffectiveBackendInterface;
-            if (plan.Address6(plan.IndexOf(backendSide)) == 0
-                && s.Backends.FirstOrDefault(b => b.Mac is null && b.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) is { } backend)
-                throw new InvalidOperationException($"{AtLine(backend.Line)}service {s.Name}: backend {backend.Name} ({backend.Address}) is reached through {backendSide}, " +
-                                                    $"which has no IPv6 address to solicit its MAC from: give {backendSide} one (a link-local one will do) or the backend a mac:");
-            if (s.Gateway is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } gateway && plan.Address6(plan.IndexOf(s.Interface)) == 0)
-                throw new InvalidOperationException($"{AtLine(s.KeyLines.TryGetValue("gateway", out var line) ? line : s.Line)}service {s.Name}: gateway {gateway} is reached through {s.Interface}, " +
-                                                    $"which has no IPv6 address to solicit its MAC from: give {s.Interface} one (a link-local one will do)");
+            if (Unsolicitable(s, plan) is not { } n) continue;
+            throw new InvalidOperationException(n.Backend is { } backend
+                ? $"{AtLine(n.Line)}service {s.Name}: backend {backend.Name} ({backend.Address}) is reached through {n.Interface}, " +
+                  $"which has no IPv6 address to solicit its MAC from: give {n.Interface} one (a link-local one will do) or the backend a mac:"
+                : $"{AtLine(n.Line)}service {s.Name}: gateway {s.Gateway} is reached through {n.Interface}, " +
+                  $"which has no IPv6 address to solicit its MAC from: give {n.Interface} one (a link-local one will do)");
         }
+    }
+
+    /// <summary>The first IPv6 neighbour of <paramref name="s"/> that would have to be solicited through an interface of
+    /// <paramref name="plan"/> with no IPv6 address to solicit from: a backend without <c>mac:</c>, or (Backend null) an
+    /// IPv6 gateway; null when there is none. At start and at a reload alike.</summary>
+    internal static (BackendConfig? Backend, string Interface, int Line)? Unsolicitable(ServiceConfig s, InterfacePlan plan)
+    {
+        static bool NoAddress6(InterfacePlan plan, string name) => plan.Contains(name) && plan.Address6(plan.IndexOf(name)) == 0;
+        var backendSide = s.EffectiveBackendInterface;
+        if (NoAddress6(plan, backendSide)
+            && s.Backends.FirstOrDefault(b => b.Mac is null && b.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) is { } backend)
+            return (backend, backendSide, backend.Line);
+        if (s.Gateway is { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } && NoAddress6(plan, s.Interface))
+            return (null, s.Interface, s.KeyLines.TryGetValue("gateway", out var line) ? line : s.Line);
+        return null;
     }
 
     private static string AtLine(int line) => line > 0 ? $"line {line}: " : "";
