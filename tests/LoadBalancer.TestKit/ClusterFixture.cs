@@ -67,11 +67,13 @@ public static class ClusterFixture
 
     /// <summary>Client flows node <paramref name="owner"/> owns (or, with <paramref name="owned"/> false, does not)
     /// while every node is alive, from flow <paramref name="from"/> on.</summary>
-    public static IEnumerable<int> Flows(int owner, bool owned = true, int from = 0)
+    public static IEnumerable<int> Flows(int owner, bool owned = true, int from = 0) => OwnedFlows(Nodes, i => FlowHash(i), owner, owned, from);
+
+    private static IEnumerable<int> OwnedFlows(ClusterNodeConfig[] nodes, Func<int, uint> hash, int owner, bool owned, int from)
     {
-        var table = ClusterTable.Build(Nodes, _ => true);
+        var table = ClusterTable.Build(nodes, _ => true);
         for (var i = from; ; i++)
-            if ((table.OwnerOf(FlowHash(i)) == owner) == owned) yield return i;
+            if ((table.OwnerOf(hash(i)) == owner) == owned) yield return i;
     }
 
     /// <summary>The packet cases, for node 1 of three all alive, just started (so the TCP transition is on).
@@ -161,12 +163,7 @@ public static class ClusterFixture
         Ipv6FrameBuilder.Udp(ClientIp6(i), ClientPort(i), Vip6, port).Payload("q").Macs(ClusterMac6, FrameBuilder.DefaultSourceMac).Build();
 
     /// <summary>IPv6 client flows node <paramref name="owner"/> owns (or not) while every node is alive.</summary>
-    public static IEnumerable<int> Flows6(int owner, bool owned = true, int from = 0)
-    {
-        var table = ClusterTable.Build(Nodes6, _ => true);
-        for (var i = from; ; i++)
-            if ((table.OwnerOf(FlowHash6(i)) == owner) == owned) yield return i;
-    }
+    public static IEnumerable<int> Flows6(int owner, bool owned = true, int from = 0) => OwnedFlows(Nodes6, i => FlowHash6(i), owner, owned, from);
 
     /// <summary>The IPv6 packet cases, for node 1 of three all alive, just started, as <see cref="Cases"/> for IPv4.</summary>
     public static IReadOnlyList<PacketCase> Cases6()

@@ -65,6 +65,30 @@ public sealed class NamespaceLab : IDisposable
     public CommandResult InClient(string script, int timeoutSeconds = 60) =>
         Shell.InNamespace(ClientNs, ["bash", "-c", script], TimeSpan.FromSeconds(timeoutSeconds));
 
+    /// <summary>One datagram from the client to <paramref name="address"/>:<paramref name="port"/> on a connected UDP
+    /// socket, which hears an ICMP(v6) port unreachable as ECONNREFUSED only if the error names that address and this
+    /// very socket in its quote (the client's kernel checks a translation too): "REFUSED CLIENTPORT", "ANSWERED" or
+    /// "TIMEOUT" (3 s).</summary>
+    public string UdpProbe(string address, int port)
+    {
+        var family = address.Contains(':') ? "AF_INET6" : "AF_INET";
+        return InClient($$"""
+            /usr/bin/python3 -c '
+            import socket
+            s = socket.socket(socket.{{family}}, socket.SOCK_DGRAM)
+            s.settimeout(3)
+            s.connect(("{{address}}", {{port}}))
+            s.send(b"anyone")
+            try:
+                s.recv(100); print("ANSWERED")
+            except ConnectionRefusedError:
+                print("REFUSED", s.getsockname()[1])
+            except socket.timeout:
+                print("TIMEOUT")
+            '
+            """, 30).Stdout.Trim();
+    }
+
     /// <summary>N new connections from the client to the VIP; the answering server's name per connection, or "FAILED".</summary>
     public string[] Connect(int count, int maxTimeSeconds = 3) =>
         InClient($"for i in $(seq {count}); do curl -s --noproxy '*' --max-time {maxTimeSeconds} http://{Vip}/ || echo FAILED; done",

@@ -88,23 +88,7 @@ public sealed class Nat66Tests(Nat66Lab fixture) : IClassFixture<Nat66Lab>
         string result;
         using (PacketCapture.Start(Lab.ClientNs, Lab.Env["LAB_CLIENT_IF"], pcap, "icmp6 or udp"))
         {
-            // A connected UDP socket hears the error as ECONNREFUSED only if it names the VIP and this very socket
-            // in its quote: the client's kernel checks the translation too.
-            result = Lab.InClient($$"""
-                /usr/bin/python3 -c '
-                import socket
-                s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-                s.settimeout(3)
-                s.connect(("{{Vip6}}", {{ClosedPort}}))
-                s.send(b"anyone")
-                try:
-                    s.recv(100); print("ANSWERED")
-                except ConnectionRefusedError:
-                    print("REFUSED", s.getsockname()[1])
-                except socket.timeout:
-                    print("TIMEOUT")
-                '
-                """, 30).Stdout.Trim();
+            result = Lab.UdpProbe(Vip6, ClosedPort);
         }
         Assert.StartsWith("REFUSED", result);
         var clientPort = result.Split(' ')[1];

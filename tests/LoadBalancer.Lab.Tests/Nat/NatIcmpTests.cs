@@ -30,23 +30,7 @@ public sealed class NatIcmpTests
         string result;
         using (PacketCapture.Start(lab.ClientNs, lab.Env["LAB_CLIENT_IF"], pcap, "icmp or udp"))
         {
-            // A connected UDP socket hears ICMP errors as ECONNREFUSED, but only if the error names the
-            // VIP and this very socket in its quote: the kernel itself checks the translation.
-            result = lab.InClient($$"""
-                /usr/bin/python3 -c '
-                import socket
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(3)
-                s.connect(("{{lab.Vip}}", 9999))
-                s.send(b"anyone")
-                try:
-                    s.recv(100); print("ANSWERED")
-                except ConnectionRefusedError:
-                    print("REFUSED", s.getsockname()[1])
-                except socket.timeout:
-                    print("TIMEOUT")
-                '
-                """, 30).Stdout.Trim();
+            result = lab.UdpProbe(lab.Vip, 9999);
         }
         Assert.StartsWith("REFUSED", result);
         var clientPort = result.Split(' ')[1];

@@ -44,7 +44,7 @@ public sealed class Nat66FuzzTests(ITestOutputHelper output)
         return (engine, opened);
     }
 
-    private static List<(byte[] Frame, FrameMeta Meta)> Seeds(TestEngine engine, List<(ushort ClientPort, string Backend, ushort BackendPort, bool Udp, byte[] Sent)> opened)
+    private static List<(byte[] Frame, FrameMeta Meta)> Seeds(List<(ushort ClientPort, string Backend, ushort BackendPort, bool Udp, byte[] Sent)> opened)
     {
         var front = default(FrameMeta);
         var back = N.BackSide;
@@ -93,7 +93,7 @@ public sealed class Nat66FuzzTests(ITestOutputHelper output)
         const int seed = 1602;
         var random = new Random(seed);
         var (engine, opened) = World();
-        var seeds = Seeds(engine, opened);
+        var seeds = Seeds(opened);
         var counters = engine.Counters;
         int toBackend = 0, toClient = 0, tooBig = 0, dropped = 0, passed = 0;
         for (var n = 0; n < FrameCount; n++)
