@@ -15,6 +15,7 @@ public static class ModeNames
     public static readonly (string Name, BackendDownAction Value)[] BackendDownActions =
         [("reassign", BackendDownAction.Reassign), ("drop", BackendDownAction.Drop), ("keep", BackendDownAction.Keep)];
     public static readonly (string Name, AllDownAction Value)[] AllDownActions = [("drop", AllDownAction.Drop), ("use_all", AllDownAction.UseAll)];
+    public static readonly (string Name, SchedulerKind Value)[] Schedulers = [("maglev", SchedulerKind.Maglev), ("wlc", SchedulerKind.Wlc), ("wrr", SchedulerKind.Wrr)];
     public static readonly (string Name, HealthCheckType Value)[] HealthCheckTypes =
     [
         ("tcp", HealthCheckType.Tcp), ("http", HealthCheckType.Http), ("https", HealthCheckType.Https),
@@ -30,6 +31,7 @@ public static class ModeNames
     public static string Name(ClusterHash hash) => NameIn(ClusterHashes, hash);
     public static string Name(BackendDownAction action) => NameIn(BackendDownActions, action);
     public static string Name(AllDownAction action) => NameIn(AllDownActions, action);
+    public static string Name(SchedulerKind scheduler) => NameIn(Schedulers, scheduler);
     public static string Name(HealthCheckType type) => NameIn(HealthCheckTypes, type);
     public static string Name(BackendHealth health) => NameIn(Healths, health);
     public static string Name(BackendIntent intent) => NameIn(Intents, intent);

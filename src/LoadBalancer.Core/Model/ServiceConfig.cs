@@ -36,6 +36,17 @@ public enum AllDownAction
     UseAll,
 }
 
+/// <summary>How a new flow's backend is chosen (<c>scheduler:</c>).</summary>
+public enum SchedulerKind
+{
+    /// <summary>Maglev over the flow hash (the default): every balancer and node with the same backends agrees.</summary>
+    Maglev,
+    /// <summary>Weighted least connections: the lowest active flows per unit of weight, ties by the flow hash.</summary>
+    Wlc,
+    /// <summary>Weighted round robin (smooth), per worker.</summary>
+    Wrr,
+}
+
 public sealed record ServiceConfig
 {
     public required string Name { get; init; }
@@ -48,6 +59,8 @@ public sealed record ServiceConfig
     public IReadOnlyList<BackendConfig> Backends { get; init; } = [];
     public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
     public AllDownAction WhenAllDown { get; init; } = AllDownAction.Drop;
+    /// <summary>How new flows pick a backend (<c>scheduler:</c>); CLUSTERIP is always Maglev.</summary>
+    public SchedulerKind Scheduler { get; init; } = SchedulerKind.Maglev;
     public HealthCheckConfig Health { get; init; } = HealthCheckConfig.None;
     /// <summary>NAT: the clients' next hop on <see cref="Interface"/> (a router); null means the clients
     /// are on that link and each is resolved by ARP itself.</summary>
@@ -94,6 +107,14 @@ public sealed record BackendConfig
     public ushort? Port { get; init; }
     /// <summary>Receives traffic only while no normal backend of the service is usable.</summary>
     public bool Backup { get; init; }
+    /// <summary>Active flows at which the backend takes no new ones (<c>max_connections</c>); 0: no limit.</summary>
+    public int MaxConnections { get; init; }
+    /// <summary>Active flows it must fall strictly below to take new ones again (<c>min_connections</c>); null: 3/4 of
+    /// <see cref="MaxConnections"/> (IPVS's lower threshold).</summary>
+    public int? MinConnections { get; init; }
+    /// <summary>Both thresholds as the data path uses them.</summary>
+    public Scheduling.ConnectionLimit Limit => MaxConnections <= 0 ? Scheduling.ConnectionLimit.None
+        : MinConnections is { } min ? new(MaxConnections, min) : Scheduling.ConnectionLimit.WithDefaultMin(MaxConnections);
     public int Line { get; init; }
 }
 
