@@ -157,7 +157,7 @@ public sealed class Engine : IDisposable
         // once they have ended. Only counts flows (a walk of the tables) while some backend is leaving.
         StartThread("lb-leaving", () =>
         {
-            while (!_stop.Token.WaitHandle.WaitOne(LeavingCheckInterval)) Control.RemoveEndedLeaving(() => CountLiveFlows(yieldToWorkers: true));
+            while (!_stop.Token.WaitHandle.WaitOne(LeavingCheckInterval)) Control.RemoveEndedLeaving(CountLiveFlows);
         });
 
         foreach (var (address, port) in Topology.Heartbeats)
@@ -207,18 +207,15 @@ public sealed class Engine : IDisposable
     private IDisposable InstallDrop(IngressDropRule rule) =>
         _platform.IngressDrops.Install(Interfaces.Name(rule.Interface), rule.Vips, rule.Vips6, rule.Replies, Interfaces.Address(rule.Interface), Interfaces.Address6(rule.Interface));
 
-    /// <summary>Live flow-table entries and NAT sessions per backend id, over every worker; with
-    /// <paramref name="liveFlowsPerWorker"/> also each worker's live flow-table entries (one walk for both).</summary>
-    public long[] CountLiveFlows(int[]? liveFlowsPerWorker = null, int[]? liveFlows6PerWorker = null, bool yieldToWorkers = false)
+    /// <summary>Every worker's flow and session counts per backend (their tallies, summed on read): what the
+    /// schedulers, status and a reload's leaving backends read, without walking a table.</summary>
+    public Core.Scheduling.BackendLoad Load { get; } = new();
+
+    /// <summary>Flow-table entries and NAT sessions held per backend id, over every worker (<see cref="Load"/>).</summary>
+    public long[] CountLiveFlows()
     {
         var counts = new long[WorkerCounters.MaxBackendIds];
-        var now = ClockMs();
-        for (var i = 0; i < _workerList.Count; i++)
-        {
-            var live = _workerList[i].Processor.Worker.CountLiveFlows(now, counts, out var live6, yieldToWorkers);
-            if (liveFlowsPerWorker is not null) liveFlowsPerWorker[i] = live;
-            if (liveFlows6PerWorker is not null) liveFlows6PerWorker[i] = live6;
-        }
+        for (var id = 0; id < counts.Length; id++) counts[id] = Load.Held(id);
         return counts;
     }
 

@@ -95,15 +95,17 @@ public static class EngineBuilder
                         : engine.Own(platform.Frames.OpenTransmitter(plan.Name(i), ports.FirstOrDefault(p => p.Name == plan.Name(i))));
                 var counters = new WorkerCounters();
                 var sync = syncSwitch is null ? null : new WorkerSync(syncSwitch);
-                var state = new WorkerState(counters, new FlowTable<FlowKey>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()),
+                var state = new WorkerState(counters, new FlowTable<FlowKey>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts(), counters.Tally),
                     new NatSessionTable<FlowKey>(config.SessionTableSize, counters), engine.Neighbors, plan)
                 {
-                    Flows6 = servesIpv6 ? new FlowTable<FlowKey6>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts()) : null,
+                    Flows6 = servesIpv6 ? new FlowTable<FlowKey6>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts(), counters.Tally) : null,
+                    Load = engine.Load,
                     // Only where an IPv6 NAT service is served: an engine without one should not hold the slots.
                     Sessions6 = servesNat66 ? new NatSessionTable<FlowKey6>(config.SessionTableSize, counters) : null,
                     Sync = sync,
                     NewFlows = config.NewFlowRate is { } rate ? new NewFlowRate(rate, options.ClockMs()) : null,
                 };
+                engine.Load.Add(counters.Tally);
                 if (sync is not null) syncByInterface[ingress].Add(sync);
                 var processor = new PacketProcessor(engine.State, state);
                 var cpu = config.Cpus.Count > 0 ? config.Cpus[engine.WorkerCount % config.Cpus.Count] : -1;

@@ -96,6 +96,9 @@ public sealed class TestEngine
         throw new InvalidOperationException("the frame was neither transmitted, passed nor dropped");
     }
 
+    /// <summary>One round of the worker with no frame: its housekeeping (the sweep of expired entries) runs at the clock's time.</summary>
+    public void Idle() => Worker.RunOnce();
+
     /// <summary>Runs one frame through <see cref="PacketProcessor.Process(Span{byte}, ref FrameMeta, long)"/> directly (no port, no copy).</summary>
     public Verdict Process(Span<byte> frame, ref FrameMeta meta) => Processor.Process(frame, ref meta, Clock.NowMs);
 

@@ -37,11 +37,6 @@ internal static class StatusReport
             // Each worker's two tables: how full, and how often a new flow had to push a live entry out (the
             // first sign of a flood, before anything is refused).
             w.WriteStartArray("tables");
-            // One walk of every worker's tables for both the entries here and the live flows per backend below.
-            var liveFlows = new int[host.Workers.Count];
-            var liveFlows6 = new int[host.Workers.Count];
-            // Status holds no lock: its walk may give the workers the CPU (a scrape every second shares their core here).
-            var live = host.CountLiveFlows(liveFlows, liveFlows6, yieldToWorkers: true);
             void Table(int worker, string name, long entries, int capacity, long evictions)
             {
                 w.WriteStartObject();
@@ -55,8 +50,9 @@ internal static class StatusReport
             for (var i = 0; i < host.Workers.Count; i++)
             {
                 var state = host.Workers[i].Processor.Worker;
-                Table(i, "flows", liveFlows[i], state.Flows.Capacity, state.Flows.Evictions);
-                if (state.Flows6 is { } flows6) Table(i, "flows6", liveFlows6[i], flows6.Capacity, flows6.Evictions);
+                // Held entries, kept by the tables as they change (no walk: a scrape every second costs the workers nothing).
+                Table(i, "flows", state.Flows.Held, state.Flows.Capacity, state.Flows.Evictions);
+                if (state.Flows6 is { } flows6) Table(i, "flows6", flows6.Held, flows6.Capacity, flows6.Evictions);
                 Table(i, "sessions", state.Sessions.Count, state.Sessions.Capacity, state.Sessions.Evictions);
             }
             w.WriteEndArray();
@@ -95,8 +91,8 @@ internal static class StatusReport
                 }
                 w.WriteEndObject();
             }
-            // Live entries per backend id, flows and sessions of every worker (read racily, as the counters are).
-            long Live(int id) => (uint)id < (uint)live.Length ? live[id] : 0;
+            // Flows and sessions held per backend id by every worker (read racily, as the counters are).
+            long Live(int id) => host.Load.Held(id);
             w.WriteStartArray("services");
             foreach (var s in snapshot.Services)
             {
@@ -117,6 +113,7 @@ internal static class StatusReport
                 w.WriteNumber("active_flows", s.Backends.Sum(b => Live(b.Id)));
                 var sc = s.Config;
                 w.WriteString("health_check", ModeNames.Name(sc.Health.Type));
+                w.WriteString("scheduler", ModeNames.Name(s.Scheduler));
                 w.WriteString("on_backend_down", ModeNames.Name(sc.OnBackendDown));
                 w.WriteString("when_all_down", ModeNames.Name(sc.WhenAllDown));
                 w.WriteBoolean("all_down", s.AllDown);
@@ -181,6 +178,16 @@ internal static class StatusReport
                     w.WriteNumber("flows", Sum(host, c => c.BackendFlows[b.Id]));
                     w.WriteNumber("sessions", Sum(host, c => c.BackendSessions[b.Id]));
                     w.WriteNumber("active_flows", Live(b.Id));
+                    var active = host.Load.Active(b.Id);
+                    w.WriteNumber("active", active);
+                    // Brought up to date from the count now, as a new flow's pick would: a backend whose flows ended
+                    // reads not full even before the next flow asks.
+                    w.WriteBoolean("full", host.Load.Full(b.Id, active, b.Limit));
+                    if (b.Limit.IsLimited)
+                    {
+                        w.WriteNumber("max_connections", b.Limit.Max);
+                        w.WriteNumber("min_connections", b.Limit.Min);
+                    }
                     w.WriteStartObject("checks");
                     w.WriteNumber("ok", view?.ChecksOk ?? 0);
                     w.WriteNumber("fail", view?.ChecksFailed ?? 0);

@@ -33,6 +33,10 @@ public struct FlowEntry<TKey> where TKey : struct, IEquatable<TKey>
 /// expired entry is reused first, then the embryonic entry (<see cref="FlowState.TcpSyn"/>) idle the longest,
 /// and only when the bucket holds none the entry idle the longest (LRU within the bucket): a flood of
 /// one-packet flows cannot push out confirmed ones.
+/// Every change to an entry's backend or state goes through the table (<see cref="Insert"/>, <see cref="Rebind"/>,
+/// <see cref="SetState"/>, the expiry in <see cref="Find"/> and <see cref="Sweep"/>), which keeps the worker's
+/// <see cref="FlowTally"/> in step: a caller never writes <see cref="FlowEntry{TKey}.State"/> or
+/// <see cref="FlowEntry{TKey}.BackendId"/> itself.
 /// Not thread-safe by design: each worker owns its table, and the fanout (<see cref="WorkerFanout"/>) keeps a flow on one worker.
 /// Generic over the key so IPv4 and IPv6 flows each get a table of their own slot size, with the same code: the
 /// JIT compiles it once per key type, so the IPv4 table pays nothing for IPv6's 128-bit addresses.</summary>
@@ -43,15 +47,25 @@ public sealed class FlowTable<TKey> where TKey : struct, IEquatable<TKey>
     private readonly FlowEntry<TKey>[] _entries;
     private readonly SetIndex _sets;
     private readonly FlowTimeouts _timeouts;
+    private readonly FlowTally _tally;
+    private int _held;
+    private int _sweepCursor;
 
-    public FlowTable(int capacity, FlowTimeouts timeouts)
+    /// <param name="tally">The worker's per-backend counts, shared by its IPv4 and IPv6 tables and its NAT sessions;
+    /// a table of its own when left out (tests).</param>
+    public FlowTable(int capacity, FlowTimeouts timeouts, FlowTally? tally = null)
     {
         _sets = new SetIndex(capacity);
         _entries = new FlowEntry<TKey>[_sets.Slots];
         _timeouts = timeouts;
+        _tally = tally ?? new FlowTally();
     }
 
     public int Capacity => _entries.Length;
+    public FlowTally Tally => _tally;
+    /// <summary>Entries held (not free), expired ones the sweep has not reached included: status's live entries,
+    /// read without a walk.</summary>
+    public int Held => Volatile.Read(ref _held);
     /// <summary>Live entries pushed out to make room (embryonic or not). Written by the owning worker only;
     /// a status reader sees a recent value.</summary>
     public long Evictions => _evictions;
@@ -75,7 +89,7 @@ public sealed class FlowTable<TKey> where TKey : struct, IEquatable<TKey>
             {
                 if (IsExpired(e, nowMs))
                 {
-                    e.State = FlowState.Free;
+                    Free(ref e);
                     return ref Unsafe.NullRef<FlowEntry<TKey>>();
                 }
                 return ref e;
@@ -114,15 +128,67 @@ public sealed class FlowTable<TKey> where TKey : struct, IEquatable<TKey>
             }
         }
         if (embryonic >= 0) victim = embryonic;
-        if (!IsExpired(_entries[victim], nowMs)) _evictions++;
-        Inserts++;
         ref var slot = ref _entries[victim];
+        if (slot.State != FlowState.Free)
+        {
+            if (!IsExpired(slot, nowMs)) _evictions++;
+            Free(ref slot);
+        }
+        Inserts++;
         slot.Key = key;
         slot.Hash = hash;
         slot.BackendId = backendId;
         slot.State = state;
         slot.LastSeenMs = nowMs;
+        _tally.Enter(backendId, state);
+        _held++;
         return ref slot;
+    }
+
+    /// <summary>A held entry now serves <paramref name="backendId"/> from <paramref name="state"/> (a flow decided
+    /// again: its backend left or went down, or a fresh SYN reused a closing flow's 5-tuple).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Rebind(ref FlowEntry<TKey> entry, int backendId, FlowState state)
+    {
+        _tally.Leave(entry.BackendId, entry.State);
+        entry.BackendId = backendId;
+        entry.State = state;
+        _tally.Enter(backendId, state);
+    }
+
+    /// <summary>A held entry's state moves on (its packets' TCP flags).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetState(ref FlowEntry<TKey> entry, FlowState state)
+    {
+        _tally.Move(entry.BackendId, entry.State, state);
+        entry.State = state;
+    }
+
+    private void Free(ref FlowEntry<TKey> entry)
+    {
+        _tally.Leave(entry.BackendId, entry.State);
+        entry.State = FlowState.Free;
+        _held--;
+    }
+
+    /// <summary>Frees the expired entries among the next <paramref name="budget"/> slots (round robin), so the
+    /// tally lets go of flows that went silent without anyone looking them up again. Returns how many were freed.</summary>
+    public int Sweep(long nowMs, int budget)
+    {
+        var freed = 0;
+        var cursor = _sweepCursor;
+        for (var n = 0; n < budget && n < _entries.Length; n++)
+        {
+            ref var e = ref _entries[cursor];
+            cursor = cursor + 1 == _entries.Length ? 0 : cursor + 1;
+            if (e.State != FlowState.Free && IsExpired(e, nowMs))
+            {
+                Free(ref e);
+                freed++;
+            }
+        }
+        _sweepCursor = cursor;
+        return freed;
     }
 
     /// <summary>Slot <paramref name="index"/> as it is, live or not: for walks (state sync, <c>lb flows</c>), not for lookups.</summary>
@@ -148,13 +214,12 @@ public sealed class FlowTable<TKey> where TKey : struct, IEquatable<TKey>
         ref var e = ref Find(key, hash, nowMs);
         if (Unsafe.IsNullRef(ref e)) e = ref Insert(key, hash, backendId, state, nowMs);
         else if (lastSeenMs < e.LastSeenMs) return false;
-        e.BackendId = backendId;
-        e.State = state;
+        Rebind(ref e, backendId, state);
         e.LastSeenMs = lastSeenMs;
         return true;
     }
 
-    /// <summary>Live entries now. Scans the whole table: for status, not for the packet path. Read
+    /// <summary>Live entries now. Scans the whole table: for tests and checks of <see cref="Held"/>, not for status or the packet path. Read
     /// from another thread it is approximate (entries change under it), which is fine for a gauge.</summary>
     public int CountLive(long nowMs)
     {

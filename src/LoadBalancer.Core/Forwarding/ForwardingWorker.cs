@@ -67,12 +67,13 @@ public sealed class ForwardingWorker : IFrameHandler
     }
 
     /// <summary>Between polls, busy or idle: what the HA peer sent is merged and the tables are walked for it
-    /// (<see cref="Sync.WorkerSync"/>). An idle worker still gets here every poll timeout.</summary>
+    /// (<see cref="Sync.WorkerSync"/>), and swept for expired entries (<see cref="WorkerState.Sweep"/>). An idle worker still gets here every poll timeout.</summary>
     private void Housekeep()
     {
         // _nowMs: taken before the poll and again after each batch; an idle poll leaves it at most a timeout old,
         // which the walk's pacing does not notice.
         if (_processor.Worker.Sync is { } sync) sync.Housekeep(_state.Current, _processor.Worker, _nowMs);
+        _processor.Worker.Sweep(_nowMs);
     }
 
     /// <summary>One poll, for tests and offline replays.</summary>
@@ -109,7 +110,6 @@ public sealed class ForwardingWorker : IFrameHandler
                 counters.Drops[(int)Packets.DropReason.TransmitFailed] += failed;
             }
         }
-        _processor.Worker.EndOfBatch(_nowMs);
         _nowMs = _clockMs();
     }
 }

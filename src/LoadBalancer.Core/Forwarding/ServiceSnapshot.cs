@@ -31,6 +31,11 @@ public sealed class BackendSnapshot
     public bool Leaving { get; init; }
     /// <summary>Unhealthy: its existing flows follow the service's <see cref="ServiceSnapshot.OnBackendDown"/>.</summary>
     public bool IsDown => Health == BackendHealth.Unhealthy;
+    /// <summary>Its connection limit (<c>max_connections</c>, <c>min_connections</c>); <see cref="ConnectionLimit.None"/> without.</summary>
+    public ConnectionLimit Limit { get; init; } = ConnectionLimit.None;
+    /// <summary>The weight it takes new flows with when every backend of <see cref="TableWeight"/> is full: a usable
+    /// backup's weight while the normal backends are the table, else 0.</summary>
+    public int OverflowWeight { get; init; }
     /// <summary>Index into the shared <see cref="NeighborTable"/> for this backend's MAC.</summary>
     public required int NeighborIndex { get; init; }
 }
@@ -73,6 +78,10 @@ public sealed class ServiceSnapshot
     public required int[] SlotById { get; init; }
     public required IForwarder Forwarder { get; init; }
     public BackendDownAction OnBackendDown { get; init; } = BackendDownAction.Reassign;
+    /// <summary>How a new flow picks its backend (<c>scheduler:</c>); CLUSTERIP ownership is always Maglev.</summary>
+    public SchedulerKind Scheduler { get; init; } = SchedulerKind.Maglev;
+    /// <summary>Some backend has a connection limit: new flows then look at counts even under Maglev.</summary>
+    public bool HasLimits { get; init; }
     /// <summary>No backend is usable (the table is empty, or spans unhealthy backends under use_all).</summary>
     public bool AllDown { get; init; }
 

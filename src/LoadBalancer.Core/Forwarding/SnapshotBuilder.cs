@@ -97,6 +97,9 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 SlotById = slotById,
                 Forwarder = forwarder,
                 OnBackendDown = sc.OnBackendDown,
+                // Every CLUSTERIP node must compute the same owner: lb check refuses another scheduler there.
+                Scheduler = sc.Mode == ForwardingMode.ClusterIp ? SchedulerKind.Maglev : sc.Scheduler,
+                HasLimits = sc.Mode != ForwardingMode.ClusterIp && Array.Exists(backends, b => b.Limit.IsLimited),
                 AllDown = allDown,
             };
         }
@@ -125,7 +128,7 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
             states[b] = runtime(sc, sc.Backends[b]);
             backup[b] = sc.Backends[b].Backup;
         }
-        (var weights, allDown) = BackendSelection.TableWeights(sc.WhenAllDown, states, backup);
+        (var weights, var overflow, allDown) = BackendSelection.TableWeights(sc.WhenAllDown, states, backup);
         var backends = new BackendSnapshot[count];
         var maxId = -1;
         for (var b = 0; b < count; b++)
@@ -147,6 +150,8 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
                 Port = bc.Port ?? sc.Port,
                 Weight = states[b].Weight,
                 TableWeight = weights[b],
+                OverflowWeight = overflow[b],
+                Limit = bc.Limit,
                 Health = states[b].Health,
                 Intent = states[b].Intent,
                 SoftStopped = states[b].SoftStopped,
@@ -192,12 +197,15 @@ public sealed class SnapshotBuilder(NeighborTable neighbors, InterfacePlan inter
 /// <summary>Which backends of a service take new flows, with what weight. A backend is a candidate when it is
 /// active, not soft-stopped, not leaving (see <see cref="BackendRuntime.Leaving"/>), with weight &gt; 0, and usable when it is also healthy. Usable normal backends take
 /// all new flows; only when none is usable do usable backups; when nothing is usable the service drops new flows
-/// or, with <c>when_all_down: use_all</c>, balances over every candidate regardless of health.</summary>
+/// or, with <c>when_all_down: use_all</c>, balances over every candidate regardless of health.
+/// The overflow weights are the usable backups' while the normal backends are the table: where new flows go when
+/// every backend of the table is at its connection limit.</summary>
 internal static class BackendSelection
 {
-    public static (int[] Weights, bool AllDown) TableWeights(AllDownAction whenAllDown, BackendRuntime[] states, bool[] backup)
+    public static (int[] Weights, int[] Overflow, bool AllDown) TableWeights(AllDownAction whenAllDown, BackendRuntime[] states, bool[] backup)
     {
         var weights = new int[states.Length];
+        var overflow = new int[states.Length];
         static bool Candidate(in BackendRuntime b) => b.Intent == BackendIntent.Active && !b.SoftStopped && !b.Leaving && b.Weight > 0;
         static bool Usable(in BackendRuntime b) => Candidate(b) && b.Health == BackendHealth.Healthy;
         bool anyPrimary = false, anyBackup = false;
@@ -213,7 +221,8 @@ internal static class BackendSelection
                 : anyBackup ? backup[i] && Usable(states[i])
                 : whenAllDown == AllDownAction.UseAll && Candidate(states[i]);
             weights[i] = inTable ? states[i].Weight : 0;
+            overflow[i] = anyPrimary && backup[i] && Usable(states[i]) ? states[i].Weight : 0;
         }
-        return (weights, !anyPrimary && !anyBackup);
+        return (weights, overflow, !anyPrimary && !anyBackup);
     }
 }

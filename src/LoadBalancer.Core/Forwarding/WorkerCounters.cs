@@ -8,7 +8,7 @@ namespace LoadBalancer.Core.Forwarding;
 public sealed class WorkerCounters
 {
     public const int MaxServices = 256;
-    public const int MaxBackendIds = 4096;
+    public const int MaxBackendIds = Flows.FlowTally.MaxBackendIds;
 
     public long RxFrames;
     public long TxFrames;
@@ -23,6 +23,9 @@ public sealed class WorkerCounters
     /// <summary>Live NAT sessions (a gauge: +1 on create, -1 on removal).</summary>
     public readonly long[] ServiceSessions = new long[MaxServices];
     public readonly long[] BackendSessions = new long[MaxBackendIds];
+    /// <summary>What this worker's flow tables and NAT sessions hold per backend, and how much of it is closing:
+    /// the tables keep it (<see cref="Flows.FlowTally"/>).</summary>
+    public readonly Flows.FlowTally Tally = new();
     /// <summary>Frames on a NAT backend interface from a backend port that belong to no session (left to the kernel).</summary>
     public long NatRepliesWithoutSession;
     /// <summary>Frames for us whose VLAN tag the NIC stripped into metadata, left to the kernel (see <see cref="IO.FrameMeta.VlanStripped"/>).</summary>

@@ -28,6 +28,14 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flow
     public WorkerSync? Sync { get; init; }
     /// <summary>Per-source limit on the ICMP errors this worker builds.</summary>
     public IcmpRateLimit IcmpErrors { get; } = new();
+    /// <summary>Every worker's flow counts per backend, this one's included: what wlc and connection limits read.
+    /// Alone (this worker's own tally) unless the engine shares one across its workers.</summary>
+    public Scheduling.BackendLoad Load { get; init; } = new(counters.Tally);
+    /// <summary>This worker's wrr credits by backend id (<see cref="Scheduling.WeightedRoundRobin"/>): its own, so
+    /// a pick takes no lock; each worker's picks keep to the weights on their own.</summary>
+    public long[] RoundRobinCredits { get; } = new long[WorkerCounters.MaxBackendIds];
+    /// <summary>Room for a new flow's pick (<see cref="BackendScheduler"/>).</summary>
+    public SchedulerScratch Scratch { get; } = new();
     /// <summary>The cap on new flows (<c>new_flow_rate</c>), or null: uncapped.</summary>
     public NewFlowRate? NewFlows { get; init; }
 
@@ -60,52 +68,6 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flow
         return Verdict.Transmit;
     }
 
-    /// <summary>Adds this worker's live flow-table entries and NAT sessions to <paramref name="perBackendId"/>, by
-    /// backend id. A walk of both tables for the control plane (a reload's leaving backends), never the packet path;
-    /// read from another thread it is approximate, as entries change under it, which a count that only has to
-    /// reach zero can afford. Returns the live flow-table entries (what <see cref="FlowTable.CountLive"/> counts), so
-    /// status walks the table once for both.
-    /// With <paramref name="yieldToWorkers"/> the walk gives up the CPU every <see cref="WalkSlice"/> slots: a 2^20-slot
-    /// table takes milliseconds, and where the caller shares a core with a worker (a scrape every second, the lab pinning
-    /// the whole engine to one core) one unbroken walk holds the worker off for all of it. Only for callers that hold no
-    /// lock: on a busy core each yield can cost a time slice. The live entries of the IPv6 flow table are apart in
-    /// <paramref name="live6"/> (0 without one).</summary>
-    public int CountLiveFlows(long nowMs, long[] perBackendId, out int live6, bool yieldToWorkers = false)
-    {
-        var live = CountLive(Flows, nowMs, perBackendId, yieldToWorkers);
-        live6 = Flows6 is { } flows6 ? CountLive(flows6, nowMs, perBackendId, yieldToWorkers) : 0;
-        CountSessions(Sessions, nowMs, perBackendId, yieldToWorkers);
-        if (Sessions6 is { } sessions6) CountSessions(sessions6, nowMs, perBackendId, yieldToWorkers);
-        return live;
-    }
-
-    private static void CountSessions<TKey>(NatSessionTable<TKey> sessions, long nowMs, long[] perBackendId, bool yieldToWorkers) where TKey : struct, IEquatable<TKey>
-    {
-        for (var i = 0; i < sessions.Capacity; i++)
-        {
-            if (yieldToWorkers && (i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
-            ref readonly var s = ref sessions.Slot(i);
-            if (s.InUse && !NatSessionTable.Expired(s, nowMs) && (uint)s.BackendId < (uint)perBackendId.Length) perBackendId[s.BackendId]++;
-        }
-    }
-
-    private static int CountLive<TKey>(FlowTable<TKey> flows, long nowMs, long[] perBackendId, bool yieldToWorkers) where TKey : struct, IEquatable<TKey>
-    {
-        var live = 0;
-        for (var i = 0; i < flows.Capacity; i++)
-        {
-            if (yieldToWorkers && (i & (WalkSlice - 1)) == WalkSlice - 1) Thread.Yield();
-            ref readonly var e = ref flows.Slot(i);
-            if (flows.IsExpired(e, nowMs)) continue;
-            live++;
-            if ((uint)e.BackendId < (uint)perBackendId.Length) perBackendId[e.BackendId]++;
-        }
-        return live;
-    }
-
-    /// <summary>Slots a control-plane walk reads between two yields (about 0.1 ms here).</summary>
-    public const int WalkSlice = 16384;
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Verdict Pass()
     {
@@ -121,11 +83,25 @@ public sealed class WorkerState(WorkerCounters counters, FlowTable<FlowKey> flow
         return Verdict.Drop;
     }
 
-    /// <summary>Housekeeping after a batch: a few expired NAT sessions leave, so sessions whose flows went
-    /// silent free their slots. An engine without NAT sessions skips it: the sweep would walk cold slots for nothing.</summary>
-    public void EndOfBatch(long nowMs)
+    /// <summary>How long the sweep takes to go once round each table: how late, at most, a tally lets go of a flow
+    /// that timed out without being seen again.</summary>
+    public const int SweepPeriodMs = 1000;
+    private long _sweptAtMs = long.MinValue;
+
+    /// <summary>Between polls, busy or idle: the tables are swept for expired entries in proportion to the time gone
+    /// by, so each is gone round once per <see cref="SweepPeriodMs"/> whatever the traffic (about a thousand slots a
+    /// millisecond for a 2^20-slot table, read in order). A table that holds nothing is skipped.</summary>
+    public void Sweep(long nowMs)
     {
-        if (Sessions.Count > 0) Sessions.Sweep(nowMs, 64);
-        if (Sessions6 is { Count: > 0 } sessions6) sessions6.Sweep(nowMs, 64);
+        var elapsed = _sweptAtMs == long.MinValue ? 1 : nowMs - _sweptAtMs;
+        if (elapsed <= 0) return;
+        _sweptAtMs = nowMs;
+        if (Flows.Held > 0) Flows.Sweep(nowMs, SweepBudget(Flows.Capacity, elapsed));
+        if (Flows6 is { Held: > 0 } flows6) flows6.Sweep(nowMs, SweepBudget(flows6.Capacity, elapsed));
+        if (Sessions.Count > 0) Sessions.Sweep(nowMs, SweepBudget(Sessions.Capacity, elapsed));
+        if (Sessions6 is { Count: > 0 } sessions6) sessions6.Sweep(nowMs, SweepBudget(sessions6.Capacity, elapsed));
     }
+
+    // Rounded up, so the rounds of one period together always reach every slot.
+    private static int SweepBudget(int capacity, long elapsedMs) => (int)Math.Clamp((capacity * elapsedMs + SweepPeriodMs - 1) / SweepPeriodMs, 1, capacity);
 }

@@ -40,6 +40,9 @@ public enum DropReason : byte
     MtuExceeded,
     NotOwner,
     TransmitFailed,
+    /// <summary>A new flow found every backend that could take it at its connection limit (backups included) and
+    /// <c>when_all_down: drop</c>.</summary>
+    BackendsFull,
     Count,
 }
 

@@ -103,12 +103,12 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
             if (!worker.AdmitNewFlow(now)) return DropReason.NewFlowRateExceeded;
             var state = FlowTable.InitialState(isTcp, tcpFlags);
             if (Unsafe.IsNullRef(ref flow)) flow = ref flows.Insert(key, hash, s.LocalNode, state, now);
-            else flow.State = state;
+            else flows.SetState(ref flow, state);
             worker.Counters.ServiceFlows[service.Id]++;
         }
         else
         {
-            flow.State = FlowTable.Advance(flow.State, isTcp, tcpFlags);
+            flows.SetState(ref flow, FlowTable.Advance(flow.State, isTcp, tcpFlags));
         }
         flow.LastSeenMs = now;
         return DropReason.None;

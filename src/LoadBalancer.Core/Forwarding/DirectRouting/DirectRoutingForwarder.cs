@@ -16,7 +16,8 @@ namespace LoadBalancer.Core.Forwarding.DirectRouting;
 ///   back through the balancer, so there is no reverse path and no state per reply;
 /// - a flow keeps its backend (the flow table remembers it by stable id) while that backend is in the service,
 ///   even at weight 0; a new flow, a flow whose backend left, a fresh SYN on a closing flow and (under
-///   <c>on_backend_down: reassign</c>) a flow of an unhealthy backend are given <c>maglev[hash % size]</c>;
+///   <c>on_backend_down: reassign</c>) a flow of an unhealthy backend are given the scheduler's pick
+///   (<see cref="BackendScheduler"/>: <c>maglev[hash % size]</c> by default, wlc, wrr, within connection limits);
 /// - nothing is remembered for a packet that cannot be delivered (no backend, MAC unresolved, beyond
 ///   <c>new_flow_rate</c>): its retransmit decides again;
 /// - a flow first seen without a SYN is remembered as embryonic (the SYN timeout) until its next packet, and a
@@ -134,19 +135,15 @@ public sealed class DirectRoutingForwarder : IForwarder
 
         if (backend is null)
         {
-            var slot = service.Table.Lookup(hash);
-            if (slot < 0) return DropReason.NoBackend;
+            var slot = BackendScheduler.Pick(service, hash, worker);
+            if (slot < 0) return slot == BackendScheduler.Full ? DropReason.BackendsFull : DropReason.NoBackend;
             backend = service.Backends[slot];
             if (worker.Neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
             if (!worker.AdmitNewFlow(nowMs)) return DropReason.NewFlowRateExceeded;
             var state = FlowTable.InitialState(isTcp, tcpFlags);
             if (Unsafe.IsNullRef(ref flow))
                 flow = ref flows.Insert(key, hash, backend.Id, state, nowMs);
-            else
-            {
-                flow.BackendId = backend.Id;
-                flow.State = state;
-            }
+            else flows.Rebind(ref flow, backend.Id, state);
             worker.Counters.ServiceFlows[service.Id]++;
             worker.Counters.BackendFlows[backend.Id]++;
             flow.LastSeenMs = nowMs;
@@ -154,7 +151,7 @@ public sealed class DirectRoutingForwarder : IForwarder
             return DropReason.None;
         }
         var was = flow.State;
-        flow.State = FlowTable.Advance(was, isTcp, tcpFlags);
+        flows.SetState(ref flow, FlowTable.Advance(was, isTcp, tcpFlags));
         flow.LastSeenMs = nowMs;
         if (flow.State != was) Offer(worker, key, flow.State, backend, nowMs);
         return DropReason.None;

@@ -82,7 +82,7 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
             worker.Sync?.Session(session, backend!);
             return DropReason.None;
         }
-        if (Touch(ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs, clientHop)) worker.Sync?.Session(session, backend!);
+        if (Touch(sessions, ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs, clientHop)) worker.Sync?.Session(session, backend!);
         return DropReason.None;
     }
 
@@ -136,7 +136,7 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
             Opened(service, backend!, worker);
             return DropReason.None;
         }
-        Touch(ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs, clientHop);
+        Touch(sessions, ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs, clientHop);
         return DropReason.None;
     }
 
@@ -173,8 +173,8 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
     {
         backend = null;
         if (isTcp && !isNewSyn && !Settings.TcpPickup) return DropReason.NatNoSession;
-        var slot = service.Table.Lookup(hash);
-        if (slot < 0) return DropReason.NoBackend;
+        var slot = BackendScheduler.Pick(service, hash, worker);
+        if (slot < 0) return slot == BackendScheduler.Full ? DropReason.BackendsFull : DropReason.NoBackend;
         backend = service.Backends[slot];
         if (worker.Neighbors.Mac(backend.NeighborIndex).IsZero) return DropReason.BackendMacUnresolved;
         if (!worker.AdmitNewFlow(nowMs)) return DropReason.NewFlowRateExceeded;
@@ -190,10 +190,11 @@ public sealed class NatForwarder(NatSettings settings) : IForwarder
 
     /// <summary>A packet of a live session: its state moves on, it was seen now, from this hop. True when the state changed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Touch<TKey>(ref NatSession<TKey> session, bool isTcp, TcpFlags flags, long nowMs, MacAddress clientHop) where TKey : struct, IEquatable<TKey>
+    private static bool Touch<TKey>(NatSessionTable<TKey> sessions, ref NatSession<TKey> session, bool isTcp, TcpFlags flags, long nowMs, MacAddress clientHop)
+        where TKey : struct, IEquatable<TKey>
     {
         var was = session.State;
-        session.State = FlowTable.Advance(was, isTcp, flags);
+        sessions.SetState(ref session, FlowTable.Advance(was, isTcp, flags));
         session.LastSeenMs = nowMs;
         session.ClientHop = clientHop;
         return session.State != was;

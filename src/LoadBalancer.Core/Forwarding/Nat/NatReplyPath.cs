@@ -50,7 +50,7 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
         nextHop.Write(frame);
         worker.Interfaces.Mac(service.IngressInterface).Write(frame[6..]);
 
-        if (Replied(ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs) && backend is not null) worker.Sync?.Session(session, backend);
+        if (Replied(worker.Sessions, ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs) && backend is not null) worker.Sync?.Session(session, backend);
         return worker.Transmit(ref packet, service.IngressInterface, service.Id, session.BackendId);
     }
 
@@ -77,18 +77,19 @@ public sealed class NatReplyPath(NatSettings?[] settingsByService) : IReplyPath
         NatRewriter6.RewriteSource(frame, headers, session.Forward.DestinationAddress, session.Forward.DestinationPort);
         nextHop.Write(frame);
         worker.Interfaces.Mac(service.IngressInterface).Write(frame[6..]);
-        Replied(ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs);
+        Replied(sessions, ref session, packet.IsTcp, packet.TcpFlags, packet.NowMs);
         return worker.Transmit(ref packet, service.IngressInterface, service.Id, session.BackendId);
     }
 
     /// <summary>A reply went through the session: seen now, answered, and closing after the backend's FIN or RST.
     /// True when that changed its state.</summary>
-    private static bool Replied<TKey>(ref NatSession<TKey> session, bool isTcp, TcpFlags flags, long nowMs) where TKey : struct, IEquatable<TKey>
+    private static bool Replied<TKey>(NatSessionTable<TKey> sessions, ref NatSession<TKey> session, bool isTcp, TcpFlags flags, long nowMs)
+        where TKey : struct, IEquatable<TKey>
     {
         session.LastSeenMs = nowMs;
         session.Replied = true;
         if (!isTcp || (flags & (TcpFlags.Fin | TcpFlags.Rst)) == 0 || session.State == FlowState.TcpClosing) return false;
-        session.State = FlowState.TcpClosing;
+        sessions.SetState(ref session, FlowState.TcpClosing);
         return true;
     }
 

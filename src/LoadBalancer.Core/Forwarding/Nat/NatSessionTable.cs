@@ -135,6 +135,7 @@ public sealed class NatSessionTable<TKey> where TKey : struct, IEquatable<TKey>
         _reverse[r] = slot;
         _counters.ServiceSessions[s.ServiceId]++;
         _counters.BackendSessions[s.BackendId]++;
+        _counters.Tally.Enter(s.BackendId, s.State);
         return ref s;
     }
 
@@ -234,7 +235,7 @@ public sealed class NatSessionTable<TKey> where TKey : struct, IEquatable<TKey>
             if (copy.LastSeenMs < s.LastSeenMs) return false;
             if (s.BackendId == copy.BackendId && s.Reverse.Equals(copy.Reverse))
             {
-                s.State = copy.State;
+                SetState(ref s, copy.State);
                 s.LastSeenMs = copy.LastSeenMs;
                 s.ClientHop = copy.ClientHop;
                 return true;
@@ -266,6 +267,16 @@ public sealed class NatSessionTable<TKey> where TKey : struct, IEquatable<TKey>
         _free[_freeCount++] = slot;
         _counters.ServiceSessions[s.ServiceId]--;
         _counters.BackendSessions[s.BackendId]--;
+        _counters.Tally.Leave(s.BackendId, s.State);
+    }
+
+    /// <summary>A session's state moves on; the worker's <see cref="FlowTally"/> follows (closing is not active).
+    /// Every state change of a session goes through here.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetState(ref NatSession<TKey> session, FlowState state)
+    {
+        _counters.Tally.Move(session.BackendId, session.State, state);
+        session.State = state;
     }
 
     private void Unlink(int[] index, uint hash, int slot)
