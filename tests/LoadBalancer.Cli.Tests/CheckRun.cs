@@ -16,6 +16,27 @@ internal static class CheckRun
         return (code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>Runs <c>lb check</c> on <paramref name="yaml"/> written to a file and asserts a refusal: exit code 2,
+    /// exactly <paramref name="expected"/> on stdout (each <c>LINE: message</c>, printed after the file's path) and
+    /// nothing on stderr.</summary>
+    public static void AssertCheckRefuses(string yaml, params string[] expected)
+    {
+        using var file = new TempFile(yaml);
+        var (code, output, error) = RunCheck(file.Path);
+        Assert.Equal(2, code);
+        Assert.Equal(expected.Select(e => $"{file.Path}:{e}"), OutputLines(output));
+        Assert.Equal("", error);
+    }
+
+    /// <summary>Runs <c>lb check</c> on <paramref name="yaml"/> written to a file and asserts it passes: exit code 0, "ok".</summary>
+    public static void AssertCheckOk(string yaml)
+    {
+        using var file = new TempFile(yaml);
+        var (code, output, _) = RunCheck(file.Path);
+        Assert.Equal(0, code);
+        Assert.Equal("ok" + Environment.NewLine, output);
+    }
+
     /// <summary>The non-empty lines of <paramref name="output"/>.</summary>
     public static string[] OutputLines(string output) =>
         output.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);

@@ -22,6 +22,9 @@ public static class ConfigLimits
     public const int MinNewFlowRate = 1, MaxNewFlowRate = 100_000_000;
     public const int MinMaglevTableSize = 251, MaxMaglevTableSize = 1_000_003;
     public const int MinWeight = 0, MaxWeight = 1_000_000;
+    /// <summary>A backend's <c>max_connections</c> and <c>min_connections</c>, in active flows: ten million is beyond
+    /// what one real server holds open. No limit is written by leaving max_connections out, not as 0.</summary>
+    public const int MinConnectionLimit = 1, MaxConnectionLimit = 10_000_000;
     public const int MinNodeId = 1, MaxNodeId = 255;
     public const int MinRiseFall = 1, MaxRiseFall = 100;
     public static readonly TimeSpan MaxHealthInterval = TimeSpan.FromHours(1);

@@ -14,6 +14,8 @@ public readonly record struct ReloadRefusal(int Line, string Message);
 /// <c>control_admin_group</c>, <c>hash_seed</c> (it places
 /// every flow), <c>flow_timeouts</c> and <c>new_flow_rate</c> (built into each worker's tables), <c>ha</c> and
 /// <c>announce</c>, <c>http</c>; per service <c>interface</c>, <c>backend_interface</c>, <c>mode</c> and <c>cluster</c>.
+/// The rest changes live, <c>scheduler</c> and a backend's <c>max_connections</c> and <c>min_connections</c> among it:
+/// they are read when a new flow is given a backend, so the next snapshot is all they need.
 /// Whether a new service fits the interfaces the engine reads is the engine's question, not this one's.</summary>
 public sealed class ConfigDiff
 {
@@ -88,6 +90,7 @@ public sealed class ConfigDiff
         var keys = new List<string>();
         if (a.OnBackendDown != b.OnBackendDown) keys.Add($"on_backend_down {ModeNames.Name(a.OnBackendDown)} -> {ModeNames.Name(b.OnBackendDown)}");
         if (a.WhenAllDown != b.WhenAllDown) keys.Add($"when_all_down {ModeNames.Name(a.WhenAllDown)} -> {ModeNames.Name(b.WhenAllDown)}");
+        if (a.Scheduler != b.Scheduler) keys.Add($"scheduler {ModeNames.Name(a.Scheduler)} -> {ModeNames.Name(b.Scheduler)} (for new flows)");
         if (!a.Health.SameSettings(b.Health)) keys.Add("health (its checks restart)");
         if (!Equals(a.Gateway, b.Gateway)) keys.Add($"gateway {a.Gateway?.ToString() ?? "none"} -> {b.Gateway?.ToString() ?? "none"}");
         if (a.Timeouts != b.Timeouts) keys.Add("timeouts (for new sessions)");
@@ -107,7 +110,8 @@ public sealed class ConfigDiff
             var name = $"backend {b.Name}/{n.Name}";
             if (!old.TryGetValue(n.Name, out var o))
             {
-                _changes.Add($"{name} added ({Address(n)}, weight {n.Weight}{(n.Backup ? ", backup" : "")})");
+                var limit = n.MaxConnections > 0 ? $", max_connections {MaxConnections(n)}" : "";
+                _changes.Add($"{name} added ({Address(n)}, weight {n.Weight}{(n.Backup ? ", backup" : "")}{limit})");
                 continue;
             }
             if (!Equals(o.Address, n.Address) || o.Port != n.Port)
@@ -124,6 +128,8 @@ public sealed class ConfigDiff
             }
             if (o.Backup != n.Backup) changed.Add($"backup {Bool(o.Backup)} -> {Bool(n.Backup)}");
             if (o.Mac != n.Mac) changed.Add($"mac {o.Mac?.ToString() ?? "by ARP"} -> {n.Mac?.ToString() ?? "by ARP"}");
+            if (o.MaxConnections != n.MaxConnections) changed.Add($"max_connections {MaxConnections(o)} -> {MaxConnections(n)}");
+            if (o.MinConnections != n.MinConnections) changed.Add($"min_connections {MinConnections(o)} -> {MinConnections(n)}");
             if (changed.Count > 0) _changes.Add($"{name} changed: {string.Join(", ", changed)}");
         }
         foreach (var o in a.Backends)
@@ -166,4 +172,7 @@ public sealed class ConfigDiff
     /// <summary>A backend as a diff line names it: the address, with its own port as an endpoint ([IPv6]:port).</summary>
     private static string Address(BackendConfig b) => b.Port is { } port ? new System.Net.IPEndPoint(b.Address, port).ToString() : b.Address.ToString();
     private static string Bool(bool value) => value ? "true" : "false";
+    private static string MaxConnections(BackendConfig b) => b.MaxConnections > 0 ? b.MaxConnections.ToString(System.Globalization.CultureInfo.InvariantCulture) : "none";
+    /// <summary>Left out, min is 3/4 of max (<see cref="BackendConfig.MinConnections"/>): "default", as the file has it.</summary>
+    private static string MinConnections(BackendConfig b) => b.MinConnections?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default";
 }

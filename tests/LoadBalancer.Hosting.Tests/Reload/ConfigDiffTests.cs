@@ -67,3 +67,71 @@ public sealed class ConfigDiffIpv6Tests
         Assert.Equal(["backend web6/web6-1 replaced: 2001:db8:1::11 -> 2001:db8:1::12 (another server: its health starts over)"], diff.Changes);
     }
 }
+
+/// <summary><c>scheduler</c> and a backend's <c>max_connections</c>/<c>min_connections</c> change live: a reload that
+/// changes them is a change line, never a refusal.</summary>
+public sealed class ConfigDiffSchedulerTests
+{
+    private static BalancerConfig Web(SchedulerKind scheduler = SchedulerKind.Maglev, int max = 0, int? min = null)
+    {
+        var web = Fixtures.Config().Services[0];
+        return Fixtures.Config() with
+        {
+            Services =
+            [
+                web with
+                {
+                    Scheduler = scheduler,
+                    Backends = [web.Backends[0] with { MaxConnections = max, MinConnections = min }],
+                    KeyLines = new Dictionary<string, int> { ["scheduler"] = 7 },
+                },
+                .. Fixtures.Config().Services.Skip(1),
+            ],
+        };
+    }
+
+    [Theory]
+    [InlineData(SchedulerKind.Maglev, SchedulerKind.Wlc, "service web changed: scheduler maglev -> wlc (for new flows)")]
+    [InlineData(SchedulerKind.Wlc, SchedulerKind.Wrr, "service web changed: scheduler wlc -> wrr (for new flows)")]
+    [InlineData(SchedulerKind.Wrr, SchedulerKind.Maglev, "service web changed: scheduler wrr -> maglev (for new flows)")]
+    public void Compare_SchedulerChanged_IsALiveChange(SchedulerKind from, SchedulerKind to, string expected)
+    {
+        var diff = ConfigDiff.Compare(Web(from), Web(to));
+
+        Assert.Empty(diff.Refusals);
+        Assert.Equal([expected], diff.Changes);
+    }
+
+    [Theory]
+    [InlineData(0, null, 5, null, "backend web/web-1 changed: max_connections none -> 5")]
+    [InlineData(200, 150, 0, null, "backend web/web-1 changed: max_connections 200 -> none, min_connections 150 -> default")]
+    [InlineData(200, null, 200, 100, "backend web/web-1 changed: min_connections default -> 100")]
+    [InlineData(200, 100, 400, 100, "backend web/web-1 changed: max_connections 200 -> 400")]
+    public void Compare_LimitChanged_IsALiveChange(int oldMax, int? oldMin, int newMax, int? newMin, string expected)
+    {
+        var diff = ConfigDiff.Compare(Web(max: oldMax, min: oldMin), Web(max: newMax, min: newMin));
+
+        Assert.Empty(diff.Refusals);
+        Assert.Equal([expected], diff.Changes);
+        Assert.Empty(diff.Removed);
+    }
+
+    [Fact]
+    public void Compare_SameSchedulerAndLimits_IsEmpty()
+    {
+        Assert.True(ConfigDiff.Compare(Web(SchedulerKind.Wlc, 200, 150), Web(SchedulerKind.Wlc, 200, 150)).IsEmpty);
+    }
+
+    [Fact]
+    public void Compare_LimitedBackendAdded_NamesItsLimit()
+    {
+        var current = Web();
+        var web = current.Services[0];
+        var next = current with
+        {
+            Services = [web with { Backends = [.. web.Backends, Fixtures.Backend("web-2", "10.0.1.3", null) with { MaxConnections = 50 }] }, .. current.Services.Skip(1)],
+        };
+
+        Assert.Equal(["backend web/web-2 added (10.0.1.3, weight 100, max_connections 50)"], ConfigDiff.Compare(current, next).Changes);
+    }
+}

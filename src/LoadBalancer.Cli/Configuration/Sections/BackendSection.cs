@@ -10,7 +10,7 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 /// in DR, address and port in NAT, which rewrites the port).</summary>
 internal sealed class BackendSection(ConfigReader r)
 {
-    private static readonly string[] Keys = ["name", "address", "weight", "mac", "backup", "port"];
+    private static readonly string[] Keys = ["name", "address", "weight", "mac", "backup", "port", "max_connections", "min_connections"];
 
     /// <summary>The service's backends. <paramref name="servicePort"/> (null when not known) is a NAT
     /// backend's port unless it sets its own; <paramref name="mode"/> is null when not known.</summary>
@@ -126,6 +126,9 @@ internal sealed class BackendSection(ConfigReader r)
         ushort? port = null;
         ok &= r.OptionalInt(entries, "port", 1, 65535, value => port = (ushort)value);
 
+        var (limitOk, maxConnections, minConnections) = ReadLimit(entries);
+        ok &= limitOk;
+
         if (!ok) return null;
         return new BackendConfig
         {
@@ -135,7 +138,29 @@ internal sealed class BackendSection(ConfigReader r)
             Mac = mac,
             Port = port,
             Backup = backup,
+            MaxConnections = maxConnections,
+            MinConnections = minConnections,
             Line = ConfigReader.LineOf(map),
         };
+    }
+
+    /// <summary><c>max_connections</c> and <c>min_connections</c>. Without max there is no limit, so a min alone
+    /// would be ignored without a word: refused. A full backend takes new flows again once its count is below min, so
+    /// min above max would act as min equal to max while it says otherwise: refused too; equal is allowed.</summary>
+    private (bool Ok, int Max, int? Min) ReadLimit(Dictionary<string, YamlEntry> entries)
+    {
+        var max = 0;
+        int? min = null;
+        var ok = r.OptionalInt(entries, "max_connections", ConfigLimits.MinConnectionLimit, ConfigLimits.MaxConnectionLimit, value => max = value);
+        ok &= r.OptionalInt(entries, "min_connections", ConfigLimits.MinConnectionLimit, ConfigLimits.MaxConnectionLimit, value => min = value);
+        if (min is { } minValue && entries.TryGetValue("min_connections", out var minEntry))
+        {
+            // max stays 0 when its value was refused: that error is the one to read, not a second one here.
+            if (!entries.ContainsKey("max_connections"))
+                ok = r.ReportIf(minEntry, "min_connections needs max_connections (a full backend takes new flows again below min_connections)");
+            else if (max > 0 && minValue > max)
+                ok = r.ReportIf(minEntry, $"min_connections {minValue} is above max_connections {max} (a full backend takes new flows again below min_connections)");
+        }
+        return (ok, max, min);
     }
 }

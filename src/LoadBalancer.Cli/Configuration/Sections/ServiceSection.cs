@@ -10,7 +10,7 @@ namespace LoadBalancer.Cli.Configuration.Sections;
 internal sealed class ServiceSection(ConfigReader r)
 {
     private static readonly string[] Keys = ["name", "vip", "port", "protocol", "mode", "interface", "backend_interface", "backends",
-                                             "on_backend_down", "when_all_down", "health", "gateway", "timeouts", "tcp_pickup", "cluster",
+                                             "on_backend_down", "when_all_down", "scheduler", "health", "gateway", "timeouts", "tcp_pickup", "cluster",
                                              "arp", "announce", "notify"];
 
     /// <summary>Service keys that only mode nat uses; with another mode they are errors (their values
@@ -123,6 +123,13 @@ internal sealed class ServiceSection(ConfigReader r)
         var whenAllDown = AllDownAction.Drop;
         ok &= r.OptionalChoice(entries, "when_all_down", ModeNames.AllDownActions, value => whenAllDown = value);
 
+        var scheduler = SchedulerKind.Maglev;
+        ok &= r.OptionalChoice(entries, "scheduler", ModeNames.Schedulers, value => scheduler = value);
+        // A CLUSTERIP node does not pick a backend, it decides whether it owns the flow, and every node must decide
+        // alike from the packet alone: counts or a round-robin position are one node's own.
+        if (mode == ForwardingMode.ClusterIp && scheduler != SchedulerKind.Maglev)
+            ok = r.ReportIf(entries["scheduler"], $"scheduler {ModeNames.Name(scheduler)}: a clusterip service is always scheduled by maglev (every node must compute the same owner)");
+
         HealthCheckConfig? health = HealthCheckConfig.None;
         if (entries.TryGetValue("health", out var healthEntry))
         {
@@ -199,6 +206,7 @@ internal sealed class ServiceSection(ConfigReader r)
             Backends = backends!,
             OnBackendDown = onBackendDown,
             WhenAllDown = whenAllDown,
+            Scheduler = scheduler,
             Health = health!,
             Gateway = gateway,
             Timeouts = timeouts!,
