@@ -274,9 +274,9 @@ internal static class StatusReport
             sb.AppendLine();
             sb.AppendLine($"service {s.GetProperty("name").GetString()}  {new IPEndPoint(IPAddress.Parse(s.GetProperty("vip").GetString()!), s.GetProperty("port").GetInt32())}/{s.GetProperty("protocol").GetString()}  " +
                           $"mode {s.GetProperty("mode").GetString()}  packets {s.GetProperty("packets").GetInt64()}  bytes {s.GetProperty("bytes").GetInt64()}  flows {s.GetProperty("flows").GetInt64()}");
-            sb.AppendLine($"  health check {s.GetProperty("health_check").GetString()}  on_backend_down {s.GetProperty("on_backend_down").GetString()}  " +
+            sb.AppendLine($"  scheduler {s.GetProperty("scheduler").GetString()}  health check {s.GetProperty("health_check").GetString()}  on_backend_down {s.GetProperty("on_backend_down").GetString()}  " +
                           $"when_all_down {s.GetProperty("when_all_down").GetString()}{(s.GetProperty("all_down").GetBoolean() ? "  ALL DOWN" : "")}");
-            sb.AppendLine($"  {"backend",-12} {"address",-15} {"weight",6} {"state",-10} {"health",-9} {"intent",-8} {"last check",-34} {"packets",10} {"bytes",12} {"flows",7}");
+            sb.AppendLine($"  {"backend",-12} {"address",-15} {"weight",6} {"state",-10} {"health",-9} {"intent",-8} {"last check",-34} {"packets",10} {"bytes",12} {"flows",7} {"active",7}");
             foreach (var b in s.GetProperty("backends").EnumerateArray())
             {
                 var last = b.GetProperty("last_check");
@@ -286,7 +286,8 @@ internal static class StatusReport
                 var name = b.GetProperty("name").GetString() + (b.GetProperty("backup").GetBoolean() ? " (b)" : "");
                 sb.AppendLine($"  {name,-12} {b.GetProperty("address").GetString(),-15} {b.GetProperty("weight").GetInt32(),6} " +
                               $"{b.GetProperty("state").GetString(),-10} {b.GetProperty("health").GetString(),-9} {b.GetProperty("intent").GetString(),-8} {check,-34} " +
-                              $"{b.GetProperty("packets").GetInt64(),10} {b.GetProperty("bytes").GetInt64(),12} {b.GetProperty("flows").GetInt64(),7}");
+                              $"{b.GetProperty("packets").GetInt64(),10} {b.GetProperty("bytes").GetInt64(),12} {b.GetProperty("flows").GetInt64(),7} " +
+                              $"{b.GetProperty("active").GetInt64(),7}{Limit(b)}");
             }
         }
         var frames = root.GetProperty("frames");
@@ -297,6 +298,11 @@ internal static class StatusReport
         sb.AppendLine(drops.Length == 0 ? "drops none" : "drops " + string.Join("  ", drops));
         return sb.ToString();
     }
+
+    /// <summary>A limited backend's thresholds after its active count, and FULL while it takes no new flows.</summary>
+    private static string Limit(JsonElement backend) =>
+        !backend.TryGetProperty("max_connections", out var max) ? ""
+            : $" /{max.GetInt32()} (min {backend.GetProperty("min_connections").GetInt32()}){(backend.GetProperty("full").GetBoolean() ? " FULL" : "")}";
 }
 
 internal static class VersionInfo

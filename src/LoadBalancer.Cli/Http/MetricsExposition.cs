@@ -15,7 +15,7 @@ internal sealed class MetricsExposition
     private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Family[] _families;
-    private readonly Family _backendPackets, _backendBytes, _backendFlows, _backendUp, _backendHealth, _backendWeight, _checks,
+    private readonly Family _backendPackets, _backendBytes, _backendFlows, _backendActive, _backendFull, _backendUp, _backendHealth, _backendWeight, _checks,
         _servicePackets, _serviceBytes, _drops, _ringDrops, _flowEntries, _flowCapacity, _natSessions, _nodeAlive, _buildInfo, _startTime, _stateChanges;
 
     public MetricsExposition()
@@ -28,6 +28,8 @@ internal sealed class MetricsExposition
             _backendPackets = Counter("lb_backend_packets_total", "Packets forwarded to the backend (client to server)", "service", "backend"),
             _backendBytes = Counter("lb_backend_bytes_total", "Bytes forwarded to the backend", "service", "backend"),
             _backendFlows = Gauge("lb_backend_flows", "Live flow-table entries or NAT sessions on the backend", "service", "backend"),
+            _backendActive = Gauge("lb_backend_active", "Flows or sessions of the backend not closing: what wlc and connection limits count", "service", "backend"),
+            _backendFull = Gauge("lb_backend_full", "1 while the backend is at its connection limit (from max_connections until below min_connections)", "service", "backend"),
             _backendUp = Gauge("lb_backend_up", "1 while the backend takes new flows (status state active)", "service", "backend"),
             _backendHealth = Gauge("lb_backend_health", "1 for the backend's current health, 0 for the others", "service", "backend", "state"),
             _backendWeight = Gauge("lb_backend_weight", "The backend's weight (config or lb backend weight)", "service", "backend"),
@@ -106,6 +108,8 @@ internal sealed class MetricsExposition
                 _backendPackets.Set(b.GetProperty("packets").GetInt64(), service, backend);
                 _backendBytes.Set(b.GetProperty("bytes").GetInt64(), service, backend);
                 _backendFlows.Set(b.GetProperty("active_flows").GetInt64(), service, backend);
+                _backendActive.Set(b.GetProperty("active").GetInt64(), service, backend);
+                _backendFull.Set(b.GetProperty("full").GetBoolean() ? 1 : 0, service, backend);
                 _backendUp.Set(b.GetProperty("state").GetString() == "active" ? 1 : 0, service, backend);
                 _backendWeight.Set(b.GetProperty("weight").GetInt64(), service, backend);
                 var health = b.GetProperty("health").GetString();

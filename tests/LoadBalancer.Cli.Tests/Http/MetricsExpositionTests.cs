@@ -14,7 +14,7 @@ public sealed class MetricsExpositionTests
 {
     private static readonly string[] Families =
     [
-        "lb_backend_packets_total", "lb_backend_bytes_total", "lb_backend_flows", "lb_backend_up", "lb_backend_health", "lb_backend_weight",
+        "lb_backend_packets_total", "lb_backend_bytes_total", "lb_backend_flows", "lb_backend_active", "lb_backend_full", "lb_backend_up", "lb_backend_health", "lb_backend_weight",
         "lb_health_checks_total", "lb_service_packets_total", "lb_drops_total", "lb_ring_drops_total", "lb_flow_table_entries",
         "lb_flow_table_capacity", "lb_nat_sessions", "lb_cluster_node_alive", "lb_build_info", "lb_start_time_seconds",
     ];
@@ -56,6 +56,8 @@ public sealed class MetricsExpositionTests
                 Assert.Equal(b.GetProperty("packets").GetInt64(), samples[$"lb_backend_packets_total{{{labels}}}"]);
                 Assert.Equal(b.GetProperty("bytes").GetInt64(), samples[$"lb_backend_bytes_total{{{labels}}}"]);
                 Assert.Equal(b.GetProperty("active_flows").GetInt64(), samples[$"lb_backend_flows{{{labels}}}"]);
+                Assert.Equal(b.GetProperty("active").GetInt64(), samples[$"lb_backend_active{{{labels}}}"]);
+                Assert.Equal(b.GetProperty("full").GetBoolean() ? 1 : 0, samples[$"lb_backend_full{{{labels}}}"]);
                 Assert.Equal(b.GetProperty("weight").GetInt64(), samples[$"lb_backend_weight{{{labels}}}"]);
                 Assert.Equal(b.GetProperty("state").GetString() == "active" ? 1 : 0, samples[$"lb_backend_up{{{labels}}}"]);
                 foreach (var h in new[] { "healthy", "unhealthy", "unknown" })
