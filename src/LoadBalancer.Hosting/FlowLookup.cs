@@ -9,8 +9,10 @@ namespace LoadBalancer.Hosting;
 
 /// <summary>Why <see cref="FlowAnswer.Backend"/>: the flow is in a table (<c>flow</c>), or it is unknown and a new one
 /// would get the Maglev table's slot for its hash (<c>maglev</c>), a backup standing in for the primaries
-/// (<c>backup</c>), or nothing (<c>none</c>: an empty table, or a CLUSTERIP node without quorum).</summary>
-public enum FlowSource { Flow, Maglev, Backup, None }
+/// (<c>backup</c>), the scheduler's pick from the counts now (<c>wlc</c>, <c>wrr</c>; under Maglev with connection
+/// limits, <c>wlc</c> when its Maglev backend is full), or nothing (<c>none</c>: an empty table, or a CLUSTERIP node
+/// without quorum; <c>full</c>: every backend that could take it at its limit).</summary>
+public enum FlowSource { Flow, Maglev, Backup, None, Wlc, Wrr, Full }
 
 /// <summary>Where one client's flow goes (<c>lb flow</c>): its backend (a CLUSTERIP node's backend name, e.g.
 /// <c>node-2</c>; null for <see cref="FlowSource.None"/>), the table slot of a prediction, the worker that holds the
@@ -22,6 +24,9 @@ public sealed record FlowAnswer(string? Backend, FlowSource Source, int? Slot, i
         FlowSource.Flow => "flow",
         FlowSource.Maglev => "maglev",
         FlowSource.Backup => "backup",
+        FlowSource.Wlc => "wlc",
+        FlowSource.Wrr => "wrr",
+        FlowSource.Full => "full",
         _ => "none",
     };
 }
@@ -49,7 +54,7 @@ public static class FlowLookup
         if (home >= 0 && Held(engine.Workers[home].Processor.Worker, service, key, hash, now, home) is { } found) return found;
         for (var w = 0; w < engine.Workers.Count; w++)
             if (w != home && Held(engine.Workers[w].Processor.Worker, service, key, hash, now, w) is { } elsewhere) return elsewhere;
-        return Predict(service, key, hash, Math.Max(home, 0));
+        return Predict(engine, service, key, hash, Math.Max(home, 0));
     }
 
     /// <summary>The same for an IPv6 service (DR6, CLUSTERIP6): the worker's IPv6 flow table, else what Maglev gives the
@@ -65,7 +70,7 @@ public static class FlowLookup
             if (w != home && Held6(engine.Workers[w].Processor.Worker, service, key, hash, now, w) is { } elsewhere) return elsewhere;
         if (service.Forwarder is ClusterIpForwarder { Settings: var s })
             return Owner(s, s.OwnershipHash(key), Math.Max(home, 0));
-        return FromTable(service, hash, Math.Max(home, 0));
+        return FromTable(engine, service, hash, Math.Max(home, 0));
     }
 
     private static FlowAnswer? Held6(WorkerState worker, ServiceSnapshot service, in FlowKey6 key, uint hash, long now, int w)
@@ -109,11 +114,11 @@ public static class FlowLookup
 
     /// <summary>What a new flow gets: <c>maglev[hash % size]</c>, or for CLUSTERIP the node owning its bucket (which
     /// takes it; another node's share is not this node's to take).</summary>
-    private static FlowAnswer Predict(ServiceSnapshot service, in FlowKey key, uint hash, int worker)
+    private static FlowAnswer Predict(Engine engine, ServiceSnapshot service, in FlowKey key, uint hash, int worker)
     {
         if (service.Forwarder is ClusterIpForwarder { Settings: var s })
             return Owner(s, s.OwnershipHash(key), worker);
-        return FromTable(service, hash, worker);
+        return FromTable(engine, service, hash, worker);
     }
 
     /// <summary>The node owning ownership hash <paramref name="h"/>, or none without quorum.</summary>
@@ -125,12 +130,23 @@ public static class FlowLookup
             : new FlowAnswer(ClusterNodeConfig.NameOf(owner), FlowSource.Maglev, (int)(h % (uint)s.Table.Size), worker);
     }
 
-    private static FlowAnswer FromTable(ServiceSnapshot service, uint hash, int worker)
+    /// <summary>The scheduler's answer for a new flow on <paramref name="worker"/>: <see cref="BackendScheduler.Predict"/>,
+    /// which is Maglev's slot alone for a Maglev service without limits.</summary>
+    private static FlowAnswer FromTable(Engine engine, ServiceSnapshot service, uint hash, int worker)
     {
-        var slot = service.Table.Lookup(hash);
-        if (slot < 0) return new FlowAnswer(null, FlowSource.None, null, worker);
+        var state = engine.Workers[Math.Min(worker, engine.Workers.Count - 1)].Processor.Worker;
+        var slot = BackendScheduler.Predict(service, hash, state, new SchedulerScratch());
+        if (slot < 0) return new FlowAnswer(null, slot == BackendScheduler.Full ? FlowSource.Full : FlowSource.None, null, worker);
         var backend = service.Backends[slot];
-        return new FlowAnswer(backend.Name, backend.IsBackup ? FlowSource.Backup : FlowSource.Maglev, (int)(hash % (uint)service.Table.Size), worker);
+        var maglevSlot = (int)(hash % (uint)service.Table.Size);
+        if (backend.IsBackup) return new FlowAnswer(backend.Name, FlowSource.Backup, service.Table.Lookup(hash) == slot ? maglevSlot : null, worker);
+        return service.Scheduler switch
+        {
+            SchedulerKind.Wlc => new FlowAnswer(backend.Name, FlowSource.Wlc, null, worker),
+            SchedulerKind.Wrr => new FlowAnswer(backend.Name, FlowSource.Wrr, null, worker),
+            _ when service.Table.Lookup(hash) == slot => new FlowAnswer(backend.Name, FlowSource.Maglev, maglevSlot, worker),
+            _ => new FlowAnswer(backend.Name, FlowSource.Wlc, null, worker), // its Maglev backend is full
+        };
     }
 
     /// <summary>The service's live flows (or NAT sessions), worker by worker, at most <paramref name="limit"/> of them,

@@ -57,6 +57,39 @@ public sealed class FlowLookupTests
         }
     }
 
+    [Theory]
+    [InlineData(SchedulerKind.Wlc, FlowSource.Wlc)]
+    [InlineData(SchedulerKind.Wrr, FlowSource.Wrr)]
+    public void Find_UnseenPort_UnderWlcOrWrr_PredictsTheSchedulersPick_WhichTheSynThenGets_WithoutTakingWrrsTurn(SchedulerKind scheduler, FlowSource source)
+    {
+        var engine = new TestEngine(Fixtures.Config(Fixtures.Pool(Enumerable.Range(1, 3), i => i * 100) with { Scheduler = scheduler }));
+        for (ushort port = 42000; port < 42060; port++)
+        {
+            var predicted = Find(engine, "pool", Fixtures.ClientIp, port);
+            var again = Find(engine, "pool", Fixtures.ClientIp, port); // asking twice changes nothing
+
+            var sent = engine.Send(PoolSyn(port));
+
+            Assert.Equal(source, predicted.Source);
+            Assert.Null(predicted.Slot);
+            Assert.Equal(predicted.Backend, again.Backend);
+            Assert.Equal(engine.BackendOf(sent.Output!, "pool"), predicted.Backend);
+        }
+    }
+
+    [Fact]
+    public void Find_EveryBackendFull_Full()
+    {
+        var pool = Fixtures.Pool(Enumerable.Range(1, 1));
+        var engine = new TestEngine(Fixtures.Config(pool with { Backends = [pool.Backends[0] with { MaxConnections = 1 }] }));
+        engine.Send(PoolSyn(43000));
+
+        var answer = Find(engine, "pool", Fixtures.ClientIp, 43001);
+
+        Assert.Equal((FlowSource.Full, null), (answer.Source, answer.Backend));
+        Assert.Equal("full", FlowAnswer.SourceName(answer.Source));
+    }
+
     [Fact]
     public void Find_ExpiredFlow_IsPredictedAgain_AndLeftInTheTableForItsWorker()
     {

@@ -26,19 +26,30 @@ public static class BackendScheduler
     /// <see cref="Full"/> when all that could are full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Pick(ServiceSnapshot service, uint hash, WorkerState worker) =>
-        service.Scheduler == SchedulerKind.Maglev && !service.HasLimits ? service.Table.Lookup(hash) : PickByLoad(service, hash, worker);
+        service.Scheduler == SchedulerKind.Maglev && !service.HasLimits
+            ? service.Table.Lookup(hash)
+            : PickByLoad(service, hash, worker.Load, worker.RoundRobinCredits, worker.Scratch, takeTurn: true);
+
+    /// <summary>What <see cref="Pick"/> would give a new flow on <paramref name="worker"/> now, for another thread
+    /// (<c>lb flow</c>): the counts and credits read racily, the worker's credits left as they are (wrr's turn is
+    /// not taken), its own <paramref name="scratch"/>.</summary>
+    public static int Predict(ServiceSnapshot service, uint hash, WorkerState worker, SchedulerScratch scratch) =>
+        service.Scheduler == SchedulerKind.Maglev && !service.HasLimits
+            ? service.Table.Lookup(hash)
+            : PickByLoad(service, hash, worker.Load, worker.RoundRobinCredits, scratch, takeTurn: false);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int PickByLoad(ServiceSnapshot service, uint hash, WorkerState worker)
+    private static int PickByLoad(ServiceSnapshot service, uint hash, BackendLoad load, long[] credits, SchedulerScratch scratch, bool takeTurn)
     {
         if (service.Table.IsEmpty) return -1;
         var backends = service.Backends;
+        // Maglev's own backend first: only when it is full are the others counted.
+        var slot = service.Scheduler == SchedulerKind.Maglev ? service.Table.Lookup(hash) : -1;
+        if (slot >= 0 && backends[slot] is var own && (!own.Limit.IsLimited || !load.Full(own.Id, load.Active(own.Id), own.Limit))) return slot;
         var n = backends.Length;
-        var scratch = worker.Scratch;
         var weights = scratch.Weights.AsSpan(0, n);
         var active = scratch.Active.AsSpan(0, n);
         var full = scratch.Full.AsSpan(0, n);
-        var load = worker.Load;
         for (var i = 0; i < n; i++)
         {
             var b = backends[i];
@@ -53,33 +64,31 @@ public static class BackendScheduler
             full[i] = b.Limit.IsLimited && load.Full(b.Id, active[i], b.Limit);
         }
 
-        var slot = service.Scheduler == SchedulerKind.Maglev ? service.Table.Lookup(hash) : -1;
-        if (slot >= 0 && !full[slot]) return slot;
-        slot = PickAmong(service.Scheduler, weights, active, full, hash, backends, worker);
+        slot = PickAmong(service.Scheduler, weights, active, full, hash, backends, credits, scratch, takeTurn);
         if (slot >= 0) return slot;
 
         // Every candidate is at its limit: the usable backups (none while the backups are the candidates already).
         for (var i = 0; i < n; i++) weights[i] = backends[i].OverflowWeight;
-        slot = PickAmong(service.Scheduler, weights, active, full, hash, backends, worker);
+        slot = PickAmong(service.Scheduler, weights, active, full, hash, backends, credits, scratch, takeTurn);
         if (slot >= 0) return slot;
 
         if (service.Config.WhenAllDown != AllDownAction.UseAll) return Full;
         if (service.Scheduler == SchedulerKind.Maglev) return service.Table.Lookup(hash);
         for (var i = 0; i < n; i++) weights[i] = backends[i].TableWeight;
         full.Clear();
-        return PickAmong(service.Scheduler, weights, active, full, hash, backends, worker);
+        return PickAmong(service.Scheduler, weights, active, full, hash, backends, credits, scratch, takeTurn);
     }
 
     /// <summary>wrr's pick under wrr, wlc's otherwise (Maglev's fallback when its own backend is full).</summary>
     private static int PickAmong(SchedulerKind scheduler, ReadOnlySpan<int> weights, ReadOnlySpan<int> active, ReadOnlySpan<bool> full, uint hash,
-        BackendSnapshot[] backends, WorkerState worker)
+        BackendSnapshot[] backends, long[] creditsById, SchedulerScratch scratch, bool takeTurn)
     {
         if (scheduler != SchedulerKind.Wrr) return WeightedLeastConnections.Pick(weights, active, full, hash);
-        var byId = worker.RoundRobinCredits;
-        var credits = worker.Scratch.Credits.AsSpan(0, backends.Length);
-        for (var i = 0; i < backends.Length; i++) credits[i] = byId[backends[i].Id];
+        var credits = scratch.Credits.AsSpan(0, backends.Length);
+        for (var i = 0; i < backends.Length; i++) credits[i] = creditsById[backends[i].Id];
         var slot = WeightedRoundRobin.Pick(weights, full, credits);
-        for (var i = 0; i < backends.Length; i++) byId[backends[i].Id] = credits[i];
+        if (takeTurn)
+            for (var i = 0; i < backends.Length; i++) creditsById[backends[i].Id] = credits[i];
         return slot;
     }
 }
