@@ -109,8 +109,9 @@ public static class FlowLookup
     private static FlowAnswer? Known(ServiceSnapshot service, int backendId, FlowState state, long idleMs, int w) =>
         BackendName(service, backendId) is { } name ? new FlowAnswer(name, FlowSource.Flow, null, w, FlowTable.Name(state), Math.Max(0, idleMs)) : null;
 
+    /// <summary>A CLUSTERIP node holds only the flows it serves itself: their backend is this node.</summary>
     private static string? BackendName(ServiceSnapshot service, int backendId) =>
-        service.Forwarder is ClusterIpForwarder ? ClusterNodeConfig.NameOf(backendId) : service.BackendById(backendId)?.Name;
+        service.Forwarder is ClusterIpForwarder { Settings: var s } ? ClusterNodeConfig.NameOf(s.LocalNode) : service.BackendById(backendId)?.Name;
 
     /// <summary>What a new flow gets: <c>maglev[hash % size]</c>, or for CLUSTERIP the node owning its bucket (which
     /// takes it; another node's share is not this node's to take).</summary>

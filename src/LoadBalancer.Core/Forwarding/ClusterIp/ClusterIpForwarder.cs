@@ -30,6 +30,9 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
 {
     public ClusterIpSettings Settings { get; } = settings;
 
+    /// <summary>The backend id of a CLUSTERIP flow entry: none (the flow is this node's own).</summary>
+    public const int NoBackend = -1;
+
     public Verdict Forward(ref ParsedPacket packet, ServiceSnapshot service, WorkerState worker)
     {
         var s = Settings;
@@ -102,7 +105,8 @@ public sealed class ClusterIpForwarder(ClusterIpSettings settings) : IForwarder
             if (!isTcp && s.Buckets.HeldByLiveNode(h, s.Table, now, s.UdpTransitionMs)) return DropReason.NotOwner;
             if (!worker.AdmitNewFlow(now)) return DropReason.NewFlowRateExceeded;
             var state = FlowTable.InitialState(isTcp, tcpFlags);
-            if (Unsafe.IsNullRef(ref flow)) flow = ref flows.Insert(key, hash, s.LocalNode, state, now);
+            // No backend id: the node serves its flows itself, and a backend's counts (the tally) must not hold them.
+            if (Unsafe.IsNullRef(ref flow)) flow = ref flows.Insert(key, hash, NoBackend, state, now);
             else flows.SetState(ref flow, state);
             worker.Counters.ServiceFlows[service.Id]++;
         }

@@ -75,6 +75,18 @@ public sealed class ClusterIpPipelineTests
     }
 
     [Fact]
+    public void OwnFlows_AreRemembered_ButCountForNoBackend()
+    {
+        var node1 = Engine(1, new FakeClock());
+        var owned = ClusterFixture.Flows(1).Take(20).ToArray();
+        foreach (var i in owned) Assert.Equal(Verdict.Transmit, node1.Send(Tcp(i, TcpFlags.Syn)).Verdict);
+
+        Assert.Equal(20, node1.Flows.Held);
+        // Node ids are not backend ids: a DR or NAT backend sharing the engine must not see them in its counts.
+        for (var id = 0; id < 16; id++) Assert.Equal(0, node1.Engine.Load.Held(id));
+    }
+
+    [Fact]
     public void GainedBucket_DuringTransition_TcpOnlyNewFlows_ThenEverything()
     {
         var clock = new FakeClock();
