@@ -23,6 +23,8 @@ internal static unsafe partial class LibC
     public const int PROT_WRITE = 2;
     public const int MAP_SHARED = 1;
     public const int MAP_POPULATE = 0x8000;
+    public const int MAP_PRIVATE = 2;
+    public const int MAP_ANONYMOUS = 0x20;
 
     public const short POLLIN = 0x001;
     public const short POLLERR = 0x008;
@@ -31,6 +33,10 @@ internal static unsafe partial class LibC
 
     public const int EINTR = 4;
     public const int ENETDOWN = 100;
+    public const int ENOENT = 2;
+    public const int EAGAIN = 11;
+    public const int EBUSY = 16;
+    public const int ENOBUFS = 105;
 
     public const ulong SIOCGIFADDR = 0x8915;
 
@@ -140,6 +146,19 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int chown([MarshalAs(UnmanagedType.LPUTF8Str)] string pathname, uint owner, uint group);
+
+    /// <summary>syscall(2) with three arguments: bpf(2), which glibc does not wrap. On x86_64 a variadic callee takes
+    /// integer arguments in the same registers as a fixed one; the only difference, %al (how many vector registers
+    /// carry arguments), merely decides whether its prologue spills them, which is harmless either way.</summary>
+    [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+    public static partial nint syscall(nint number, nint arg1, void* arg2, nuint arg3);
+
+    /// <summary>linux/sched.h: setns(2) into a network namespace (for the calling thread only).</summary>
+    public const int CLONE_NEWNET = 0x40000000;
+    public const int O_RDONLY = 0;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int setns(int fd, int nstype);
 
     public static ushort htons(ushort value) => System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value);
 }

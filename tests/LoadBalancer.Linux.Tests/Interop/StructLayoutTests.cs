@@ -8,7 +8,9 @@ namespace LoadBalancer.Linux.Tests.Interop;
 /// sizeof/offsetof for each, and every field must agree. gcc and linux-libc-dev come with test.sh.</summary>
 public sealed class StructLayoutTests
 {
-    private static readonly Lazy<Dictionary<string, int>> Native = new(CompileAndRun);
+    private static readonly Lazy<Dictionary<string, long>> Native64 = new(CompileAndRun);
+    private static readonly Lazy<Dictionary<string, int>> Native = new(() =>
+        Native64.Value.Where(kv => kv.Value is >= int.MinValue and <= int.MaxValue).ToDictionary(kv => kv.Key, kv => (int)kv.Value));
 
     private const string Program = """
         #define _GNU_SOURCE
@@ -27,8 +29,16 @@ public sealed class StructLayoutTests
         #include <errno.h>
         #include <linux/capability.h>
         #include <linux/if_ether.h>
+        #include <linux/if_xdp.h>
+        #include <linux/bpf.h>
+        #include <linux/if_link.h>
+        #include <sys/syscall.h>
+        #include <sched.h>
+        #include <sys/mman.h>
         #define S(t) printf("sizeof %s %zu\n", #t, sizeof(struct t));
         #define O(t, f) printf("offsetof %s.%s %zu\n", #t, #f, offsetof(struct t, f));
+        #define U(f) printf("offsetof bpf_attr.%s %zu\n", #f, offsetof(union bpf_attr, f));
+        #define C(x) printf("const %s %lld\n", #x, (long long)(x));
         int main(void) {
           printf("sizeof sock_filter %zu\nsizeof sock_fprog %zu\n", sizeof(struct sock_filter), sizeof(struct sock_fprog));
           printf("offsetof sock_fprog.filter %zu\n", offsetof(struct sock_fprog, filter));
@@ -72,11 +82,35 @@ public sealed class StructLayoutTests
           printf("const SO_ATTACH_FILTER %d\nconst ETH_P_IPV6 %d\nconst BPF_LD_H_ABS %d\nconst BPF_RET_K %d\n",
                  SO_ATTACH_FILTER, ETH_P_IPV6, BPF_LD|BPF_H|BPF_ABS, BPF_RET|BPF_K);
           printf("const SO_PEERCRED %d\nconst SO_PEERGROUPS %d\nconst ERANGE %d\nconst EPERM %d\n", SO_PEERCRED, SO_PEERGROUPS, ERANGE, EPERM);
+          S(sockaddr_xdp) O(sockaddr_xdp, sxdp_flags) O(sockaddr_xdp, sxdp_ifindex) O(sockaddr_xdp, sxdp_queue_id) O(sockaddr_xdp, sxdp_shared_umem_fd)
+          S(xdp_umem_reg) O(xdp_umem_reg, len) O(xdp_umem_reg, chunk_size) O(xdp_umem_reg, headroom) O(xdp_umem_reg, flags)
+          S(xdp_ring_offset) O(xdp_ring_offset, consumer) O(xdp_ring_offset, desc) O(xdp_ring_offset, flags)
+          S(xdp_mmap_offsets) O(xdp_mmap_offsets, tx) O(xdp_mmap_offsets, fr) O(xdp_mmap_offsets, cr)
+          S(xdp_desc) O(xdp_desc, len) O(xdp_desc, options)
+          S(xdp_statistics) O(xdp_statistics, rx_invalid_descs) O(xdp_statistics, tx_invalid_descs) O(xdp_statistics, rx_ring_full)
+          O(xdp_statistics, rx_fill_ring_empty_descs) O(xdp_statistics, tx_ring_empty_descs)
+          S(xdp_options) S(xdp_md) O(xdp_md, data_end) O(xdp_md, data_meta) O(xdp_md, ingress_ifindex) O(xdp_md, rx_queue_index) O(xdp_md, egress_ifindex)
+          S(bpf_insn) O(bpf_insn, off) O(bpf_insn, imm)
+          U(map_type) U(key_size) U(value_size) U(max_entries) U(map_flags) U(inner_map_fd) U(numa_node) U(map_name)
+          U(map_fd) U(key) U(value) U(flags)
+          U(prog_type) U(insn_cnt) U(insns) U(license) U(log_level) U(log_size) U(log_buf) U(kern_version) U(prog_flags) U(prog_name)
+          U(prog_ifindex) U(expected_attach_type)
+          U(link_create.prog_fd) U(link_create.target_ifindex) U(link_create.attach_type) U(link_create.flags)
+          C(AF_XDP) C(SOL_XDP) C(XDP_MMAP_OFFSETS) C(XDP_RX_RING) C(XDP_TX_RING) C(XDP_UMEM_REG) C(XDP_UMEM_FILL_RING) C(XDP_UMEM_COMPLETION_RING)
+          C(XDP_STATISTICS) C(XDP_OPTIONS) C(XDP_SHARED_UMEM) C(XDP_COPY) C(XDP_ZEROCOPY) C(XDP_USE_NEED_WAKEUP) C(XDP_RING_NEED_WAKEUP)
+          C(XDP_OPTIONS_ZEROCOPY) C(XDP_PGOFF_RX_RING) C(XDP_PGOFF_TX_RING) C(XDP_UMEM_PGOFF_FILL_RING) C(XDP_UMEM_PGOFF_COMPLETION_RING)
+          C(XDP_FLAGS_SKB_MODE) C(XDP_FLAGS_DRV_MODE) C(XDP_DROP) C(XDP_PASS) C(XDP_REDIRECT)
+          C(SYS_bpf) C(BPF_MAP_CREATE) C(BPF_MAP_UPDATE_ELEM) C(BPF_MAP_DELETE_ELEM) C(BPF_PROG_LOAD) C(BPF_LINK_CREATE)
+          C(BPF_MAP_TYPE_HASH) C(BPF_MAP_TYPE_XSKMAP) C(BPF_PROG_TYPE_XDP) C(BPF_XDP) C(BPF_ANY) C(BPF_PSEUDO_MAP_FD)
+          C(BPF_FUNC_map_lookup_elem) C(BPF_FUNC_redirect_map) C(BPF_OBJ_NAME_LEN)
+          C(BPF_LD) C(BPF_LDX) C(BPF_ST) C(BPF_STX) C(BPF_ALU) C(BPF_JMP) C(BPF_ALU64) C(BPF_W) C(BPF_H) C(BPF_B) C(BPF_DW) C(BPF_IMM) C(BPF_MEM)
+          C(BPF_ADD) C(BPF_MOV) C(BPF_JA) C(BPF_JEQ) C(BPF_JGT) C(BPF_JNE) C(BPF_CALL) C(BPF_EXIT) C(BPF_K) C(BPF_X)
+          C(AF_INET) C(MAP_PRIVATE) C(MAP_ANONYMOUS) C(CLONE_NEWNET) C(O_RDONLY) C(ENOENT) C(EAGAIN) C(EBUSY) C(ENOBUFS)
           return 0;
         }
         """;
 
-    private static Dictionary<string, int> CompileAndRun()
+    private static Dictionary<string, long> CompileAndRun()
     {
         var dir = Directory.CreateTempSubdirectory("lb-layout-");
         try
@@ -85,11 +119,11 @@ public sealed class StructLayoutTests
             var binary = Path.Combine(dir.FullName, "layout");
             File.WriteAllText(source, Program);
             Run("cc", $"-o {binary} {source}");
-            var values = new Dictionary<string, int>();
+            var values = new Dictionary<string, long>();
             foreach (var line in Run(binary, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 var parts = line.Split(' ');
-                values[parts[^2]] = int.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture);
+                values[parts[^2]] = long.Parse(parts[^1], System.Globalization.CultureInfo.InvariantCulture);
             }
             return values;
         }
@@ -251,5 +285,129 @@ public sealed class StructLayoutTests
         Assert.Equal(LibC.SO_PEERGROUPS, n["SO_PEERGROUPS"]);
         Assert.Equal(LibC.ERANGE, n["ERANGE"]);
         Assert.Equal(LibC.EPERM, n["EPERM"]);
+    }
+
+    [Fact]
+    public void XdpStructs_MatchKernelHeaders()
+    {
+        var n = Native.Value;
+        Assert.Equal(n["sockaddr_xdp"], SizeOf<sockaddr_xdp>());
+        foreach (var f in new[] { nameof(sockaddr_xdp.sxdp_flags), nameof(sockaddr_xdp.sxdp_ifindex), nameof(sockaddr_xdp.sxdp_queue_id), nameof(sockaddr_xdp.sxdp_shared_umem_fd) })
+            Assert.Equal(n[$"sockaddr_xdp.{f}"], OffsetOf<sockaddr_xdp>(f));
+        Assert.Equal(n["xdp_umem_reg"], SizeOf<xdp_umem_reg>());
+        foreach (var f in new[] { nameof(xdp_umem_reg.len), nameof(xdp_umem_reg.chunk_size), nameof(xdp_umem_reg.headroom), nameof(xdp_umem_reg.flags) })
+            Assert.Equal(n[$"xdp_umem_reg.{f}"], OffsetOf<xdp_umem_reg>(f));
+        Assert.Equal(n["xdp_ring_offset"], SizeOf<xdp_ring_offset>());
+        foreach (var f in new[] { nameof(xdp_ring_offset.consumer), nameof(xdp_ring_offset.desc), nameof(xdp_ring_offset.flags) })
+            Assert.Equal(n[$"xdp_ring_offset.{f}"], OffsetOf<xdp_ring_offset>(f));
+        Assert.Equal(n["xdp_mmap_offsets"], SizeOf<xdp_mmap_offsets>());
+        foreach (var f in new[] { nameof(xdp_mmap_offsets.tx), nameof(xdp_mmap_offsets.fr), nameof(xdp_mmap_offsets.cr) })
+            Assert.Equal(n[$"xdp_mmap_offsets.{f}"], OffsetOf<xdp_mmap_offsets>(f));
+        Assert.Equal(n["xdp_desc"], SizeOf<xdp_desc>());
+        Assert.Equal(n["xdp_desc.len"], OffsetOf<xdp_desc>(nameof(xdp_desc.len)));
+        Assert.Equal(n["xdp_desc.options"], OffsetOf<xdp_desc>(nameof(xdp_desc.options)));
+        Assert.Equal(n["xdp_statistics"], SizeOf<xdp_statistics>());
+        foreach (var f in new[] { nameof(xdp_statistics.rx_invalid_descs), nameof(xdp_statistics.tx_invalid_descs), nameof(xdp_statistics.rx_ring_full),
+                     nameof(xdp_statistics.rx_fill_ring_empty_descs), nameof(xdp_statistics.tx_ring_empty_descs) })
+            Assert.Equal(n[$"xdp_statistics.{f}"], OffsetOf<xdp_statistics>(f));
+        Assert.Equal(n["xdp_options"], SizeOf<xdp_options>());
+        Assert.Equal(n["xdp_md"], SizeOf<xdp_md>());
+        foreach (var f in new[] { nameof(xdp_md.data_end), nameof(xdp_md.data_meta), nameof(xdp_md.ingress_ifindex), nameof(xdp_md.rx_queue_index), nameof(xdp_md.egress_ifindex) })
+            Assert.Equal(n[$"xdp_md.{f}"], OffsetOf<xdp_md>(f));
+    }
+
+    [Fact]
+    public void XdpConstants_MatchKernelHeaders()
+    {
+        var n = Native64.Value;
+        Assert.Equal(XdpConstants.AF_XDP, n["AF_XDP"]);
+        Assert.Equal(XdpConstants.SOL_XDP, n["SOL_XDP"]);
+        Assert.Equal(XdpConstants.XDP_MMAP_OFFSETS, n["XDP_MMAP_OFFSETS"]);
+        Assert.Equal(XdpConstants.XDP_RX_RING, n["XDP_RX_RING"]);
+        Assert.Equal(XdpConstants.XDP_TX_RING, n["XDP_TX_RING"]);
+        Assert.Equal(XdpConstants.XDP_UMEM_REG, n["XDP_UMEM_REG"]);
+        Assert.Equal(XdpConstants.XDP_UMEM_FILL_RING, n["XDP_UMEM_FILL_RING"]);
+        Assert.Equal(XdpConstants.XDP_UMEM_COMPLETION_RING, n["XDP_UMEM_COMPLETION_RING"]);
+        Assert.Equal(XdpConstants.XDP_STATISTICS, n["XDP_STATISTICS"]);
+        Assert.Equal(XdpConstants.XDP_OPTIONS, n["XDP_OPTIONS"]);
+        Assert.Equal(XdpConstants.XDP_SHARED_UMEM, n["XDP_SHARED_UMEM"]);
+        Assert.Equal(XdpConstants.XDP_COPY, n["XDP_COPY"]);
+        Assert.Equal(XdpConstants.XDP_ZEROCOPY, n["XDP_ZEROCOPY"]);
+        Assert.Equal(XdpConstants.XDP_USE_NEED_WAKEUP, n["XDP_USE_NEED_WAKEUP"]);
+        Assert.Equal(XdpConstants.XDP_RING_NEED_WAKEUP, n["XDP_RING_NEED_WAKEUP"]);
+        Assert.Equal(XdpConstants.XDP_OPTIONS_ZEROCOPY, n["XDP_OPTIONS_ZEROCOPY"]);
+        Assert.Equal(XdpConstants.XDP_PGOFF_RX_RING, n["XDP_PGOFF_RX_RING"]);
+        Assert.Equal(XdpConstants.XDP_PGOFF_TX_RING, n["XDP_PGOFF_TX_RING"]);
+        Assert.Equal(XdpConstants.XDP_UMEM_PGOFF_FILL_RING, n["XDP_UMEM_PGOFF_FILL_RING"]);
+        Assert.Equal(XdpConstants.XDP_UMEM_PGOFF_COMPLETION_RING, n["XDP_UMEM_PGOFF_COMPLETION_RING"]);
+        Assert.Equal(XdpConstants.XDP_FLAGS_SKB_MODE, n["XDP_FLAGS_SKB_MODE"]);
+        Assert.Equal(XdpConstants.XDP_FLAGS_DRV_MODE, n["XDP_FLAGS_DRV_MODE"]);
+        Assert.Equal(XdpConstants.XDP_DROP, n["XDP_DROP"]);
+        Assert.Equal(XdpConstants.XDP_PASS, n["XDP_PASS"]);
+        Assert.Equal(XdpConstants.XDP_REDIRECT, n["XDP_REDIRECT"]);
+        Assert.Equal(LibC.AF_INET, n["AF_INET"]);
+        Assert.Equal(LibC.MAP_PRIVATE, n["MAP_PRIVATE"]);
+        Assert.Equal(LibC.MAP_ANONYMOUS, n["MAP_ANONYMOUS"]);
+        Assert.Equal(LibC.CLONE_NEWNET, n["CLONE_NEWNET"]);
+        Assert.Equal(LibC.O_RDONLY, n["O_RDONLY"]);
+        Assert.Equal(LibC.ENOENT, n["ENOENT"]);
+        Assert.Equal(LibC.EAGAIN, n["EAGAIN"]);
+        Assert.Equal(LibC.EBUSY, n["EBUSY"]);
+        Assert.Equal(LibC.ENOBUFS, n["ENOBUFS"]);
+    }
+
+    [Fact]
+    public void BpfStructs_MatchKernelHeaders()
+    {
+        var n = Native.Value;
+        Assert.Equal(n["bpf_insn"], SizeOf<bpf_insn>());
+        Assert.Equal(n["bpf_insn.off"], OffsetOf<bpf_insn>(nameof(bpf_insn.off)));
+        Assert.Equal(n["bpf_insn.imm"], OffsetOf<bpf_insn>(nameof(bpf_insn.imm)));
+        // Each variant of union bpf_attr, field by field against the union's own offsets.
+        foreach (var f in new[] { "map_type", "key_size", "value_size", "max_entries", "map_flags", "inner_map_fd", "numa_node", "map_name" })
+            Assert.Equal(n[$"bpf_attr.{f}"], OffsetOf<bpf_attr_map_create>(f));
+        foreach (var f in new[] { "map_fd", "key", "value", "flags" })
+            Assert.Equal(n[$"bpf_attr.{f}"], OffsetOf<bpf_attr_map_elem>(f));
+        foreach (var f in new[] { "prog_type", "insn_cnt", "insns", "license", "log_level", "log_size", "log_buf", "kern_version", "prog_flags",
+                     "prog_name", "prog_ifindex", "expected_attach_type" })
+            Assert.Equal(n[$"bpf_attr.{f}"], OffsetOf<bpf_attr_prog_load>(f));
+        foreach (var f in new[] { "prog_fd", "target_ifindex", "attach_type", "flags" })
+            Assert.Equal(n[$"bpf_attr.link_create.{f}"], OffsetOf<bpf_attr_link_create>(f));
+        // Each variant ends where its last field does (no tail past what the kernel reads for the command).
+        Assert.Equal(n["bpf_attr.map_name"] + BpfConstants.BPF_OBJ_NAME_LEN, SizeOf<bpf_attr_map_create>());
+        Assert.Equal(n["bpf_attr.flags"] + 8, SizeOf<bpf_attr_map_elem>());
+        Assert.Equal(n["bpf_attr.expected_attach_type"] + 4, SizeOf<bpf_attr_prog_load>());
+        Assert.Equal(n["bpf_attr.link_create.flags"] + 4, SizeOf<bpf_attr_link_create>());
+    }
+
+    [Fact]
+    public void BpfConstants_MatchKernelHeaders()
+    {
+        var n = Native64.Value;
+        Assert.Equal(BpfConstants.SYS_bpf, n["SYS_bpf"]);
+        Assert.Equal(BpfConstants.BPF_MAP_CREATE, n["BPF_MAP_CREATE"]);
+        Assert.Equal(BpfConstants.BPF_MAP_UPDATE_ELEM, n["BPF_MAP_UPDATE_ELEM"]);
+        Assert.Equal(BpfConstants.BPF_MAP_DELETE_ELEM, n["BPF_MAP_DELETE_ELEM"]);
+        Assert.Equal(BpfConstants.BPF_PROG_LOAD, n["BPF_PROG_LOAD"]);
+        Assert.Equal(BpfConstants.BPF_LINK_CREATE, n["BPF_LINK_CREATE"]);
+        Assert.Equal(BpfConstants.BPF_MAP_TYPE_HASH, n["BPF_MAP_TYPE_HASH"]);
+        Assert.Equal(BpfConstants.BPF_MAP_TYPE_XSKMAP, n["BPF_MAP_TYPE_XSKMAP"]);
+        Assert.Equal(BpfConstants.BPF_PROG_TYPE_XDP, n["BPF_PROG_TYPE_XDP"]);
+        Assert.Equal(BpfConstants.BPF_XDP, n["BPF_XDP"]);
+        Assert.Equal((long)BpfConstants.BPF_ANY, n["BPF_ANY"]);
+        Assert.Equal(BpfConstants.BPF_PSEUDO_MAP_FD, n["BPF_PSEUDO_MAP_FD"]);
+        Assert.Equal(BpfConstants.BPF_FUNC_map_lookup_elem, n["BPF_FUNC_map_lookup_elem"]);
+        Assert.Equal(BpfConstants.BPF_FUNC_redirect_map, n["BPF_FUNC_redirect_map"]);
+        Assert.Equal(BpfConstants.BPF_OBJ_NAME_LEN, n["BPF_OBJ_NAME_LEN"]);
+        (string Name, byte Value)[] parts =
+        [
+            ("BPF_LD", BpfConstants.BPF_LD), ("BPF_LDX", BpfConstants.BPF_LDX), ("BPF_ST", BpfConstants.BPF_ST), ("BPF_STX", BpfConstants.BPF_STX),
+            ("BPF_ALU", BpfConstants.BPF_ALU), ("BPF_JMP", BpfConstants.BPF_JMP), ("BPF_ALU64", BpfConstants.BPF_ALU64),
+            ("BPF_W", BpfConstants.BPF_W), ("BPF_H", BpfConstants.BPF_H), ("BPF_B", BpfConstants.BPF_B), ("BPF_DW", BpfConstants.BPF_DW),
+            ("BPF_IMM", BpfConstants.BPF_IMM), ("BPF_MEM", BpfConstants.BPF_MEM), ("BPF_ADD", BpfConstants.BPF_ADD), ("BPF_MOV", BpfConstants.BPF_MOV),
+            ("BPF_JA", BpfConstants.BPF_JA), ("BPF_JEQ", BpfConstants.BPF_JEQ), ("BPF_JGT", BpfConstants.BPF_JGT), ("BPF_JNE", BpfConstants.BPF_JNE),
+            ("BPF_CALL", BpfConstants.BPF_CALL), ("BPF_EXIT", BpfConstants.BPF_EXIT), ("BPF_K", BpfConstants.BPF_K), ("BPF_X", BpfConstants.BPF_X),
+        ];
+        foreach (var (name, value) in parts) Assert.True(n[name] == value, $"{name}: kernel {n[name]}, ours {value}");
     }
 }
