@@ -123,6 +123,10 @@ public sealed unsafe class XdpProgram : IDisposable
 
     /// <summary>Frames that arrive on <paramref name="queue"/> (and match a VIP) go to the AF_XDP socket
     /// <paramref name="socketFd"/>, which must be bound to that queue with an RX ring.</summary>
+    /// <summary>Frames that arrive on the socket's queue (and match a VIP) go to <paramref name="socket"/>, which
+    /// needs an RX ring.</summary>
+    public void SetSocket(XdpSocket socket) => SetSocket(socket.QueueId, socket.Fd);
+
     internal void SetSocket(int queue, int socketFd)
     {
         var key = (uint)queue;
