@@ -34,6 +34,7 @@ internal static unsafe partial class LibC
     public const int EINTR = 4;
     public const int ENETDOWN = 100;
     public const int ENOENT = 2;
+    public const int EACCES = 13;
     public const int EAGAIN = 11;
     public const int EBUSY = 16;
     public const int ENOBUFS = 105;

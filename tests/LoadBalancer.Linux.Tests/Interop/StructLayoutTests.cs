@@ -105,7 +105,7 @@ public sealed class StructLayoutTests
           C(BPF_FUNC_map_lookup_elem) C(BPF_FUNC_redirect_map) C(BPF_OBJ_NAME_LEN)
           C(BPF_LD) C(BPF_LDX) C(BPF_ST) C(BPF_STX) C(BPF_ALU) C(BPF_JMP) C(BPF_ALU64) C(BPF_W) C(BPF_H) C(BPF_B) C(BPF_DW) C(BPF_IMM) C(BPF_MEM)
           C(BPF_ADD) C(BPF_MOV) C(BPF_JA) C(BPF_JEQ) C(BPF_JGT) C(BPF_JNE) C(BPF_CALL) C(BPF_EXIT) C(BPF_K) C(BPF_X)
-          C(AF_INET) C(MAP_PRIVATE) C(MAP_ANONYMOUS) C(CLONE_NEWNET) C(O_RDONLY) C(ENOENT) C(EAGAIN) C(EBUSY) C(ENOBUFS)
+          C(AF_INET) C(MAP_PRIVATE) C(MAP_ANONYMOUS) C(CLONE_NEWNET) C(O_RDONLY) C(ENOENT) C(EACCES) C(EAGAIN) C(EBUSY) C(ENOBUFS)
           return 0;
         }
         """;
@@ -351,6 +351,7 @@ public sealed class StructLayoutTests
         Assert.Equal(LibC.CLONE_NEWNET, n["CLONE_NEWNET"]);
         Assert.Equal(LibC.O_RDONLY, n["O_RDONLY"]);
         Assert.Equal(LibC.ENOENT, n["ENOENT"]);
+        Assert.Equal(LibC.EACCES, n["EACCES"]);
         Assert.Equal(LibC.EAGAIN, n["EAGAIN"]);
         Assert.Equal(LibC.EBUSY, n["EBUSY"]);
         Assert.Equal(LibC.ENOBUFS, n["ENOBUFS"]);

@@ -57,4 +57,38 @@ public sealed class XdpProgramTests
         Assert.True(program.RemoveVip(Ipv4.Parse("10.77.0.100")));
         Assert.False(program.RemoveVip(Ipv4.Parse("10.77.0.100")));
     }
+
+    /// <summary>A program that reads the packet without checking data_end first: the kernel refuses it, and the
+    /// exception carries the verifier's own explanation.</summary>
+    [RootFact("loading an XDP program needs CAP_BPF or CAP_SYS_ADMIN")]
+    public void ProgLoad_UncheckedPacketRead_RefusedWithTheVerifiersLog()
+    {
+        var a = new BpfAssembler();
+        a.Load(BPF_W, BpfAssembler.R2, BpfAssembler.R1, 0);
+        a.Load(BPF_B, BpfAssembler.R0, BpfAssembler.R2, 0);
+        a.Exit();
+
+        var e = Assert.Throws<BpfProgramRejectedException>(() => Bpf.ProgLoad(a.Build(), "lb_bad").Dispose());
+
+        Assert.Equal(LibC.EACCES, e.Errno);
+        Assert.Contains("invalid access to packet", e.VerifierLog);
+        Assert.Contains(e.VerifierLog, e.Message);
+    }
+
+    [RootFact("namespaces, veths and XDP programs need root")]
+    public void Attach_NativeOnVeth_ShowsOnTheLink_AndDisposingDetaches()
+    {
+        using var ns = new TestNetworkNamespace();
+        ns.In("link", "add", "v0", "type", "veth", "peer", "name", "v1");
+        ns.In("link", "set", "v0", "up");
+        ns.Run(() =>
+        {
+            using var program = XdpProgram.Load(maxVips: 4, maxQueues: 1);
+            var attachment = program.Attach((int)LibC.if_nametoindex("v0"), XdpMode.Native);
+
+            Assert.Contains("xdp", ns.Exec("ip", "link", "show", "v0"));
+            attachment.Dispose();
+            Assert.DoesNotContain("xdp", ns.Exec("ip", "link", "show", "v0"));
+        });
+    }
 }
