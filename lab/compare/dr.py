@@ -59,6 +59,8 @@ def candidates(lab, scrape=False, ipv4=True, ipv6=False):
             (f"lb-dr{suffix}", f"lb DR{suffix}", *engine_candidate(b, config, path([vip]))),
         ]
         if scrape:
+            listed.append((f"lb-dr{suffix}-listening", f"lb DR{suffix}, listener on, no scrape",
+                           *scraped_engine_candidate(b, config, path([vip]), scrape=False)))
             listed.append((f"lb-dr{suffix}-scraped", f"lb DR{suffix}, /metrics every 1 s", *scraped_engine_candidate(b, config, path([vip]))))
         return listed
 

@@ -140,4 +140,41 @@ public class BackendSchedulerTests
         if (whenAllDown == AllDownAction.Drop) Assert.Equal(DropReason.BackendsFull, third.Drop);
         else Assert.Equal(Verdict.Transmit, third.Verdict);
     }
+
+    [Fact]
+    public void Wrr_BackendWeightAtRuntime_ChangesTheShares()
+    {
+        var engine = Engine(SchedulerKind.Wrr, pool: 2);
+        engine.Engine.Control.SetWeight("pool", "pool-2", 300);
+
+        var picks = Enumerable.Range(0, 400).Select(f => Open(engine, f)).ToArray();
+
+        Assert.Equal(100, picks.Count(b => b == "pool-1"));
+        Assert.Equal(300, picks.Count(b => b == "pool-2"));
+    }
+
+    [Fact]
+    public void Reload_SchedulerAndLimit_TakeEffectForNewFlows_KnownFlowsStay()
+    {
+        var engine = Engine(SchedulerKind.Maglev, pool: 2);
+        var first = Enumerable.Range(0, 20).Select(f => Open(engine, f)).ToArray();
+        var config = engine.Config with
+        {
+            Services = engine.Config.Services.Select(s => s.Name != "pool" ? s : s with
+            {
+                Scheduler = SchedulerKind.Wlc,
+                Backends = [s.Backends[0] with { MaxConnections = 1 }, s.Backends[1]],
+            }).ToArray(),
+        };
+
+        var result = engine.Engine.Reload(config);
+
+        Assert.True(result.Ok, string.Join("; ", result.Refusals));
+        Assert.Equal(SchedulerKind.Wlc, engine.Service("pool").Scheduler);
+        Assert.True(engine.Service("pool").HasLimits);
+        var acks = Fixtures.PoolFlows(600);
+        for (var f = 0; f < 20; f++) Assert.Equal(first[f], engine.BackendOf(engine.Send(acks[f]).Output!, "pool"));
+        // pool-1 holds more than its new limit of 1: full, so every new flow goes to pool-2.
+        Assert.All(Enumerable.Range(20, 10), f => Assert.Equal("pool-2", Open(engine, f)));
+    }
 }
