@@ -57,6 +57,7 @@ def engine_candidate(ns, config, path):
         engine.stop()
 
     on.engine = lambda: engine  # the running engine, for a candidate built on this one
+    on.settle = lambda: settle(engine)
     return on, off
 
 
@@ -103,11 +104,22 @@ while done < 200:
 """
 
 
-def quiet(engine, window=0.5, share=0.05):
+def quiet(engine, window=2.0, share=0.05):
     """Whether the engine used under `share` of one core over the next `window` seconds."""
     before = engine.cpu_seconds()
     time.sleep(window)
     return engine.cpu_seconds() - before < share * window
+
+
+def settle(engine):
+    """Waits, after the warm-up traffic, until the runtime has finished recompiling what the warm-up made hot.
+    The tiered JIT promotes a method after 30 calls, but only once no new method has been compiled for 100 ms
+    (1 s when the process may use one CPU, as here), and then compiles the whole backlog on one background thread:
+    on the device under test's one core that thread took 40-50 % of it for about a second, starving the worker
+    (seen with `perf record -e sched:sched_switch`: 30,000-70,000 ring drops in a 1 s trial at 230 k pps, none
+    with DOTNET_TieredCompilation=0; 2026-12-03, benchmarks/RESULTS.md). A balancer runs for days; a trial
+    measures it after its start-up, so the window is longer than that delay."""
+    wait_for("the engine's JIT to settle", lambda: quiet(engine), 30)
 
 
 def scraped_engine_candidate(ns, config, path, scrape=True):
@@ -127,10 +139,8 @@ def scraped_engine_candidate(ns, config, path, scrape=True):
         result = on_engine()
         subprocess.run(["ip", "netns", "exec", ns, "taskset", "-c", str(GEN_CPU), "python3", "-c", WARM_UP, SCRAPE_LISTEN],
                        stdout=subprocess.DEVNULL, timeout=90, check=True)
-        # The JIT finishes tiering up in the background after the warm-up: the engine is ready to be measured when a
-        # half second of it costs the engine under 5 % of its core (about what it spends idle), within 20 s.
-        engine = on_engine.engine()
-        wait_for("the engine's JIT to settle after the scrape warm-up", lambda: quiet(engine), 20)
+        # The JIT tiers up what the warm-up made hot after the warm-up trial's traffic too: measure_pair waits for
+        # both at once (settle).
         # One long-lived client on the generator's CPU holding one keep-alive connection, as Prometheus does: a
         # process per scrape (ip netns exec, taskset, curl) would cost the generator tens of milliseconds a second
         # and measure the harness, not the engine.
@@ -145,4 +155,5 @@ def scraped_engine_candidate(ns, config, path, scrape=True):
             scraper.wait(5)
         off_engine()
 
+    on.settle = on_engine.settle
     return on, off

@@ -115,6 +115,8 @@ def measure_pair(rows, mode, size, args, candidates):
                 frames[impl] = frame = max(size, path.smallest_frame)
                 log(f"  -- {label}, {frame} B, trial {t + 1}/{args.trials}")
                 trial(path, 1000, frame, 0.5, args.flows)  # warm-up: ARP/ND, JIT, first flows
+                if hasattr(setup, "settle"):
+                    setup.settle()  # our engine: until the JIT has recompiled what the warm-up made hot
                 value = search(path, frame, args, label, hints.get(impl))
                 results[impl].append(value)
                 hints[impl] = value
