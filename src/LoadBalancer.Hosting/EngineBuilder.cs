@@ -84,15 +84,16 @@ public static class EngineBuilder
         {
             for (var w = 0; w < config.Workers; w++)
             {
-                var ports = new List<IReceivePort> { Receiver(engine, platform, config, topology, ingress) };
+                var owner = new PortOwner(engine.WorkerCount, w);
+                var ports = new List<IReceivePort> { Receiver(engine, platform, config, topology, ingress, owner) };
                 foreach (var mac in topology.Multicast[ingress]) ports[0].JoinMulticast(mac);
                 foreach (var reply in topology.Replies.Where(r => r != ingress))
-                    ports.Add(Receiver(engine, platform, config, topology, reply));
+                    ports.Add(Receiver(engine, platform, config, topology, reply, owner));
                 var transmitters = new IFrameTransmitter[plan.Count];
                 for (var i = 0; i < plan.Count; i++)
                     transmitters[i] = i == builder.ReinjectInterface && tap is not null
                         ? tap
-                        : engine.Own(platform.Frames.OpenTransmitter(plan.Name(i), ports.FirstOrDefault(p => p.Name == plan.Name(i))));
+                        : engine.Own(platform.Frames.OpenTransmitter(plan.Name(i), ports.FirstOrDefault(p => p.Name == plan.Name(i)), owner));
                 var counters = new WorkerCounters();
                 var sync = syncSwitch is null ? null : new WorkerSync(syncSwitch);
                 var state = new WorkerState(counters, new FlowTable<FlowKey>(config.FlowTableSize, config.FlowTimeouts.ToFlowTimeouts(), counters.Tally),
@@ -197,10 +198,10 @@ public static class EngineBuilder
         }
     }
 
-    private static IReceivePort Receiver(Engine engine, EnginePlatform platform, BalancerConfig config, EngineTopology topology, int index)
+    private static IReceivePort Receiver(Engine engine, EnginePlatform platform, BalancerConfig config, EngineTopology topology, int index, PortOwner owner)
     {
         // Every worker joins an interface's fanout group in the same order, so each gets its share.
         int? group = config.Workers > 1 ? (Environment.ProcessId ^ (index << 12)) & 0xFFFF : null;
-        return engine.OwnReceiver(platform.Frames.OpenReceiver(engine.Interfaces.Name(index), index, group, topology.FanoutFor(index)));
+        return engine.OwnReceiver(platform.Frames.OpenReceiver(engine.Interfaces.Name(index), index, group, topology.FanoutFor(index), owner));
     }
 }

@@ -69,7 +69,7 @@ public sealed class FakePlatform
 
     private sealed class Frames(FakePlatform p) : IFramePorts
     {
-        public IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey)
+        public IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey, PortOwner owner)
         {
             if (p.FailingReceivers.Contains(interfaceName)) throw new InvalidOperationException($"interface {interfaceName} does not exist");
             var port = new FakeReceivePort(interfaceName, interfaceIndex, fanoutGroup, fanoutKey);
@@ -77,7 +77,7 @@ public sealed class FakePlatform
             return port;
         }
 
-        public IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader)
+        public IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader, PortOwner owner)
         {
             var t = new InMemoryTransmitter();
             p.Transmitters.Add((interfaceName, t));

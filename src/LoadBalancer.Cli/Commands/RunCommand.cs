@@ -73,7 +73,7 @@ internal static class RunCommand
             // Refuse before touching the kernel: a second engine must not replace (and on exit remove)
             // the first one's ingress drop.
             ControlServer.EnsureAvailable(loaded.Config.ControlSocket);
-            engine = EngineBuilder.Build(loaded.Config, LinuxPlatform.Create(), new EngineOptions { Log = log });
+            engine = EngineBuilder.Build(loaded.Config, LinuxPlatform.Create(loaded.Config, log), new EngineOptions { Log = log });
             engine.Start();
             var reloader = new ConfigReload(engine, log)
             {

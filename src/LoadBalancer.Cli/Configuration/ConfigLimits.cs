@@ -25,6 +25,9 @@ public static class ConfigLimits
     /// <summary>A backend's <c>max_connections</c> and <c>min_connections</c>, in active flows: ten million is beyond
     /// what one real server holds open. No limit is written by leaving max_connections out, not as 0.</summary>
     public const int MinConnectionLimit = 1, MaxConnectionLimit = 10_000_000;
+    /// <summary>UMEM frames per worker under <c>io: af_xdp</c>: at least twice the fill ring (2048), so frames waiting
+    /// in the RX and TX rings never leave the fill ring empty; at most 1 GiB of 2 KiB frames.</summary>
+    public const int MinXdpFrames = 4096, MaxXdpFrames = 1 << 19;
     public const int MinNodeId = 1, MaxNodeId = 255;
     public const int MinRiseFall = 1, MaxRiseFall = 100;
     public static readonly TimeSpan MaxHealthInterval = TimeSpan.FromHours(1);

@@ -1,6 +1,8 @@
 using System.Net;
 using LoadBalancer.Cli.RealServer;
 using LoadBalancer.Core.IO;
+using LoadBalancer.Core.Model;
+using LoadBalancer.Hosting;
 using LoadBalancer.Core.Packets;
 using LoadBalancer.Hosting.Platform;
 using LoadBalancer.Linux.Kernel;
@@ -14,7 +16,20 @@ namespace LoadBalancer.Cli.Platform;
 /// unsafe code) or the system's tools. Needs CAP_NET_RAW and CAP_NET_ADMIN.</summary>
 internal static class LinuxPlatform
 {
-    public static EnginePlatform Create() => new(new Links(), new Frames(), new IngressDrops(), new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets(), new RouteTables(), new Claims(), new NeighborDiscoverySockets());
+    public static EnginePlatform Create() => Create(new Frames(), new IngressDrops());
+
+    /// <summary>The platform for <paramref name="config"/>'s <c>io:</c>: AF_PACKET rings with nftables ingress drops, or
+    /// AF_XDP sockets with the VIPs in an XDP program's map (<see cref="XdpFrames"/>); <c>auto</c> decides here, once
+    /// (<see cref="XdpChoice"/>).</summary>
+    public static EnginePlatform Create(BalancerConfig config, EngineLog log)
+    {
+        if (!XdpChoice.UseXdp(config, log)) return Create();
+        var xdp = new XdpFrames(config.Xdp, log);
+        return Create(xdp, xdp);
+    }
+
+    private static EnginePlatform Create(IFramePorts frames, IIngressDrops drops) =>
+        new(new Links(), frames, drops, new Taps(), new ArpSockets(), new Heartbeats(), new Cpus(), new SyncSockets(), new RouteTables(), new Claims(), new NeighborDiscoverySockets());
 
     private sealed class Links : ILinks
     {
@@ -29,10 +44,10 @@ internal static class LinuxPlatform
     {
         private static readonly RingOptions Ring = new();
 
-        public IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey) =>
+        public IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey, PortOwner owner) =>
             new Receiver(AfPacketPort.Open(interfaceName, interfaceIndex, fanoutGroup is { } group ? Ring with { FanoutGroup = group, FanoutKey = fanoutKey } : Ring));
 
-        public IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader)
+        public IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader, PortOwner owner)
         {
             // Frames too large for a TX ring slot (GSO) leave by sendmmsg, on the reader's own socket when there is one.
             var oversize = reader is Receiver r ? r.Port.Transmitter : AfPacketTransmitter.Open(interfaceName);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using LoadBalancer.Core.Flows;
 using LoadBalancer.Core.IO;
@@ -70,6 +71,49 @@ public ref struct ParsedPacket
 /// field with the pseudo-header's sum, so what is left is the same sum over the segment whatever the IP version.</summary>
 public static class PartialChecksum
 {
+    /// <summary>Whether an untagged TCP or UDP frame's checksum field holds the folded sum of its pseudo-header, as a
+    /// local sender's CHECKSUM_PARTIAL leaves it: for a port that is not told (AF_XDP), a read of the headers only.
+    /// A complete checksum that happens to equal that sum (1 in 65,536) is harmless: completing it sums the same
+    /// words, the field included, and writes back the same value. IPv4 fragments and IPv6 extension headers: no.</summary>
+    public static bool LooksPartial(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < EthernetFrame.HeaderLength + 20) return false;
+        var type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        int l4, length;
+        byte protocol;
+        uint pseudo;
+        if (type == EtherTypes.Ipv4)
+        {
+            var ip = frame[EthernetFrame.HeaderLength..];
+            var ihl = (ip[0] & 0x0F) * 4;
+            var total = BinaryPrimitives.ReadUInt16BigEndian(ip[2..]);
+            // A fragment's checksum covers the whole datagram: no sender leaves one partial.
+            if ((ip[0] >> 4) != 4 || ihl < 20 || total > ip.Length || total < ihl + 8 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3FFF) != 0) return false;
+            protocol = ip[9];
+            l4 = EthernetFrame.HeaderLength + ihl;
+            length = total - ihl;
+            pseudo = Checksum.PseudoHeaderSum(BinaryPrimitives.ReadUInt32BigEndian(ip[12..]), BinaryPrimitives.ReadUInt32BigEndian(ip[16..]), protocol, length);
+        }
+        else if (type == EtherTypes.Ipv6)
+        {
+            if (frame.Length < EthernetFrame.HeaderLength + 48) return false;
+            var ip = frame[EthernetFrame.HeaderLength..];
+            protocol = ip[6];
+            length = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]);
+            l4 = EthernetFrame.HeaderLength + 40;
+            if (length < 8 || 40 + length > ip.Length) return false;
+            pseudo = Checksum.PseudoHeaderSum(BinaryPrimitives.ReadUInt128BigEndian(ip[8..]), BinaryPrimitives.ReadUInt128BigEndian(ip[24..]), protocol, length);
+        }
+        else return false;
+        int field;
+        if (protocol == 6 && length >= 20) field = l4 + 16;
+        else if (protocol == 17) field = l4 + 6;
+        else return false;
+        var value = BinaryPrimitives.ReadUInt16BigEndian(frame[field..]);
+        // UDP's 0 is "no checksum", never a partial one.
+        return value != 0 && value == Checksum.Fold(pseudo);
+    }
+
     /// <summary>Completes a checksum the sender left partial (TP_STATUS_CSUMNOTREADY, or NEEDS_CSUM in the
     /// virtio-net header), unless the frame leaves as GSO: then the kernel completes it per segment from the
     /// header we keep. False when the header's checksum offsets point outside the datagram.</summary>

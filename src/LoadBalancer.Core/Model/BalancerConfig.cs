@@ -38,6 +38,11 @@ public sealed record BalancerConfig
     public AnnounceConfig? Announce { get; init; }
     /// <summary>The engine's HTTP listener (<c>http:</c>): metrics, the status page and its JSON; null: none.</summary>
     public HttpConfig? Http { get; init; }
+    /// <summary>How frames reach the workers (<c>io:</c>): AF_PACKET rings (the default), AF_XDP sockets, or AF_XDP
+    /// where the interface's driver takes it.</summary>
+    public FrameIo Io { get; init; } = FrameIo.AfPacket;
+    /// <summary>The AF_XDP port's settings (<c>xdp:</c>), used when <see cref="Io"/> is not <see cref="FrameIo.AfPacket"/>.</summary>
+    public XdpConfig Xdp { get; init; } = XdpConfig.Default;
     public string? SourcePath { get; init; }
     /// <summary>The line of each top-level key present in the file (for a reload's refusals); empty when built in code.</summary>
     public IReadOnlyDictionary<string, int> KeyLines { get; init; } = EmptyKeyLines;
@@ -51,6 +56,52 @@ public sealed record HttpConfig
 {
     public required System.Net.IPEndPoint Listen { get; init; }
     public int Line { get; init; }
+}
+
+/// <summary><c>io:</c> the frame port the workers read and write (modes.md, "Frame ports").</summary>
+public enum FrameIo
+{
+    AfPacket,
+    AfXdp,
+    /// <summary>AF_XDP where every served interface takes native XDP, else AF_PACKET (one log line says why).</summary>
+    Auto,
+}
+
+/// <summary><c>xdp: {mode, zero_copy, frames}</c>.</summary>
+public sealed record XdpConfig
+{
+    public const int DefaultFrames = 4096;
+    public static readonly XdpConfig Default = new();
+
+    /// <summary>Native (in the driver) or generic (after the kernel built an skb: any interface, little gain).</summary>
+    public XdpAttachMode Mode { get; init; } = XdpAttachMode.Native;
+    public XdpZeroCopy ZeroCopy { get; init; } = XdpZeroCopy.Auto;
+    /// <summary>UMEM frames per worker (2 KiB each), shared by its sockets' fill, RX and TX rings.</summary>
+    public int Frames { get; init; } = DefaultFrames;
+    public int Line { get; init; }
+
+    /// <summary>Why the AF_XDP port cannot carry this service yet (null: it can). Its XDP program steers IPv4 frames
+    /// to a VIP and nothing else: a NAT service's backend replies, IPv6 and CLUSTERIP's cluster MAC are not steered.</summary>
+    public static string? WhyNotCarried(ServiceConfig s) =>
+        s.Mode == ForwardingMode.Nat ? "does not carry NAT services yet (the XDP program does not steer backend replies)"
+        : s.Mode == ForwardingMode.ClusterIp ? "does not carry CLUSTERIP services yet (the XDP program does not steer the cluster MAC)"
+        : s.IsIpv6 ? "does not carry IPv6 services yet (the XDP program steers IPv4 VIPs only)"
+        : null;
+}
+
+public enum XdpAttachMode
+{
+    Native,
+    Generic,
+}
+
+/// <summary>Zero-copy (the NIC DMAs into the UMEM) when the driver offers it: <c>auto</c> asks and falls back to copy
+/// mode, <c>on</c> refuses to start without it, <c>off</c> always copies.</summary>
+public enum XdpZeroCopy
+{
+    Auto,
+    On,
+    Off,
 }
 
 /// <summary>A group as the group database (getgrnam) gave it when the config was read.</summary>

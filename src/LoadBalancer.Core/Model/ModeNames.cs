@@ -24,6 +24,9 @@ public static class ModeNames
     public static readonly (string Name, BackendHealth Value)[] Healths =
         [("unknown", BackendHealth.Unknown), ("healthy", BackendHealth.Healthy), ("unhealthy", BackendHealth.Unhealthy)];
     public static readonly (string Name, BackendIntent Value)[] Intents = [("active", BackendIntent.Active), ("draining", BackendIntent.Draining)];
+    public static readonly (string Name, FrameIo Value)[] FrameIos = [("af_packet", FrameIo.AfPacket), ("af_xdp", FrameIo.AfXdp), ("auto", FrameIo.Auto)];
+    public static readonly (string Name, XdpAttachMode Value)[] XdpAttachModes = [("native", XdpAttachMode.Native), ("generic", XdpAttachMode.Generic)];
+    public static readonly (string Name, XdpZeroCopy Value)[] XdpZeroCopies = [("auto", XdpZeroCopy.Auto), ("on", XdpZeroCopy.On), ("off", XdpZeroCopy.Off)];
     public static readonly (string Name, HaRole Value)[] HaRoles = [("backup", HaRole.Backup), ("master", HaRole.Master), ("fault", HaRole.Fault)];
 
     public static string Name(ForwardingMode mode) => NameIn(Modes, mode);
@@ -36,6 +39,8 @@ public static class ModeNames
     public static string Name(BackendHealth health) => NameIn(Healths, health);
     public static string Name(BackendIntent intent) => NameIn(Intents, intent);
     public static string Name(HaRole role) => NameIn(HaRoles, role);
+    public static string Name(FrameIo io) => NameIn(FrameIos, io);
+    public static string Name(XdpAttachMode mode) => NameIn(XdpAttachModes, mode);
 
     /// <summary>The value <paramref name="name"/> stands for in <paramref name="table"/>.</summary>
     public static bool TryParse<T>((string Name, T Value)[] table, string? name, out T value) where T : struct, Enum

@@ -41,17 +41,22 @@ public interface IReceivePort : IFramePort
     void JoinMulticast(MacAddress mac);
 }
 
-/// <summary>Opens the workers' receive ports and transmitters.</summary>
+/// <summary>The worker a port is opened for (numbered across the engine) and the queue of the interface it reads
+/// (its number among the interface's workers): one worker's ports share what they must (AF_XDP: one UMEM, so a frame
+/// leaves another interface in place), and each worker reads its own queue.</summary>
+public readonly record struct PortOwner(int Worker, int Queue);
+
+/// <summary>Opens the workers' receive ports and transmitters: AF_PACKET rings, or AF_XDP sockets (<c>io:</c>).</summary>
 public interface IFramePorts
 {
     /// <param name="interfaceIndex">The interface's index in the engine's plan: the port stamps it on every frame.</param>
     /// <param name="fanoutGroup">Shared by the workers reading the interface; null with one worker.</param>
-    IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey);
+    IReceivePort OpenReceiver(string interfaceName, int interfaceIndex, int? fanoutGroup, FanoutKey fanoutKey, PortOwner owner);
 
     /// <summary>A transmitter for one worker on one interface. <paramref name="reader"/> is that worker's own
     /// receive port on the same interface, if it has one (Linux sends frames too big for a TX ring slot through
     /// its socket). The engine disposes what it gets when it stops.</summary>
-    IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader);
+    IFrameTransmitter OpenTransmitter(string interfaceName, IReceivePort? reader, PortOwner owner);
 }
 
 /// <summary>A NAT backend's replies: from this address and port, over this protocol. An IPv6 backend has

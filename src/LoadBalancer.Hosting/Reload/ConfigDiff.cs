@@ -76,6 +76,8 @@ public sealed class ConfigDiff
         if (!SameHa(a.Ha, b.Ha)) Refuse(Line(b.KeyLines, "ha"), "ha");
         if (a.Announce?.Table != b.Announce?.Table) Refuse(Line(b.KeyLines, "announce"), "announce");
         if (!Equals(a.Http?.Listen, b.Http?.Listen)) Refuse(Line(b.KeyLines, "http"), "http (the listener is bound at start)");
+        Fixed(b, "io", ModeNames.Name(a.Io), ModeNames.Name(b.Io));
+        if (a.Xdp with { Line = 0 } != b.Xdp with { Line = 0 }) Refuse(Line(b.KeyLines, "xdp"), "xdp (the sockets and the program are set up at start)");
         if (a.MaglevTableSize != b.MaglevTableSize) _changes.Add($"maglev_table_size {a.MaglevTableSize} -> {b.MaglevTableSize}");
     }
 

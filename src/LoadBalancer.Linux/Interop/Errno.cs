@@ -8,5 +8,8 @@ public sealed class NativeException(string call, int errno)
 {
     public int Errno { get; } = errno;
 
+    /// <summary>The errors callers outside the interop tell apart (the values of asm-generic/errno*.h).</summary>
+    public const int Busy = 16, InvalidArgument = 22, NotSupported = 95;
+
     internal static NativeException Last(string call) => new(call, Marshal.GetLastPInvokeError());
 }

@@ -1,3 +1,4 @@
+using LoadBalancer.Core.Forwarding;
 using LoadBalancer.Core.IO;
 using LoadBalancer.Core.Packets;
 
@@ -10,8 +11,9 @@ namespace LoadBalancer.Linux.Xdp;
 /// except those a transmitter put in a TX ring (they come back through its completion ring). The fill ring is topped
 /// up from the free list before and after every batch.
 /// AF_XDP gives no sll_pkttype: the port tells it from the destination MAC against the interface's own. It gives no
-/// checksum state either (no TP_STATUS_CSUMNOTREADY, no virtio_net_hdr): <see cref="FrameMeta.ChecksumNotReady"/> is
-/// never set, so a partial checksum from a local sender on a veth is forwarded as it is (see ../shared/LAB.md).</summary>
+/// checksum state either (no TP_STATUS_CSUMNOTREADY, no virtio_net_hdr), and a local sender on a veth leaves TCP and
+/// UDP checksums partial: <see cref="PartialChecksum.LooksPartial"/> tells those from the header alone (the field
+/// holds the pseudo-header's sum), so only they pay a pass over the payload.</summary>
 public sealed unsafe class AfXdpPort : IFramePort
 {
     public const int BatchSize = 64;
@@ -40,9 +42,10 @@ public sealed unsafe class AfXdpPort : IFramePort
     /// <see cref="XdpProgram.SetSocket"/> for frames to arrive.</summary>
     /// <param name="interfaceIndex">The interface's index in the engine's plan, stamped on every frame.</param>
     /// <param name="mac">The interface's own MAC, to tell frames for the host from others.</param>
-    public static AfXdpPort Open(Umem umem, string name, int ifIndex, int queueId, int interfaceIndex, MacAddress mac, XdpRingSizes? sizes = null)
+    /// <param name="zeroCopy">Ask the driver for zero-copy (refused with EOPNOTSUPP where it has none, as veth).</param>
+    public static AfXdpPort Open(Umem umem, string name, int ifIndex, int queueId, int interfaceIndex, MacAddress mac, XdpRingSizes? sizes = null, bool zeroCopy = false)
     {
-        var socket = XdpSocket.Open(umem, ifIndex, queueId, receive: true, transmit: true, sizes);
+        var socket = XdpSocket.Open(umem, ifIndex, queueId, receive: true, transmit: true, sizes, zeroCopy);
         try
         {
             return new AfXdpPort(socket, name, interfaceIndex, mac);
@@ -85,6 +88,7 @@ public sealed unsafe class AfXdpPort : IFramePort
                 IngressInterface = _interfaceIndex,
                 EgressInterface = _interfaceIndex,
                 PacketType = Classify(frame),
+                ChecksumNotReady = PartialChecksum.LooksPartial(frame),
             };
             handler.Handle(frame, ref meta);
         }

@@ -48,6 +48,9 @@ public sealed unsafe class Umem : IDisposable
     /// <summary>The socket that registered this memory (and whose descriptor the others name to share it); -1 before.</summary>
     internal int OwnerFd { get; set; } = -1;
 
+    /// <summary>Registered by its first socket: later sockets share it and take that socket's mode (copy or zero-copy).</summary>
+    public bool IsRegistered => OwnerFd >= 0;
+
     /// <param name="frameSize">2048 or 4096: a power of two, the kernel's aligned mode.</param>
     public static Umem Create(int frameCount = DefaultFrameCount, int frameSize = DefaultFrameSize)
     {

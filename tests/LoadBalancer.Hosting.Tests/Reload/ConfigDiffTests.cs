@@ -134,4 +134,17 @@ public sealed class ConfigDiffSchedulerTests
 
         Assert.Equal(["backend web/web-2 added (10.0.1.3, weight 100, max_connections 50)"], ConfigDiff.Compare(current, next).Changes);
     }
+
+    [Fact]
+    public void Compare_IoOrXdpChanged_RefusedAtTheKeysLine_SameXdpOnAnotherLine_IsEmpty()
+    {
+        var lines = new Dictionary<string, int> { ["io"] = 1, ["xdp"] = 2 };
+        var current = Fixtures.Config() with { KeyLines = lines };
+
+        Assert.Equal([new ReloadRefusal(1, "io (af_packet now, af_xdp in the file) cannot change while the engine runs: a restart is needed (lb reload changed nothing)")],
+            ConfigDiff.Compare(current, current with { Io = FrameIo.AfXdp }).Refusals);
+        Assert.Equal([new ReloadRefusal(2, "xdp (the sockets and the program are set up at start) cannot change while the engine runs: a restart is needed (lb reload changed nothing)")],
+            ConfigDiff.Compare(current, current with { Xdp = new XdpConfig { Frames = 8192, Line = 2 } }).Refusals);
+        Assert.True(ConfigDiff.Compare(current, current with { Xdp = new XdpConfig { Line = 7 } }).IsEmpty);
+    }
 }

@@ -4,10 +4,11 @@ using LoadBalancer.Lab.Tests.Infrastructure;
 namespace LoadBalancer.Lab.Tests.DirectRouting;
 
 /// <summary>DR end to end with real nginx, real curl and the real engine in namespaces
-/// (client → router → bridge → balancer → real servers, replies straight from the servers to the router).</summary>
-public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture<DirectRoutingLab>
+/// (client → router → bridge → balancer → real servers, replies straight from the servers to the router), over
+/// either frame port: the lab fixture is the parameter (<see cref="DirectRoutingTests"/>, <see cref="DirectRoutingXdpTests"/>).</summary>
+public abstract class DirectRoutingSuite<TLab>(TLab fixture) where TLab : EngineLab
 {
-    private NamespaceLab Lab => fixture.Lab;
+    protected NamespaceLab Lab => fixture.Lab;
 
     [LabFact]
     public void NewConnections_Hundred_AllSucceedAndReachEveryBackend()
@@ -56,26 +57,6 @@ public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture
             }
         Assert.Equal(ports.Count, seenIn.Count);
         Assert.All(seenIn, kv => Assert.Single(kv.Value));
-    }
-
-    [LabFact]
-    public void Replies_GoStraightToClient_BalancerSeesOnlyClientToVip()
-    {
-        var pcap = Path.Combine(Lab.Dir, "balancer.pcap");
-        var countBefore = ReadCounter("tx_packets");
-        using (var capture = PacketCapture.Start(Lab.BalancerNs, Lab.BalancerIf, pcap, "tcp"))
-        {
-            var r = Lab.InClient($"for i in $(seq 20); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/big -o /dev/null || echo FAILED; done", 300);
-            Assert.DoesNotContain("FAILED", r.Stdout);
-        }
-        var fromVip = Tshark(pcap, $"ip.src=={Lab.Vip}");
-        var toVip = Tshark(pcap, $"ip.dst=={Lab.Vip}");
-        Assert.Equal(0, fromVip);
-        Assert.True(toVip > 100, $"expected the client-to-VIP frames in the capture, saw {toVip}");
-        // 20 downloads of 10 MB: if replies crossed the balancer its interface would have sent ~150 k frames
-        // (or ~5 k super-frames) on top of what it forwarded; it sent about what it received from clients.
-        var sent = ReadCounter("tx_packets") - countBefore;
-        Assert.True(sent <= toVip * 2 + 100, $"balancer interface sent {sent} frames for {toVip} client frames");
     }
 
     [LabFact]
@@ -143,6 +124,31 @@ public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture
         }
         Assert.Equal(System.Text.Json.JsonValueKind.Object, root.GetProperty("drops").ValueKind);
     }
+}
+
+/// <summary>The suite over AF_PACKET (the default <c>io</c>), and what only that port shows: a capture on the
+/// balancer's interface sees every frame the engine takes (AF_PACKET taps see them; XDP redirects them first).</summary>
+public sealed class DirectRoutingTests(DirectRoutingLab fixture) : DirectRoutingSuite<DirectRoutingLab>(fixture), IClassFixture<DirectRoutingLab>
+{
+    [LabFact]
+    public void Replies_GoStraightToClient_BalancerSeesOnlyClientToVip()
+    {
+        var pcap = Path.Combine(Lab.Dir, "balancer.pcap");
+        var countBefore = ReadCounter("tx_packets");
+        using (var capture = PacketCapture.Start(Lab.BalancerNs, Lab.BalancerIf, pcap, "tcp"))
+        {
+            var r = Lab.InClient($"for i in $(seq 20); do curl -s --noproxy '*' --max-time 3 http://{Lab.Vip}/big -o /dev/null || echo FAILED; done", 300);
+            Assert.DoesNotContain("FAILED", r.Stdout);
+        }
+        var fromVip = Tshark(pcap, $"ip.src=={Lab.Vip}");
+        var toVip = Tshark(pcap, $"ip.dst=={Lab.Vip}");
+        Assert.Equal(0, fromVip);
+        Assert.True(toVip > 100, $"expected the client-to-VIP frames in the capture, saw {toVip}");
+        // 20 downloads of 10 MB: if replies crossed the balancer its interface would have sent ~150 k frames
+        // (or ~5 k super-frames) on top of what it forwarded; it sent about what it received from clients.
+        var sent = ReadCounter("tx_packets") - countBefore;
+        Assert.True(sent <= toVip * 2 + 100, $"balancer interface sent {sent} frames for {toVip} client frames");
+    }
 
     private long ReadCounter(string name) =>
         long.Parse(Lab.In(Lab.BalancerNs, $"cat /sys/class/net/{Lab.BalancerIf}/statistics/{name}").Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
@@ -152,5 +158,36 @@ public sealed class DirectRoutingTests(DirectRoutingLab fixture) : IClassFixture
         var r = Shell.Run("tshark", ["-r", pcap, "-Y", filter, "-T", "fields", "-e", "frame.number"], TimeSpan.FromSeconds(60));
         Assert.True(r.ExitCode == 0, r.Output);
         return r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+    }
+}
+
+/// <summary>The suite over AF_XDP (<c>io: af_xdp</c>, native XDP on the balancer's veth, copy mode), and what the
+/// port must leave alone: the kernel's own traffic on the interface.</summary>
+public sealed class DirectRoutingXdpTests(DirectRoutingXdpLab fixture) : DirectRoutingSuite<DirectRoutingXdpLab>(fixture), IClassFixture<DirectRoutingXdpLab>
+{
+    private readonly DirectRoutingXdpLab _fixture = fixture;
+
+    [LabFact]
+    public void XdpProgram_AttachedToTheBalancerInterface()
+    {
+        var link = Lab.In(Lab.BalancerNs, $"ip -d link show {Lab.BalancerIf}").Stdout;
+        Assert.Contains("prog/xdp", link);
+        Assert.Contains("af_xdp: XDP program attached to", _fixture.Engine.Log);
+    }
+
+    [LabFact]
+    public void HostTraffic_NotForAService_ReachesTheKernel()
+    {
+        // ARP for the balancer's own address and an ICMP echo to it: the program passes both; a TCP connection to a port
+        // of the balancer's own address where nothing listens is refused by the kernel (a RST), not swallowed.
+        var address = Lab.Env["LAB_BALANCER_ADDR"].Split('/')[0];
+        Lab.In(Lab.RouterNs, $"ip neigh flush dev {Lab.RouterLanIf}");
+        var arp = Lab.In(Lab.RouterNs, $"arping -c 2 -w 4 -I {Lab.RouterLanIf} {address}", 30);
+        Assert.True(Arping.ReplyMacs(arp.Stdout).Length >= 1, $"the balancer's kernel did not answer ARP for its own address:\n{arp.Output}");
+        var echo = Lab.In(Lab.RouterNs, $"hping3 --icmp -c 3 -i u100000 {address} 2>&1", 30);
+        var received = Regex.Match(echo.Stdout, @"(\d+) packets received");
+        Assert.True(received.Success && int.Parse(received.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, echo.Output);
+        var refused = Lab.In(Lab.RouterNs, $"curl -s --max-time 3 http://{address}:22/; echo rc=$?", 30);
+        Assert.Contains("rc=7", refused.Stdout); // curl's "failed to connect"
     }
 }

@@ -18,6 +18,50 @@ public sealed class EngineLifecycleTests
     }
 
     [LabFact]
+    public void Kill_Sigkill_OnAfXdp_LeavesNoXdpProgramAttached()
+    {
+        using var lab = NamespaceLab.Up(1);
+        var config = ConfigFiles.WithTopLevel(lab.WriteDrConfig(ipv6: false), "io: af_xdp");
+        using var engine = EngineProcess.Start(lab, config, Path.Combine(lab.Dir, "lb.sock"));
+        string Link() => lab.In(lab.BalancerNs, $"ip -d link show {lab.BalancerIf}").Stdout;
+        Assert.Contains("prog/xdp", Link());
+        Assert.DoesNotContain("lb_" + lab.BalancerIf, lab.In(lab.BalancerNs, "nft list tables netdev").Stdout);
+
+        engine.Stop(signal: "KILL");
+
+        // The BPF link is released with the dead process's descriptors, which the kernel closes as it reaps it.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Link().Contains("prog/xdp") && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        Assert.DoesNotContain("prog/xdp", Link());
+    }
+
+    [LabFact]
+    public void Io_Auto_TakesAfXdpOnVeth_AndKeepsAfPacketForWhatItDoesNotCarry()
+    {
+        using var lab = NamespaceLab.Up(1);
+        string Link() => lab.In(lab.BalancerNs, $"ip -d link show {lab.BalancerIf}").Stdout;
+        string Drops() => lab.In(lab.BalancerNs, "nft list tables netdev").Stdout;
+
+        var ipv4 = ConfigFiles.WithTopLevel(lab.WriteDrConfig("lb-auto4.yaml", ipv6: false), "io: auto");
+        using (var engine = EngineProcess.Start(lab, ipv4, Path.Combine(lab.Dir, "lb.sock")))
+        {
+            Assert.Contains("io auto: af_xdp (native XDP on " + lab.BalancerIf + ")", engine.Log);
+            Assert.Contains("prog/xdp", Link());
+            Assert.DoesNotContain("lb_" + lab.BalancerIf, Drops());
+            Assert.Equal(0, engine.Stop());
+        }
+
+        // The default DR config serves IPv6 too, which the AF_XDP port does not carry yet.
+        var both = ConfigFiles.WithTopLevel(lab.WriteDrConfig("lb-auto6.yaml"), "io: auto");
+        using (var engine = EngineProcess.Start(lab, both, Path.Combine(lab.Dir, "lb.sock")))
+        {
+            Assert.Contains("io auto: af_packet, because af_xdp does not carry IPv6 services yet", engine.Log);
+            Assert.DoesNotContain("prog/xdp", Link());
+            Assert.Contains("lb_" + lab.BalancerIf, Drops());
+        }
+    }
+
+    [LabFact]
     public void Start_AnnouncesVipByGratuitousArp_AndUsesConfiguredMac()
     {
         using var lab = NamespaceLab.Up(2);

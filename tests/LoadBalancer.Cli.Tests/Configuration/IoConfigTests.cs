@@ -1,0 +1,79 @@
+using LoadBalancer.Core.Model;
+
+using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
+
+namespace LoadBalancer.Cli.Tests.Configuration;
+
+/// <summary>The top-level keys <c>io</c> and <c>xdp</c>: what they read, and what <c>lb check</c> refuses rather than
+/// ignores (a key not built yet, a service the AF_XDP port does not carry yet).</summary>
+public class IoConfigTests
+{
+    [Fact]
+    public void Parse_NoIo_AfPacketAndTheXdpDefaults()
+    {
+        var config = Load(Minimal());
+
+        Assert.Equal(FrameIo.AfPacket, config.Io);
+        Assert.Equal((XdpAttachMode.Native, XdpZeroCopy.Auto, 4096), (config.Xdp.Mode, config.Xdp.ZeroCopy, config.Xdp.Frames));
+    }
+
+    [Theory]
+    [InlineData("af_packet", FrameIo.AfPacket)]
+    [InlineData("af_xdp", FrameIo.AfXdp)]
+    [InlineData("auto", FrameIo.Auto)]
+    public void Parse_Io_IsRead(string value, FrameIo expected)
+    {
+        Assert.Equal(expected, Load(Minimal($"io: {value}")).Io);
+    }
+
+    [Fact]
+    public void Parse_Xdp_IsRead()
+    {
+        var xdp = Load(Minimal("xdp: {mode: generic, zero_copy: off, frames: 8192}")).Xdp;
+
+        Assert.Equal((XdpAttachMode.Generic, XdpZeroCopy.Off, 8192), (xdp.Mode, xdp.ZeroCopy, xdp.Frames));
+    }
+
+    [Theory]
+    [InlineData("io: xdp", "lb.yaml:1: io must be one of 'af_packet', 'af_xdp' or 'auto' (got 'xdp')")]
+    [InlineData("xdp: {mode: offload}", "lb.yaml:1: mode must be 'native' or 'generic' (got 'offload')")]
+    [InlineData("xdp: {zero_copy: yes}", "lb.yaml:1: zero_copy must be one of 'auto', 'on' or 'off' (got 'yes')")]
+    [InlineData("xdp: {frames: 100}", "lb.yaml:1: frames must be between 4096 and 524288 (got 100)")]
+    [InlineData("xdp: {busy_poll: true}", "lb.yaml:1: xdp.busy_poll is not implemented yet: the AF_XDP sockets wait in poll() (event-driven); remove the key")]
+    [InlineData("xdp: {busy_poll: false}", "lb.yaml:1: xdp.busy_poll is not implemented yet: the AF_XDP sockets wait in poll() (event-driven); remove the key")]
+    [InlineData("xdp: {ring: 4}", "lb.yaml:1: unknown key 'ring'")]
+    public void Parse_BadIoOrXdp_ReportsItsLine(string top, string expected)
+    {
+        AssertSingleError(Minimal(top), expected);
+    }
+
+    [Theory]
+    [InlineData("mode: nat\n    backend_interface: eth1", "does not carry NAT services yet (the XDP program does not steer backend replies)")]
+    [InlineData("", "does not carry IPv6 services yet (the XDP program steers IPv4 VIPs only)", "2001:db8::100", "2001:db8:1::11")]
+    public void Parse_AfXdpWithAServiceItDoesNotCarry_IsRefusedAtTheService(string extra, string why, string vip = "10.99.0.100", string backend = "10.99.1.11")
+    {
+        var yaml = $"""
+        io: af_xdp
+        services:
+          - name: web
+            vip: {vip}
+            port: 80
+            interface: eth0
+            {extra}
+            backends:
+              - name: web1
+                address: {backend}
+        """;
+
+        AssertSingleError(yaml, $"lb.yaml:3: service 'web': io af_xdp (line 1) {why}; use io: af_packet or auto");
+    }
+
+    [Fact]
+    public void Parse_AutoWithANatService_IsAccepted()
+    {
+        // auto keeps AF_PACKET for it, and says so at start.
+        var yaml = Minimal("io: auto").Replace("    interface: eth0", "    interface: eth0\n    mode: nat\n    backend_interface: eth1");
+
+        Assert.Equal(FrameIo.Auto, Load(yaml).Io);
+    }
+}
