@@ -4,14 +4,14 @@ nftables netdev DR on ip6, our DR6) in the same alternation; then wrk through th
 
 from .app import measure_app, rx_bytes
 from .balancer import engine_candidate, prepare_balancer, scraped_engine_candidate, sink_config
-from .harness import SEED, SINK_PORT, Lab, backends_active, in_ns, mac_of, nft
+from .harness import SEED, SINK_PORT, Lab, backends_active, in_ns, mac_of, nft, write
 from .search import LoadPath, measure_pair
 
 # Ethernet 14 + IPv6 40 + UDP 8 + FCS 4: the smallest IPv6 test frame (`lb generate` refuses less).
 SMALLEST_IPV6_FRAME = 66
 
 
-def candidates(lab, scrape=False, ipv4=True, ipv6=False):
+def candidates(lab, scrape=False, ipv4=True, ipv6=False, xdp=False):
     """The DR lab's candidates for measure_pair (the generator arm in, the LAN out): kernel IP forwarding,
     nftables netdev DR and ours, for IPv4 and (ipv6) for IPv6."""
     b = lab["LAB_BALANCER_NS"]
@@ -58,6 +58,12 @@ def candidates(lab, scrape=False, ipv4=True, ipv6=False):
             (f"nft-netdev-dr{suffix}", "nftables netdev DR" + (" (ip6)" if suffix else ""), nft_dr_on, nft_dr_off),
             (f"lb-dr{suffix}", f"lb DR{suffix}", *engine_candidate(b, config, path([vip]))),
         ]
+        if xdp and not suffix:
+            # The same engine and config on the AF_XDP port (IPv4 only so far): its XDP work runs in the interface's
+            # threaded NAPI, which the engine pins to its own CPU (the device under test's), like RPS for the others.
+            with open(config) as f:
+                on_xdp = write(config.replace(".yaml", "-xdp.yaml"), "io: af_xdp\n" + f.read())
+            listed.append(("lb-dr-xdp", "lb DR (AF_XDP)", *engine_candidate(b, on_xdp, path([vip]))))
         if scrape:
             listed.append((f"lb-dr{suffix}-listening", f"lb DR{suffix}, listener on, no scrape",
                            *scraped_engine_candidate(b, config, path([vip]), scrape=False)))
@@ -78,7 +84,7 @@ def candidates(lab, scrape=False, ipv4=True, ipv6=False):
 def measure(args, rows, apps, ipv4=True, ipv6=False):
     lab = Lab("lab_up", 2, generator=True)
     try:
-        lab_candidates = candidates(lab, getattr(args, "scrape", False), ipv4, ipv6)
+        lab_candidates = candidates(lab, getattr(args, "scrape", False), ipv4, ipv6, getattr(args, "xdp", False))
         for size in args.sizes:
             measure_pair(rows, "dr", size, args, lab_candidates)
         if args.app_seconds and ipv4:

@@ -24,7 +24,7 @@ internal static class LinuxPlatform
     public static EnginePlatform Create(BalancerConfig config, EngineLog log)
     {
         if (!XdpChoice.UseXdp(config, log)) return Create();
-        var xdp = new XdpFrames(config.Xdp, log);
+        var xdp = new XdpFrames(config.Xdp, config.Cpus, log);
         return Create(xdp, xdp);
     }
 

@@ -15,7 +15,7 @@ namespace LoadBalancer.Cli.Platform;
 /// when the interface's first receiver opens and detached when its last one closes (or when the process dies, however
 /// it dies). Where the AF_PACKET port installs an nftables ingress drop, this one puts the VIPs in the program's map:
 /// a frame to a VIP goes to the worker's socket and the kernel never sees it, so no ingress drop is needed.</summary>
-internal sealed class XdpFrames(XdpConfig config, EngineLog log) : IFramePorts, IIngressDrops
+internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus, EngineLog log) : IFramePorts, IIngressDrops
 {
     private readonly Dictionary<int, Shared<Umem>> _umems = new();
     private readonly Dictionary<string, Steering> _steering = new(StringComparer.Ordinal);
@@ -130,8 +130,21 @@ internal sealed class XdpFrames(XdpConfig config, EngineLog log) : IFramePorts, 
             try
             {
                 var mode = config.Mode == XdpAttachMode.Native ? XdpMode.Native : XdpMode.Generic;
-                _steering[name] = steering = new Steering(program, Attach(program, name, ifIndex, mode));
+                var attachment = Attach(program, name, ifIndex, mode);
+                NapiPlacement? placement;
+                try
+                {
+                    // The workers' CPUs: the ones cpus: names, else wherever the engine may run.
+                    placement = NapiPlacement.Apply(name, workerCpus.Count > 0 ? workerCpus : CpuAffinity.Of());
+                }
+                catch
+                {
+                    attachment.Dispose();
+                    throw;
+                }
+                _steering[name] = steering = new Steering(program, attachment, placement);
                 log.Info($"af_xdp: XDP program attached to {name} ({ModeNames.Name(config.Mode)} mode, a BPF link: it goes with this process)");
+                if (placement is not null) log.Info($"af_xdp: {placement.Said}");
             }
             catch
             {
@@ -183,7 +196,7 @@ internal sealed class XdpFrames(XdpConfig config, EngineLog log) : IFramePorts, 
     }
 
     /// <summary>One interface's program and its attachment, and the VIPs in its map.</summary>
-    private sealed class Steering(XdpProgram program, XdpAttachment attachment) : IDisposable
+    private sealed class Steering(XdpProgram program, XdpAttachment attachment, NapiPlacement? placement) : IDisposable
     {
         private readonly HashSet<uint> _vips = new();
         public XdpProgram Program { get; } = program;
@@ -203,6 +216,8 @@ internal sealed class XdpFrames(XdpConfig config, EngineLog log) : IFramePorts, 
 
         public void Dispose()
         {
+            // The interface's NAPI as it was, while the program still holds it (the order: restore, then detach).
+            placement?.Dispose();
             attachment.Dispose();
             Program.Dispose();
         }

@@ -48,6 +48,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int sched_setaffinity(int pid, nuint cpusetsize, ulong* mask);
 
+    /// <summary>pid 0: the calling thread.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int sched_getaffinity(int pid, nuint cpusetsize, ulong* mask);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int close(int fd);
 

@@ -18,4 +18,28 @@ public static unsafe class CpuAffinity
         mask[cpu / 64] = 1UL << (cpu % 64);
         if (LibC.sched_setaffinity(0, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last($"sched_setaffinity(cpu {cpu})");
     }
+
+    /// <summary>The CPUs thread <paramref name="pid"/> may run on (0: the calling thread), lowest first.</summary>
+    public static IReadOnlyList<int> Of(int pid = 0)
+    {
+        var mask = stackalloc ulong[MaxCpus / 64];
+        if (LibC.sched_getaffinity(pid, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last($"sched_getaffinity({pid})");
+        var cpus = new List<int>();
+        for (var c = 0; c < MaxCpus; c++)
+            if ((mask[c / 64] & (1UL << (c % 64))) != 0) cpus.Add(c);
+        return cpus;
+    }
+
+    /// <summary>Lets thread <paramref name="pid"/> (a kernel thread too) run on <paramref name="cpus"/> only.</summary>
+    public static void Set(int pid, IReadOnlyCollection<int> cpus)
+    {
+        var mask = stackalloc ulong[MaxCpus / 64];
+        new Span<ulong>(mask, MaxCpus / 64).Clear();
+        foreach (var cpu in cpus)
+        {
+            if (cpu is < 0 or >= MaxCpus) throw new ArgumentOutOfRangeException(nameof(cpus), cpu, $"a CPU number is 0..{MaxCpus - 1}");
+            mask[cpu / 64] |= 1UL << (cpu % 64);
+        }
+        if (LibC.sched_setaffinity(pid, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last($"sched_setaffinity(pid {pid})");
+    }
 }

@@ -173,6 +173,9 @@ public sealed class DirectRoutingXdpTests(DirectRoutingXdpLab fixture) : DirectR
         var link = Lab.In(Lab.BalancerNs, $"ip -d link show {Lab.BalancerIf}").Stdout;
         Assert.Contains("prog/xdp", link);
         Assert.Contains("af_xdp: XDP program attached to", _fixture.Engine.Log);
+        // veth: the program runs in the NAPI poll, which threaded NAPI takes off the sender's CPU.
+        Assert.Equal("1", Lab.In(Lab.BalancerNs, $"cat /sys/class/net/{Lab.BalancerIf}/threaded").Stdout.Trim());
+        Assert.Contains($"af_xdp: threaded NAPI on {Lab.BalancerIf}", _fixture.Engine.Log);
     }
 
     [LabFact]

@@ -50,6 +50,9 @@ public sealed class EngineLifecycleTests
             Assert.DoesNotContain("lb_" + lab.BalancerIf, Drops());
             Assert.Equal(0, engine.Stop());
         }
+        // Stopped: the program detached and the interface's NAPI as it was.
+        Assert.DoesNotContain("prog/xdp", Link());
+        Assert.Equal("0", lab.In(lab.BalancerNs, $"cat /sys/class/net/{lab.BalancerIf}/threaded").Stdout.Trim());
 
         // The default DR config serves IPv6 too, which the AF_XDP port does not carry yet.
         var both = ConfigFiles.WithTopLevel(lab.WriteDrConfig("lb-auto6.yaml"), "io: auto");

@@ -54,4 +54,49 @@ public class CpuAffinityTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => CpuAffinity.PinCurrentThread(-1));
     }
+    [Fact]
+    public void Of_TheCallingThread_IsWhatTheKernelLists()
+    {
+        var listed = OnNewThread(() => (Of: string.Join(",", CpuAffinity.Of()), Kernel: AllowedCpus()));
+        // The kernel writes ranges ("0-1"); the test machine's set is small enough to spell it out.
+        var expanded = string.Join(",", listed.Kernel.Split(',').SelectMany(r =>
+        {
+            var ends = r.Split('-').Select(int.Parse).ToArray();
+            return Enumerable.Range(ends[0], ends[^1] - ends[0] + 1);
+        }));
+        Assert.Equal(expanded, listed.Of);
+    }
+
+    [Fact]
+    public void Set_AnotherThreadByItsId_MovesThatThreadOnly()
+    {
+        var last = Environment.ProcessorCount - 1;
+        using var ready = new ManualResetEventSlim();
+        using var moved = new ManualResetEventSlim();
+        var tid = 0;
+        string? seen = null;
+        var thread = new Thread(() =>
+        {
+            tid = int.Parse(File.ReadAllText("/proc/thread-self/stat").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            ready.Set();
+            moved.Wait();
+            seen = AllowedCpus();
+        });
+        var before = AllowedCpus();
+        thread.Start();
+        ready.Wait();
+        CpuAffinity.Set(tid, [last]);
+        Assert.Equal([last], CpuAffinity.Of(tid));
+        moved.Set();
+        thread.Join();
+
+        Assert.Equal(last.ToString(System.Globalization.CultureInfo.InvariantCulture), seen);
+        Assert.Equal(before, AllowedCpus());
+    }
+
+    [Fact]
+    public void Set_CpuOutOfRange_IsRefusedBeforeTheKernel()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => CpuAffinity.Set(0, [CpuAffinity.MaxCpus]));
+    }
 }
