@@ -63,7 +63,7 @@ def main():
     ap.add_argument("--only", default="dr,nat,clusterip", help="labs: dr, dr6 (the DR lab over IPv6), nat, nat6 (the NAT lab over IPv6), clusterip")
     ap.add_argument("--ipv6", action="store_true", help="DR and NAT: also the IPv6 rows (as --only dr6, nat6), in the same alternation")
     ap.add_argument("--scrape", action="store_true", help="DR: also our engine with its /metrics scraped every second (the scrape's cost)")
-    ap.add_argument("--xdp", action="store_true", help="DR: also our engine on the AF_XDP port (io: af_xdp), in the same alternation")
+    ap.add_argument("--xdp", action="store_true", help="DR and NAT: also our engine on the AF_XDP port (io: af_xdp), in the same alternation")
     ap.add_argument("--out", default=None)
     ap.add_argument("--publish", action="store_true", help="also copy the results to benchmarks/results and RESULTS.md")
     ap.add_argument("--profile", choices=("lb-dr", "nft-netdev-dr", "lb-dr6", "nft-netdev-dr6"), help="profile that DR candidate with perf instead of comparing")

@@ -5,7 +5,7 @@ in the same alternation; then wrk through the VIP."""
 from .app import measure_app, rx_bytes
 from .balancer import engine_candidate, prepare_balancer, sink_config
 from .dr import SMALLEST_IPV6_FRAME
-from .harness import SEED, SINK_PORT, Lab, backends_active, in_ns, nft
+from .harness import SEED, SINK_PORT, Lab, backends_active, in_ns, nft, write
 from .search import LoadPath, measure_pair
 
 
@@ -39,10 +39,16 @@ def measure(args, rows, apps, ipv4=True, ipv6=False):
                 in_ns(b, "sh", "-c", "command -v conntrack >/dev/null && conntrack -F >/dev/null 2>&1 || true", check=False)
 
             config = sink_config(lab, "nat", in_if, out_if, addrs, vip=vip, name=f"nat{suffix}")
-            return [
+            listed = [
                 (f"nft-dnat{suffix}", "nftables DNAT" + (" (ip6)" if suffix else ""), dnat_on, dnat_off),
                 (f"lb-nat{suffix}", "lb NAT66" if suffix else "lb NAT", *engine_candidate(b, config, path)),
             ]
+            if getattr(args, "xdp", False) and not suffix:
+                # The same engine and config on the AF_XDP port (IPv4 only so far).
+                with open(config) as f:
+                    on_xdp = write(config.replace(".yaml", "-xdp.yaml"), "io: af_xdp\n" + f.read())
+                listed.append(("lb-nat-xdp", "lb NAT (AF_XDP)", *engine_candidate(b, on_xdp, path)))
+            return listed
 
         candidates = []
         if ipv4:

@@ -17,19 +17,19 @@ def ratios(rows):
         for ours, peer, target in (("lb-dr", "kernel-forwarding", 0.6), ("lb-dr", "nft-netdev-dr", 0.65), ("lb-nat", "nft-dnat", 0.65),
                                    ("lb-clusterip", "nft-clusterip", None),
                                    # Issue 17's targets for the AF_XDP port.
-                                   ("lb-dr-xdp", "lb-dr", 1.3), ("lb-dr-xdp", "nft-netdev-dr", 0.9),
+                                   ("lb-dr-xdp", "lb-dr", 1.3), ("lb-dr-xdp", "nft-netdev-dr", 0.9), ("lb-nat-xdp", "nft-dnat", 1.0),
                                    # IPv6 against its IPv6 peers (the same frame size): reported, no target set yet.
                                    ("lb-dr6", "kernel-forwarding6", None), ("lb-dr6", "nft-netdev-dr6", None), ("lb-nat6", "nft-dnat6", None)):
             if (ours, size) in by and (peer, size) in by and by[(peer, size)]["median"]:
                 value = by[(ours, size)]["median"] / by[(peer, size)]["median"]
                 out.append({"name": f"{by[(ours, size)]['label']} / {by[(peer, size)]['label']} ({size} B)", "value": round(value, 3),
                             "target": target, "met": None if target is None else value >= target})
-        for impl in ("lb-dr", "lb-dr6", "lb-nat", "lb-nat6", "lb-clusterip", "lb-dr-xdp"):
+        for impl in ("lb-dr", "lb-dr6", "lb-nat", "lb-nat6", "lb-clusterip", "lb-dr-xdp", "lb-nat-xdp"):
             r = by.get((impl, size))
             two = next((o for o in (r or {}).get("overload", []) if o["factor"] == 2.0), None)
             if r and two and r["median"]:
                 value = two["median"] / r["median"]
-                target = 0.7 if impl == "lb-dr" else 0.9 if impl == "lb-dr-xdp" else None
+                target = 0.7 if impl == "lb-dr" else 0.9 if impl in ("lb-dr-xdp", "lb-nat-xdp") else None
                 out.append({"name": f"{r['label']} at 2x / its loss-free ({size} B)", "value": round(value, 3), "target": target,
                             "met": None if target is None else value >= target})
     return out

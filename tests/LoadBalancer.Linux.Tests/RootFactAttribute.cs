@@ -8,3 +8,12 @@ public sealed class RootFactAttribute : FactAttribute
         if (!Environment.IsPrivilegedProcess) Skip = $"{why}: run the tests as root";
     }
 }
+
+/// <summary>A theory that needs root: skipped, with the reason, elsewhere.</summary>
+public sealed class RootTheoryAttribute : TheoryAttribute
+{
+    public RootTheoryAttribute(string why)
+    {
+        if (!Environment.IsPrivilegedProcess) Skip = $"{why}: run the tests as root";
+    }
+}

@@ -22,7 +22,10 @@ internal static class XdpChoice
                 log.Info($"io auto: af_packet, because af_xdp {why} (service '{s.Name}')");
                 return false;
             }
-        var interfaces = config.Services.Select(s => s.Interface).Distinct(StringComparer.Ordinal).ToList();
+        // The interfaces the engine reads: every service's, and a NAT service's backend side (its replies).
+        var interfaces = config.Services.Select(s => s.Interface)
+            .Concat(config.Services.Where(s => s.Mode == ForwardingMode.Nat).Select(s => s.EffectiveBackendInterface))
+            .Distinct(StringComparer.Ordinal).ToList();
         var mode = config.Xdp.Mode == XdpAttachMode.Native ? XdpMode.Native : XdpMode.Generic;
         foreach (var name in interfaces)
         {

@@ -13,8 +13,9 @@ namespace LoadBalancer.Cli.Platform;
 /// One UMEM per worker, shared by all of that worker's sockets (XDP_SHARED_UMEM), so a frame received on one
 /// interface leaves by another in place. One XDP program per interface the engine reads, attached through a BPF link
 /// when the interface's first receiver opens and detached when its last one closes (or when the process dies, however
-/// it dies). Where the AF_PACKET port installs an nftables ingress drop, this one puts the VIPs in the program's map:
-/// a frame to a VIP goes to the worker's socket and the kernel never sees it, so no ingress drop is needed.</summary>
+/// it dies). Where the AF_PACKET port installs an nftables ingress drop, this one puts the VIPs and the NAT backends'
+/// replies in the program's maps: such a frame goes to the worker's socket and the kernel never sees it, so no ingress
+/// drop is needed.</summary>
 internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus, EngineLog log) : IFramePorts, IIngressDrops
 {
     private readonly Dictionary<int, Shared<Umem>> _umems = new();
@@ -101,18 +102,18 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
     {
         // The config refuses what would land here (XdpConfig.WhyNotCarried); a caller that gets past it must not be
         // told its frames are taken care of.
-        if (vips6.Count > 0 || replies.Count > 0)
-            throw new InvalidOperationException($"af_xdp on {interfaceName}: the XDP program steers IPv4 VIPs only (no IPv6 VIPs, no NAT replies)");
+        if (vips6.Count > 0 || replies.Any(r => r.Address6 != 0))
+            throw new InvalidOperationException($"af_xdp on {interfaceName}: the XDP program steers IPv4 only (no IPv6 VIPs or backends)");
         lock (_lock)
         {
             if (!_steering.TryGetValue(interfaceName, out var steering))
                 throw new InvalidOperationException($"af_xdp: no XDP program on {interfaceName} (no worker reads it)");
-            steering.Replace(vips);
+            steering.Replace(vips, replies, localAddress);
             return new Unsteer(this, steering);
         }
     }
 
-    public string Describe(string interfaceName) => $"the VIP map of the XDP program on {interfaceName}";
+    public string Describe(string interfaceName) => $"the maps of the XDP program on {interfaceName}";
 
     private Shared<Umem> UmemOf(int worker)
     {
@@ -195,22 +196,33 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
         }
     }
 
-    /// <summary>One interface's program and its attachment, and the VIPs in its map.</summary>
+    /// <summary>One interface's program and its attachment, and the VIPs and NAT replies in its maps.</summary>
     private sealed class Steering(XdpProgram program, XdpAttachment attachment, NapiPlacement? placement) : IDisposable
     {
         private readonly HashSet<uint> _vips = new();
+        private readonly HashSet<(uint Address, byte Protocol, ushort Port)> _replies = new();
         public XdpProgram Program { get; } = program;
         public int Users;
 
-        public void Replace(IReadOnlyCollection<uint> vips)
+        public void Replace(IReadOnlyCollection<uint> vips, IReadOnlyCollection<ReplyFilter> replies, uint localAddress)
         {
-            // New ones first: a VIP kept across the change is never out of the map.
+            // New ones first: one kept across the change is never out of the map.
             foreach (var v in vips)
                 if (_vips.Add(v)) Program.AddVip(v);
+            var wanted = replies.Select(r => (r.Address, r.Protocol, r.Port)).ToHashSet();
+            foreach (var r in wanted)
+                if (_replies.Add(r)) Program.AddReply(r.Address, r.Protocol, r.Port);
+            if (wanted.Count > 0) Program.SetReplies(true, localAddress);
             foreach (var v in _vips.Where(v => !vips.Contains(v)).ToList())
             {
                 Program.RemoveVip(v);
                 _vips.Remove(v);
+            }
+            if (wanted.Count == 0) Program.SetReplies(false, localAddress);
+            foreach (var r in _replies.Where(r => !wanted.Contains(r)).ToList())
+            {
+                Program.RemoveReply(r.Address, r.Protocol, r.Port);
+                _replies.Remove(r);
             }
         }
 
@@ -228,7 +240,7 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
         public void Dispose()
         {
             lock (frames._lock)
-                if (steering.Users > 0) steering.Replace([]);
+                if (steering.Users > 0) steering.Replace([], [], 0);
         }
     }
 

@@ -81,10 +81,9 @@ public sealed record XdpConfig
     public int Line { get; init; }
 
     /// <summary>Why the AF_XDP port cannot carry this service yet (null: it can). Its XDP program steers IPv4 frames
-    /// to a VIP and nothing else: a NAT service's backend replies, IPv6 and CLUSTERIP's cluster MAC are not steered.</summary>
+    /// to a VIP and a NAT service's IPv4 backend replies; IPv6 and CLUSTERIP's cluster MAC are not steered.</summary>
     public static string? WhyNotCarried(ServiceConfig s) =>
-        s.Mode == ForwardingMode.Nat ? "does not carry NAT services yet (the XDP program does not steer backend replies)"
-        : s.Mode == ForwardingMode.ClusterIp ? "does not carry CLUSTERIP services yet (the XDP program does not steer the cluster MAC)"
+        s.Mode == ForwardingMode.ClusterIp ? "does not carry CLUSTERIP services yet (the XDP program does not steer the cluster MAC)"
         : s.IsIpv6 ? "does not carry IPv6 services yet (the XDP program steers IPv4 VIPs only)"
         : null;
 }

@@ -13,9 +13,11 @@ internal static class BpfConstants
     public const int BPF_MAP_UPDATE_ELEM = 2;
     public const int BPF_MAP_DELETE_ELEM = 3;
     public const int BPF_PROG_LOAD = 5;
+    public const int BPF_PROG_TEST_RUN = 10;
     public const int BPF_LINK_CREATE = 28;
 
     public const uint BPF_MAP_TYPE_HASH = 1;
+    public const uint BPF_MAP_TYPE_ARRAY = 2;
     public const uint BPF_MAP_TYPE_XSKMAP = 17;
     public const uint BPF_PROG_TYPE_XDP = 6;
     /// <summary>enum bpf_attach_type: BPF_LINK_CREATE on a network device's XDP hook.</summary>
@@ -29,8 +31,8 @@ internal static class BpfConstants
     public const byte BPF_W = 0x00, BPF_H = 0x08, BPF_B = 0x10, BPF_DW = 0x18;
     public const byte BPF_IMM = 0x00, BPF_MEM = 0x60;
     // ALU and jump operations, and whether the operand is the immediate (K) or a register (X).
-    public const byte BPF_ADD = 0x00, BPF_MOV = 0xb0;
-    public const byte BPF_JA = 0x00, BPF_JEQ = 0x10, BPF_JGT = 0x20, BPF_JNE = 0x50, BPF_CALL = 0x80, BPF_EXIT = 0x90;
+    public const byte BPF_ADD = 0x00, BPF_AND = 0x50, BPF_LSH = 0x60, BPF_MOV = 0xb0;
+    public const byte BPF_JA = 0x00, BPF_JEQ = 0x10, BPF_JGT = 0x20, BPF_JSET = 0x40, BPF_JNE = 0x50, BPF_JLT = 0xa0, BPF_CALL = 0x80, BPF_EXIT = 0x90;
     public const byte BPF_K = 0x00, BPF_X = 0x08;
 
     /// <summary>In BPF_LD_IMM64's src_reg: the immediate is a map's file descriptor, which the kernel replaces with the map.</summary>
@@ -105,6 +107,24 @@ internal struct bpf_attr_link_create
     public uint target_ifindex;
     public uint attach_type;
     public uint flags;
+}
+
+/// <summary>union bpf_attr, the anonymous struct of BPF_PROG_TEST_RUN, up to ctx_out (no flags, cpu or batch size).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct bpf_attr_test_run
+{
+    public uint prog_fd;
+    public uint retval;
+    public uint data_size_in;
+    public uint data_size_out;
+    public ulong data_in;
+    public ulong data_out;
+    public uint repeat;
+    public uint duration;
+    public uint ctx_size_in;
+    public uint ctx_size_out;
+    public ulong ctx_in;
+    public ulong ctx_out;
 }
 
 /// <summary>The verifier refused a program; <see cref="VerifierLog"/> says why, instruction by instruction.</summary>
@@ -190,6 +210,18 @@ internal static unsafe class Bpf
             {
                 NativeMemory.Free(log);
             }
+        }
+    }
+
+    /// <summary>Runs a loaded program once on <paramref name="frame"/> (not attached anywhere, queue 0): its return
+    /// value. For tests of what the program decides.</summary>
+    public static uint ProgTestRun(FileDescriptor program, ReadOnlySpan<byte> frame)
+    {
+        fixed (byte* data = frame)
+        {
+            var attr = new bpf_attr_test_run { prog_fd = (uint)program.Fd, data_in = (ulong)data, data_size_in = (uint)frame.Length, repeat = 1 };
+            if (Call(BpfConstants.BPF_PROG_TEST_RUN, ref attr) < 0) throw NativeException.Last("bpf(BPF_PROG_TEST_RUN)");
+            return attr.retval;
         }
     }
 

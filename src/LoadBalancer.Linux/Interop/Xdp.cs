@@ -44,6 +44,7 @@ internal static class XdpConstants
     /// <summary>enum xdp_action.</summary>
     public const int XDP_DROP = 1;
     public const int XDP_PASS = 2;
+    public const int XDP_TX = 3;
     public const int XDP_REDIRECT = 4;
 }
 

@@ -3,12 +3,12 @@ using static LoadBalancer.Linux.Interop.BpfConstants;
 
 namespace LoadBalancer.Linux.Xdp;
 
-/// <summary>Just enough of an eBPF assembler for the XDP program: 64-bit moves and adds, loads and stores, map
-/// descriptors as 64-bit immediates, conditional jumps to labels, helper calls and exit. Jumps are resolved when
+/// <summary>Just enough of an eBPF assembler for the XDP program: 64-bit moves, adds, masks and shifts, loads and stores, map
+/// descriptors as 64-bit immediates, conditional and unconditional jumps to labels, helper calls and exit. Jumps are resolved when
 /// the program is built, so the program reads top to bottom like its C source would.</summary>
 internal sealed class BpfAssembler
 {
-    public const byte R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R10 = 10;
+    public const byte R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5, R6 = 6, R7 = 7, R8 = 8, R9 = 9, R10 = 10;
 
     private readonly List<bpf_insn> _code = [];
     private readonly List<(int At, int Label)> _jumps = [];
@@ -29,6 +29,12 @@ internal sealed class BpfAssembler
     public void MovImm(byte dst, int imm) => Emit(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
 
     public void AddImm(byte dst, int imm) => Emit(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm);
+
+    public void AddReg(byte dst, byte src) => Emit(BPF_ALU64 | BPF_ADD | BPF_X, dst, src, 0, 0);
+
+    public void AndImm(byte dst, int imm) => Emit(BPF_ALU64 | BPF_AND | BPF_K, dst, 0, 0, imm);
+
+    public void ShiftLeftImm(byte dst, int imm) => Emit(BPF_ALU64 | BPF_LSH | BPF_K, dst, 0, 0, imm);
 
     /// <summary>dst = *(size *)(src + off); <paramref name="size"/> is BPF_B, BPF_H, BPF_W or BPF_DW.</summary>
     public void Load(byte size, byte dst, byte src, short off) => Emit((byte)(BPF_LDX | BPF_MEM | size), dst, src, off, 0);
@@ -54,6 +60,12 @@ internal sealed class BpfAssembler
     {
         _jumps.Add((_code.Count, label.Id));
         Emit((byte)(BPF_JMP | op | BPF_K), dst, 0, 0, imm);
+    }
+
+    public void Jump(Label label)
+    {
+        _jumps.Add((_code.Count, label.Id));
+        Emit(BPF_JMP | BPF_JA, 0, 0, 0, 0);
     }
 
     public void Call(int helper) => Emit(BPF_JMP | BPF_CALL, 0, 0, 0, helper);

@@ -48,7 +48,6 @@ public class IoConfigTests
     }
 
     [Theory]
-    [InlineData("mode: nat\n    backend_interface: eth1", "does not carry NAT services yet (the XDP program does not steer backend replies)")]
     [InlineData("", "does not carry IPv6 services yet (the XDP program steers IPv4 VIPs only)", "2001:db8::100", "2001:db8:1::11")]
     public void Parse_AfXdpWithAServiceItDoesNotCarry_IsRefusedAtTheService(string extra, string why, string vip = "10.99.0.100", string backend = "10.99.1.11")
     {
@@ -68,12 +67,13 @@ public class IoConfigTests
         AssertSingleError(yaml, $"lb.yaml:3: service 'web': io af_xdp (line 1) {why}; use io: af_packet or auto");
     }
 
-    [Fact]
-    public void Parse_AutoWithANatService_IsAccepted()
+    [Theory]
+    [InlineData("auto", FrameIo.Auto)]
+    [InlineData("af_xdp", FrameIo.AfXdp)]
+    public void Parse_NatService_IsCarriedByEither(string io, FrameIo expected)
     {
-        // auto keeps AF_PACKET for it, and says so at start.
-        var yaml = Minimal("io: auto").Replace("    interface: eth0", "    interface: eth0\n    mode: nat\n    backend_interface: eth1");
+        var yaml = Minimal($"io: {io}").Replace("    interface: eth0", "    interface: eth0\n    mode: nat\n    backend_interface: eth1");
 
-        Assert.Equal(FrameIo.Auto, Load(yaml).Io);
+        Assert.Equal(expected, Load(yaml).Io);
     }
 }

@@ -2,14 +2,18 @@ using LoadBalancer.Lab.Tests.Infrastructure;
 
 namespace LoadBalancer.Lab.Tests.Nat;
 
-/// <summary>ICMP errors through NAT, with the real kernel as the client and the backends.</summary>
-public sealed class NatIcmpTests
+/// <summary>ICMP errors through NAT, with the real kernel as the client and the backends, over either frame port
+/// (<see cref="NatIcmpTests"/>, <see cref="NatIcmpXdpTests"/>).</summary>
+public abstract class NatIcmpSuite
 {
+    /// <summary>The engine's config for the lab.</summary>
+    protected abstract string WriteConfig(NamespaceLab lab);
+
     [LabFact]
     public void UdpToPortWithoutListener_ClientGetsPortUnreachableFromVipQuotingItsDatagram()
     {
         using var lab = NamespaceLab.UpNat(2);
-        var config = lab.WriteNatConfig();
+        var config = WriteConfig(lab);
         // A UDP service whose backend port has no listener: the backend answers with port unreachable.
         File.AppendAllText(config, $"""
               - name: void
@@ -51,7 +55,7 @@ public sealed class NatIcmpTests
     public void SmallerMtuBehindBalancer_ClientGetsFragmentationNeeded_UploadStillCompletes()
     {
         using var lab = NamespaceLab.UpNat(2);
-        var config = lab.WriteNatConfig();
+        var config = WriteConfig(lab);
         // The path behind the balancer narrows to 1400 bytes; the client and the servers still think 1500.
         var back = lab.Env["LAB_BALANCER_BACK_IF"];
         Assert.Equal(0, lab.In(lab.BalancerNs, $"ip link set dev {back} mtu 1400").ExitCode);
@@ -69,4 +73,14 @@ public sealed class NatIcmpTests
         Assert.StartsWith(lab.Env["LAB_BALANCER_ADDR"], first[0]);
         Assert.Equal("1400", first[1]);
     }
+}
+
+public sealed class NatIcmpTests : NatIcmpSuite
+{
+    protected override string WriteConfig(NamespaceLab lab) => lab.WriteNatConfig();
+}
+
+public sealed class NatIcmpXdpTests : NatIcmpSuite
+{
+    protected override string WriteConfig(NamespaceLab lab) => ConfigFiles.WithTopLevel(lab.WriteNatConfig("lb-xdp.yaml", ipv6: false), "io: af_xdp");
 }

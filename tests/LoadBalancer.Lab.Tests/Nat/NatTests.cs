@@ -3,10 +3,11 @@ using LoadBalancer.Lab.Tests.Infrastructure;
 namespace LoadBalancer.Lab.Tests.Nat;
 
 /// <summary>NAT end to end: client → router → balancer (front) … (back) → real servers whose gateway is
-/// the balancer, with real nginx, curl and a UDP echo server. rs2 serves "web" on port 8081.</summary>
-public sealed class NatTests(NatLab fixture) : IClassFixture<NatLab>
+/// the balancer, with real nginx, curl and a UDP echo server. rs2 serves "web" on port 8081. Over either frame port:
+/// the lab fixture is the parameter (<see cref="NatTests"/>, <see cref="NatXdpTests"/>).</summary>
+public abstract class NatSuite<TLab>(TLab fixture) where TLab : EngineLab
 {
-    private NamespaceLab Lab => fixture.Lab;
+    protected NamespaceLab Lab => fixture.Lab;
 
     [LabFact]
     public void NewConnections_Hundred_AllSucceedAndReachEveryBackendIncludingOneOnAnotherPort()
@@ -78,5 +79,41 @@ public sealed class NatTests(NatLab fixture) : IClassFixture<NatLab>
         Assert.True(web.GetProperty("sessions").GetInt64() >= 0);
         Assert.All(web.GetProperty("backends").EnumerateArray(), b => Assert.True(b.GetProperty("sessions").GetInt64() >= 0));
         Assert.Contains(web.GetProperty("backends").EnumerateArray(), b => b.GetProperty("port").GetInt32() == 8081);
+    }
+}
+
+public sealed class NatTests(NatLab fixture) : NatSuite<NatLab>(fixture), IClassFixture<NatLab>;
+
+/// <summary>The suite over AF_XDP (<c>io: af_xdp</c>): the program on the client side steers the VIPs, the one on the
+/// backend side the backends' replies; the balancer's own traffic on both stays the kernel's.</summary>
+public sealed class NatXdpTests(NatXdpLab fixture) : NatSuite<NatXdpLab>(fixture), IClassFixture<NatXdpLab>
+{
+    private readonly NatXdpLab _fixture = fixture;
+
+    [LabFact]
+    public void XdpProgram_AttachedToBothSides()
+    {
+        foreach (var name in new[] { Lab.Env["LAB_BALANCER_IF"], Lab.Env["LAB_BALANCER_BACK_IF"] })
+        {
+            Assert.Contains("prog/xdp", Lab.In(Lab.BalancerNs, $"ip -d link show {name}").Stdout);
+            Assert.Contains($"af_xdp: XDP program attached to {name}", _fixture.Engine.Log);
+        }
+    }
+
+    [LabFact]
+    public void HostTraffic_OnTheBackendSide_ReachesTheKernel()
+    {
+        // From a backend to the balancer's own back address: ICMP echo, and TCP to a port where nothing listens (a RST
+        // from the kernel, not swallowed); the backends' health checks (from that address) keep them active.
+        var address = Lab.Env["LAB_BALANCER_BACK_ADDR"];
+        var server = Lab.ServerNamespaces[0];
+        var echo = Lab.In(server, $"hping3 --icmp -c 3 -i u100000 {address} 2>&1", 30);
+        var received = System.Text.RegularExpressions.Regex.Match(echo.Stdout, @"(\d+) packets received");
+        Assert.True(received.Success && int.Parse(received.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, echo.Output);
+        var refused = Lab.In(server, $"curl -s --max-time 3 http://{address}:22/; echo rc=$?", 30);
+        Assert.Contains("rc=7", refused.Stdout);
+        using var status = _fixture.Engine.Status();
+        var web = status.RootElement.GetProperty("services").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "web");
+        Assert.All(web.GetProperty("backends").EnumerateArray(), b => Assert.Equal("healthy", b.GetProperty("health").GetString()));
     }
 }

@@ -96,15 +96,17 @@ public sealed class StructLayoutTests
           U(prog_type) U(insn_cnt) U(insns) U(license) U(log_level) U(log_size) U(log_buf) U(kern_version) U(prog_flags) U(prog_name)
           U(prog_ifindex) U(expected_attach_type)
           U(link_create.prog_fd) U(link_create.target_ifindex) U(link_create.attach_type) U(link_create.flags)
+          U(test.prog_fd) U(test.retval) U(test.data_size_in) U(test.data_size_out) U(test.data_in) U(test.data_out) U(test.repeat)
+          U(test.duration) U(test.ctx_size_in) U(test.ctx_size_out) U(test.ctx_in) U(test.ctx_out)
           C(AF_XDP) C(SOL_XDP) C(XDP_MMAP_OFFSETS) C(XDP_RX_RING) C(XDP_TX_RING) C(XDP_UMEM_REG) C(XDP_UMEM_FILL_RING) C(XDP_UMEM_COMPLETION_RING)
           C(XDP_STATISTICS) C(XDP_OPTIONS) C(XDP_SHARED_UMEM) C(XDP_COPY) C(XDP_ZEROCOPY) C(XDP_USE_NEED_WAKEUP) C(XDP_RING_NEED_WAKEUP)
           C(XDP_OPTIONS_ZEROCOPY) C(XDP_PGOFF_RX_RING) C(XDP_PGOFF_TX_RING) C(XDP_UMEM_PGOFF_FILL_RING) C(XDP_UMEM_PGOFF_COMPLETION_RING)
-          C(XDP_FLAGS_SKB_MODE) C(XDP_FLAGS_DRV_MODE) C(XDP_DROP) C(XDP_PASS) C(XDP_REDIRECT)
-          C(SYS_bpf) C(BPF_MAP_CREATE) C(BPF_MAP_UPDATE_ELEM) C(BPF_MAP_DELETE_ELEM) C(BPF_PROG_LOAD) C(BPF_LINK_CREATE)
-          C(BPF_MAP_TYPE_HASH) C(BPF_MAP_TYPE_XSKMAP) C(BPF_PROG_TYPE_XDP) C(BPF_XDP) C(BPF_ANY) C(BPF_PSEUDO_MAP_FD)
+          C(XDP_FLAGS_SKB_MODE) C(XDP_FLAGS_DRV_MODE) C(XDP_DROP) C(XDP_PASS) C(XDP_TX) C(XDP_REDIRECT)
+          C(SYS_bpf) C(BPF_MAP_CREATE) C(BPF_MAP_UPDATE_ELEM) C(BPF_MAP_DELETE_ELEM) C(BPF_PROG_LOAD) C(BPF_PROG_TEST_RUN) C(BPF_LINK_CREATE)
+          C(BPF_MAP_TYPE_HASH) C(BPF_MAP_TYPE_ARRAY) C(BPF_MAP_TYPE_XSKMAP) C(BPF_PROG_TYPE_XDP) C(BPF_XDP) C(BPF_ANY) C(BPF_PSEUDO_MAP_FD)
           C(BPF_FUNC_map_lookup_elem) C(BPF_FUNC_redirect_map) C(BPF_OBJ_NAME_LEN)
           C(BPF_LD) C(BPF_LDX) C(BPF_ST) C(BPF_STX) C(BPF_ALU) C(BPF_JMP) C(BPF_ALU64) C(BPF_W) C(BPF_H) C(BPF_B) C(BPF_DW) C(BPF_IMM) C(BPF_MEM)
-          C(BPF_ADD) C(BPF_MOV) C(BPF_JA) C(BPF_JEQ) C(BPF_JGT) C(BPF_JNE) C(BPF_CALL) C(BPF_EXIT) C(BPF_K) C(BPF_X)
+          C(BPF_ADD) C(BPF_AND) C(BPF_LSH) C(BPF_MOV) C(BPF_JA) C(BPF_JEQ) C(BPF_JGT) C(BPF_JSET) C(BPF_JNE) C(BPF_JLT) C(BPF_CALL) C(BPF_EXIT) C(BPF_K) C(BPF_X)
           C(AF_INET) C(MAP_PRIVATE) C(MAP_ANONYMOUS) C(CLONE_NEWNET) C(O_RDONLY) C(ENOENT) C(EACCES) C(EAGAIN) C(EBUSY) C(ENOBUFS)
           return 0;
         }
@@ -345,6 +347,7 @@ public sealed class StructLayoutTests
         Assert.Equal(XdpConstants.XDP_DROP, n["XDP_DROP"]);
         Assert.Equal(XdpConstants.XDP_PASS, n["XDP_PASS"]);
         Assert.Equal(XdpConstants.XDP_REDIRECT, n["XDP_REDIRECT"]);
+        Assert.Equal(XdpConstants.XDP_TX, n["XDP_TX"]);
         Assert.Equal(LibC.AF_INET, n["AF_INET"]);
         Assert.Equal(LibC.MAP_PRIVATE, n["MAP_PRIVATE"]);
         Assert.Equal(LibC.MAP_ANONYMOUS, n["MAP_ANONYMOUS"]);
@@ -374,11 +377,15 @@ public sealed class StructLayoutTests
             Assert.Equal(n[$"bpf_attr.{f}"], OffsetOf<bpf_attr_prog_load>(f));
         foreach (var f in new[] { "prog_fd", "target_ifindex", "attach_type", "flags" })
             Assert.Equal(n[$"bpf_attr.link_create.{f}"], OffsetOf<bpf_attr_link_create>(f));
+        foreach (var f in new[] { "prog_fd", "retval", "data_size_in", "data_size_out", "data_in", "data_out", "repeat", "duration", "ctx_size_in",
+                     "ctx_size_out", "ctx_in", "ctx_out" })
+            Assert.Equal(n[$"bpf_attr.test.{f}"], OffsetOf<bpf_attr_test_run>(f));
         // Each variant ends where its last field does (no tail past what the kernel reads for the command).
         Assert.Equal(n["bpf_attr.map_name"] + BpfConstants.BPF_OBJ_NAME_LEN, SizeOf<bpf_attr_map_create>());
         Assert.Equal(n["bpf_attr.flags"] + 8, SizeOf<bpf_attr_map_elem>());
         Assert.Equal(n["bpf_attr.expected_attach_type"] + 4, SizeOf<bpf_attr_prog_load>());
         Assert.Equal(n["bpf_attr.link_create.flags"] + 4, SizeOf<bpf_attr_link_create>());
+        Assert.Equal(n["bpf_attr.test.ctx_out"] + 8, SizeOf<bpf_attr_test_run>());
     }
 
     [Fact]
@@ -391,6 +398,8 @@ public sealed class StructLayoutTests
         Assert.Equal(BpfConstants.BPF_MAP_DELETE_ELEM, n["BPF_MAP_DELETE_ELEM"]);
         Assert.Equal(BpfConstants.BPF_PROG_LOAD, n["BPF_PROG_LOAD"]);
         Assert.Equal(BpfConstants.BPF_LINK_CREATE, n["BPF_LINK_CREATE"]);
+        Assert.Equal(BpfConstants.BPF_PROG_TEST_RUN, n["BPF_PROG_TEST_RUN"]);
+        Assert.Equal(BpfConstants.BPF_MAP_TYPE_ARRAY, n["BPF_MAP_TYPE_ARRAY"]);
         Assert.Equal(BpfConstants.BPF_MAP_TYPE_HASH, n["BPF_MAP_TYPE_HASH"]);
         Assert.Equal(BpfConstants.BPF_MAP_TYPE_XSKMAP, n["BPF_MAP_TYPE_XSKMAP"]);
         Assert.Equal(BpfConstants.BPF_PROG_TYPE_XDP, n["BPF_PROG_TYPE_XDP"]);
@@ -408,6 +417,7 @@ public sealed class StructLayoutTests
             ("BPF_IMM", BpfConstants.BPF_IMM), ("BPF_MEM", BpfConstants.BPF_MEM), ("BPF_ADD", BpfConstants.BPF_ADD), ("BPF_MOV", BpfConstants.BPF_MOV),
             ("BPF_JA", BpfConstants.BPF_JA), ("BPF_JEQ", BpfConstants.BPF_JEQ), ("BPF_JGT", BpfConstants.BPF_JGT), ("BPF_JNE", BpfConstants.BPF_JNE),
             ("BPF_CALL", BpfConstants.BPF_CALL), ("BPF_EXIT", BpfConstants.BPF_EXIT), ("BPF_K", BpfConstants.BPF_K), ("BPF_X", BpfConstants.BPF_X),
+            ("BPF_AND", BpfConstants.BPF_AND), ("BPF_LSH", BpfConstants.BPF_LSH), ("BPF_JSET", BpfConstants.BPF_JSET), ("BPF_JLT", BpfConstants.BPF_JLT),
         ];
         foreach (var (name, value) in parts) Assert.True(n[name] == value, $"{name}: kernel {n[name]}, ours {value}");
     }

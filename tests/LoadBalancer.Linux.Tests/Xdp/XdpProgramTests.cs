@@ -1,4 +1,5 @@
 using LoadBalancer.Core.Packets;
+using LoadBalancer.TestKit;
 using LoadBalancer.Linux.Interop;
 using LoadBalancer.Linux.Xdp;
 using static LoadBalancer.Linux.Interop.BpfConstants;
@@ -10,32 +11,34 @@ namespace LoadBalancer.Linux.Tests.Xdp;
 public sealed class XdpProgramTests
 {
     [Fact]
-    public void Assemble_JumpsLandOnTheirLabels_AndTheProgramEndsWithExit()
+    public void Assemble_JumpsLandInsideTheProgram_AndItEndsWithThePassTail()
     {
-        var program = XdpProgram.Assemble(vipsFd: 7, socketsFd: 8);
+        var program = XdpProgram.Assemble(vipsFd: 7, socketsFd: 8, repliesFd: 9, settingsFd: 10);
 
         Assert.Equal(BPF_JMP | BPF_EXIT, program[^1].code);
-        // Every conditional jump goes to the tail that returns XDP_PASS: r0 = 2, exit.
         var pass = program.Length - 2;
         Assert.Equal((BPF_ALU64 | BPF_MOV | BPF_K, 0, XdpConstants.XDP_PASS), (program[pass].code, program[pass].dst_reg, program[pass].imm));
         var jumps = Enumerable.Range(0, program.Length)
-            .Where(i => (program[i].code & 0x07) == BPF_JMP && (program[i].code & 0xF0) is BPF_JGT or BPF_JNE or BPF_JEQ).ToArray();
-        Assert.Equal(3, jumps.Length);
-        Assert.All(jumps, i => Assert.Equal(pass, i + 1 + program[i].off));
+            .Where(i => (program[i].code & 0x07) == BPF_JMP && (program[i].code & 0xF0) is not (BPF_CALL or BPF_EXIT)).ToArray();
+        Assert.NotEmpty(jumps);
+        // Forward only (the verifier refuses loops it cannot bound), and never into the second half of a 64-bit load.
+        Assert.All(jumps, i => Assert.InRange(i + 1 + program[i].off, i + 1, program.Length - 1));
+        Assert.All(jumps, i => Assert.NotEqual(BPF_LD | BPF_IMM | BPF_DW, program[i + program[i].off].code));
     }
 
     [Fact]
     public void Assemble_MapsAreLoadedAsPseudoMapFdImmediates()
     {
-        var program = XdpProgram.Assemble(vipsFd: 7, socketsFd: 8);
+        var program = XdpProgram.Assemble(vipsFd: 7, socketsFd: 8, repliesFd: 9, settingsFd: 10);
 
         var maps = Enumerable.Range(0, program.Length).Where(i => program[i].code == (BPF_LD | BPF_IMM | BPF_DW)).ToArray();
-        Assert.Equal([7, 8], maps.Select(i => program[i].imm));
+        // In the order the program asks them: the VIPs, this interface's settings, the replies, the sockets.
+        Assert.Equal([7, 10, 9, 8], maps.Select(i => program[i].imm));
         Assert.All(maps, i => Assert.Equal((BPF_PSEUDO_MAP_FD, 1), (program[i].src_reg, program[i].dst_reg)));
         // The second half of a 64-bit immediate is all zero (the upper 32 bits of the descriptor).
         Assert.All(maps, i => Assert.Equal(default, program[i + 1]));
         var calls = program.Where(p => p.code == (BPF_JMP | BPF_CALL)).Select(p => p.imm);
-        Assert.Equal([BPF_FUNC_map_lookup_elem, BPF_FUNC_redirect_map], calls);
+        Assert.Equal([BPF_FUNC_map_lookup_elem, BPF_FUNC_map_lookup_elem, BPF_FUNC_map_lookup_elem, BPF_FUNC_redirect_map], calls);
     }
 
     [Fact]
@@ -48,14 +51,75 @@ public sealed class XdpProgramTests
     }
 
     [RootFact("loading an XDP program needs CAP_BPF or CAP_SYS_ADMIN")]
-    public void Load_AsRoot_PassesTheVerifier_AndTakesVipsAndTheirRemoval()
+    public void Load_AsRoot_PassesTheVerifier_AndTakesVipsRepliesAndTheirRemoval()
     {
-        using var program = XdpProgram.Load(maxVips: 16, maxQueues: 4);
+        using var program = XdpProgram.Load(maxVips: 16, maxQueues: 4, maxReplies: 16);
 
         program.AddVip(Ipv4.Parse("10.77.0.100"));
         program.AddVip(Ipv4.Parse("10.77.0.100")); // updating an existing key is not an error
         Assert.True(program.RemoveVip(Ipv4.Parse("10.77.0.100")));
         Assert.False(program.RemoveVip(Ipv4.Parse("10.77.0.100")));
+        program.AddReply(Ipv4.Parse("10.78.0.11"), IpProtocols.Tcp, 80);
+        Assert.True(program.RemoveReply(Ipv4.Parse("10.78.0.11"), IpProtocols.Tcp, 80));
+        Assert.False(program.RemoveReply(Ipv4.Parse("10.78.0.11"), IpProtocols.Tcp, 80));
+        program.SetReplies(true, Ipv4.Parse("10.78.0.1"));
+    }
+
+    private const string Vip = "10.77.0.100", Client = "198.51.100.7", Backend = "10.78.0.11", Local = "10.78.0.1", Other = "10.78.0.12";
+    private const uint Steered = XdpConstants.XDP_TX, Passed = XdpConstants.XDP_PASS;
+
+    /// <summary>A program whose steered frames come back as XDP_TX (no socket is registered, and that is the fallback
+    /// it was given), so a test run tells what it steers from what it passes.</summary>
+    private static XdpProgram Marked(bool replies = true)
+    {
+        var program = XdpProgram.Load(maxVips: 16, maxQueues: 4, maxReplies: 16, noSocket: XdpConstants.XDP_TX);
+        program.AddVip(Ipv4.Parse(Vip));
+        program.AddReply(Ipv4.Parse(Backend), IpProtocols.Tcp, 8080);
+        program.AddReply(Ipv4.Parse(Backend), IpProtocols.Udp, 53);
+        if (replies) program.SetReplies(true, Ipv4.Parse(Local));
+        return program;
+    }
+
+    public static TheoryData<string, byte[], uint> Frames() => new()
+    {
+        { "TCP to the VIP", FrameBuilder.Tcp(Client, 40000, Vip, 80).Build(), Steered },
+        { "UDP to the VIP, IP options", FrameBuilder.Udp(Client, 40000, Vip, 53).IpOptions(1, 1, 1, 1).Build(), Steered },
+        { "a fragment to the VIP (the engine counts it)", FrameBuilder.Udp(Client, 40000, Vip, 53).Fragment(false, 1480).Build(), Steered },
+        { "TCP to another address", FrameBuilder.Tcp(Client, 40000, Other, 80).Build(), Passed },
+        { "the backend's TCP reply to a client", FrameBuilder.Tcp(Backend, 8080, Client, 40000).Build(), Steered },
+        { "the backend's reply, with IP options", FrameBuilder.Tcp(Backend, 8080, Client, 40000).IpOptions(1, 1, 1, 1, 1, 1, 1, 1).Build(), Steered },
+        { "the backend's UDP reply", FrameBuilder.Udp(Backend, 53, Client, 40000).Build(), Steered },
+        { "the backend's reply to the host itself (a health check)", FrameBuilder.Tcp(Backend, 8080, Local, 40000).Build(), Passed },
+        { "the backend from another port", FrameBuilder.Tcp(Backend, 22, Client, 40000).Build(), Passed },
+        { "the backend's port over the other protocol", FrameBuilder.Udp(Backend, 8080, Client, 40000).Build(), Passed },
+        { "another host from the backend's port", FrameBuilder.Tcp(Other, 8080, Client, 40000).Build(), Passed },
+        { "a non-first fragment from the backend", FrameBuilder.Tcp(Backend, 8080, Client, 40000).Fragment(false, 1480).Build(), Passed },
+        { "ICMP unreachable to a client", FrameBuilder.Icmp(Other, Client).IcmpHeader(3, 4).Build(), Steered },
+        { "ICMP time exceeded to a client", FrameBuilder.Icmp(Other, Client).IcmpHeader(11, 0).Build(), Steered },
+        { "ICMP echo reply to a client", FrameBuilder.Icmp(Backend, Client).IcmpHeader(0, 0).Build(), Passed },
+        { "ICMP unreachable to the host itself", FrameBuilder.Icmp(Backend, Local).IcmpHeader(3, 3).Build(), Passed },
+        { "ARP", FrameBuilder.Tcp(Client, 40000, Vip, 80).EtherType(0x0806).Build(), Passed },
+        { "IHL below 5", FrameBuilder.Tcp(Backend, 8080, Client, 40000).IhlWords(4).Build(), Passed },
+        { "Ethernet only", FrameBuilder.Tcp(Client, 40000, Vip, 80).Build()[..20], Passed },
+    };
+
+    [RootTheory("running an XDP program needs CAP_BPF or CAP_SYS_ADMIN")]
+    [MemberData(nameof(Frames))]
+    public void Run_SteersWhatTheEngineWants_AndPassesTheRest(string what, byte[] frame, uint expected)
+    {
+        using var program = Marked();
+
+        Assert.True(expected == program.Run(frame), $"{what}: expected {(expected == Steered ? "steered" : "passed")}, got {program.Run(frame)}");
+    }
+
+    [RootFact("running an XDP program needs CAP_BPF or CAP_SYS_ADMIN")]
+    public void Run_OnAnInterfaceWithoutReplies_OnlyTheVipsAreSteered()
+    {
+        using var program = Marked(replies: false);
+
+        Assert.Equal(Steered, program.Run(FrameBuilder.Tcp(Client, 40000, Vip, 80).Build()));
+        Assert.Equal(Passed, program.Run(FrameBuilder.Tcp(Backend, 8080, Client, 40000).Build()));
+        Assert.Equal(Passed, program.Run(FrameBuilder.Icmp(Other, Client).IcmpHeader(3, 4).Build()));
     }
 
     /// <summary>A program that reads the packet without checking data_end first: the kernel refuses it, and the
