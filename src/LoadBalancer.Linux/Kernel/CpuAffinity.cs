@@ -10,19 +10,14 @@ public static unsafe class CpuAffinity
     /// <summary>cpu_set_t as glibc sizes it: 1024 CPUs.</summary>
     public const int MaxCpus = 1024;
 
-    public static void PinCurrentThread(int cpu)
-    {
-        if (cpu is < 0 or >= MaxCpus) throw new ArgumentOutOfRangeException(nameof(cpu), cpu, $"a CPU number is 0..{MaxCpus - 1}");
-        var mask = stackalloc ulong[MaxCpus / 64];
-        new Span<ulong>(mask, MaxCpus / 64).Clear();
-        mask[cpu / 64] = 1UL << (cpu % 64);
-        if (LibC.sched_setaffinity(0, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last($"sched_setaffinity(cpu {cpu})");
-    }
+    private const int Words = MaxCpus / 64;
+
+    public static void PinCurrentThread(int cpu) => Apply(0, [cpu], nameof(cpu), $"sched_setaffinity(cpu {cpu})");
 
     /// <summary>The CPUs thread <paramref name="pid"/> may run on (0: the calling thread), lowest first.</summary>
     public static IReadOnlyList<int> Of(int pid = 0)
     {
-        var mask = stackalloc ulong[MaxCpus / 64];
+        var mask = stackalloc ulong[Words];
         if (LibC.sched_getaffinity(pid, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last($"sched_getaffinity({pid})");
         var cpus = new List<int>();
         for (var c = 0; c < MaxCpus; c++)
@@ -31,15 +26,17 @@ public static unsafe class CpuAffinity
     }
 
     /// <summary>Lets thread <paramref name="pid"/> (a kernel thread too) run on <paramref name="cpus"/> only.</summary>
-    public static void Set(int pid, IReadOnlyCollection<int> cpus)
+    public static void Set(int pid, IReadOnlyCollection<int> cpus) => Apply(pid, cpus, nameof(cpus), $"sched_setaffinity(pid {pid})");
+
+    private static void Apply(int pid, IReadOnlyCollection<int> cpus, string parameter, string call)
     {
-        var mask = stackalloc ulong[MaxCpus / 64];
-        new Span<ulong>(mask, MaxCpus / 64).Clear();
+        var mask = stackalloc ulong[Words];
+        new Span<ulong>(mask, Words).Clear();
         foreach (var cpu in cpus)
         {
-            if (cpu is < 0 or >= MaxCpus) throw new ArgumentOutOfRangeException(nameof(cpus), cpu, $"a CPU number is 0..{MaxCpus - 1}");
+            if (cpu is < 0 or >= MaxCpus) throw new ArgumentOutOfRangeException(parameter, cpu, $"a CPU number is 0..{MaxCpus - 1}");
             mask[cpu / 64] |= 1UL << (cpu % 64);
         }
-        if (LibC.sched_setaffinity(pid, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last($"sched_setaffinity(pid {pid})");
+        if (LibC.sched_setaffinity(pid, (nuint)(MaxCpus / 8), mask) != 0) throw NativeException.Last(call);
     }
 }

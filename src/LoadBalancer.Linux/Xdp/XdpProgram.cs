@@ -129,40 +129,25 @@ public sealed unsafe class XdpProgram : IDisposable
         var steer = a.NewLabel();
         var ports = a.NewLabel();
         a.MovReg(R6, R1); // the context survives the helper calls in a callee-saved register
-        a.Load(BPF_W, R2, R6, Offset(nameof(xdp_md.data)));
-        a.Load(BPF_W, R3, R6, Offset(nameof(xdp_md.data_end)));
-        a.MovReg(R4, R2);
-        a.AddImm(R4, EthernetHeader + Ipv4Header);
-        // The verifier accepts the loads below only because this bound is checked first.
-        a.JumpIfReg(BPF_JGT, R4, R3, pass);
+        LoadPacket(a, EthernetHeader + Ipv4Header, pass);
         a.Load(BPF_H, R5, R2, EtherTypeOffset);
         a.JumpIfImm(BPF_JNE, R5, ipv4EtherType, pass);
         a.Load(BPF_W, R9, R2, DestinationOffset); // kept for the local-address test below
-        a.Store(BPF_W, R10, -4, R9); // a key must be on the stack for the helper
-        a.MovReg(R2, R10);
-        a.AddImm(R2, -4);
-        a.LoadMapFd(R1, vipsFd);
-        a.Call(BPF_FUNC_map_lookup_elem);
+        a.Store(BPF_W, R10, -4, R9);
+        LookUp(a, vipsFd, -4);
         a.JumpIfImm(BPF_JNE, R0, 0, steer);
 
         // Not a VIP: a NAT reply, if this interface carries them.
         a.MovImm(R1, 0);
         a.Store(BPF_W, R10, -4, R1);
-        a.MovReg(R2, R10);
-        a.AddImm(R2, -4);
-        a.LoadMapFd(R1, settingsFd);
-        a.Call(BPF_FUNC_map_lookup_elem);
+        LookUp(a, settingsFd, -4);
         a.JumpIfImm(BPF_JEQ, R0, 0, pass); // never for index 0 of an array, but the verifier asks
         a.Load(BPF_W, R1, R0, 4);
         a.JumpIfImm(BPF_JEQ, R1, 0, pass);
         a.Load(BPF_W, R1, R0, 0);
         a.JumpIfReg(BPF_JEQ, R9, R1, pass);
         // The helper calls clobbered r1-r5: the packet pointers again, and their bound again for the verifier.
-        a.Load(BPF_W, R2, R6, Offset(nameof(xdp_md.data)));
-        a.Load(BPF_W, R3, R6, Offset(nameof(xdp_md.data_end)));
-        a.MovReg(R4, R2);
-        a.AddImm(R4, EthernetHeader + Ipv4Header);
-        a.JumpIfReg(BPF_JGT, R4, R3, pass);
+        LoadPacket(a, EthernetHeader + Ipv4Header, pass);
         a.Load(BPF_H, R5, R2, FragmentOffset);
         a.JumpIfImm(BPF_JSET, R5, fragmentOffsetBits, pass);
         a.Load(BPF_W, R8, R2, SourceOffset);
@@ -192,10 +177,7 @@ public sealed unsafe class XdpProgram : IDisposable
         a.Store(BPF_B, R10, -2, R7);
         a.MovImm(R5, 0);
         a.Store(BPF_B, R10, -1, R5);
-        a.MovReg(R2, R10);
-        a.AddImm(R2, -8);
-        a.LoadMapFd(R1, repliesFd);
-        a.Call(BPF_FUNC_map_lookup_elem);
+        LookUp(a, repliesFd, -8);
         a.JumpIfImm(BPF_JEQ, R0, 0, pass);
 
         a.Mark(steer);
@@ -208,6 +190,27 @@ public sealed unsafe class XdpProgram : IDisposable
         a.MovImm(R0, XdpConstants.XDP_PASS);
         a.Exit();
         return a.Build();
+    }
+
+    /// <summary>r2, r3 = the frame's start and end (again after a helper call clobbered them), and to
+    /// <paramref name="pass"/> unless it holds <paramref name="bytes"/>: the verifier accepts the loads that follow only
+    /// because this bound is checked first.</summary>
+    private static void LoadPacket(BpfAssembler a, int bytes, BpfAssembler.Label pass)
+    {
+        a.Load(BPF_W, R2, R6, Offset(nameof(xdp_md.data)));
+        a.Load(BPF_W, R3, R6, Offset(nameof(xdp_md.data_end)));
+        a.MovReg(R4, R2);
+        a.AddImm(R4, bytes);
+        a.JumpIfReg(BPF_JGT, R4, R3, pass);
+    }
+
+    /// <summary>r0 = bpf_map_lookup_elem(map, r10 + keyOffset): a helper's key must be on the stack, written there first.</summary>
+    private static void LookUp(BpfAssembler a, int mapFd, short keyOffset)
+    {
+        a.MovReg(R2, R10);
+        a.AddImm(R2, keyOffset);
+        a.LoadMapFd(R1, mapFd);
+        a.Call(BPF_FUNC_map_lookup_elem);
     }
 
     private static short Offset(string field) => (short)Marshal.OffsetOf<xdp_md>(field);

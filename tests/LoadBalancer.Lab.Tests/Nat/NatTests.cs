@@ -106,12 +106,7 @@ public sealed class NatXdpTests(NatXdpLab fixture) : NatSuite<NatXdpLab>(fixture
         // From a backend to the balancer's own back address: ICMP echo, and TCP to a port where nothing listens (a RST
         // from the kernel, not swallowed); the backends' health checks (from that address) keep them active.
         var address = Lab.Env["LAB_BALANCER_BACK_ADDR"];
-        var server = Lab.ServerNamespaces[0];
-        var echo = Lab.In(server, $"hping3 --icmp -c 3 -i u100000 {address} 2>&1", 30);
-        var received = System.Text.RegularExpressions.Regex.Match(echo.Stdout, @"(\d+) packets received");
-        Assert.True(received.Success && int.Parse(received.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, echo.Output);
-        var refused = Lab.In(server, $"curl -s --max-time 3 http://{address}:22/; echo rc=$?", 30);
-        Assert.Contains("rc=7", refused.Stdout);
+        HostTraffic.AssertKernelAnswers(Lab, Lab.ServerNamespaces[0], address);
         using var status = _fixture.Engine.Status();
         var web = status.RootElement.GetProperty("services").EnumerateArray().Single(s => s.GetProperty("name").GetString() == "web");
         Assert.All(web.GetProperty("backends").EnumerateArray(), b => Assert.Equal("healthy", b.GetProperty("health").GetString()));

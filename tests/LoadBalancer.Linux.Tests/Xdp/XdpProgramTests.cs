@@ -108,8 +108,9 @@ public sealed class XdpProgramTests
     public void Run_SteersWhatTheEngineWants_AndPassesTheRest(string what, byte[] frame, uint expected)
     {
         using var program = Marked();
+        var verdict = program.Run(frame);
 
-        Assert.True(expected == program.Run(frame), $"{what}: expected {(expected == Steered ? "steered" : "passed")}, got {program.Run(frame)}");
+        Assert.True(expected == verdict, $"{what}: expected {(expected == Steered ? "steered" : "passed")}, got {verdict}");
     }
 
     [RootFact("running an XDP program needs CAP_BPF or CAP_SYS_ADMIN")]
