@@ -17,7 +17,7 @@ internal static class XdpChoice
         if (config.Io == FrameIo.AfPacket) return false;
         if (config.Io == FrameIo.AfXdp) return true;
         foreach (var s in config.Services)
-            if (XdpConfig.WhyNotCarried(s) is { } why)
+            if (XdpConfig.WhyNotCarried(s, config.Workers) is { } why)
             {
                 log.Info($"io auto: af_packet, because af_xdp {why} (service '{s.Name}')");
                 return false;

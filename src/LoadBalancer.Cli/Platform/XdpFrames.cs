@@ -100,15 +100,11 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
     public IDisposable Install(string interfaceName, IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies,
         uint localAddress, UInt128 localAddress6)
     {
-        // The config refuses what would land here (XdpConfig.WhyNotCarried); a caller that gets past it must not be
-        // told its frames are taken care of.
-        if (vips6.Count > 0 || replies.Any(r => r.Address6 != 0))
-            throw new InvalidOperationException($"af_xdp on {interfaceName}: the XDP program steers IPv4 only (no IPv6 VIPs or backends)");
         lock (_lock)
         {
             if (!_steering.TryGetValue(interfaceName, out var steering))
                 throw new InvalidOperationException($"af_xdp: no XDP program on {interfaceName} (no worker reads it)");
-            steering.Replace(vips, replies, localAddress);
+            steering.Replace(vips, vips6, replies, localAddress, localAddress6);
             return new Unsteer(this, steering);
         }
     }
@@ -200,29 +196,51 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
     private sealed class Steering(XdpProgram program, XdpAttachment attachment, NapiPlacement? placement) : IDisposable
     {
         private readonly HashSet<uint> _vips = new();
+        private readonly HashSet<UInt128> _vips6 = new();
         private readonly HashSet<(uint Address, byte Protocol, ushort Port)> _replies = new();
+        private readonly HashSet<(UInt128 Address, byte Protocol, ushort Port)> _replies6 = new();
         public XdpProgram Program { get; } = program;
         public int Users;
 
-        public void Replace(IReadOnlyCollection<uint> vips, IReadOnlyCollection<ReplyFilter> replies, uint localAddress)
+        public void Replace(IReadOnlyCollection<uint> vips, IReadOnlyCollection<UInt128> vips6, IReadOnlyCollection<ReplyFilter> replies,
+            uint localAddress, UInt128 localAddress6)
         {
+            var wanted = replies.Where(r => r.Address6 == 0).Select(r => (r.Address, r.Protocol, r.Port)).ToHashSet();
+            // An IPv6 backend also by its address alone (protocol and port 0): its frames that open with an extension
+            // header, which the program cannot see the ports of.
+            var wanted6 = replies.Where(r => r.Address6 != 0)
+                .SelectMany(r => new[] { (Address: r.Address6, r.Protocol, r.Port), (Address: r.Address6, Protocol: (byte)0, Port: (ushort)0) }).ToHashSet();
             // New ones first: one kept across the change is never out of the map.
             foreach (var v in vips)
                 if (_vips.Add(v)) Program.AddVip(v);
-            var wanted = replies.Select(r => (r.Address, r.Protocol, r.Port)).ToHashSet();
+            foreach (var v in vips6)
+                if (_vips6.Add(v)) Program.AddVip(v);
             foreach (var r in wanted)
                 if (_replies.Add(r)) Program.AddReply(r.Address, r.Protocol, r.Port);
-            if (wanted.Count > 0) Program.SetReplies(true, localAddress);
+            foreach (var r in wanted6)
+                if (_replies6.Add(r)) Program.AddReply(r.Address, r.Protocol, r.Port);
+            var steer = wanted.Count + wanted6.Count > 0;
+            if (steer) Program.SetReplies(true, localAddress, localAddress6);
             foreach (var v in _vips.Where(v => !vips.Contains(v)).ToList())
             {
                 Program.RemoveVip(v);
                 _vips.Remove(v);
             }
-            if (wanted.Count == 0) Program.SetReplies(false, localAddress);
+            foreach (var v in _vips6.Where(v => !vips6.Contains(v)).ToList())
+            {
+                Program.RemoveVip(v);
+                _vips6.Remove(v);
+            }
+            if (!steer) Program.SetReplies(false, localAddress, localAddress6);
             foreach (var r in _replies.Where(r => !wanted.Contains(r)).ToList())
             {
                 Program.RemoveReply(r.Address, r.Protocol, r.Port);
                 _replies.Remove(r);
+            }
+            foreach (var r in _replies6.Where(r => !wanted6.Contains(r)).ToList())
+            {
+                Program.RemoveReply(r.Address, r.Protocol, r.Port);
+                _replies6.Remove(r);
             }
         }
 
@@ -240,7 +258,7 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
         public void Dispose()
         {
             lock (frames._lock)
-                if (steering.Users > 0) steering.Replace([], [], 0);
+                if (steering.Users > 0) steering.Replace([], [], [], 0, 0);
         }
     }
 
@@ -251,8 +269,7 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
         public int Poll(IFrameHandler handler, int timeoutMs) => Port.Poll(handler, timeoutMs);
         public long KernelDrops => Port.KernelDrops;
 
-        public void JoinMulticast(MacAddress mac) =>
-            throw new InvalidOperationException("af_xdp does not receive a cluster MAC (CLUSTERIP) yet");
+        public void JoinMulticast(MacAddress mac) => Port.JoinMulticast(mac);
 
         public void Dispose()
         {

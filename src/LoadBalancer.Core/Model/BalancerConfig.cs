@@ -80,12 +80,15 @@ public sealed record XdpConfig
     public int Frames { get; init; } = DefaultFrames;
     public int Line { get; init; }
 
-    /// <summary>Why the AF_XDP port cannot carry this service yet (null: it can). Its XDP program steers IPv4 frames
-    /// to a VIP and a NAT service's IPv4 backend replies; IPv6 and CLUSTERIP's cluster MAC are not steered.</summary>
-    public static string? WhyNotCarried(ServiceConfig s) =>
-        s.Mode == ForwardingMode.ClusterIp ? "does not carry CLUSTERIP services yet (the XDP program does not steer the cluster MAC)"
-        : s.IsIpv6 ? "does not carry IPv6 services yet (the XDP program steers IPv4 VIPs only)"
-        : null;
+    /// <summary>Why the AF_XDP port cannot carry this service (null: it can). Its XDP program steers frames to a VIP
+    /// (IPv4 or IPv6, a CLUSTERIP one included) and a NAT service's backend replies; but under AF_XDP each worker reads a
+    /// receive queue of its own, and the NIC, not the engine's fanout on the client, picks a frame's queue: a backend's
+    /// reply could reach a worker that does not hold its session.</summary>
+    public static string? WhyNotCarried(ServiceConfig s, int workers) =>
+        s.Mode == ForwardingMode.Nat && workers > 1
+            ? $"does not carry a NAT service with workers: {workers} (the NIC's receive queue, not the engine, picks a frame's worker, " +
+              "so a backend's reply could reach a worker without its session)"
+            : null;
 }
 
 public enum XdpAttachMode

@@ -38,6 +38,7 @@ internal static unsafe partial class LibC
     public const int EAGAIN = 11;
     public const int EBUSY = 16;
     public const int ENOBUFS = 105;
+    public const int ENOPROTOOPT = 92;
 
     public const ulong SIOCGIFADDR = 0x8915;
 

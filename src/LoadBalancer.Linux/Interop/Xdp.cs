@@ -18,6 +18,10 @@ internal static class XdpConstants
     public const int XDP_UMEM_COMPLETION_RING = 6;
     public const int XDP_STATISTICS = 7;
     public const int XDP_OPTIONS = 8;
+    // Linux 6.17 (not in the 6.1 header the layout tests read): the frames one sendto() may send in copy mode, between
+    // 32 (the default) and the TX ring's size; ENOPROTOOPT on an older kernel.
+    public const int XDP_MAX_TX_SKB_BUDGET = 9;
+    public const int DefaultTxSkbBudget = 32;
 
     // sockaddr_xdp.sxdp_flags.
     public const ushort XDP_SHARED_UMEM = 1 << 0;

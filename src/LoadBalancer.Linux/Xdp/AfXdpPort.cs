@@ -24,6 +24,7 @@ public sealed unsafe class AfXdpPort : IFramePort
     private readonly int _interfaceIndex;
     private readonly ulong _mac;
     private readonly ulong[] _batch = new ulong[BatchSize];
+    private Packet.PacketSocket? _membership;
 
     private AfXdpPort(XdpSocket socket, string name, int interfaceIndex, MacAddress mac)
     {
@@ -110,6 +111,15 @@ public sealed unsafe class AfXdpPort : IFramePort
         return ((destination >> 40) & 1) != 0 ? PacketType.Multicast : PacketType.OtherHost;
     }
 
+    /// <summary>Makes the interface accept frames to a multicast MAC (the CLUSTERIP cluster MAC): an AF_XDP socket has no
+    /// membership of its own, so an AF_PACKET socket holds it, bound to no protocol (it never queues a frame), for as
+    /// long as this port lives. The XDP program then steers them by their destination address like any other.</summary>
+    public void JoinMulticast(MacAddress mac)
+    {
+        _membership ??= Packet.PacketSocket.Open(Name);
+        _membership.JoinMulticast(mac);
+    }
+
     /// <summary>Frames the kernel dropped for this socket since it was opened: RX ring full, or no frame in the fill ring.</summary>
     public long KernelDrops
     {
@@ -122,6 +132,7 @@ public sealed unsafe class AfXdpPort : IFramePort
 
     public void Dispose()
     {
+        _membership?.Dispose();
         Transmitter?.Dispose();
         _socket.Dispose();
     }

@@ -9,8 +9,9 @@ namespace LoadBalancer.Linux.Xdp;
 /// any socket sharing it) is sent where it is: its address goes into the TX ring and the frame comes back through the
 /// completion ring, never copied. Any other frame (another UMEM, managed memory) is copied into a free frame first.
 /// Descriptors are written as frames are queued and published together at <see cref="Flush"/>, which then kicks the
-/// kernel: in copy mode the kernel sends in that syscall, a budget of frames per call (32 by default), so the kick is
-/// repeated while the ring still holds frames and the kernel asks for more, a bounded number of times.
+/// kernel: in copy mode the kernel sends in that syscall, a budget of frames per call (the TX ring's size where the
+/// kernel lets us raise it, else 32), so the kick is repeated while the ring still holds frames and the kernel asks for
+/// more, a bounded number of times.
 /// Completions are reaped at every flush (and when the ring or the free list runs dry), so frames return to the
 /// free list about one batch after they were sent.</summary>
 public sealed unsafe class AfXdpTransmitter : IFrameTransmitter, IDisposable
@@ -19,7 +20,7 @@ public sealed unsafe class AfXdpTransmitter : IFrameTransmitter, IDisposable
     private readonly XdpRing _tx;
     private readonly Umem _umem;
     private readonly bool _ownsSocket;
-    // Enough kicks to drain a full ring at the kernel's default budget of 32 frames per call, and a few more.
+    // Enough kicks to drain a full ring at the socket's budget per call, and a few more.
     private readonly int _maxKicks;
     private uint _queued;
     private int _failedSinceFlush;
@@ -30,7 +31,7 @@ public sealed unsafe class AfXdpTransmitter : IFrameTransmitter, IDisposable
         _tx = socket.Tx ?? throw new ArgumentException("the socket has no TX ring", nameof(socket));
         _umem = socket.Umem;
         _ownsSocket = ownsSocket;
-        _maxKicks = (int)(_tx.Size / 32) + 4;
+        _maxKicks = (int)(_tx.Size / (uint)Math.Max(socket.TxBudget, 1)) + 4;
     }
 
     /// <summary>A transmit-only socket on another interface sharing <paramref name="umem"/> (the egress arm).</summary>

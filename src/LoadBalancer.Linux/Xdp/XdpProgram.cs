@@ -16,13 +16,17 @@ public enum XdpMode
 
 /// <summary>The XDP program that hands the engine its frames and everything else to the kernel. It steers to the AF_XDP
 /// socket of the queue a frame arrived on (bpf_redirect_map, XDP_PASS as the fallback when the queue has none):
-/// - an IPv4 frame whose destination is in the VIP map;
+/// - an IPv4 or IPv6 frame whose destination is in the VIP map of its family;
 /// - on an interface that carries NAT replies (the settings map says so), a frame not addressed to the interface's own
 ///   address (the host's conversations, health checks among them, stay the kernel's) that is either a TCP or UDP
 ///   datagram from an address, port and protocol in the reply map (a NAT backend), or an ICMP error (destination
 ///   unreachable, time exceeded, parameter problem: the NAT path translates those about its sessions); not a
-///   non-first fragment, which has no ports to match.
-/// Everything else (ARP, IPv6, other destinations, frames too short for the headers read) is XDP_PASS, untouched.
+///   non-first IPv4 fragment, which has no ports to match;
+/// - the same over IPv6 (ICMPv6 errors 1 to 4; a datagram whose first header after the fixed one is an extension
+///   header, a fragment header among them, is matched on the backend's address alone, so the engine sees every such
+///   frame from a backend, as it does on AF_PACKET).
+/// Everything else (ARP, neighbour discovery, other destinations, frames too short for the headers read) is XDP_PASS,
+/// untouched.
 /// With it the nftables ingress drop is not needed: the kernel never sees a frame that a socket took. The maps are
 /// updated in place, so a new snapshot changes the sets without a reload.
 /// Invariant: the maps and the program live as long as this object; an <see cref="XdpAttachment"/> keeps its own
@@ -34,15 +38,20 @@ public sealed unsafe class XdpProgram : IDisposable
     public const int DefaultMaxQueues = 64;
 
     private readonly FileDescriptor _vips;
+    private readonly FileDescriptor _vips6;
     private readonly FileDescriptor _replies;
+    private readonly FileDescriptor _replies6;
     private readonly FileDescriptor _settings;
     private readonly FileDescriptor _sockets;
     private readonly FileDescriptor _program;
 
-    private XdpProgram(FileDescriptor vips, FileDescriptor replies, FileDescriptor settings, FileDescriptor sockets, FileDescriptor program)
+    private XdpProgram(FileDescriptor vips, FileDescriptor vips6, FileDescriptor replies, FileDescriptor replies6, FileDescriptor settings,
+        FileDescriptor sockets, FileDescriptor program)
     {
         _vips = vips;
+        _vips6 = vips6;
         _replies = replies;
+        _replies6 = replies6;
         _settings = settings;
         _sockets = sockets;
         _program = program;
@@ -59,13 +68,25 @@ public sealed unsafe class XdpProgram : IDisposable
         public byte Zero;
     }
 
-    /// <summary>The settings map's one value: the interface's own address (network byte order) and whether the
+    /// <summary>The IPv6 reply map's key: the address (network byte order), then as <see cref="ReplyKey"/>; port and
+    /// protocol 0 for the address alone.</summary>
+    [StructLayout(LayoutKind.Sequential, Size = 20)]
+    private struct Reply6Key
+    {
+        public fixed byte Address[16];
+        public ushort Port;
+        public byte Protocol;
+        public byte Zero;
+    }
+
+    /// <summary>The settings map's one value: the interface's own addresses (network byte order) and whether the
     /// interface carries NAT replies at all.</summary>
-    [StructLayout(LayoutKind.Sequential)]
+    [StructLayout(LayoutKind.Sequential, Size = 24)]
     private struct Settings
     {
         public uint LocalAddress;
         public uint StealsReplies;
+        public fixed byte LocalAddress6[16]; // at SettingsLocal6
     }
 
     /// <summary>Creates the maps and loads the program: the kernel's verifier checks it here, once, at start.</summary>
@@ -78,30 +99,39 @@ public sealed unsafe class XdpProgram : IDisposable
     /// the tests pick another value to tell "steered" from "passed" in a test run.</param>
     internal static XdpProgram Load(int maxVips, int maxQueues, int maxReplies, int noSocket)
     {
-        FileDescriptor? vips = null, replies = null, settings = null, sockets = null;
+        FileDescriptor? vips = null, vips6 = null, replies = null, replies6 = null, settings = null, sockets = null;
         try
         {
             vips = Bpf.MapCreate(BPF_MAP_TYPE_HASH, sizeof(uint), sizeof(byte), (uint)maxVips, "lb_vips");
+            vips6 = Bpf.MapCreate(BPF_MAP_TYPE_HASH, 16, sizeof(byte), (uint)maxVips, "lb_vips6");
             replies = Bpf.MapCreate(BPF_MAP_TYPE_HASH, (uint)sizeof(ReplyKey), sizeof(byte), (uint)maxReplies, "lb_replies");
+            replies6 = Bpf.MapCreate(BPF_MAP_TYPE_HASH, (uint)sizeof(Reply6Key), sizeof(byte), (uint)maxReplies, "lb_replies6");
             settings = Bpf.MapCreate(BPF_MAP_TYPE_ARRAY, sizeof(uint), (uint)sizeof(Settings), 1, "lb_settings");
             sockets = Bpf.MapCreate(BPF_MAP_TYPE_XSKMAP, sizeof(uint), sizeof(uint), (uint)maxQueues, "lb_xsks");
-            var program = Bpf.ProgLoad(Assemble(vips.Fd, socketsFd: sockets.Fd, repliesFd: replies.Fd, settingsFd: settings.Fd, noSocket), "lb_xdp");
-            return new XdpProgram(vips, replies, settings, sockets, program);
+            var maps = new MapFds(vips.Fd, vips6.Fd, replies.Fd, replies6.Fd, settings.Fd, sockets.Fd);
+            var program = Bpf.ProgLoad(Assemble(maps, noSocket), "lb_xdp");
+            return new XdpProgram(vips, vips6, replies, replies6, settings, sockets, program);
         }
         catch
         {
             vips?.Dispose();
+            vips6?.Dispose();
             replies?.Dispose();
+            replies6?.Dispose();
             settings?.Dispose();
             sockets?.Dispose();
             throw;
         }
     }
 
+    /// <summary>The maps' descriptors, as the program loads them.</summary>
+    internal readonly record struct MapFds(int Vips, int Vips6, int Replies, int Replies6, int Settings, int Sockets);
+
     /// <summary>The program, for its map descriptors. Written as the C it stands for:
     /// <code>
     /// void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
     /// if (data + 34 > end) return XDP_PASS;                       // Ethernet + a minimal IPv4 header
+    /// if (eth->h_proto == htons(ETH_P_IPV6)) goto ipv6;
     /// if (eth->h_proto != htons(ETH_P_IP)) return XDP_PASS;
     /// __u32 daddr = ip->daddr;                                    // at 14 + 16 whatever the IHL
     /// if (bpf_map_lookup_elem(&amp;vips, &amp;daddr)) goto steer;
@@ -113,37 +143,47 @@ public sealed unsafe class XdpProgram : IDisposable
     /// if (ip->protocol != TCP &amp;&amp; != UDP) return XDP_PASS;
     /// struct reply_key k = { ip->saddr, l4->source, ip->protocol, 0 };
     /// if (!bpf_map_lookup_elem(&amp;replies, &amp;k)) return XDP_PASS;
+    /// goto steer;
+    /// ipv6:                                                         // the same, over the fixed header only
+    /// if (data + 54 > end) return XDP_PASS;
+    /// if (bpf_map_lookup_elem(&amp;vips6, &amp;ip6->daddr)) goto steer;
+    /// s = bpf_map_lookup_elem(&amp;settings, &amp;zero);
+    /// if (!s || !s->steals_replies || data + 58 > end || ip6->daddr == s->local6) return XDP_PASS;
+    /// l4 = data + 54;
+    /// if (ip6->nexthdr == IPPROTO_ICMPV6) { if (type is 1, 2, 3 or 4) goto steer; return XDP_PASS; }
+    /// struct reply6_key k6 = { ip6->saddr, 0, 0, 0 };               // an extension header first: the address alone
+    /// if (ip6->nexthdr == TCP || == UDP) k6 = { ip6->saddr, l4->source, ip6->nexthdr, 0 };
+    /// if (!bpf_map_lookup_elem(&amp;replies6, &amp;k6)) return XDP_PASS;
     /// steer: return bpf_redirect_map(&amp;xsks, ctx->rx_queue_index, noSocket);
     /// </code></summary>
-    internal static bpf_insn[] Assemble(int vipsFd, int socketsFd, int repliesFd, int settingsFd, int noSocket = XdpConstants.XDP_PASS)
+    internal static bpf_insn[] Assemble(MapFds maps, int noSocket = XdpConstants.XDP_PASS)
     {
-        const int EthernetHeader = 14, Ipv4Header = 20, EtherTypeOffset = 12;
+        const int EthernetHeader = 14, Ipv4Header = 20, Ipv6Header = 40, EtherTypeOffset = 12;
         const int Ip = EthernetHeader, FragmentOffset = Ip + 6, ProtocolOffset = Ip + 9, SourceOffset = Ip + 12, DestinationOffset = Ip + 16;
-        const int Icmp = 1, Tcp = 6, Udp = 17;
+        const int NextHeaderOffset = Ip + 6, Source6Offset = Ip + 8, Destination6Offset = Ip + 24, L4Of6 = Ip + Ipv6Header;
+        const int Icmp = 1, Tcp = 6, Udp = 17, Icmpv6 = 58;
         // The program reads memory in the host's byte order (little-endian on x86_64): 08 00 on the wire is 0x0008,
         // and the fragment offset's 13 bits (0x1fff on the wire) are 0xff1f.
         var ipv4EtherType = (int)BinaryPrimitives.ReverseEndianness((ushort)0x0800);
+        var ipv6EtherType = (int)BinaryPrimitives.ReverseEndianness((ushort)0x86DD);
         var fragmentOffsetBits = (int)BinaryPrimitives.ReverseEndianness((ushort)0x1FFF);
         var a = new BpfAssembler();
         var pass = a.NewLabel();
         var steer = a.NewLabel();
         var ports = a.NewLabel();
+        var ipv6 = a.NewLabel();
         a.MovReg(R6, R1); // the context survives the helper calls in a callee-saved register
         LoadPacket(a, EthernetHeader + Ipv4Header, pass);
         a.Load(BPF_H, R5, R2, EtherTypeOffset);
+        a.JumpIfImm(BPF_JEQ, R5, ipv6EtherType, ipv6);
         a.JumpIfImm(BPF_JNE, R5, ipv4EtherType, pass);
         a.Load(BPF_W, R9, R2, DestinationOffset); // kept for the local-address test below
         a.Store(BPF_W, R10, -4, R9);
-        LookUp(a, vipsFd, -4);
+        LookUp(a, maps.Vips, -4);
         a.JumpIfImm(BPF_JNE, R0, 0, steer);
 
         // Not a VIP: a NAT reply, if this interface carries them.
-        a.MovImm(R1, 0);
-        a.Store(BPF_W, R10, -4, R1);
-        LookUp(a, settingsFd, -4);
-        a.JumpIfImm(BPF_JEQ, R0, 0, pass); // never for index 0 of an array, but the verifier asks
-        a.Load(BPF_W, R1, R0, 4);
-        a.JumpIfImm(BPF_JEQ, R1, 0, pass);
+        LookUpSettings(a, maps.Settings, pass);
         a.Load(BPF_W, R1, R0, 0);
         a.JumpIfReg(BPF_JEQ, R9, R1, pass);
         // The helper calls clobbered r1-r5: the packet pointers again, and their bound again for the verifier.
@@ -177,12 +217,60 @@ public sealed unsafe class XdpProgram : IDisposable
         a.Store(BPF_B, R10, -2, R7);
         a.MovImm(R5, 0);
         a.Store(BPF_B, R10, -1, R5);
-        LookUp(a, repliesFd, -8);
+        LookUp(a, maps.Replies, -8);
+        a.JumpIfImm(BPF_JEQ, R0, 0, pass);
+        a.Jump(steer);
+
+        // IPv6: the fixed header, the destination copied to the stack as the VIP map's key.
+        a.Mark(ipv6);
+        LoadPacket(a, EthernetHeader + Ipv6Header, pass);
+        CopyAddress(a, Destination6Offset, -16);
+        LookUp(a, maps.Vips6, -16);
+        a.JumpIfImm(BPF_JNE, R0, 0, steer);
+        LookUpSettings(a, maps.Settings, pass);
+        a.MovReg(R7, R0);
+        // Every reply holds a transport header's first 4 bytes (an ICMPv6 type, or ports); shorter: the kernel's.
+        LoadPacket(a, L4Of6 + 4, pass);
+        var notLocal = a.NewLabel();
+        for (short i = 0; i < 16; i += 4)
+        {
+            a.Load(BPF_W, R4, R2, (short)(Destination6Offset + i));
+            a.Load(BPF_W, R5, R7, (short)(SettingsLocal6 + i));
+            a.JumpIfReg(BPF_JNE, R4, R5, notLocal);
+        }
+        a.Jump(pass); // to the interface's own address: the host's (health checks)
+        a.Mark(notLocal);
+        a.Load(BPF_B, R8, R2, NextHeaderOffset);
+        var notIcmp = a.NewLabel();
+        a.JumpIfImm(BPF_JNE, R8, Icmpv6, notIcmp);
+        a.Load(BPF_B, R5, R2, L4Of6); // the ICMPv6 type: the errors are 1 to 4
+        a.JumpIfImm(BPF_JEQ, R5, 0, pass);
+        a.JumpIfImm(BPF_JGT, R5, 4, pass);
+        a.Jump(steer);
+        a.Mark(notIcmp);
+        CopyAddress(a, Source6Offset, -20);
+        var key6 = a.NewLabel();
+        var lookUp6 = a.NewLabel();
+        a.JumpIfImm(BPF_JEQ, R8, Tcp, key6);
+        a.JumpIfImm(BPF_JEQ, R8, Udp, key6);
+        // Anything else (an extension header first, a fragment among them): the backend's address alone, port and
+        // protocol 0, which the engine then parses as it would on AF_PACKET.
+        a.MovImm(R5, 0);
+        a.Store(BPF_W, R10, -4, R5);
+        a.Jump(lookUp6);
+        a.Mark(key6);
+        a.Load(BPF_H, R5, R2, L4Of6); // the source port
+        a.Store(BPF_H, R10, -4, R5);
+        a.Store(BPF_B, R10, -2, R8);
+        a.MovImm(R5, 0);
+        a.Store(BPF_B, R10, -1, R5);
+        a.Mark(lookUp6);
+        LookUp(a, maps.Replies6, -20);
         a.JumpIfImm(BPF_JEQ, R0, 0, pass);
 
         a.Mark(steer);
         a.Load(BPF_W, R2, R6, Offset(nameof(xdp_md.rx_queue_index)));
-        a.LoadMapFd(R1, socketsFd);
+        a.LoadMapFd(R1, maps.Sockets);
         a.MovImm(R3, noSocket); // no socket on this queue: the kernel's after all
         a.Call(BPF_FUNC_redirect_map);
         a.Exit();
@@ -190,6 +278,30 @@ public sealed unsafe class XdpProgram : IDisposable
         a.MovImm(R0, XdpConstants.XDP_PASS);
         a.Exit();
         return a.Build();
+    }
+
+    private const int SettingsLocal6 = 8;
+
+    /// <summary>r0 = this interface's settings, and to <paramref name="pass"/> unless it carries NAT replies.</summary>
+    private static void LookUpSettings(BpfAssembler a, int settingsFd, BpfAssembler.Label pass)
+    {
+        a.MovImm(R1, 0);
+        a.Store(BPF_W, R10, -4, R1);
+        LookUp(a, settingsFd, -4);
+        a.JumpIfImm(BPF_JEQ, R0, 0, pass); // never for index 0 of an array, but the verifier asks
+        a.Load(BPF_W, R1, R0, 4);
+        a.JumpIfImm(BPF_JEQ, R1, 0, pass);
+    }
+
+    /// <summary>The 16-byte address at <paramref name="frameOffset"/> (r2 the frame, its bound checked) to the stack
+    /// at <paramref name="stackOffset"/>, four words, as a map key must lie.</summary>
+    private static void CopyAddress(BpfAssembler a, short frameOffset, short stackOffset)
+    {
+        for (short i = 0; i < 16; i += 4)
+        {
+            a.Load(BPF_W, R5, R2, (short)(frameOffset + i));
+            a.Store(BPF_W, R10, (short)(stackOffset + i), R5);
+        }
     }
 
     /// <summary>r2, r3 = the frame's start and end (again after a helper call clobbered them), and to
@@ -216,44 +328,73 @@ public sealed unsafe class XdpProgram : IDisposable
     private static short Offset(string field) => (short)Marshal.OffsetOf<xdp_md>(field);
 
     /// <param name="address">Host byte order, as <c>Ipv4.Parse</c> gives it.</param>
-    public void AddVip(uint address)
-    {
-        var key = Key(address);
-        byte present = 1;
-        Bpf.MapUpdate(_vips, &key, &present, "lb_vips");
-    }
+    public void AddVip(uint address) => Put(_vips, Key(address), "lb_vips");
 
     /// <summary>False when the address was not in the map.</summary>
-    public bool RemoveVip(uint address)
-    {
-        var key = Key(address);
-        return Bpf.MapDelete(_vips, &key, "lb_vips");
-    }
+    public bool RemoveVip(uint address) => Delete(_vips, Key(address), "lb_vips");
+
+    public void AddVip(UInt128 address) => Put(_vips6, Key6(address), "lb_vips6");
+
+    /// <summary>False when the address was not in the map.</summary>
+    public bool RemoveVip(UInt128 address) => Delete(_vips6, Key6(address), "lb_vips6");
 
     /// <summary>Frames from this NAT backend (address and port in host byte order, TCP or UDP) go to the engine, unless
     /// addressed to the interface itself; only once <see cref="SetReplies"/> has turned replies on.</summary>
-    public void AddReply(uint address, byte protocol, ushort port)
-    {
-        var key = ReplyKeyOf(address, protocol, port);
-        byte present = 1;
-        Bpf.MapUpdate(_replies, &key, &present, "lb_replies");
-    }
+    public void AddReply(uint address, byte protocol, ushort port) => Put(_replies, ReplyKeyOf(address, protocol, port), "lb_replies");
 
     /// <summary>False when it was not in the map.</summary>
-    public bool RemoveReply(uint address, byte protocol, ushort port)
-    {
-        var key = ReplyKeyOf(address, protocol, port);
-        return Bpf.MapDelete(_replies, &key, "lb_replies");
-    }
+    public bool RemoveReply(uint address, byte protocol, ushort port) => Delete(_replies, ReplyKeyOf(address, protocol, port), "lb_replies");
 
-    /// <summary>Whether this interface carries NAT replies (and ICMP errors to clients), and its own address (host byte
-    /// order; 0 for none), whose traffic is the kernel's.</summary>
-    public void SetReplies(bool steer, uint localAddress)
+    /// <summary>The IPv6 backend's replies from this port, and (port 0 with protocol 0) its frames whose first header
+    /// after the fixed one is an extension header; as <see cref="AddReply(uint, byte, ushort)"/> otherwise.</summary>
+    public void AddReply(UInt128 address, byte protocol, ushort port) => Put(_replies6, Reply6KeyOf(address, protocol, port), "lb_replies6");
+
+    /// <summary>False when it was not in the map.</summary>
+    public bool RemoveReply(UInt128 address, byte protocol, ushort port) => Delete(_replies6, Reply6KeyOf(address, protocol, port), "lb_replies6");
+
+    /// <summary>Whether this interface carries NAT replies (and ICMP errors to clients), and its own addresses (host
+    /// byte order; 0 for none), whose traffic is the kernel's.</summary>
+    public void SetReplies(bool steer, uint localAddress, UInt128 localAddress6 = default)
     {
         uint index = 0;
         var settings = new Settings { LocalAddress = Key(localAddress), StealsReplies = steer ? 1u : 0u };
+        Ipv6Bytes(localAddress6, settings.LocalAddress6);
         Bpf.MapUpdate(_settings, &index, &settings, "lb_settings");
     }
+
+    private static void Put<TKey>(FileDescriptor map, TKey key, string name) where TKey : unmanaged
+    {
+        byte present = 1;
+        Bpf.MapUpdate(map, &key, &present, name);
+    }
+
+    private static bool Delete<TKey>(FileDescriptor map, TKey key, string name) where TKey : unmanaged => Bpf.MapDelete(map, &key, name);
+
+    private static Reply6Key Reply6KeyOf(UInt128 address, byte protocol, ushort port)
+    {
+        var key = new Reply6Key
+        {
+            Port = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(port) : port,
+            Protocol = protocol,
+        };
+        Ipv6Bytes(address, key.Address);
+        return key;
+    }
+
+    [StructLayout(LayoutKind.Sequential, Size = 16)]
+    private struct Address6
+    {
+        public fixed byte Bytes[16];
+    }
+
+    private static Address6 Key6(UInt128 address)
+    {
+        var key = new Address6();
+        Ipv6Bytes(address, key.Bytes);
+        return key;
+    }
+
+    private static void Ipv6Bytes(UInt128 address, byte* to) => BinaryPrimitives.WriteUInt128BigEndian(new Span<byte>(to, 16), address);
 
     private static ReplyKey ReplyKeyOf(uint address, byte protocol, ushort port) => new()
     {
@@ -292,7 +433,9 @@ public sealed unsafe class XdpProgram : IDisposable
         _program.Dispose();
         _sockets.Dispose();
         _settings.Dispose();
+        _replies6.Dispose();
         _replies.Dispose();
+        _vips6.Dispose();
         _vips.Dispose();
     }
 }

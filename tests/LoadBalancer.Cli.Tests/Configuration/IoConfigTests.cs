@@ -5,7 +5,7 @@ using static LoadBalancer.Cli.Tests.Configuration.ConfigParsing;
 namespace LoadBalancer.Cli.Tests.Configuration;
 
 /// <summary>The top-level keys <c>io</c> and <c>xdp</c>: what they read, and what <c>lb check</c> refuses rather than
-/// ignores (a key not built yet, a service the AF_XDP port does not carry yet).</summary>
+/// ignores (a key not built yet, a service the AF_XDP port does not carry).</summary>
 public class IoConfigTests
 {
     [Fact]
@@ -47,12 +47,24 @@ public class IoConfigTests
         AssertSingleError(Minimal(top), expected);
     }
 
+    [Fact]
+    public void Parse_AfXdpWithANatServiceAndTwoWorkers_IsRefusedAtTheService()
+    {
+        var yaml = Minimal("io: af_xdp\nworkers: 2").Replace("    interface: eth0", "    interface: eth0\n    mode: nat\n    backend_interface: eth1");
+
+        AssertSingleError(yaml, "lb.yaml:4: service 'web': io af_xdp (line 1) does not carry a NAT service with workers: 2 (the NIC's receive " +
+                                "queue, not the engine, picks a frame's worker, so a backend's reply could reach a worker without its session); " +
+                                "use workers: 1, io: af_packet or io: auto");
+    }
+
     [Theory]
-    [InlineData("", "does not carry IPv6 services yet (the XDP program steers IPv4 VIPs only)", "2001:db8::100", "2001:db8:1::11")]
-    public void Parse_AfXdpWithAServiceItDoesNotCarry_IsRefusedAtTheService(string extra, string why, string vip = "10.99.0.100", string backend = "10.99.1.11")
+    [InlineData("io: af_xdp\nworkers: 2", "", "10.99.0.100", "10.99.1.11")] // DR: any worker can take any flow
+    [InlineData("io: af_xdp", "", "2001:db8::100", "2001:db8:1::11")]
+    [InlineData("io: af_xdp", "mode: nat\n    backend_interface: eth1", "2001:db8::100", "2001:db8:1::11")]
+    public void Parse_AfXdp_CarriesIpv6AndDrWithWorkers(string top, string extra, string vip, string backend)
     {
         var yaml = $"""
-        io: af_xdp
+        {top}
         services:
           - name: web
             vip: {vip}
@@ -64,7 +76,7 @@ public class IoConfigTests
                 address: {backend}
         """;
 
-        AssertSingleError(yaml, $"lb.yaml:3: service 'web': io af_xdp (line 1) {why}; use io: af_packet or auto");
+        Assert.Equal(FrameIo.AfXdp, Load(yaml).Io);
     }
 
     [Theory]
@@ -75,5 +87,28 @@ public class IoConfigTests
         var yaml = Minimal($"io: {io}").Replace("    interface: eth0", "    interface: eth0\n    mode: nat\n    backend_interface: eth1");
 
         Assert.Equal(expected, Load(yaml).Io);
+    }
+
+    [Fact]
+    public void Parse_AfXdp_CarriesClusterIp()
+    {
+        const string yaml = """
+            io: af_xdp
+            workers: 2
+            services:
+              - name: web
+                vip: 10.99.0.100
+                port: 80
+                mode: clusterip
+                interface: eth0
+                cluster:
+                  mac: 01:00:5e:7f:00:64
+                  local_node: 1
+                  nodes:
+                    - {id: 1, address: 10.99.1.11}
+                    - {id: 2, address: 10.99.1.12}
+            """;
+
+        Assert.Equal(FrameIo.AfXdp, Load(yaml).Io);
     }
 }

@@ -36,7 +36,7 @@ public sealed class EngineLifecycleTests
     }
 
     [LabFact]
-    public void Io_Auto_TakesAfXdpOnVeth_AndKeepsAfPacketForWhatItDoesNotCarry()
+    public void Io_Auto_TakesAfXdpOnVeth_ForIpv4AndIpv6()
     {
         using var lab = NamespaceLab.Up(1);
         string Link() => lab.In(lab.BalancerNs, $"ip -d link show {lab.BalancerIf}").Stdout;
@@ -54,14 +54,17 @@ public sealed class EngineLifecycleTests
         Assert.DoesNotContain("prog/xdp", Link());
         Assert.Equal("0", lab.In(lab.BalancerNs, $"cat /sys/class/net/{lab.BalancerIf}/threaded").Stdout.Trim());
 
-        // The default DR config serves IPv6 too, which the AF_XDP port does not carry yet.
+        // The default DR config serves IPv6 too: the XDP program steers both families, and a real curl -6 goes through.
         var both = ConfigFiles.WithTopLevel(lab.WriteDrConfig("lb-auto6.yaml"), "io: auto");
         using (var engine = EngineProcess.Start(lab, both, Path.Combine(lab.Dir, "lb.sock")))
         {
-            Assert.Contains("io auto: af_packet, because af_xdp does not carry IPv6 services yet", engine.Log);
-            Assert.DoesNotContain("prog/xdp", Link());
-            Assert.Contains("lb_" + lab.BalancerIf, Drops());
+            Assert.Contains("io auto: af_xdp (native XDP on " + lab.BalancerIf + ")", engine.Log);
+            Assert.DoesNotContain("lb_" + lab.BalancerIf, Drops());
+            var r = lab.InClient($"curl -6 -s --noproxy '*' --max-time 3 'http://[{lab.Env["LAB_VIP6"]}]/'");
+            Assert.True(r.Stdout.Trim() == "rs1", $"curl -6 through the AF_XDP port: {r.Output}\n{engine.Log}");
+            Assert.Equal(0, engine.Stop());
         }
+        Assert.DoesNotContain("prog/xdp", Link());
     }
 
     [LabFact]

@@ -13,7 +13,7 @@ public sealed class XdpProgramTests
     [Fact]
     public void Assemble_JumpsLandInsideTheProgram_AndItEndsWithThePassTail()
     {
-        var program = XdpProgram.Assemble(vipsFd: 7, socketsFd: 8, repliesFd: 9, settingsFd: 10);
+        var program = XdpProgram.Assemble(Fds);
 
         Assert.Equal(BPF_JMP | BPF_EXIT, program[^1].code);
         var pass = program.Length - 2;
@@ -29,17 +29,19 @@ public sealed class XdpProgramTests
     [Fact]
     public void Assemble_MapsAreLoadedAsPseudoMapFdImmediates()
     {
-        var program = XdpProgram.Assemble(vipsFd: 7, socketsFd: 8, repliesFd: 9, settingsFd: 10);
+        var program = XdpProgram.Assemble(Fds);
 
         var maps = Enumerable.Range(0, program.Length).Where(i => program[i].code == (BPF_LD | BPF_IMM | BPF_DW)).ToArray();
-        // In the order the program asks them: the VIPs, this interface's settings, the replies, the sockets.
-        Assert.Equal([7, 10, 9, 8], maps.Select(i => program[i].imm));
+        // In the order the program asks them: IPv4's VIPs, settings and replies, IPv6's the same, the sockets.
+        Assert.Equal([7, 10, 9, 11, 10, 12, 8], maps.Select(i => program[i].imm));
         Assert.All(maps, i => Assert.Equal((BPF_PSEUDO_MAP_FD, 1), (program[i].src_reg, program[i].dst_reg)));
         // The second half of a 64-bit immediate is all zero (the upper 32 bits of the descriptor).
         Assert.All(maps, i => Assert.Equal(default, program[i + 1]));
         var calls = program.Where(p => p.code == (BPF_JMP | BPF_CALL)).Select(p => p.imm);
-        Assert.Equal([BPF_FUNC_map_lookup_elem, BPF_FUNC_map_lookup_elem, BPF_FUNC_map_lookup_elem, BPF_FUNC_redirect_map], calls);
+        Assert.Equal([.. Enumerable.Repeat(BPF_FUNC_map_lookup_elem, 6), BPF_FUNC_redirect_map], calls);
     }
+
+    private static readonly XdpProgram.MapFds Fds = new(Vips: 7, Vips6: 11, Replies: 9, Replies6: 12, Settings: 10, Sockets: 8);
 
     [Fact]
     public void Assembler_UnmarkedLabel_Refused()
@@ -63,9 +65,17 @@ public sealed class XdpProgramTests
         Assert.True(program.RemoveReply(Ipv4.Parse("10.78.0.11"), IpProtocols.Tcp, 80));
         Assert.False(program.RemoveReply(Ipv4.Parse("10.78.0.11"), IpProtocols.Tcp, 80));
         program.SetReplies(true, Ipv4.Parse("10.78.0.1"));
+        program.AddVip(Ipv6.Parse("2001:db8::100"));
+        Assert.True(program.RemoveVip(Ipv6.Parse("2001:db8::100")));
+        Assert.False(program.RemoveVip(Ipv6.Parse("2001:db8::100")));
+        program.AddReply(Ipv6.Parse("2001:db8:1::11"), IpProtocols.Tcp, 80);
+        Assert.True(program.RemoveReply(Ipv6.Parse("2001:db8:1::11"), IpProtocols.Tcp, 80));
+        Assert.False(program.RemoveReply(Ipv6.Parse("2001:db8:1::11"), IpProtocols.Tcp, 80));
+        program.SetReplies(true, Ipv4.Parse("10.78.0.1"), Ipv6.Parse("2001:db8:1::1"));
     }
 
     private const string Vip = "10.77.0.100", Client = "198.51.100.7", Backend = "10.78.0.11", Local = "10.78.0.1", Other = "10.78.0.12";
+    private const string Vip6 = "2001:db8::100", Client6 = "2001:db8:99::7", Backend6 = "2001:db8:1::11", Local6 = "2001:db8:1::1", Other6 = "2001:db8:1::12";
     private const uint Steered = XdpConstants.XDP_TX, Passed = XdpConstants.XDP_PASS;
 
     /// <summary>A program whose steered frames come back as XDP_TX (no socket is registered, and that is the fallback
@@ -76,7 +86,10 @@ public sealed class XdpProgramTests
         program.AddVip(Ipv4.Parse(Vip));
         program.AddReply(Ipv4.Parse(Backend), IpProtocols.Tcp, 8080);
         program.AddReply(Ipv4.Parse(Backend), IpProtocols.Udp, 53);
-        if (replies) program.SetReplies(true, Ipv4.Parse(Local));
+        program.AddVip(Ipv6.Parse(Vip6));
+        program.AddReply(Ipv6.Parse(Backend6), IpProtocols.Tcp, 8080);
+        program.AddReply(Ipv6.Parse(Backend6), 0, 0); // as XdpFrames adds it for every IPv6 backend
+        if (replies) program.SetReplies(true, Ipv4.Parse(Local), Ipv6.Parse(Local6));
         return program;
     }
 
@@ -101,6 +114,24 @@ public sealed class XdpProgramTests
         { "ARP", FrameBuilder.Tcp(Client, 40000, Vip, 80).EtherType(0x0806).Build(), Passed },
         { "IHL below 5", FrameBuilder.Tcp(Backend, 8080, Client, 40000).IhlWords(4).Build(), Passed },
         { "Ethernet only", FrameBuilder.Tcp(Client, 40000, Vip, 80).Build()[..20], Passed },
+        { "IPv6: TCP to the VIP", Ipv6FrameBuilder.Tcp(Client6, 40000, Vip6, 80).Build(), Steered },
+        { "IPv6: a fragment to the VIP", Ipv6FrameBuilder.Udp(Client6, 40000, Vip6, 53).Fragment(0, true).Build(), Steered },
+        { "IPv6: TCP to another address", Ipv6FrameBuilder.Tcp(Client6, 40000, Other6, 80).Build(), Passed },
+        { "IPv6: the backend's TCP reply", Ipv6FrameBuilder.Tcp(Backend6, 8080, Client6, 40000).Build(), Steered },
+        { "IPv6: the backend's reply to the host itself", Ipv6FrameBuilder.Tcp(Backend6, 8080, Local6, 40000).Build(), Passed },
+        { "IPv6: the backend from another port", Ipv6FrameBuilder.Tcp(Backend6, 22, Client6, 40000).Build(), Passed },
+        { "IPv6: the backend's port over UDP", Ipv6FrameBuilder.Udp(Backend6, 8080, Client6, 40000).Build(), Passed },
+        { "IPv6: another host from the backend's port", Ipv6FrameBuilder.Tcp(Other6, 8080, Client6, 40000).Build(), Passed },
+        { "IPv6: the backend's reply behind an extension header", Ipv6FrameBuilder.Tcp(Backend6, 8080, Client6, 40000).Extension(0).Build(), Steered },
+        { "IPv6: a fragment from the backend", Ipv6FrameBuilder.Tcp(Backend6, 8080, Client6, 40000).Fragment(1448, false).Build(), Steered },
+        { "IPv6: an extension header from another host", Ipv6FrameBuilder.Tcp(Other6, 8080, Client6, 40000).Extension(0).Build(), Passed },
+        { "ICMPv6 unreachable to a client", Ipv6FrameBuilder.Icmpv6(Other6, Client6, 1, 4).Build(), Steered },
+        { "ICMPv6 packet too big to a client", Ipv6FrameBuilder.Icmpv6(Other6, Client6, 2).Build(), Steered },
+        { "ICMPv6 parameter problem to a client", Ipv6FrameBuilder.Icmpv6(Other6, Client6, 4).Build(), Steered },
+        { "ICMPv6 echo reply to a client", Ipv6FrameBuilder.Icmpv6(Backend6, Client6, 129).Build(), Passed },
+        { "ICMPv6 neighbour solicitation", Ipv6FrameBuilder.Icmpv6(Backend6, "ff02::1:ff00:1", 135).Build(), Passed },
+        { "ICMPv6 unreachable to the host itself", Ipv6FrameBuilder.Icmpv6(Backend6, Local6, 1, 3).Build(), Passed },
+        { "IPv6 header cut short", Ipv6FrameBuilder.Tcp(Client6, 40000, Vip6, 80).Build()[..50], Passed },
     };
 
     [RootTheory("running an XDP program needs CAP_BPF or CAP_SYS_ADMIN")]
@@ -121,6 +152,9 @@ public sealed class XdpProgramTests
         Assert.Equal(Steered, program.Run(FrameBuilder.Tcp(Client, 40000, Vip, 80).Build()));
         Assert.Equal(Passed, program.Run(FrameBuilder.Tcp(Backend, 8080, Client, 40000).Build()));
         Assert.Equal(Passed, program.Run(FrameBuilder.Icmp(Other, Client).IcmpHeader(3, 4).Build()));
+        Assert.Equal(Steered, program.Run(Ipv6FrameBuilder.Tcp(Client6, 40000, Vip6, 80).Build()));
+        Assert.Equal(Passed, program.Run(Ipv6FrameBuilder.Tcp(Backend6, 8080, Client6, 40000).Build()));
+        Assert.Equal(Passed, program.Run(Ipv6FrameBuilder.Icmpv6(Other6, Client6, 1, 4).Build()));
     }
 
     /// <summary>A program that reads the packet without checking data_end first: the kernel refuses it, and the
