@@ -31,7 +31,7 @@ public sealed class ClusterIp6Tests : IDisposable
         try
         {
             for (var n = 1; n <= 3; n++)
-                _engines.Add(EngineProcess.StartIn(_lab, $"{_lab.Prefix}-n{n}", _lab.WriteClusterConfig(n), Path.Combine(_lab.Dir, $"lb-node{n}.sock")));
+                _engines.Add(EngineProcess.StartIn(_lab, $"{_lab.Prefix}-n{n}", LabEnvironment.WithIo(_lab.WriteClusterConfig(n)), Path.Combine(_lab.Dir, $"lb-node{n}.sock")));
             WaitForAgreement(aliveNodes: 3, TimeSpan.FromSeconds(30));
         }
         catch

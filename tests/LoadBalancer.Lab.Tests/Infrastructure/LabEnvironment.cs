@@ -19,6 +19,11 @@ public static class LabEnvironment
         }
     }
 
+    /// <summary>The frame port a suite that takes it runs on: <c>LB_LAB_IO=af_xdp</c> puts <c>io: af_xdp</c> in its
+    /// configs (the same tests on the other port); unset, the config's own (AF_PACKET).</summary>
+    public static string WithIo(string configPath) =>
+        Environment.GetEnvironmentVariable("LB_LAB_IO") is { Length: > 0 } io ? ConfigFiles.WithTopLevel(configPath, "io: " + io) : configPath;
+
     public static string? WhyNotRunnable()
     {
         if (!Environment.IsPrivilegedProcess) return "namespace tests need root (run ./test.sh as root)";
