@@ -211,36 +211,31 @@ internal sealed class XdpFrames(XdpConfig config, IReadOnlyList<int> workerCpus,
             var wanted6 = replies.Where(r => r.Address6 != 0)
                 .SelectMany(r => new[] { (Address: r.Address6, r.Protocol, r.Port), (Address: r.Address6, Protocol: (byte)0, Port: (ushort)0) }).ToHashSet();
             // New ones first: one kept across the change is never out of the map.
-            foreach (var v in vips)
-                if (_vips.Add(v)) Program.AddVip(v);
-            foreach (var v in vips6)
-                if (_vips6.Add(v)) Program.AddVip(v);
-            foreach (var r in wanted)
-                if (_replies.Add(r)) Program.AddReply(r.Address, r.Protocol, r.Port);
-            foreach (var r in wanted6)
-                if (_replies6.Add(r)) Program.AddReply(r.Address, r.Protocol, r.Port);
+            AddMissing(_vips, vips, Program.AddVip);
+            AddMissing(_vips6, vips6, Program.AddVip);
+            AddMissing(_replies, wanted, r => Program.AddReply(r.Address, r.Protocol, r.Port));
+            AddMissing(_replies6, wanted6, r => Program.AddReply(r.Address, r.Protocol, r.Port));
             var steer = wanted.Count + wanted6.Count > 0;
             if (steer) Program.SetReplies(true, localAddress, localAddress6);
-            foreach (var v in _vips.Where(v => !vips.Contains(v)).ToList())
-            {
-                Program.RemoveVip(v);
-                _vips.Remove(v);
-            }
-            foreach (var v in _vips6.Where(v => !vips6.Contains(v)).ToList())
-            {
-                Program.RemoveVip(v);
-                _vips6.Remove(v);
-            }
+            RemoveStale(_vips, vips, v => Program.RemoveVip(v));
+            RemoveStale(_vips6, vips6, v => Program.RemoveVip(v));
             if (!steer) Program.SetReplies(false, localAddress, localAddress6);
-            foreach (var r in _replies.Where(r => !wanted.Contains(r)).ToList())
+            RemoveStale(_replies, wanted, r => Program.RemoveReply(r.Address, r.Protocol, r.Port));
+            RemoveStale(_replies6, wanted6, r => Program.RemoveReply(r.Address, r.Protocol, r.Port));
+        }
+
+        private static void AddMissing<T>(HashSet<T> held, IEnumerable<T> wanted, Action<T> add)
+        {
+            foreach (var x in wanted)
+                if (held.Add(x)) add(x);
+        }
+
+        private static void RemoveStale<T>(HashSet<T> held, IReadOnlyCollection<T> wanted, Action<T> remove)
+        {
+            foreach (var x in held.Where(x => !wanted.Contains(x)).ToList())
             {
-                Program.RemoveReply(r.Address, r.Protocol, r.Port);
-                _replies.Remove(r);
-            }
-            foreach (var r in _replies6.Where(r => !wanted6.Contains(r)).ToList())
-            {
-                Program.RemoveReply(r.Address, r.Protocol, r.Port);
-                _replies6.Remove(r);
+                remove(x);
+                held.Remove(x);
             }
         }
 

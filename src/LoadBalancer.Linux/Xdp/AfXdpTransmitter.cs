@@ -31,7 +31,7 @@ public sealed unsafe class AfXdpTransmitter : IFrameTransmitter, IDisposable
         _tx = socket.Tx ?? throw new ArgumentException("the socket has no TX ring", nameof(socket));
         _umem = socket.Umem;
         _ownsSocket = ownsSocket;
-        _maxKicks = (int)(_tx.Size / (uint)Math.Max(socket.TxBudget, 1)) + 4;
+        _maxKicks = (int)(_tx.Size / (uint)socket.TxBudget) + 4;
     }
 
     /// <summary>A transmit-only socket on another interface sharing <paramref name="umem"/> (the egress arm).</summary>

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using LoadBalancer.Linux.Interop;
+using LoadBalancer.Core.Packets;
 using static LoadBalancer.Linux.Interop.BpfConstants;
 using static LoadBalancer.Linux.Xdp.BpfAssembler;
 
@@ -381,20 +382,7 @@ public sealed unsafe class XdpProgram : IDisposable
         return key;
     }
 
-    [StructLayout(LayoutKind.Sequential, Size = 16)]
-    private struct Address6
-    {
-        public fixed byte Bytes[16];
-    }
-
-    private static Address6 Key6(UInt128 address)
-    {
-        var key = new Address6();
-        Ipv6Bytes(address, key.Bytes);
-        return key;
-    }
-
-    private static void Ipv6Bytes(UInt128 address, byte* to) => BinaryPrimitives.WriteUInt128BigEndian(new Span<byte>(to, 16), address);
+    private static void Ipv6Bytes(UInt128 address, byte* to) => Ipv6.Write(new Span<byte>(to, Ipv6.AddressLength), address);
 
     private static ReplyKey ReplyKeyOf(uint address, byte protocol, ushort port) => new()
     {
@@ -408,6 +396,8 @@ public sealed unsafe class XdpProgram : IDisposable
 
     // The program compares the address as it lies in the frame: network byte order.
     private static uint Key(uint address) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(address) : address;
+
+    private static UInt128 Key6(UInt128 address) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(address) : address;
 
     /// <summary>Frames that arrive on the socket's queue (and are steered) go to <paramref name="socket"/>, which
     /// needs an RX ring.</summary>

@@ -72,7 +72,7 @@ internal sealed class RootSection(ConfigReader r)
                                 "drop ha.sync or serve this VIP from a balancer without state sync");
                 ok = false;
             }
-        if (services is not null && config.Io != FrameIo.AfPacket) ok &= RefuseOffXdp(services, config.Io, config.Workers, entries["io"]);
+        if (services is not null && config.Io != FrameIo.AfPacket) ok &= RefuseOffXdp(services, config, entries["io"]);
         return ok && services is not null ? config with { Services = services, KeyLines = ConfigReader.KeyLines(entries) } : null;
     }
 
@@ -115,12 +115,12 @@ internal sealed class RootSection(ConfigReader r)
 
     /// <summary>What the AF_XDP port does not carry (<see cref="XdpConfig.WhyNotCarried"/>): <c>io: af_xdp</c>
     /// refuses such a service at its line; <c>io: auto</c> says at start that it keeps AF_PACKET.</summary>
-    private bool RefuseOffXdp(List<ServiceConfig> services, FrameIo io, int workers, YamlEntry ioEntry)
+    private bool RefuseOffXdp(List<ServiceConfig> services, BalancerConfig config, YamlEntry ioEntry)
     {
-        if (io != FrameIo.AfXdp) return true;
+        if (config.Io != FrameIo.AfXdp) return true;
         var ok = true;
         foreach (var s in services)
-            if (XdpConfig.WhyNotCarried(s, workers) is { } why)
+            if (XdpConfig.WhyNotCarried(s, config.Workers) is { } why)
             {
                 r.Error(s.Line, $"service '{s.Name}': io af_xdp (line {ConfigReader.LineOf(ioEntry.KeyNode)}) {why}; use workers: 1, io: af_packet or io: auto");
                 ok = false;
